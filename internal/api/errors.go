@@ -1,0 +1,65 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// errorBody is LaunchDarkly's error representation.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id"`
+}
+
+// statusOf maps an error kind to its HTTP status and LaunchDarkly code.
+var statusOf = map[catalog.ErrorKind]struct {
+	status int
+	code   string
+}{
+	catalog.KindInvalid:          {http.StatusBadRequest, "invalid_request"},
+	catalog.KindUnauthorized:     {http.StatusUnauthorized, "unauthorized"},
+	catalog.KindForbidden:        {http.StatusForbidden, "forbidden"},
+	catalog.KindNotFound:         {http.StatusNotFound, "not_found"},
+	catalog.KindMethodNotAllowed: {http.StatusMethodNotAllowed, "method_not_allowed"},
+	catalog.KindConflict:         {http.StatusConflict, "conflict"},
+	catalog.KindTooLarge:         {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
+	catalog.KindUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	catalog.KindRateLimited:      {http.StatusTooManyRequests, "rate_limited"},
+	catalog.KindInternal:         {http.StatusInternalServerError, "internal_server_error"},
+}
+
+// writeError writes err as LaunchDarkly error JSON. Unclassified errors are
+// logged with their id and reach the client only as an internal error.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	id := uuid.NewString()
+	kind := catalog.KindOf(err)
+	st := statusOf[kind]
+	msg := "an internal error occurred; quote this id when reporting it"
+	if kind == catalog.KindInternal {
+		if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
+			// The client went away; nobody reads this response.
+			s.log.Debug("request cancelled", "id", id, "method", r.Method, "path", r.URL.Path)
+		} else {
+			s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	} else {
+		msg = err.Error()
+	}
+	writeJSON(w, st.status, errorBody{Code: st.code, Message: msg, ID: id})
+}
+
+// handlerFunc is an HTTP handler that reports failure by returning an error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}

@@ -1,0 +1,307 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// metricRep is LaunchDarkly's MetricRep / MetricListingRep. Optional and
+// expandable fields are pointers or omitempty so that an absent value stays
+// absent.
+type metricRep struct {
+	ID                        string                  `json:"_id"`
+	VersionID                 string                  `json:"_versionId"`
+	Version                   int                     `json:"_version"`
+	Key                       string                  `json:"key"`
+	Name                      string                  `json:"name"`
+	Kind                      string                  `json:"kind"`
+	Links                     links                   `json:"_links"`
+	Site                      link                    `json:"_site"`
+	Tags                      []string                `json:"tags"`
+	CreationDate              int64                   `json:"_creationDate"`
+	LastModified              modification            `json:"lastModified"`
+	MaintainerID              string                  `json:"maintainerId,omitempty"`
+	Maintainer                *memberSummary          `json:"_maintainer,omitempty"`
+	Description               string                  `json:"description,omitempty"`
+	Category                  string                  `json:"category,omitempty"`
+	IsNumeric                 bool                    `json:"isNumeric"`
+	SuccessCriteria           string                  `json:"successCriteria,omitempty"`
+	Unit                      string                  `json:"unit,omitempty"`
+	EventKey                  string                  `json:"eventKey,omitempty"`
+	RandomizationUnits        []string                `json:"randomizationUnits"`
+	Filters                   *catalog.EventFilter    `json:"filters,omitempty"`
+	UnitAggregationType       string                  `json:"unitAggregationType"`
+	AnalysisType              string                  `json:"analysisType"`
+	PercentileValue           *int                    `json:"percentileValue,omitempty"`
+	EventDefault              *catalog.EventDefault   `json:"eventDefault,omitempty"`
+	DataSource                catalog.DataSource      `json:"dataSource"`
+	Archived                  bool                    `json:"archived"`
+	ArchivedAt                *int64                  `json:"archivedAt,omitempty"`
+	Selector                  string                  `json:"selector,omitempty"`
+	URLs                      []catalog.URLMatcher    `json:"urls,omitempty"`
+	TraceQuery                string                  `json:"traceQuery,omitempty"`
+	TraceValueLocation        string                  `json:"traceValueLocation,omitempty"`
+	LastSeen                  *int64                  `json:"lastSeen,omitempty"`
+	IsActive                  bool                    `json:"isActive"`
+	ExperimentCount           *int                    `json:"experimentCount,omitempty"`
+	MetricGroupCount          *int                    `json:"metricGroupCount,omitempty"`
+	ActiveExperimentCount     int                     `json:"activeExperimentCount"`
+	ActiveGuardedRolloutCount int                     `json:"activeGuardedRolloutCount"`
+	AttachedFlagCount         int                     `json:"_attachedFlagCount"`
+	GuardedRolloutCount       *int                    `json:"guardedRolloutCount,omitempty"`
+	Experiments               *[]dependentExperiment  `json:"experiments,omitempty"`
+	MetricGroups              *[]dependentMetricGroup `json:"metricGroups,omitempty"`
+	GuardedRollouts           *[]dependentRollout     `json:"guardedRollouts,omitempty"`
+	EventSources              *[]eventSource          `json:"eventSources,omitempty"`
+	LastUsedInExperiment      *dependentExperiment    `json:"lastUsedInExperiment,omitempty"`
+	LastUsedInGuardedRollout  *dependentRollout       `json:"lastUsedInGuardedRollout,omitempty"`
+	AttachedFeatures          []flagListing           `json:"_attachedFeatures,omitempty"`
+}
+
+type modification struct {
+	Date string `json:"date"`
+}
+
+type dependentExperiment struct {
+	Key            string `json:"key"`
+	Name           string `json:"name"`
+	EnvironmentID  string `json:"environmentId"`
+	EnvironmentKey string `json:"environmentKey"`
+	CreationDate   int64  `json:"creationDate"`
+	ArchivedDate   *int64 `json:"archivedDate,omitempty"`
+	Links          links  `json:"_links"`
+}
+
+type dependentMetricGroup struct {
+	Key   string `json:"key"`
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Links links  `json:"_links"`
+}
+
+type dependentRollout struct {
+	ID              string `json:"_id"`
+	FlagKey         string `json:"flagKey"`
+	FlagName        string `json:"flagName"`
+	FlagPurpose     string `json:"flagPurpose,omitempty"`
+	EnvironmentKey  string `json:"environmentKey"`
+	EnvironmentName string `json:"environmentName"`
+	Status          string `json:"status"`
+	CreationDate    int64  `json:"creationDate"`
+	Links           links  `json:"_links"`
+}
+
+type eventSource struct {
+	Key      string `json:"key"`
+	LastSeen int64  `json:"lastSeen"`
+}
+
+type flagListing struct {
+	Name  string `json:"name"`
+	Key   string `json:"key"`
+	Links links  `json:"_links"`
+}
+
+func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
+
+func newExperimentRep(e catalog.ExperimentRef) dependentExperiment {
+	env := projectPath(e.ProjectKey) + "/environments/" + url.PathEscape(e.EnvironmentKey)
+	d := dependentExperiment{
+		Key: e.Key, Name: e.Name, EnvironmentID: e.EnvironmentID, EnvironmentKey: e.EnvironmentKey,
+		CreationDate: epochMS(e.CreatedAt),
+		Links:        links{"parent": jsonLink(env), "self": jsonLink(env + "/experiments/" + url.PathEscape(e.Key))},
+	}
+	if e.ArchivedAt != nil {
+		a := epochMS(*e.ArchivedAt)
+		d.ArchivedDate = &a
+	}
+	return d
+}
+
+func newRolloutRep(g catalog.GuardedRolloutRef) dependentRollout {
+	return dependentRollout{
+		ID: g.ID, FlagKey: g.FlagKey, FlagName: g.FlagName, FlagPurpose: g.FlagPurpose,
+		EnvironmentKey: g.EnvironmentKey, EnvironmentName: g.EnvironmentName, Status: g.Status,
+		CreationDate: epochMS(g.CreatedAt),
+		Links: links{"self": jsonLink(projectPath(g.ProjectKey) + "/flags/" + url.PathEscape(g.FlagKey) +
+			"/environments/" + url.PathEscape(g.EnvironmentKey) + "/measured-rollouts/" + url.PathEscape(g.ID))},
+	}
+}
+
+// newMetricRep renders m; expand says which expandable fields to include and
+// x holds their loaded values.
+func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.MetricExpansions) metricRep {
+	d := m.Def
+	self := metricsPath(m.ProjectKey) + "/" + url.PathEscape(m.Key)
+	rep := metricRep{
+		ID: m.ID, VersionID: m.VersionID, Version: m.Version, Key: m.Key, Name: d.Name, Kind: m.Kind,
+		Links:        links{"parent": jsonLink(metricsPath(m.ProjectKey)), "self": jsonLink(self)},
+		Site:         link{Href: "/experiments/metrics/" + url.PathEscape(m.Key) + "/edit", Type: "text/html"},
+		Tags:         d.Tags,
+		CreationDate: epochMS(m.CreatedAt),
+		LastModified: modification{Date: m.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00")},
+		MaintainerID: d.MaintainerID, Maintainer: memberSummaryRep(m.Maintainer),
+		Description: d.Description, Category: d.Category, IsNumeric: d.IsNumeric,
+		SuccessCriteria: d.SuccessCriteria, Unit: d.Unit, EventKey: d.EventKey,
+		RandomizationUnits: d.RandomizationUnits, Filters: d.Filters,
+		UnitAggregationType: d.UnitAggregationType, AnalysisType: d.AnalysisType, PercentileValue: d.PercentileValue,
+		EventDefault: d.EventDefault, DataSource: d.DataSource, Archived: d.Archived,
+		Selector: d.Selector, URLs: d.URLs, TraceQuery: d.TraceQuery, TraceValueLocation: d.TraceValueLocation,
+		IsActive:                  m.Usage.IsActive(),
+		ActiveExperimentCount:     m.Usage.ActiveExperimentCount,
+		ActiveGuardedRolloutCount: m.Usage.ActiveGuardedRolloutCount,
+		AttachedFlagCount:         m.Usage.AttachedFlagCount,
+	}
+	if m.ArchivedAt != nil {
+		a := epochMS(*m.ArchivedAt)
+		rep.ArchivedAt = &a
+	}
+	if m.Usage.LastSeen != nil {
+		l := epochMS(*m.Usage.LastSeen)
+		rep.LastSeen = &l
+	}
+	u := m.Usage
+	if expand["experimentCount"] {
+		rep.ExperimentCount = &u.ExperimentCount
+	}
+	if expand["metricGroupCount"] {
+		rep.MetricGroupCount = &u.MetricGroupCount
+	}
+	if expand["guardedRolloutCount"] {
+		rep.GuardedRolloutCount = &u.GuardedRolloutCount
+	}
+	if x == nil {
+		return rep
+	}
+	if expand["experiments"] {
+		list := make([]dependentExperiment, 0, len(x.Experiments))
+		for _, e := range x.Experiments {
+			list = append(list, newExperimentRep(e))
+		}
+		rep.Experiments = &list
+	}
+	if expand["metricGroups"] {
+		list := make([]dependentMetricGroup, 0, len(x.MetricGroups))
+		rep.MetricGroups = &list
+		for _, g := range x.MetricGroups {
+			gp := projectPath(g.ProjectKey)
+			list = append(list, dependentMetricGroup{
+				Key: g.Key, Name: g.Name, Kind: g.Kind,
+				Links: links{"parent": jsonLink(gp), "self": jsonLink(gp + "/metric-groups/" + url.PathEscape(g.Key))},
+			})
+		}
+	}
+	if expand["guardedRollouts"] {
+		list := make([]dependentRollout, 0, len(x.GuardedRollouts))
+		for _, g := range x.GuardedRollouts {
+			list = append(list, newRolloutRep(g))
+		}
+		rep.GuardedRollouts = &list
+	}
+	if expand["eventSources"] {
+		list := make([]eventSource, 0, len(x.EventSources))
+		for _, e := range x.EventSources {
+			list = append(list, eventSource{Key: e.Key, LastSeen: epochMS(e.LastSeen)})
+		}
+		rep.EventSources = &list
+	}
+	if x.LastUsedInExperiment != nil {
+		e := newExperimentRep(*x.LastUsedInExperiment)
+		rep.LastUsedInExperiment = &e
+	}
+	if x.LastUsedInGuardedRollout != nil {
+		g := newRolloutRep(*x.LastUsedInGuardedRollout)
+		rep.LastUsedInGuardedRollout = &g
+	}
+	for _, f := range x.AttachedFlags {
+		rep.AttachedFeatures = append(rep.AttachedFeatures, flagListing{
+			Name: f.Name, Key: f.Key,
+			Links: links{"self": jsonLink(projectPath(m.ProjectKey) + "/flags/" + url.PathEscape(f.Key))},
+		})
+	}
+	return rep
+}
+
+type metricCollectionRep struct {
+	Items      []metricRep `json:"items"`
+	Links      links       `json:"_links"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	q, err := catalog.ParseMetricQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	if err != nil {
+		return err
+	}
+	expand, err := catalog.ParseMetricListExpand(qv.Get("expand"))
+	if err != nil {
+		return err
+	}
+	projectKey := r.PathValue("projectKey")
+	ms, total, err := s.cat.ListMetrics(r.Context(), projectKey, q)
+	if err != nil {
+		return err
+	}
+	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
+		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
+	for i := range ms {
+		item := newMetricRep(&ms[i], expand, nil)
+		// Listings always carry the group count; only experimentCount is
+		// expandable there.
+		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
+		rep.Items = append(rep.Items, item)
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
+	var in catalog.MetricPost
+	if err := s.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	m, err := s.cat.CreateMetric(r.Context(), actor(r.Context()), r.PathValue("projectKey"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newMetricRep(m, nil, nil))
+	return nil
+}
+
+func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	expand, err := catalog.ParseMetricExpand(qv.Get("expand"))
+	if err != nil {
+		return err
+	}
+	m, x, err := s.cat.GetMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId"), expand)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newMetricRep(m, expand, x))
+	return nil
+}
+
+func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	m, err := s.cat.PatchMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newMetricRep(m, nil, nil))
+	return nil
+}
+
+func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cat.DeleteMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

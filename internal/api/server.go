@@ -1,0 +1,278 @@
+// Package api serves LaunchDarkly's REST API v2 wire format for metricsd:
+// routing, authentication, request decoding, representations and errors.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// DefaultMaxBodyBytes bounds request bodies.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server holds what handlers need. It has no package-level state.
+type Server struct {
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	maxBody int64
+	auth    *authCache
+	handler http.Handler
+}
+
+// Options configure a Server.
+type Options struct {
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+	// AuthCacheTTL is how long a resolved token is trusted without asking the
+	// store again; 0 disables caching.
+	AuthCacheTTL time.Duration
+}
+
+// New returns a Server over cat.
+func New(cat *catalog.Catalog, opts Options) *Server {
+	s := &Server{cat: cat, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.auth = newAuthCache(opts.AuthCacheTTL)
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route binds handlers to the methods of one path pattern.
+type route struct {
+	pattern string
+	methods map[string]handlerFunc
+}
+
+// routes lists the whole API in one place.
+func (s *Server) routes() http.Handler {
+	table := []route{
+		{"/api/v2/projects", map[string]handlerFunc{
+			http.MethodGet:  s.listProjects,
+			http.MethodPost: s.createProject,
+		}},
+		{"/api/v2/projects/{projectKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getProject,
+			http.MethodDelete: s.deleteProject,
+		}},
+		{"/api/v2/projects/{projectKey}/environments", map[string]handlerFunc{
+			http.MethodGet: s.listEnvironments,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}", map[string]handlerFunc{
+			http.MethodGet: s.getEnvironment,
+		}},
+		{"/api/v2/metrics/{projectKey}", map[string]handlerFunc{
+			http.MethodGet:  s.listMetrics,
+			http.MethodPost: s.createMetric,
+		}},
+		{"/api/v2/metrics/{projectKey}/{metricKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getMetric,
+			http.MethodPatch:  s.patchMetric,
+			http.MethodDelete: s.deleteMetric,
+		}},
+	}
+	api := http.NewServeMux()
+	for _, rt := range table {
+		api.Handle(rt.pattern, s.dispatch(rt))
+	}
+	api.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return catalog.Errorf(catalog.KindNotFound, "no resource at %s", r.URL.Path)
+	}))
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", s.healthz)
+	root.Handle("/api/", s.authenticate(api))
+	root.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return catalog.Errorf(catalog.KindNotFound, "no resource at %s", r.URL.Path)
+	}))
+	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(root))))
+}
+
+// dispatch picks the handler for the request method, answering 405 with an
+// Allow header for any other method.
+func (s *Server) dispatch(rt route) http.Handler {
+	allowed := make([]string, 0, len(rt.methods))
+	for m := range rt.methods {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	allow := strings.Join(allowed, ", ")
+	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		h, ok := rt.methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", allow)
+			return catalog.Errorf(catalog.KindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+		}
+		return h(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cat.Store().Ping(ctx); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type memberKey struct{}
+
+// actor returns the member the request authenticated as.
+func actor(ctx context.Context) *catalog.Member {
+	m, _ := ctx.Value(memberKey{}).(*catalog.Member)
+	return m
+}
+
+// authenticate requires a valid access token on every API request except
+// CORS preflights.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		header := r.Header.Get("Authorization")
+		m, ok := s.auth.get(header)
+		if !ok {
+			var err error
+			m, err = s.cat.Authenticate(r.Context(), header)
+			if err != nil {
+				return err
+			}
+			s.auth.put(header, m)
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), memberKey{}, m)))
+		return nil
+	})
+}
+
+// methodOverride tunnels PATCH, PUT and DELETE through POST with the
+// X-HTTP-Method-Override header.
+func (s *Server) methodOverride(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			switch m := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-HTTP-Method-Override"))); m {
+			case http.MethodPatch, http.MethodPut, http.MethodDelete:
+				r.Method = m
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors allows any origin, echoing it back when one is given.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if o := r.Header.Get("Origin"); o != "" {
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Add("Vary", "Origin")
+		} else {
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
+		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override")
+		h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST, DELETE, PATCH")
+		h.Set("Access-Control-Max-Age", "300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		// Never log headers: they carry access tokens.
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readJSON reads a bounded JSON request body.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, catalog.Errorf(catalog.KindUnsupportedMedia, "Content-Type must be application/json")
+		}
+		if dm := params["domain-model"]; dm != "" {
+			return nil, catalog.Errorf(catalog.KindInvalid, "domain-model %q is not supported here; send a JSON Patch", dm)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, catalog.Errorf(catalog.KindTooLarge, "request body is larger than %d bytes", s.maxBody)
+	}
+	if err != nil {
+		return nil, catalog.Errorf(catalog.KindInvalid, "request body could not be read")
+	}
+	return body, nil
+}
+
+// decodeBody reads the request body strictly into v.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	return catalog.DecodeStrict(body, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

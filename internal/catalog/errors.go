@@ -1,0 +1,63 @@
+// Package catalog owns metricsd's domain: the resources it stores, the rules
+// every write must satisfy, and the Store interface that persists them.
+// It knows nothing of HTTP or SQL.
+package catalog
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorKind classifies an error so that transports can choose a status.
+type ErrorKind int
+
+// Error kinds. Anything that is not a *Error is treated as KindInternal.
+const (
+	KindInternal ErrorKind = iota
+	KindInvalid
+	KindUnauthorized
+	KindForbidden
+	KindNotFound
+	KindConflict
+	KindMethodNotAllowed
+	KindTooLarge
+	KindUnsupportedMedia
+	KindRateLimited
+)
+
+// Error is a classified domain error whose Message is safe to show to clients.
+type Error struct {
+	Kind    ErrorKind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf builds an *Error of the given kind.
+func Errorf(kind ErrorKind, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// KindOf reports the kind of err, KindInternal when err is not classified.
+func KindOf(err error) ErrorKind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// Sentinel store errors. Store implementations translate driver errors into
+// these once, at the driver boundary; the catalog turns them into messages.
+var (
+	// ErrNotFound means the addressed row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate means a unique constraint rejected the write.
+	ErrDuplicate = errors.New("duplicate")
+	// ErrStale means an optimistic version check failed.
+	ErrStale = errors.New("stale version")
+	// ErrReference means a foreign key named a row that does not exist.
+	ErrReference = errors.New("dangling reference")
+	// ErrInUse means a row cannot be removed because others refer to it.
+	ErrInUse = errors.New("in use")
+)

@@ -1,0 +1,377 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/google/uuid"
+)
+
+// CreateMetric validates in and stores it as version 1 of a new metric.
+// The maintainer defaults to the acting member.
+func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey string, in MetricPost) (*Metric, error) {
+	p, err := c.project(ctx, projectKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateKey("key", in.Key); err != nil {
+		return nil, err
+	}
+	if in.Kind == "" {
+		return nil, invalid("kind is required")
+	}
+	def := in.MetricDef
+	if def.MaintainerID == "" && actor != nil {
+		def.MaintainerID = actor.ID
+	}
+	normalizeMetric(in.Key, &def)
+	if err := validateMetric(in.Kind, &def); err != nil {
+		return nil, err
+	}
+	if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
+		return nil, err
+	}
+	now := c.now()
+	m := &Metric{
+		ID: NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
+		Version: 1, VersionID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, Def: def,
+	}
+	if def.Archived {
+		m.ArchivedAt = &now
+	}
+	err = c.store.CreateMetric(ctx, m)
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		return nil, Errorf(KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
+	case errors.Is(err, ErrReference):
+		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
+	case err != nil:
+		return nil, err
+	}
+	return c.store.GetMetric(ctx, p.ID, m.Key, "")
+}
+
+func (c *Catalog) checkMaintainer(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	_, err := c.store.GetMember(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return invalid("maintainerId %q does not name a member", id)
+	}
+	return err
+}
+
+// GetMetric returns a metric, or one of its versions when versionID is set,
+// with the expansions named in expand.
+func (c *Catalog) GetMetric(ctx context.Context, projectKey, key, versionID string, expand ExpandSet) (*Metric, *MetricExpansions, error) {
+	p, err := c.project(ctx, projectKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := c.store.GetMetric(ctx, p.ID, key, versionID)
+	if errors.Is(err, ErrNotFound) {
+		if versionID != "" {
+			return nil, nil, Errorf(KindNotFound, "unknown version %q of metric %q", versionID, key)
+		}
+		return nil, nil, Errorf(KindNotFound, "unknown metric %q in project %q", key, projectKey)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	want := ExpandSet{}
+	for k, v := range expand {
+		want[k] = v
+	}
+	if m.Usage.AttachedFlagCount > 0 {
+		want["attachedFeatures"] = true
+	}
+	if len(want) == 0 {
+		return m, nil, nil
+	}
+	x, err := c.store.MetricExpansions(ctx, m.ID, want)
+	return m, x, err
+}
+
+// ListMetrics returns one page of a project's metrics and the total count.
+func (c *Catalog) ListMetrics(ctx context.Context, projectKey string, q MetricQuery) ([]Metric, int, error) {
+	p, err := c.project(ctx, projectKey)
+	if err != nil {
+		return nil, 0, err
+	}
+	return c.store.ListMetrics(ctx, p.ID, q)
+}
+
+// DeleteMetric removes a metric and its history.
+func (c *Catalog) DeleteMetric(ctx context.Context, projectKey, key string) error {
+	p, err := c.project(ctx, projectKey)
+	if err != nil {
+		return err
+	}
+	err = c.store.DeleteMetric(ctx, p.ID, key)
+	var inUse *InUseError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(KindNotFound, "unknown metric %q in project %q", key, projectKey)
+	case errors.As(err, &inUse):
+		return Errorf(KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+	}
+	return err
+}
+
+// InUseError lists the resources that keep a row from being deleted.
+type InUseError struct{ Users []string }
+
+func (e *InUseError) Error() string { return "in use by " + strings.Join(e.Users, ", ") }
+
+// Is makes errors.Is(err, ErrInUse) hold.
+func (e *InUseError) Is(target error) bool { return target == ErrInUse }
+
+// PatchOp is one RFC 6902 operation.
+type PatchOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	From  string          `json:"from,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// patchEnvelope is LaunchDarkly's {"comment","patch"} request form.
+type patchEnvelope struct {
+	Comment string    `json:"comment"`
+	Patch   []PatchOp `json:"patch"`
+}
+
+// ParsePatch reads a JSON Patch body: either a bare array of operations or
+// an object with "patch" and an optional "comment".
+func ParsePatch(body []byte) (ops []PatchOp, comment string, err error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var env patchEnvelope
+		if err := DecodeStrict(trimmed, &env); err != nil {
+			return nil, "", err
+		}
+		if env.Patch == nil {
+			return nil, "", invalid("patch is required")
+		}
+		ops, comment = env.Patch, env.Comment
+	} else if err := DecodeStrict(trimmed, &ops); err != nil {
+		return nil, "", err
+	}
+	if len(ops) == 0 {
+		return nil, "", invalid("patch must contain at least one operation")
+	}
+	if len(ops) > 100 {
+		return nil, "", invalid("patch must contain at most 100 operations")
+	}
+	for i, op := range ops {
+		switch op.Op {
+		case "add", "replace", "test":
+			if op.Value == nil {
+				return nil, "", invalid("patch[%d] (%s) needs a value", i, op.Op)
+			}
+		case "remove":
+		case "move", "copy":
+			if op.From == "" || op.From[0] != '/' {
+				return nil, "", invalid("patch[%d] (%s) needs a from pointer", i, op.Op)
+			}
+		default:
+			return nil, "", invalid("patch[%d].op must be one of add, remove, replace, move, copy, test", i)
+		}
+		if op.Path == "" || op.Path[0] != '/' {
+			return nil, "", invalid("patch[%d].path must be a JSON pointer starting with /", i)
+		}
+	}
+	if len(comment) > 1024 {
+		return nil, "", invalid("comment must be at most 1024 characters")
+	}
+	return ops, comment, nil
+}
+
+// metricReadOnly are the fields of the patch document that clients may test
+// but never change.
+var metricReadOnly = []string{"_id", "_version", "_versionId", "_creationDate", "key", "kind"}
+
+// patchDocument renders the document a metric patch applies to: every
+// editable field (present even when empty, so that replace works) plus the
+// read-only identity fields.
+func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
+	raw, err := json.Marshal(m.Def)
+	if err != nil {
+		return nil, err
+	}
+	doc := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	t := reflect.TypeFor[MetricDef]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if _, ok := doc[name]; !ok {
+			doc[name] = json.RawMessage("null")
+		}
+	}
+	for k, v := range map[string]any{
+		"_id": m.ID, "_version": m.Version, "_versionId": m.VersionID,
+		"_creationDate": m.CreatedAt.UnixMilli(), "key": m.Key, "kind": m.Kind,
+	} {
+		b, _ := json.Marshal(v)
+		doc[k] = b
+	}
+	return doc, nil
+}
+
+// PatchMetric applies a JSON Patch to the current version of a metric,
+// validates the result like a create and stores it as a new version. A
+// failed "test" operation, or a concurrent writer that got there first, is a
+// KindConflict; nothing is written on any error.
+func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
+	ops, comment, err := ParsePatch(body)
+	if err != nil {
+		return nil, err
+	}
+	cur, _, err := c.GetMetric(ctx, projectKey, key, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	def, err := applyMetricPatch(cur, ops)
+	if err != nil {
+		return nil, err
+	}
+	normalizeMetric(cur.Key, &def)
+	if err := validateMetric(cur.Kind, &def); err != nil {
+		return nil, err
+	}
+	if reflect.DeepEqual(def, cur.Def) {
+		return cur, nil
+	}
+	if def.MaintainerID != cur.Def.MaintainerID {
+		if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
+			return nil, err
+		}
+	}
+	now := c.now()
+	next := *cur
+	next.Def = def
+	next.Version = cur.Version + 1
+	next.VersionID = uuid.NewString()
+	next.UpdatedAt = now
+	next.Comment = comment
+	switch {
+	case def.Archived && !cur.Def.Archived:
+		next.ArchivedAt = &now
+	case !def.Archived:
+		next.ArchivedAt = nil
+	}
+	err = c.store.UpdateMetric(ctx, &next, cur.Version)
+	switch {
+	case errors.Is(err, ErrStale):
+		return nil, Errorf(KindConflict, "metric %q was changed by another request; fetch it and retry", key)
+	case errors.Is(err, ErrReference):
+		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
+	case err != nil:
+		return nil, err
+	}
+	return c.store.GetMetric(ctx, cur.ProjectID, cur.Key, "")
+}
+
+func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {
+	doc, err := patchDocument(cur)
+	if err != nil {
+		return MetricDef{}, err
+	}
+	docJSON, err := json.Marshal(doc)
+	if err != nil {
+		return MetricDef{}, err
+	}
+	opsJSON, err := json.Marshal(ops)
+	if err != nil {
+		return MetricDef{}, err
+	}
+	patch, err := jsonpatch.DecodePatch(opsJSON)
+	if err != nil {
+		return MetricDef{}, invalid("patch is not valid JSON Patch: %s", err.Error())
+	}
+	opts := jsonpatch.NewApplyOptions()
+	opts.EnsurePathExistsOnAdd = false
+	out, err := patch.ApplyWithOptions(docJSON, opts)
+	if errors.Is(err, jsonpatch.ErrTestFailed) {
+		return MetricDef{}, Errorf(KindConflict, "patch test failed: %s", err.Error())
+	}
+	if err != nil {
+		return MetricDef{}, invalid("patch could not be applied: %s", err.Error())
+	}
+	var after map[string]json.RawMessage
+	if err := json.Unmarshal(out, &after); err != nil {
+		return MetricDef{}, invalid("patch must leave the metric a JSON object")
+	}
+	for _, f := range metricReadOnly {
+		if !bytes.Equal(compactJSON(after[f]), compactJSON(doc[f])) {
+			return MetricDef{}, invalid("%s is read-only", f)
+		}
+		delete(after, f)
+	}
+	for f := range after {
+		if strings.HasPrefix(f, "_") {
+			return MetricDef{}, invalid("%s is read-only", f)
+		}
+	}
+	rest, err := json.Marshal(after)
+	if err != nil {
+		return MetricDef{}, err
+	}
+	var def MetricDef
+	if err := DecodeStrict(rest, &def); err != nil {
+		return MetricDef{}, err
+	}
+	return def, nil
+}
+
+func compactJSON(b json.RawMessage) []byte {
+	if b == nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+// metricExpansions are the expand values a metric read accepts.
+var metricExpansions = []string{"experiments", "experimentCount", "metricGroups", "metricGroupCount", "eventSources", "guardedRollouts", "guardedRolloutCount", "lastUsedInExperiment", "lastUsedInGuardedRollout"}
+
+// ParseExpand splits a comma-separated expand parameter and checks every
+// name against allowed.
+func ParseExpand(s string, allowed []string) (ExpandSet, error) {
+	set := ExpandSet{}
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			if a == part {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, invalid("expand %q is not supported; supported values: %s", part, strings.Join(allowed, ", "))
+		}
+		set[part] = true
+	}
+	return set, nil
+}
+
+// ParseMetricExpand parses expand for a single-metric read.
+func ParseMetricExpand(s string) (ExpandSet, error) { return ParseExpand(s, metricExpansions) }
+
+// ParseMetricListExpand parses expand for the metric list.
+func ParseMetricListExpand(s string) (ExpandSet, error) {
+	return ParseExpand(s, []string{"experimentCount"})
+}

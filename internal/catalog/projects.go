@@ -1,0 +1,178 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// ProjectPost is the body of a create-project request.
+type ProjectPost struct {
+	Key                           string                `json:"key"`
+	Name                          string                `json:"name"`
+	IncludeInSnippetByDefault     bool                  `json:"includeInSnippetByDefault"`
+	DefaultClientSideAvailability *ClientSideAvailPost  `json:"defaultClientSideAvailability,omitempty"`
+	Tags                          []string              `json:"tags"`
+	Environments                  []EnvironmentPost     `json:"environments"`
+	NamingConvention              *NamingConventionPost `json:"namingConvention,omitempty"`
+}
+
+// ClientSideAvailPost says which client-side keys new flags are exposed to.
+type ClientSideAvailPost struct {
+	UsingEnvironmentID bool `json:"usingEnvironmentId"`
+	UsingMobileKey     bool `json:"usingMobileKey"`
+}
+
+// NamingConventionPost is accepted for compatibility; metricsd stores no flags
+// and so has nothing to enforce it on. It is validated but not stored.
+type NamingConventionPost struct {
+	Case   string `json:"case,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// EnvironmentPost describes an environment to create with a project.
+type EnvironmentPost struct {
+	Name               string   `json:"name"`
+	Key                string   `json:"key"`
+	Color              string   `json:"color"`
+	DefaultTTL         int      `json:"defaultTtl"`
+	SecureMode         bool     `json:"secureMode"`
+	DefaultTrackEvents bool     `json:"defaultTrackEvents"`
+	ConfirmChanges     bool     `json:"confirmChanges"`
+	RequireComments    bool     `json:"requireComments"`
+	Tags               []string `json:"tags"`
+	Critical           bool     `json:"critical"`
+}
+
+var colorPattern = regexp.MustCompile(`^[0-9A-Fa-f]{6}$`)
+
+func validateTags(field string, tags []string) error {
+	for i, t := range tags {
+		if len(t) > 64 || !tagPattern.MatchString(t) {
+			return invalid("%s[%d] %q must be 1-64 letters, digits, '.', '_', ':' or '-'", field, i, t)
+		}
+	}
+	return nil
+}
+
+// CreateProject creates a project with the given environments, or with
+// "production" and "test" when none are given.
+func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, []Environment, error) {
+	if err := ValidateKey("key", in.Key); err != nil {
+		return nil, nil, err
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		return nil, nil, invalid("name is required")
+	}
+	if len(name) > 256 {
+		return nil, nil, invalid("name must be at most 256 characters")
+	}
+	if err := validateTags("tags", in.Tags); err != nil {
+		return nil, nil, err
+	}
+	if nc := in.NamingConvention; nc != nil && nc.Case != "" && !slices.Contains([]string{"camelCase", "upperCamelCase", "snakeCase", "kebabCase", "constantCase"}, nc.Case) {
+		return nil, nil, invalid("namingConvention.case must be one of camelCase, upperCamelCase, snakeCase, kebabCase, constantCase")
+	}
+	now := c.now()
+	p := &Project{
+		ID: NewObjectID(), Key: in.Key, Name: name, Tags: dedupe(orEmpty(in.Tags)),
+		IncludeInSnippetByDefault: in.IncludeInSnippetByDefault, UsingMobileKey: true, CreatedAt: now,
+	}
+	if cs := in.DefaultClientSideAvailability; cs != nil {
+		p.UsingEnvironmentID, p.UsingMobileKey = cs.UsingEnvironmentID, cs.UsingMobileKey
+	} else {
+		p.UsingEnvironmentID = in.IncludeInSnippetByDefault
+	}
+	var envs []Environment
+	if len(in.Environments) == 0 {
+		envs = defaultEnvironments(p.ID, now)
+	}
+	seen := map[string]bool{}
+	for i, e := range in.Environments {
+		field := fmt.Sprintf("environments[%d]", i)
+		if err := ValidateKey(field+".key", e.Key); err != nil {
+			return nil, nil, err
+		}
+		if seen[e.Key] {
+			return nil, nil, invalid("%s.key %q is listed twice", field, e.Key)
+		}
+		seen[e.Key] = true
+		if strings.TrimSpace(e.Name) == "" {
+			return nil, nil, invalid("%s.name is required", field)
+		}
+		if !colorPattern.MatchString(e.Color) {
+			return nil, nil, invalid("%s.color must be six hexadecimal digits", field)
+		}
+		if e.DefaultTTL < 0 || e.DefaultTTL > 60 {
+			return nil, nil, invalid("%s.defaultTtl must be between 0 and 60 minutes", field)
+		}
+		if err := validateTags(field+".tags", e.Tags); err != nil {
+			return nil, nil, err
+		}
+		env := newEnvironment(p.ID, e.Key, strings.TrimSpace(e.Name), e.Color, e.Critical, now)
+		env.DefaultTTL, env.SecureMode, env.DefaultTrackEvents = e.DefaultTTL, e.SecureMode, e.DefaultTrackEvents
+		env.ConfirmChanges, env.RequireComments, env.Tags = e.ConfirmChanges, e.RequireComments, dedupe(orEmpty(e.Tags))
+		envs = append(envs, env)
+	}
+	err := c.store.CreateProject(ctx, p, envs)
+	if errors.Is(err, ErrDuplicate) {
+		return nil, nil, Errorf(KindConflict, "a project with key %q already exists", in.Key)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, envs, nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// GetProject returns a project and its environments.
+func (c *Catalog) GetProject(ctx context.Context, key string) (*Project, []Environment, error) {
+	p, err := c.project(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	envs, err := c.store.ListEnvironments(ctx, p.ID)
+	return p, envs, err
+}
+
+// ListProjects pages through projects ordered by creation.
+func (c *Catalog) ListProjects(ctx context.Context, page Page) ([]Project, int, error) {
+	return c.store.ListProjects(ctx, page)
+}
+
+// DeleteProject removes a project with its environments and metrics.
+func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
+	err := c.store.DeleteProject(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(KindNotFound, "unknown project %q", key)
+	}
+	return err
+}
+
+// ListEnvironments returns the environments of a project.
+func (c *Catalog) ListEnvironments(ctx context.Context, projectKey string) (*Project, []Environment, error) {
+	return c.GetProject(ctx, projectKey)
+}
+
+// GetEnvironment returns one environment of a project.
+func (c *Catalog) GetEnvironment(ctx context.Context, projectKey, envKey string) (*Project, *Environment, error) {
+	p, err := c.project(ctx, projectKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := c.store.GetEnvironment(ctx, p.ID, envKey)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, Errorf(KindNotFound, "unknown environment %q in project %q", envKey, projectKey)
+	}
+	return p, e, err
+}

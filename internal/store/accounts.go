@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func encodeStrings(s []string) string {
+	if s == nil {
+		s = []string{}
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func decodeStrings(s string) []string {
+	out := []string{}
+	_ = json.Unmarshal([]byte(s), &out)
+	return out
+}
+
+const memberCols = `id, email, first_name, last_name, role, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMember(s scanner) (*catalog.Member, error) {
+	var m catalog.Member
+	var created int64
+	if err := s.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &created); err != nil {
+		return nil, classify(err)
+	}
+	m.CreatedAt = fromMS(created)
+	return &m, nil
+}
+
+func insertMember(ctx context.Context, t *txn, m *catalog.Member) error {
+	_, err := t.exec(ctx, `INSERT INTO members (`+memberCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Email, m.FirstName, m.LastName, m.Role, ms(m.CreatedAt))
+	return err
+}
+
+func insertToken(ctx context.Context, t *txn, tok *catalog.Token) error {
+	_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		tok.ID, tok.MemberID, tok.Name, tok.Hash, ms(tok.CreatedAt))
+	return err
+}
+
+// CreateMember stores a new member.
+func (db *DB) CreateMember(ctx context.Context, m *catalog.Member) error {
+	return db.tx(ctx, true, func(t *txn) error { return insertMember(ctx, t, m) })
+}
+
+// GetMember returns a member by ID.
+func (db *DB) GetMember(ctx context.Context, id string) (*catalog.Member, error) {
+	var m *catalog.Member
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		m, err = scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE id = ?`, id))
+		return err
+	})
+	return m, err
+}
+
+// Owner returns the earliest owner.
+func (db *DB) Owner(ctx context.Context) (*catalog.Member, error) {
+	var m *catalog.Member
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		m, err = scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE role = 'owner' ORDER BY created_at, id LIMIT 1`))
+		return err
+	})
+	return m, err
+}
+
+// CreateToken stores a token.
+func (db *DB) CreateToken(ctx context.Context, tok *catalog.Token) error {
+	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
+}
+
+// EnsureToken stores tok unless its hash is already known.
+func (db *DB) EnsureToken(ctx context.Context, tok *catalog.Token) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		var n int
+		if err := t.row(ctx, `SELECT COUNT(*) FROM tokens WHERE hash = ?`, tok.Hash).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		return insertToken(ctx, t, tok)
+	})
+}
+
+// TokenByHash returns a token and its member. It is on every request's
+// path: one indexed statement.
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*catalog.Token, *catalog.Member, error) {
+	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT t.id, t.member_id, t.name, t.hash, t.created_at,
+		m.id, m.email, m.first_name, m.last_name, m.role, m.created_at
+		FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.hash = ?`), hash)
+	var tok catalog.Token
+	var m catalog.Member
+	var tc, mc int64
+	if err := row.Scan(&tok.ID, &tok.MemberID, &tok.Name, &tok.Hash, &tc, &m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &mc); err != nil {
+		return nil, nil, classify(err)
+	}
+	tok.CreatedAt, m.CreatedAt = fromMS(tc), fromMS(mc)
+	return &tok, &m, nil
+}
+
+// Bootstrap seeds an empty database once, even with replicas racing.
+func (db *DB) Bootstrap(ctx context.Context, seed *catalog.Seed) (bool, error) {
+	created := false
+	err := db.tx(ctx, true, func(t *txn) error {
+		if db.dialect.lock != "" {
+			if _, err := t.exec(ctx, db.dialect.lock); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := t.row(ctx, `SELECT COUNT(*) FROM members`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err := insertMember(ctx, t, &seed.Owner); err != nil {
+			return err
+		}
+		if err := insertToken(ctx, t, &seed.Token); err != nil {
+			return err
+		}
+		if err := insertProject(ctx, t, &seed.Project, seed.Environments); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// MetricExpansions loads the related resources named in want for one metric.
+// Each expansion is one statement.
+func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalog.ExpandSet) (*catalog.MetricExpansions, error) {
+	x := &catalog.MetricExpansions{}
+	err := db.tx(ctx, false, func(t *txn) error {
+		if want["experiments"] || want["lastUsedInExperiment"] {
+			exps, err := queryExperiments(ctx, t, metricID)
+			if err != nil {
+				return err
+			}
+			if want["experiments"] {
+				x.Experiments = exps
+			}
+			if want["lastUsedInExperiment"] && len(exps) > 0 {
+				last := exps[len(exps)-1]
+				x.LastUsedInExperiment = &last
+			}
+		}
+		if want["metricGroups"] {
+			rows, err := t.query(ctx, `SELECT DISTINCT g.key, g.name, g.kind, p.key, g.created_at FROM metric_group_metrics gm
+				JOIN metric_groups g ON g.id = gm.group_id JOIN projects p ON p.id = g.project_id
+				WHERE gm.metric_id = ? ORDER BY g.created_at, g.key`, metricID)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			x.MetricGroups = []catalog.MetricGroupRef{}
+			for rows.Next() {
+				var g catalog.MetricGroupRef
+				var created int64
+				if err := rows.Scan(&g.Key, &g.Name, &g.Kind, &g.ProjectKey, &created); err != nil {
+					return err
+				}
+				x.MetricGroups = append(x.MetricGroups, g)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if want["guardedRollouts"] || want["lastUsedInGuardedRollout"] || want["guardedRolloutCount"] {
+			rs, err := queryRollouts(ctx, t, metricID)
+			if err != nil {
+				return err
+			}
+			if want["guardedRollouts"] {
+				x.GuardedRollouts = rs
+			}
+			if want["lastUsedInGuardedRollout"] && len(rs) > 0 {
+				last := rs[len(rs)-1]
+				x.LastUsedInGuardedRollout = &last
+			}
+		}
+		if want["attachedFeatures"] {
+			rows, err := t.query(ctx, `SELECT e.flag_key, e.flag_name FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
+				WHERE `+usesMetricID("em")+` AND `+runningExperiment+`
+				UNION SELECT r.flag_key, r.flag_name FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
+				WHERE `+usesMetricID("rm")+` AND `+activeRollout+` ORDER BY 1`, metricID, metricID, metricID, metricID)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var f catalog.FlagRef
+				if err := rows.Scan(&f.Key, &f.Name); err != nil {
+					return err
+				}
+				x.AttachedFlags = append(x.AttachedFlags, f)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if want["eventSources"] {
+			rows, err := t.query(ctx, `SELECT source, last_seen FROM metric_event_sources WHERE metric_id = ? ORDER BY source`, metricID)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			x.EventSources = []catalog.EventSource{}
+			for rows.Next() {
+				var s catalog.EventSource
+				var seen int64
+				if err := rows.Scan(&s.Key, &seen); err != nil {
+					return err
+				}
+				s.LastSeen = fromMS(seen)
+				x.EventSources = append(x.EventSources, s)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return x, err
+}
+
+// usesMetricID is usesMetric for a metric given as two ? parameters.
+func usesMetricID(alias string) string {
+	return "(" + alias + ".metric_id = ? OR " + alias + ".metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = ?))"
+}
+
+// queryExperiments lists experiments using the metric directly or through a
+// group, oldest first.
+func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.ExperimentRef, error) {
+	rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
+		FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
+		JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
+		WHERE `+usesMetricID("em")+`
+		ORDER BY e.created_at, e.key`, metricID, metricID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []catalog.ExperimentRef{}
+	for rows.Next() {
+		var e catalog.ExperimentRef
+		var created int64
+		var archived sql.NullInt64
+		if err := rows.Scan(&e.Key, &e.Name, &e.ProjectKey, &e.EnvironmentID, &e.EnvironmentKey, &created, &archived); err != nil {
+			return nil, err
+		}
+		e.CreatedAt = fromMS(created)
+		if archived.Valid {
+			a := fromMS(archived.Int64)
+			e.ArchivedAt = &a
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func queryRollouts(ctx context.Context, t *txn, metricID string) ([]catalog.GuardedRolloutRef, error) {
+	rows, err := t.query(ctx, `SELECT DISTINCT r.id, p.key, r.flag_key, r.flag_name, r.flag_purpose, env.key, env.name, r.status, r.created_at
+		FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
+		JOIN environments env ON env.id = r.environment_id JOIN projects p ON p.id = r.project_id
+		WHERE `+usesMetricID("rm")+`
+		ORDER BY r.created_at, r.id`, metricID, metricID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []catalog.GuardedRolloutRef{}
+	for rows.Next() {
+		var r catalog.GuardedRolloutRef
+		var created int64
+		if err := rows.Scan(&r.ID, &r.ProjectKey, &r.FlagKey, &r.FlagName, &r.FlagPurpose, &r.EnvironmentKey, &r.EnvironmentName, &r.Status, &created); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMS(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

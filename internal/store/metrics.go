@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// usesMetric is a condition on an alias that has metric_id and
+// metric_group_id columns: the row refers to metric m directly or through a
+// group that contains it.
+func usesMetric(alias string) string {
+	return fmt.Sprintf("(%[1]s.metric_id = m.id OR %[1]s.metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = m.id))", alias)
+}
+
+const (
+	runningExperiment = "e.status = 'running' AND e.archived_at IS NULL"
+	activeRollout     = "r.status = 'monitoring'"
+)
+
+var (
+	experimentExists = "EXISTS (SELECT 1 FROM experiment_metrics em WHERE " + usesMetric("em") + ")"
+	rolloutExists    = "EXISTS (SELECT 1 FROM guarded_rollout_metrics rm WHERE " + usesMetric("rm") + ")"
+	experimentsOf    = "FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE " + usesMetric("em")
+	rolloutsOf       = "FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE " + usesMetric("rm")
+)
+
+// usageCols computes MetricUsage for the metric aliased m.
+var usageCols = strings.Join([]string{
+	"(SELECT COUNT(DISTINCT e.id) " + experimentsOf + ")",
+	"(SELECT COUNT(DISTINCT e.id) " + experimentsOf + " AND " + runningExperiment + ")",
+	"(SELECT COUNT(DISTINCT gm.group_id) FROM metric_group_metrics gm WHERE gm.metric_id = m.id)",
+	"(SELECT COUNT(DISTINCT r.id) " + rolloutsOf + ")",
+	"(SELECT COUNT(DISTINCT r.id) " + rolloutsOf + " AND " + activeRollout + ")",
+	"(SELECT COUNT(*) FROM (SELECT e.flag_key " + experimentsOf + " AND " + runningExperiment +
+		" UNION SELECT r.flag_key " + rolloutsOf + " AND " + activeRollout + ") f)",
+	"(SELECT MAX(s.last_seen) FROM metric_event_sources s WHERE s.metric_id = m.id)",
+}, ",\n\t")
+
+const metricHeadCols = `m.id, m.project_id, p.key, m.key, m.kind, m.created_at`
+
+const memberJoinCols = `mb.id, mb.email, mb.first_name, mb.last_name, mb.role, mb.created_at`
+
+// currentMetricSelect reads the head version of metrics.
+var currentMetricSelect = `SELECT ` + metricHeadCols + `, m.version, m.version_id, m.updated_at, m.archived_at, m.maintainer_team_key, m.def, '',
+	` + memberJoinCols + `,
+	` + usageCols + `
+FROM metrics m
+JOIN projects p ON p.id = m.project_id
+LEFT JOIN members mb ON mb.id = m.maintainer_id`
+
+// versionMetricSelect reads one stored version; the maintainer is the one
+// named in that version's definition.
+var versionMetricSelect = `SELECT ` + metricHeadCols + `, v.version, v.version_id, v.created_at, v.archived_at, v.maintainer_team_key, v.def, v.comment,
+	` + memberJoinCols + `,
+	` + usageCols + `
+FROM metric_versions v
+JOIN metrics m ON m.id = v.metric_id
+JOIN projects p ON p.id = m.project_id
+LEFT JOIN members mb ON mb.id = v.maintainer_id`
+
+func scanMetric(s scanner) (*catalog.Metric, error) {
+	var m catalog.Metric
+	var created, updated int64
+	var archived, lastSeen sql.NullInt64
+	var team sql.NullString
+	var def string
+	var mbID, mbEmail, mbFirst, mbLast, mbRole sql.NullString
+	var mbCreated sql.NullInt64
+	u := &m.Usage
+	if err := s.Scan(&m.ID, &m.ProjectID, &m.ProjectKey, &m.Key, &m.Kind, &created,
+		&m.Version, &m.VersionID, &updated, &archived, &team, &def, &m.Comment,
+		&mbID, &mbEmail, &mbFirst, &mbLast, &mbRole, &mbCreated,
+		&u.ExperimentCount, &u.ActiveExperimentCount, &u.MetricGroupCount, &u.GuardedRolloutCount,
+		&u.ActiveGuardedRolloutCount, &u.AttachedFlagCount, &lastSeen); err != nil {
+		return nil, classify(err)
+	}
+	m.CreatedAt, m.UpdatedAt, m.MaintainerTeamKey = fromMS(created), fromMS(updated), team.String
+	if archived.Valid {
+		t := fromMS(archived.Int64)
+		m.ArchivedAt = &t
+	}
+	if lastSeen.Valid {
+		t := fromMS(lastSeen.Int64)
+		u.LastSeen = &t
+	}
+	if mbID.Valid {
+		m.Maintainer = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+			LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
+	}
+	if err := json.Unmarshal([]byte(def), &m.Def); err != nil {
+		return nil, fmt.Errorf("metric %s: stored definition is corrupt: %w", m.ID, err)
+	}
+	return &m, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullTime(m *catalog.Metric) any {
+	if m.ArchivedAt == nil {
+		return nil
+	}
+	return ms(*m.ArchivedAt)
+}
+
+func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def string) error {
+	if _, err := t.exec(ctx, `INSERT INTO metric_versions (version_id, metric_id, version, maintainer_id, maintainer_team_key, archived_at, def, comment, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.VersionID, m.ID, m.Version, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), nullTime(m), def, m.Comment, ms(m.UpdatedAt)); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `DELETE FROM metric_tags WHERE metric_id = ?`, m.ID); err != nil {
+		return err
+	}
+	for _, tag := range m.Def.Tags {
+		if _, err := t.exec(ctx, `INSERT INTO metric_tags (metric_id, project_id, tag) VALUES (?, ?, ?)`, m.ID, m.ProjectID, tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateMetric stores version 1 of a new metric.
+func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
+	def, err := json.Marshal(m.Def)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, true, func(t *txn) error {
+		if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
+			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at, def)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.ProjectID, m.Key, strings.ToLower(m.Key), m.Kind, m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric,
+			m.Def.UnitAggregationType, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m),
+			ms(m.CreatedAt), ms(m.UpdatedAt), string(def)); err != nil {
+			return err
+		}
+		return writeMetricChildren(ctx, t, m, string(def))
+	})
+}
+
+// UpdateMetric stores m as the next version when the head is still prevVersion.
+func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion int) error {
+	def, err := json.Marshal(m.Def)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, true, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
+			maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?, def = ?
+			WHERE id = ? AND version = ?`,
+			m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric, m.Def.UnitAggregationType,
+			nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt), string(def),
+			m.ID, prevVersion)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return catalog.ErrStale
+		}
+		return writeMetricChildren(ctx, t, m, string(def))
+	})
+}
+
+// GetMetric returns the head of a metric, or the version versionID.
+func (db *DB) GetMetric(ctx context.Context, projectID, key, versionID string) (*catalog.Metric, error) {
+	var m *catalog.Metric
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		if versionID == "" {
+			m, err = scanMetric(t.row(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
+		} else {
+			m, err = scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+		}
+		return err
+	})
+	return m, err
+}
+
+// DeleteMetric removes a metric unless a metric group or experiment uses it.
+func (db *DB) DeleteMetric(ctx context.Context, projectID, key string) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		var id string
+		if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
+			return classify(err)
+		}
+		rows, err := t.query(ctx, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
+			UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
+			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
+			ORDER BY 1`, id, id, id)
+		if err != nil {
+			return err
+		}
+		users, err := collectStrings(rows)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return &catalog.InUseError{Users: users}
+		}
+		_, err = t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id)
+		return err
+	})
+}
+
+func collectStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// likePattern escapes s for LIKE ... ESCAPE '!' and wraps it in wildcards.
+func likePattern(s string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// metricWhere compiles a MetricQuery into a WHERE clause over metrics m.
+func metricWhere(projectID string, q catalog.MetricQuery) (string, []any) {
+	conds := []string{"m.project_id = ?"}
+	args := []any{projectID}
+	for _, alts := range q.Queries {
+		var ors []string
+		for _, a := range alts {
+			ors = append(ors, "m.key_lower LIKE ? ESCAPE '!' OR m.name_lower LIKE ? ESCAPE '!'")
+			args = append(args, likePattern(a), likePattern(a))
+		}
+		if len(ors) == 0 {
+			ors = []string{"1 = 0"}
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	for _, tag := range q.TagsAll {
+		conds = append(conds, "m.id IN (SELECT mt.metric_id FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?)")
+		args = append(args, projectID, tag)
+	}
+	for _, k := range q.Kinds {
+		conds = append(conds, "m.kind = ?")
+		args = append(args, k)
+	}
+	if q.IsNumeric != nil {
+		conds = append(conds, "m.is_numeric = ?")
+		args = append(args, *q.IsNumeric)
+	}
+	if q.UnitAggregationType != "" {
+		conds = append(conds, "m.unit_aggregation_type = ?")
+		args = append(args, q.UnitAggregationType)
+	}
+	if len(q.MaintainerIDs) > 0 {
+		conds = append(conds, "m.maintainer_id IN ("+placeholders(len(q.MaintainerIDs))+")")
+		for _, id := range q.MaintainerIDs {
+			args = append(args, id)
+		}
+	}
+	if q.MaintainerTeamKey != "" {
+		conds = append(conds, "m.maintainer_team_key = ?")
+		args = append(args, q.MaintainerTeamKey)
+	}
+	if len(q.DataSourceKeys) > 0 {
+		conds = append(conds, "m.data_source_key IN ("+placeholders(len(q.DataSourceKeys))+")")
+		for _, k := range q.DataSourceKeys {
+			args = append(args, k)
+		}
+	}
+	connected := "(" + experimentExists + " OR " + rolloutExists + ")"
+	if q.HasConnections != nil {
+		if *q.HasConnections {
+			conds = append(conds, connected)
+		} else {
+			conds = append(conds, "NOT "+connected)
+		}
+	}
+	switch q.UsedIn {
+	case "experiments":
+		conds = append(conds, experimentExists)
+	case "guarded_rollouts":
+		conds = append(conds, rolloutExists)
+	case "any":
+		conds = append(conds, connected)
+	case "none":
+		conds = append(conds, "NOT "+connected)
+	}
+	if q.View != "" {
+		conds = append(conds, "m.id IN (SELECT vm.metric_id FROM view_metrics vm JOIN views vw ON vw.id = vm.view_id WHERE vw.project_id = ? AND vw.key = ?)")
+		args = append(args, projectID, q.View)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func metricOrder(keys []catalog.SortKey) string {
+	if len(keys) == 0 {
+		keys = []catalog.SortKey{{Field: "createdAt"}}
+	}
+	var parts []string
+	last := ""
+	for _, k := range keys {
+		col := "m.created_at"
+		if k.Field == "name" {
+			col = "m.name_lower"
+		}
+		last = ""
+		if k.Desc {
+			last = " DESC"
+		}
+		parts = append(parts, col+last)
+	}
+	return strings.Join(append(parts, "m.id"+last), ", ")
+}
+
+// ListMetrics returns one page and the number of all matches, from one
+// consistent snapshot.
+func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error) {
+	where, args := metricWhere(projectID, q)
+	var out []catalog.Metric
+	var total int
+	err := db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM metrics m WHERE `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		if total == 0 || q.Offset >= total {
+			return nil
+		}
+		rows, err := t.query(ctx, currentMetricSelect+` WHERE `+where+` ORDER BY `+metricOrder(q.Sort)+` LIMIT ? OFFSET ?`,
+			append(args, q.Limit, q.Offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMetric(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *m)
+		}
+		return rows.Err()
+	})
+	return out, total, err
+}

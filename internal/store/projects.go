@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+const projectCols = `id, key, name, tags, include_in_snippet, using_mobile_key, using_environment_id, created_at`
+
+func scanProject(s scanner) (*catalog.Project, error) {
+	var p catalog.Project
+	var tags string
+	var created int64
+	if err := s.Scan(&p.ID, &p.Key, &p.Name, &tags, &p.IncludeInSnippetByDefault, &p.UsingMobileKey, &p.UsingEnvironmentID, &created); err != nil {
+		return nil, classify(err)
+	}
+	p.Tags, p.CreatedAt = decodeStrings(tags), fromMS(created)
+	return &p, nil
+}
+
+const envCols = `id, project_id, key, name, color, api_key, mobile_key, default_ttl, secure_mode, default_track_events, require_comments, confirm_changes, critical, tags, created_at`
+
+func scanEnvironment(s scanner) (*catalog.Environment, error) {
+	var e catalog.Environment
+	var tags string
+	var created int64
+	if err := s.Scan(&e.ID, &e.ProjectID, &e.Key, &e.Name, &e.Color, &e.APIKey, &e.MobileKey, &e.DefaultTTL, &e.SecureMode,
+		&e.DefaultTrackEvents, &e.RequireComments, &e.ConfirmChanges, &e.Critical, &tags, &created); err != nil {
+		return nil, classify(err)
+	}
+	e.Tags, e.CreatedAt = decodeStrings(tags), fromMS(created)
+	return &e, nil
+}
+
+func insertProject(ctx context.Context, t *txn, p *catalog.Project, envs []catalog.Environment) error {
+	if _, err := t.exec(ctx, `INSERT INTO projects (`+projectCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Key, p.Name, encodeStrings(p.Tags), p.IncludeInSnippetByDefault, p.UsingMobileKey, p.UsingEnvironmentID, ms(p.CreatedAt)); err != nil {
+		return err
+	}
+	for _, e := range envs {
+		if _, err := t.exec(ctx, `INSERT INTO environments (`+envCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, p.ID, e.Key, e.Name, e.Color, e.APIKey, e.MobileKey, e.DefaultTTL, e.SecureMode,
+			e.DefaultTrackEvents, e.RequireComments, e.ConfirmChanges, e.Critical, encodeStrings(e.Tags), ms(e.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateProject stores a project and its environments.
+func (db *DB) CreateProject(ctx context.Context, p *catalog.Project, envs []catalog.Environment) error {
+	return db.tx(ctx, true, func(t *txn) error { return insertProject(ctx, t, p, envs) })
+}
+
+// GetProject returns a project by key.
+func (db *DB) GetProject(ctx context.Context, key string) (*catalog.Project, error) {
+	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+projectCols+` FROM projects WHERE key = ?`), key)
+	return scanProject(row)
+}
+
+// ListProjects pages through projects in creation order.
+func (db *DB) ListProjects(ctx context.Context, page catalog.Page) ([]catalog.Project, int, error) {
+	var out []catalog.Project
+	var total int
+	err := db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM projects`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT `+projectCols+` FROM projects ORDER BY created_at, id LIMIT ? OFFSET ?`, page.Limit, page.Offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProject(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *p)
+		}
+		return rows.Err()
+	})
+	return out, total, err
+}
+
+// DeleteProject removes a project; its environments, metrics and every
+// resource under it go with it.
+func (db *DB) DeleteProject(ctx context.Context, key string) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		res, err := t.exec(ctx, `DELETE FROM projects WHERE key = ?`, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return catalog.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ListEnvironments returns a project's environments in creation order.
+func (db *DB) ListEnvironments(ctx context.Context, projectID string) ([]catalog.Environment, error) {
+	var out []catalog.Environment
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, id`, projectID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEnvironment(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// GetEnvironment returns one environment of a project.
+func (db *DB) GetEnvironment(ctx context.Context, projectID, key string) (*catalog.Environment, error) {
+	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+envCols+` FROM environments WHERE project_id = ? AND key = ?`), projectID, key)
+	return scanEnvironment(row)
+}

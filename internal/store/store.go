@@ -1,0 +1,303 @@
+// Package store implements catalog.Store on SQLite (modernc.org/sqlite) and
+// PostgreSQL (pgx). Both run the same SQL; the few differences live in the
+// dialect type.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is a catalog.Store backed by SQL. Reads go to r, writes to w; on
+// PostgreSQL both are the same pool, on SQLite w is a single connection so
+// that writers queue in Go instead of failing with SQLITE_BUSY.
+type DB struct {
+	r, w    *sql.DB
+	dialect dialect
+}
+
+var _ catalog.Store = (*DB)(nil)
+
+// Open connects to the database named by rawURL: "sqlite:PATH" (or a path
+// ending in .db) or "postgres://...". It applies pending migrations.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		db, err = openPostgres(rawURL)
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		db, err = openSQLite(strings.TrimPrefix(rawURL, "sqlite:"))
+	default:
+		return nil, fmt.Errorf("database URL must start with sqlite: or postgres://")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openPostgres(dsn string) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(16)
+	pool.SetMaxIdleConns(16)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{r: pool, w: pool, dialect: postgresDialect}, nil
+}
+
+func openSQLite(path string) (*DB, error) {
+	path = strings.TrimPrefix(path, "//")
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: URL needs a file path")
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	base := "file:" + path + "?"
+	w, err := sql.Open("sqlite", base+q.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	// The writer connection creates the file and switches it to WAL before
+	// readers open it.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	q.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", base+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	r.SetConnMaxLifetime(0)
+	return &DB{r: r, w: w, dialect: sqliteDialect}, nil
+}
+
+// Close releases the connections.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Dialect names the backend: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name }
+
+// dialect holds what differs between the backends.
+type dialect struct {
+	name string
+	// numbered placeholders ($1) instead of ?
+	numbered bool
+	// lockMigrations serialises migrations and bootstrap across replicas.
+	lock string
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite"}
+	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)"}
+)
+
+// rebind rewrites ? placeholders for the dialect. Queries in this package
+// never contain a literal question mark.
+func (d dialect) rebind(q string) string {
+	if !d.numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// classify converts driver errors into catalog sentinels, once, here.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", catalog.ErrDuplicate, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", catalog.ErrReference, err)
+		}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return fmt.Errorf("%w: %v", catalog.ErrDuplicate, err)
+		case "23503":
+			return fmt.Errorf("%w: %v", catalog.ErrReference, err)
+		}
+	}
+	return err
+}
+
+// tx runs fn in one transaction on the writer (write) or reader pool and
+// rolls back on error or panic.
+func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) (err error) {
+	pool := db.r
+	var opts *sql.TxOptions
+	if write {
+		pool = db.w
+	} else if db.dialect.name == "postgres" {
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	t, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = t.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = t.Rollback()
+			return
+		}
+		err = classify(t.Commit())
+	}()
+	return classify(fn(&txn{tx: t, d: db.dialect}))
+}
+
+// txn wraps a transaction with placeholder rebinding.
+type txn struct {
+	tx *sql.Tx
+	d  dialect
+}
+
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	return res, classify(err)
+}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *txn) row(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	return db.tx(ctx, true, func(t *txn) error {
+		if db.dialect.lock != "" {
+			if _, err := t.exec(ctx, db.dialect.lock); err != nil {
+				return fmt.Errorf("lock migrations: %w", err)
+			}
+		}
+		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		for _, f := range files {
+			v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("migration %s: name must start with a number", f)
+			}
+			var n int
+			if err := t.row(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrationFS.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			for _, stmt := range splitSQL(string(body)) {
+				if _, err := t.exec(ctx, stmt); err != nil {
+					return fmt.Errorf("migration %s: %w", f, err)
+				}
+			}
+			if _, err := t.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// splitSQL splits a migration into statements on semicolons at line ends,
+// dropping comment lines.
+func splitSQL(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.SplitSeq(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}
