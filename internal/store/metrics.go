@@ -46,10 +46,11 @@ const metricHeadCols = `m.id, m.project_id, p.key, m.key, m.kind, m.created_at`
 const memberJoinCols = `mb.id, mb.email, mb.first_name, mb.last_name, mb.role, mb.created_at`
 
 // currentMetricSelect reads the head version of metrics.
-var currentMetricSelect = `SELECT ` + metricHeadCols + `, m.version, m.version_id, m.updated_at, m.archived_at, m.maintainer_team_key, m.def, '',
+var currentMetricSelect = `SELECT ` + metricHeadCols + `, m.version, m.version_id, m.updated_at, m.archived_at, m.maintainer_team_key, v.def, v.comment,
 	` + memberJoinCols + `,
 	` + usageCols + `
 FROM metrics m
+JOIN metric_versions v ON v.version_id = m.version_id
 JOIN projects p ON p.id = m.project_id
 LEFT JOIN members mb ON mb.id = m.maintainer_id`
 
@@ -129,23 +130,57 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 	return nil
 }
 
+// bumpGeneration records that the metrics of a project changed, which
+// invalidates cached list counts. Every write that can change which metrics a
+// filter matches calls it in its transaction.
+func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
+	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?`, projectID)
+	return err
+}
+
 // CreateMetric stores version 1 of a new metric.
 func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		if err := insertMetric(ctx, t, m); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, t, m.ProjectID)
+	})
+}
+
+// ImportMetrics stores many new metrics in one transaction: all or none.
+func (db *DB) ImportMetrics(ctx context.Context, ms []*catalog.Metric) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		projects := map[string]bool{}
+		for _, m := range ms {
+			if err := insertMetric(ctx, t, m); err != nil {
+				return fmt.Errorf("metric %q: %w", m.Key, err)
+			}
+			projects[m.ProjectID] = true
+		}
+		for id := range projects {
+			if err := bumpGeneration(ctx, t, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func insertMetric(ctx context.Context, t *txn, m *catalog.Metric) error {
 	def, err := json.Marshal(m.Def)
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, true, func(t *txn) error {
-		if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
-			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at, def)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.ProjectID, m.Key, strings.ToLower(m.Key), m.Kind, m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric,
-			m.Def.UnitAggregationType, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m),
-			ms(m.CreatedAt), ms(m.UpdatedAt), string(def)); err != nil {
-			return err
-		}
-		return writeMetricChildren(ctx, t, m, string(def))
-	})
+	if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
+			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ProjectID, m.Key, strings.ToLower(m.Key), m.Kind, m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric,
+		m.Def.UnitAggregationType, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m),
+		ms(m.CreatedAt), ms(m.UpdatedAt)); err != nil {
+		return err
+	}
+	return writeMetricChildren(ctx, t, m, string(def))
 }
 
 // UpdateMetric stores m as the next version when the head is still prevVersion.
@@ -156,16 +191,19 @@ func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion i
 	}
 	return db.tx(ctx, true, func(t *txn) error {
 		res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
-			maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?, def = ?
+			maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?
 			WHERE id = ? AND version = ?`,
 			m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric, m.Def.UnitAggregationType,
-			nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt), string(def),
+			nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt),
 			m.ID, prevVersion)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return catalog.ErrStale
+		}
+		if err := bumpGeneration(ctx, t, m.ProjectID); err != nil {
+			return err
 		}
 		return writeMetricChildren(ctx, t, m, string(def))
 	})
@@ -206,8 +244,10 @@ func (db *DB) DeleteMetric(ctx context.Context, projectID, key string) error {
 		if len(users) > 0 {
 			return &catalog.InUseError{Users: users}
 		}
-		_, err = t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id)
-		return err
+		if _, err = t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, t, projectID)
 	})
 }
 
@@ -235,7 +275,10 @@ func placeholders(n int) string {
 }
 
 // metricWhere compiles a MetricQuery into a WHERE clause over metrics m.
-func metricWhere(projectID string, q catalog.MetricQuery) (string, []any) {
+// Tag conditions are written for the use: forCount drives them from the tag
+// index (an IN list), a page probes them per row while walking the sort
+// index (EXISTS), which stops after one page of matches.
+func metricWhere(projectID string, q catalog.MetricQuery, forCount bool) (string, []any) {
 	conds := []string{"m.project_id = ?"}
 	args := []any{projectID}
 	for _, alts := range q.Queries {
@@ -250,8 +293,13 @@ func metricWhere(projectID string, q catalog.MetricQuery) (string, []any) {
 		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
 	}
 	for _, tag := range q.TagsAll {
-		conds = append(conds, "m.id IN (SELECT mt.metric_id FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?)")
-		args = append(args, projectID, tag)
+		if forCount {
+			conds = append(conds, "m.id IN (SELECT mt.metric_id FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?)")
+			args = append(args, projectID, tag)
+		} else {
+			conds = append(conds, "EXISTS (SELECT 1 FROM metric_tags mt WHERE mt.metric_id = m.id AND mt.tag = ?)")
+			args = append(args, tag)
+		}
 	}
 	for _, k := range q.Kinds {
 		conds = append(conds, "m.kind = ?")
@@ -329,12 +377,22 @@ func metricOrder(keys []catalog.SortKey) string {
 // ListMetrics returns one page and the number of all matches, from one
 // consistent snapshot.
 func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error) {
-	where, args := metricWhere(projectID, q)
+	countWhere, countArgs := metricWhere(projectID, q, true)
+	where, args := metricWhere(projectID, q, false)
 	var out []catalog.Metric
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
-		if err := t.row(ctx, `SELECT COUNT(*) FROM metrics m WHERE `+where, args...).Scan(&total); err != nil {
+		var gen int64
+		if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
 			return err
+		}
+		key := countKey(projectID, gen, countWhere, countArgs)
+		var ok bool
+		if total, ok = db.counts.get(key); !ok {
+			if err := t.row(ctx, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
+				return err
+			}
+			db.counts.put(key, total)
 		}
 		if total == 0 || q.Offset >= total {
 			return nil

@@ -34,6 +34,10 @@ var migrationFS embed.FS
 type DB struct {
 	r, w    *sql.DB
 	dialect dialect
+	counts  *countCache
+	// rStmts and wStmts cache prepared statements per pool: parsing the
+	// larger queries costs more than running them on SQLite.
+	rStmts, wStmts *stmtCache
 }
 
 var _ catalog.Store = (*DB)(nil)
@@ -69,7 +73,9 @@ func openPostgres(dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{r: pool, w: pool, dialect: postgresDialect}, nil
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), rStmts: newStmtCache(pool)}
+	db.wStmts = db.rStmts
+	return db, nil
 }
 
 func openSQLite(path string) (*DB, error) {
@@ -104,11 +110,15 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect}, nil
+	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w)}, nil
 }
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.rStmts.close()
+	if db.wStmts != db.rStmts {
+		db.wStmts.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -190,49 +200,87 @@ func classify(err error) error {
 
 // tx runs fn in one transaction on the writer (write) or reader pool and
 // rolls back on error or panic.
-func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) (err error) {
-	pool := db.r
+func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
+	pool, stmts := db.r, db.rStmts
 	var opts *sql.TxOptions
 	if write {
-		pool = db.w
+		pool, stmts = db.w, db.wStmts
 	} else if db.dialect.name == "postgres" {
 		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	}
 	t, err := pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", classify(err))
 	}
+	tx := &txn{tx: t, d: db.dialect, stmts: stmts}
+	err = runTx(tx, fn)
+	// Statements first seen in this transaction are prepared now that it
+	// holds no connection.
+	if len(tx.misses) > 0 {
+		stmts.prepare(context.WithoutCancel(ctx), tx.misses)
+	}
+	return err
+}
+
+func runTx(tx *txn, fn func(*txn) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			_ = t.Rollback()
+			_ = tx.tx.Rollback()
 			panic(p)
 		}
 		if err != nil {
-			_ = t.Rollback()
+			_ = tx.tx.Rollback()
 			return
 		}
-		err = classify(t.Commit())
+		err = classify(tx.tx.Commit())
 	}()
-	return classify(fn(&txn{tx: t, d: db.dialect}))
+	return classify(fn(tx))
 }
 
-// txn wraps a transaction with placeholder rebinding.
+// txn wraps a transaction with placeholder rebinding and prepared
+// statement reuse.
 type txn struct {
-	tx *sql.Tx
-	d  dialect
+	tx     *sql.Tx
+	d      dialect
+	stmts  *stmtCache
+	misses []string // queries to prepare once the transaction is over
+}
+
+// stmt returns the transaction's handle on a cached prepared statement for
+// q, or nil when q cannot be cached.
+func (t *txn) stmt(ctx context.Context, q string) (string, *sql.Stmt) {
+	q = t.d.rebind(q)
+	if s := t.stmts.get(q); s != nil {
+		return q, t.tx.StmtContext(ctx, s)
+	}
+	t.misses = append(t.misses, q)
+	return q, nil
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	q, s := t.stmt(ctx, q)
+	if s != nil {
+		res, err := s.ExecContext(ctx, args...)
+		return res, classify(err)
+	}
+	res, err := t.tx.ExecContext(ctx, q, args...)
 	return res, classify(err)
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
+	q, s := t.stmt(ctx, q)
+	if s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func (t *txn) row(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+	q, s := t.stmt(ctx, q)
+	if s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 func (db *DB) migrate(ctx context.Context) error {

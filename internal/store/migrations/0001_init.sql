@@ -23,6 +23,9 @@ CREATE TABLE projects (
     key                  TEXT NOT NULL UNIQUE,
     name                 TEXT NOT NULL,
     tags                 TEXT NOT NULL,
+    -- metrics_generation changes with every write that can change which
+    -- metrics a list filter matches; list counts are cached against it.
+    metrics_generation   BIGINT NOT NULL DEFAULT 0,
     include_in_snippet   BOOLEAN NOT NULL,
     using_mobile_key     BOOLEAN NOT NULL,
     using_environment_id BOOLEAN NOT NULL,
@@ -48,8 +51,9 @@ CREATE TABLE environments (
     UNIQUE (project_id, key)
 );
 
--- metrics holds the current version of each metric, with the fields that
--- lists filter and sort on projected out of def.
+-- metrics holds the head of each metric: the columns lists filter and sort
+-- on, kept narrow so that scans stay cheap. The definition itself lives in
+-- metric_versions, joined by version_id.
 CREATE TABLE metrics (
     id                    TEXT PRIMARY KEY,
     project_id            TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -68,7 +72,6 @@ CREATE TABLE metrics (
     archived_at           BIGINT,
     created_at            BIGINT NOT NULL,
     updated_at            BIGINT NOT NULL,
-    def                   TEXT NOT NULL,
     UNIQUE (project_id, key)
 );
 CREATE INDEX metrics_created ON metrics(project_id, created_at, id);

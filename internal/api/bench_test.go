@@ -1,0 +1,166 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/api"
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+const benchToken = "api-benchmark-token"
+
+// benchFilter is the filtered, sorted page the list benchmarks fetch: about
+// 5% of a project matches it.
+var benchFilter = "?" + url.Values{
+	"filter": {`tags contains ["t3"] and isNumeric equals true`},
+	"sort":   {"-createdAt"},
+	"limit":  {"20"},
+}.Encode()
+
+// seedProject creates a project holding n metrics of mixed kinds and tags.
+func seedProject(b *testing.B, ctx context.Context, cat *catalog.Catalog, db *store.DB, key string, n int) {
+	b.Helper()
+	p, _, err := cat.CreateProject(ctx, catalog.ProjectPost{Key: key, Name: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner, err := db.Owner(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
+	batch := make([]*catalog.Metric, 0, 5000)
+	for i := range n {
+		def := catalog.MetricDef{
+			Name: fmt.Sprintf("Metric %d %s", i, []string{"checkout", "signup", "latency", "errors"}[i%4]),
+			Tags: []string{fmt.Sprintf("t%d", i%10), "all"}, MaintainerID: owner.ID,
+			RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "average",
+			DataSource: catalog.DataSource{Key: "launchdarkly"},
+		}
+		kind := catalog.KindCustom
+		switch i % 4 {
+		case 0:
+			def.EventKey = "event-" + fmt.Sprint(i)
+		case 1:
+			def.EventKey, def.IsNumeric, def.SuccessCriteria = "value-"+fmt.Sprint(i), true, "LowerThanBaseline"
+		case 2:
+			kind, def.URLs = catalog.KindPageview, []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}
+		case 3:
+			kind, def.Selector = catalog.KindClick, ".buy"
+			def.URLs = []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}
+		}
+		at := start.Add(time.Duration(i) * time.Second)
+		batch = append(batch, &catalog.Metric{
+			ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
+			Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def,
+		})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := db.ImportMetrics(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+type benchEnv struct {
+	srv http.Handler
+	cat *catalog.Catalog
+}
+
+func (e benchEnv) do(b *testing.B, method, path, body string) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, path, nil)
+	} else {
+		r = httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	}
+	r.Header.Set("Authorization", benchToken)
+	w := httptest.NewRecorder()
+	e.srv.ServeHTTP(w, r)
+	return w
+}
+
+func (e benchEnv) must(b *testing.B, want int, method, path, body string) {
+	if w := e.do(b, method, path, body); w.Code != want {
+		b.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, want, w.Body.String())
+	}
+}
+
+// timed runs fn b.N times and reports the 50th and 99th percentile latency.
+func timed(b *testing.B, fn func(i int)) {
+	durs := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		fn(i)
+		durs = append(durs, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	if len(durs) > 0 {
+		b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// BenchmarkAPI measures whole requests through the HTTP handler (routing,
+// authentication, catalog, store, JSON) on each backend:
+//
+//	go test -run=^$ -bench=BenchmarkAPI -benchtime=2000x ./internal/api/
+func BenchmarkAPI(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			tdb := testdb.New(b, backend)
+			db, err := store.Open(ctx, tdb.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			cat := catalog.New(db)
+			if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+				b.Fatal(err)
+			}
+			seedProject(b, ctx, cat, db, "k1", 1_000)
+			seedProject(b, ctx, cat, db, "k100", 100_000)
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+
+			b.Run("get", func(b *testing.B) {
+				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100/metric-050000", "") })
+			})
+			b.Run("list-1k", func(b *testing.B) {
+				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k1"+benchFilter, "") })
+			})
+			b.Run("list-100k", func(b *testing.B) {
+				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100"+benchFilter, "") })
+			})
+			b.Run("create", func(b *testing.B) {
+				run := uuid.NewString()[:8]
+				timed(b, func(i int) {
+					e.must(b, 201, "POST", "/api/v2/metrics/k1",
+						fmt.Sprintf(`{"key":"new-%s-%d","kind":"custom","eventKey":"e","tags":["bench"]}`, run, i))
+				})
+			})
+			b.Run("patch", func(b *testing.B) {
+				timed(b, func(i int) {
+					e.must(b, 200, "PATCH", "/api/v2/metrics/k1/metric-000500",
+						fmt.Sprintf(`[{"op":"replace","path":"/description","value":"revision %d"}]`, i))
+				})
+			})
+		})
+	}
+}

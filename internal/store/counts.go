@@ -1,0 +1,53 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// countCache remembers the total of a filtered metric list for one
+// generation of a project's metrics. Counting is the only part of a list
+// request whose cost grows with the number of matches; with the cache,
+// paging through a result and repeating a query cost one page each. The
+// generation is read from the database in the same snapshot as the page, so
+// replicas sharing a PostgreSQL database never serve a stale count.
+type countCache struct {
+	mu      sync.Mutex
+	entries map[string]int
+}
+
+const maxCountEntries = 4096
+
+func newCountCache() *countCache { return &countCache{entries: map[string]int{}} }
+
+func countKey(projectID string, gen int64, where string, args []any) string {
+	var b strings.Builder
+	b.WriteString(projectID)
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatInt(gen, 10))
+	b.WriteByte(0)
+	b.WriteString(where)
+	for _, a := range args {
+		b.WriteByte(0)
+		fmt.Fprint(&b, a)
+	}
+	return b.String()
+}
+
+func (c *countCache) get(key string) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.entries[key]
+	return n, ok
+}
+
+func (c *countCache) put(key string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCountEntries {
+		clear(c.entries)
+	}
+	c.entries[key] = n
+}
