@@ -14,6 +14,9 @@ import (
 // fields, wrong types and trailing data with KindInvalid errors that name
 // the offending field.
 func DecodeStrict(data []byte, v any) error {
+	if err := checkFieldCase(data, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -43,7 +46,7 @@ func decodeError(err error) error {
 		if typ.Field == "" {
 			return invalid("request body must be %s, not %s", jsonType(t.Kind().String()), typ.Value)
 		}
-		return invalid("field %s must be %s, not %s", typ.Field, jsonType(t.Kind().String()), typ.Value)
+		return invalid("field %s must be %s, not %s", jsonFieldPath(typ.Field), jsonType(t.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
@@ -56,7 +59,9 @@ func jsonType(goKind string) string {
 		return "a string"
 	case "bool":
 		return "a boolean"
-	case "int", "int64", "int32", "float64", "uint", "uint64":
+	case "int", "int64", "int32", "uint", "uint64":
+		return "an integer"
+	case "float64", "float32":
 		return "a number"
 	case "slice", "array":
 		return "an array"
@@ -64,4 +69,70 @@ func jsonType(goKind string) string {
 		return "an object"
 	}
 	return fmt.Sprintf("a %s", goKind)
+}
+
+// jsonFieldPath drops the Go names of embedded structs from a decoder field
+// path ("MetricDef.isNumeric" becomes "isNumeric"); JSON names here never
+// start with an upper-case letter.
+func jsonFieldPath(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// checkFieldCase rejects top-level object members whose names match a field
+// only when case is ignored: encoding/json would accept "Name" for "name".
+func checkFieldCase(data []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &members); err != nil {
+		return nil // the decoder reports it precisely
+	}
+	names := map[string]bool{}
+	collectJSONNames(t, names)
+	for k := range members {
+		if !names[k] {
+			return invalid("unknown field %q", k)
+		}
+	}
+	return nil
+}
+
+func collectJSONNames(t reflect.Type, names map[string]bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			collectJSONNames(ft, names)
+			continue
+		}
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
 }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -92,7 +93,14 @@ func ParseMetricQuery(limit, offset, sort, filterText string) (MetricQuery, erro
 	if err := expr.Check(metricFilterSpec); err != nil {
 		return q, invalid("%s", err.Error())
 	}
+	seen := map[string]bool{}
 	for _, cl := range expr.Clauses {
+		// Clauses are a conjunction; only query and tags can meaningfully
+		// repeat, any other field would contradict or shadow itself.
+		if seen[cl.Field] && cl.Field != "query" && cl.Field != "tags" {
+			return q, invalid("%s", (&filter.Error{Pos: cl.FieldPos, Msg: fmt.Sprintf("field %q may appear only once", cl.Field)}).Error())
+		}
+		seen[cl.Field] = true
 		if err := applyMetricClause(&q, cl); err != nil {
 			return q, invalid("%s", err.Error())
 		}

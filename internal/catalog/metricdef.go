@@ -130,7 +130,7 @@ func normalizeMetric(key string, d *MetricDef) {
 	if d.UnitAggregationType == "" {
 		d.UnitAggregationType = "average"
 	}
-	if d.DataSource.Key == "" {
+	if d.DataSource == (DataSource{}) {
 		d.DataSource = defaultDataSource
 	}
 	if d.EventDefault != nil && !d.EventDefault.Disabled && d.EventDefault.Value == nil {

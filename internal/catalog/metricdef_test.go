@@ -387,7 +387,6 @@ func TestNormalizeMetric(t *testing.T) {
 // replaced wholesale, silently dropping environmentKey, and the
 // "dataSource.key is required" rule of validateMetric can never fire.
 func TestNormalizeMetricDataSourceWithoutKey(t *testing.T) {
-	t.Skip(`BUG: normalizeMetric replaces a dataSource given without "key" (e.g. {"environmentKey":"production"}) by the default, dropping the given fields; validateMetric's "dataSource.key is required" is unreachable after normalization`)
 	d := MetricDef{DataSource: DataSource{EnvironmentKey: "production"}, EventKey: "e"}
 	normalizeMetric("k", &d)
 	if err := validateMetric(KindCustom, &d); err == nil || err.Error() != "dataSource.key is required" {

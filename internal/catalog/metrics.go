@@ -192,6 +192,9 @@ func ParsePatch(body []byte) (ops []PatchOp, comment string, err error) {
 	return ops, comment, nil
 }
 
+// maxPatchCopyBytes bounds the bytes copy operations of one patch may add.
+const maxPatchCopyBytes = 64 << 10
+
 // metricReadOnly are the fields of the patch document that clients may test
 // but never change.
 var metricReadOnly = []string{"_id", "_version", "_versionId", "_creationDate", "key", "kind"}
@@ -298,6 +301,9 @@ func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {
 	}
 	opts := jsonpatch.NewApplyOptions()
 	opts.EnsurePathExistsOnAdd = false
+	// Bound what copy operations may add, so that a short patch cannot
+	// double a document into exhaustion.
+	opts.AccumulatedCopySizeLimit = maxPatchCopyBytes
 	out, err := patch.ApplyWithOptions(docJSON, opts)
 	if errors.Is(err, jsonpatch.ErrTestFailed) {
 		return MetricDef{}, Errorf(KindConflict, "patch test failed: %s", err.Error())

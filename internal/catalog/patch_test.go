@@ -210,7 +210,7 @@ func TestApplyMetricPatch(t *testing.T) {
 		{name: "isNumeric becomes string", ops: `[{"op":"replace","path":"/isNumeric","value":"yes"}]`, wantErr: "field isNumeric must be a boolean, not string", wantKind: KindInvalid},
 		{name: "tags becomes string", ops: `[{"op":"replace","path":"/tags","value":"x"}]`, wantErr: "field tags must be an array, not string", wantKind: KindInvalid},
 		{name: "tag becomes number", ops: `[{"op":"add","path":"/tags/-","value":1}]`, wantErr: "field tags must be a string, not number", wantKind: KindInvalid},
-		{name: "percentileValue becomes string", ops: `[{"op":"replace","path":"/percentileValue","value":"95"}]`, wantErr: "field percentileValue must be a number, not string", wantKind: KindInvalid},
+		{name: "percentileValue becomes string", ops: `[{"op":"replace","path":"/percentileValue","value":"95"}]`, wantErr: "field percentileValue must be an integer, not string", wantKind: KindInvalid},
 		{name: "dataSource becomes array", ops: `[{"op":"replace","path":"/dataSource","value":[]}]`, wantErr: "field dataSource must be an object, not array", wantKind: KindInvalid},
 
 		// Operations the document does not support.
@@ -343,7 +343,6 @@ func TestApplyMetricPatchManyOps(t *testing.T) {
 // makes the server build a 2^100-element document. applyMetricPatch sets no
 // AccumulatedCopySizeLimit on the json-patch apply options.
 func TestApplyMetricPatchCopyAmplification(t *testing.T) {
-	t.Skip(`BUG: applyMetricPatch has no copy size limit (jsonpatch ApplyOptions.AccumulatedCopySizeLimit is 0 = unlimited): N ops {"op":"copy","from":"/tags","path":"/tags/-"} take time and memory ~2^N (N=20: ~0.65s; N=30: ~11min; N=100 in a 4.6 KB body: never finishes / OOM)`)
 	ops := make([]string, 40)
 	for i := range ops {
 		ops[i] = `{"op":"copy","from":"/tags","path":"/tags/-"}`
@@ -372,7 +371,6 @@ func TestApplyMetricPatchCopyAmplification(t *testing.T) {
 // member is not rejected as an unknown field; it is silently ignored when
 // the correctly-cased field is set, and applied when that field is null.
 func TestApplyMetricPatchFieldCase(t *testing.T) {
-	t.Skip(`BUG: [{"op":"add","path":"/Name","value":"New"}] succeeds and leaves name unchanged (both "Name" and "name" reach DecodeStrict, "name" wins), while [{"op":"add","path":"/Description","value":"x"}] sets description; neither is rejected as unknown field`)
 	for _, body := range []string{
 		`[{"op":"add","path":"/Name","value":"New"}]`,
 		`[{"op":"add","path":"/Description","value":"x"}]`,
