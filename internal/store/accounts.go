@@ -99,9 +99,9 @@ func (db *DB) EnsureToken(ctx context.Context, tok *catalog.Token) error {
 // TokenByHash returns a token and its member. It is on every request's
 // path: one indexed statement.
 func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*catalog.Token, *catalog.Member, error) {
-	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT t.id, t.member_id, t.name, t.hash, t.created_at,
+	row := db.readRow(ctx, `SELECT t.id, t.member_id, t.name, t.hash, t.created_at,
 		m.id, m.email, m.first_name, m.last_name, m.role, m.created_at
-		FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.hash = ?`), hash)
+		FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.hash = ?`, hash)
 	var tok catalog.Token
 	var m catalog.Member
 	var tc, mc int64

@@ -209,18 +209,13 @@ func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion i
 	})
 }
 
-// GetMetric returns the head of a metric, or the version versionID.
+// GetMetric returns the head of a metric, or the version versionID. It is
+// one statement, so it runs outside an explicit transaction.
 func (db *DB) GetMetric(ctx context.Context, projectID, key, versionID string) (*catalog.Metric, error) {
-	var m *catalog.Metric
-	err := db.tx(ctx, false, func(t *txn) (err error) {
-		if versionID == "" {
-			m, err = scanMetric(t.row(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
-		} else {
-			m, err = scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
-		}
-		return err
-	})
-	return m, err
+	if versionID == "" {
+		return scanMetric(db.readRow(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
+	}
+	return scanMetric(db.readRow(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
 }
 
 // DeleteMetric removes a metric unless a metric group or experiment uses it.
@@ -386,13 +381,18 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
 			return err
 		}
+		// Only conditions on metric rows and their tags are covered by the
+		// generation; conditions on other resources are always counted.
+		cacheable := q.HasConnections == nil && q.UsedIn == "" && q.View == ""
 		key := countKey(projectID, gen, countWhere, countArgs)
 		var ok bool
-		if total, ok = db.counts.get(key); !ok {
+		if total, ok = db.counts.get(key); !ok || !cacheable {
 			if err := t.row(ctx, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
 				return err
 			}
-			db.counts.put(key, total)
+			if cacheable {
+				db.counts.put(key, total)
+			}
 		}
 		if total == 0 || q.Offset >= total {
 			return nil

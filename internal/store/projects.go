@@ -55,8 +55,7 @@ func (db *DB) CreateProject(ctx context.Context, p *catalog.Project, envs []cata
 
 // GetProject returns a project by key.
 func (db *DB) GetProject(ctx context.Context, key string) (*catalog.Project, error) {
-	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+projectCols+` FROM projects WHERE key = ?`), key)
-	return scanProject(row)
+	return scanProject(db.readRow(ctx, `SELECT `+projectCols+` FROM projects WHERE key = ?`, key))
 }
 
 // ListProjects pages through projects in creation order.
@@ -122,6 +121,5 @@ func (db *DB) ListEnvironments(ctx context.Context, projectID string) ([]catalog
 
 // GetEnvironment returns one environment of a project.
 func (db *DB) GetEnvironment(ctx context.Context, projectID, key string) (*catalog.Environment, error) {
-	row := db.r.QueryRowContext(ctx, db.dialect.rebind(`SELECT `+envCols+` FROM environments WHERE project_id = ? AND key = ?`), projectID, key)
-	return scanEnvironment(row)
+	return scanEnvironment(db.readRow(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? AND key = ?`, projectID, key))
 }

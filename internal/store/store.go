@@ -237,6 +237,20 @@ func runTx(tx *txn, fn func(*txn) error) (err error) {
 	return classify(fn(tx))
 }
 
+// readRow runs a single-row read on the reader pool with a cached prepared
+// statement; it holds no connection while preparing.
+func (db *DB) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	q = db.dialect.rebind(q)
+	if s := db.rStmts.get(q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	db.rStmts.prepare(ctx, []string{q})
+	if s := db.rStmts.get(q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return db.r.QueryRowContext(ctx, q, args...)
+}
+
 // txn wraps a transaction with placeholder rebinding and prepared
 // statement reuse.
 type txn struct {
