@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
@@ -160,10 +161,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 }
 
 // redact hides a password in a database URL.
-func redact(u string) string {
-	if len(u) > 11 && (u[:11] == "postgres://" || (len(u) > 13 && u[:13] == "postgresql://")) {
-		return "postgres://…"
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
 	}
-	return u
+	return u.Redacted()
 }
-
