@@ -1,0 +1,237 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	ldapi "github.com/launchdarkly/api-client-go/v22"
+	_ "modernc.org/sqlite" // the "sqlite" driver, as the store uses it
+
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+// seedDB opens the backend's database directly, to add the resources that
+// refer to metrics (experiments, metric groups, guarded rollouts, event
+// sources) and that the API cannot create.
+type seedDB struct {
+	db       *sql.DB
+	numbered bool
+}
+
+func openSeedDB(t testing.TB, b testdb.Backend) *seedDB {
+	t.Helper()
+	var s seedDB
+	var err error
+	switch b.Name {
+	case "sqlite":
+		path := strings.TrimPrefix(b.URL, "sqlite:")
+		s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)")
+	case "postgres":
+		s.db, err = sql.Open("pgx", b.URL)
+		s.numbered = true
+	default:
+		t.Fatalf("unknown backend %s", b.Name)
+	}
+	if err != nil {
+		t.Fatalf("open %s: %v", b.Name, err)
+	}
+	t.Cleanup(func() { s.db.Close() })
+	return &s
+}
+
+func (s *seedDB) exec(t testing.TB, q string, args ...any) {
+	t.Helper()
+	if s.numbered {
+		n := 0
+		var sb strings.Builder
+		for _, c := range q {
+			if c == '?' {
+				n++
+				fmt.Fprintf(&sb, "$%d", n)
+				continue
+			}
+			sb.WriteRune(c)
+		}
+		q = sb.String()
+	}
+	if _, err := s.db.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("seed %s: %v", q, err)
+	}
+}
+
+// TestMetricUsage checks the counters, expansions, filters and delete
+// protection that depend on resources referring to a metric.
+func TestMetricUsage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		ctx := context.Background()
+		used := e.createMetric(t, "default", `{"key":"used","kind":"custom","eventKey":"e"}`)
+		grouped := e.createMetric(t, "default", `{"key":"grouped","kind":"custom","eventKey":"e"}`)
+		e.createMetric(t, "default", `{"key":"idle","kind":"custom","eventKey":"e"}`)
+		proj, _, err := e.client.ProjectsApi.GetProject(ctx, "default").Execute()
+		if err != nil {
+			t.Fatalf("GetProject: %v", err)
+		}
+		prod, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
+		if err != nil {
+			t.Fatalf("GetEnvironment: %v", err)
+		}
+		usedID, groupedID := used["_id"].(string), grouped["_id"].(string)
+
+		db := openSeedDB(t, b)
+		// Group g holds both metrics; "grouped" is used only through it.
+		db.exec(t, `INSERT INTO metric_groups (id, project_id, key, name, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			"g1", proj.Id, "checkout-funnel", "Checkout funnel", "funnel", int64(1700000050000))
+		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 0, usedID, "")
+		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 1, groupedID, "")
+		// A running experiment uses "used" directly; an archived, stopped one
+		// uses the group.
+		db.exec(t, `INSERT INTO experiments (id, project_id, environment_id, key, name, status, flag_key, flag_name, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			"x1", proj.Id, prod.Id, "exp-running", "Running experiment", "running", "flag-a", "Flag A", int64(1700000000000), nil)
+		db.exec(t, `INSERT INTO experiments (id, project_id, environment_id, key, name, status, flag_key, flag_name, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			"x2", proj.Id, prod.Id, "exp-old", "Old experiment", "stopped", "flag-c", "Flag C", int64(1700000100000), int64(1700000200000))
+		db.exec(t, `INSERT INTO experiment_metrics (experiment_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "x1", usedID, nil)
+		db.exec(t, `INSERT INTO experiment_metrics (experiment_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "x2", nil, "g1")
+		// A monitoring guarded rollout uses "used".
+		db.exec(t, `INSERT INTO guarded_rollouts (id, project_id, environment_id, flag_key, flag_name, flag_purpose, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			"885ccadf-181b-4a9a-8414-7ad6f7ba2db0", proj.Id, prod.Id, "flag-b", "Flag B", "migration", "monitoring", int64(1700000300000))
+		db.exec(t, `INSERT INTO guarded_rollout_metrics (rollout_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "885ccadf-181b-4a9a-8414-7ad6f7ba2db0", usedID, nil)
+		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "sdk", int64(1700000400000))
+		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "api", int64(1700000350000))
+
+		const envLinks = `"_links": {"parent": {"href": "/api/v2/projects/default/environments/production", "type": "application/json"},
+			"self": {"href": "/api/v2/projects/default/environments/production/experiments/%s", "type": "application/json"}}`
+		expRunning := fmt.Sprintf(`{"key": "exp-running", "name": "Running experiment", "environmentId": %q, "environmentKey": "production",
+			"creationDate": 1700000000000, `+envLinks+`}`, prod.Id, "exp-running")
+		expOld := fmt.Sprintf(`{"key": "exp-old", "name": "Old experiment", "environmentId": %q, "environmentKey": "production",
+			"creationDate": 1700000100000, "archivedDate": 1700000200000, `+envLinks+`}`, prod.Id, "exp-old")
+		group := `{"key": "checkout-funnel", "name": "Checkout funnel", "kind": "funnel", "_links": {
+			"parent": {"href": "/api/v2/projects/default", "type": "application/json"},
+			"self": {"href": "/api/v2/projects/default/metric-groups/checkout-funnel", "type": "application/json"}}}`
+		rollout := `{"_id": "885ccadf-181b-4a9a-8414-7ad6f7ba2db0", "flagKey": "flag-b", "flagName": "Flag B", "flagPurpose": "migration",
+			"environmentKey": "production", "environmentName": "Production", "status": "monitoring", "creationDate": 1700000300000,
+			"_links": {"self": {"href": "/api/v2/projects/default/flags/flag-b/environments/production/measured-rollouts/885ccadf-181b-4a9a-8414-7ad6f7ba2db0", "type": "application/json"}}}`
+		attached := `[{"name": "Flag A", "key": "flag-a", "_links": {"self": {"href": "/api/v2/projects/default/flags/flag-a", "type": "application/json"}}},
+			{"name": "Flag B", "key": "flag-b", "_links": {"self": {"href": "/api/v2/projects/default/flags/flag-b", "type": "application/json"}}}]`
+		usage := `"isActive": true, "activeExperimentCount": 1, "activeGuardedRolloutCount": 1, "_attachedFlagCount": 2, "lastSeen": 1700000400000`
+
+		t.Run("counters without expand", func(t *testing.T) {
+			got := e.getMetric(t, "default", "used", "")
+			want := without(used)
+			for k, v := range jsonValue(t, `{`+usage+`, "_attachedFeatures": `+attached+`}`).(map[string]any) {
+				want[k] = v
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			got = e.getMetric(t, "default", "grouped", "")
+			if d := cmp.Diff(grouped, got); d != "" {
+				t.Errorf("a metric used only by a stopped experiment through a group (-want +got):\n%s", d)
+			}
+		})
+		t.Run("expand everything", func(t *testing.T) {
+			rep, resp, err := e.api(t).MetricsApi.GetMetric(ctx, "default", "used").
+				Expand("experiments,experimentCount,metricGroups,metricGroupCount,eventSources,guardedRollouts,guardedRolloutCount,lastUsedInExperiment,lastUsedInGuardedRollout").Execute()
+			if err != nil {
+				t.Fatalf("GetMetric: %v (status %d)", err, status(resp))
+			}
+			if len(rep.Experiments) != 2 || len(rep.MetricGroups) != 1 || rep.LastUsedInGuardedRollout == nil {
+				t.Errorf("client model: %d experiments, %d groups, rollout %v", len(rep.Experiments), len(rep.MetricGroups), rep.LastUsedInGuardedRollout)
+			}
+			got := obj(t, rawBody(t, resp))
+			want := without(used)
+			for k, v := range jsonValue(t, `{`+usage+`, "_attachedFeatures": `+attached+`,
+				"experimentCount": 2, "metricGroupCount": 1, "guardedRolloutCount": 1,
+				"experiments": [`+expRunning+`, `+expOld+`], "metricGroups": [`+group+`],
+				"guardedRollouts": [`+rollout+`], "eventSources": [{"key": "api", "lastSeen": 1700000350000}, {"key": "sdk", "lastSeen": 1700000400000}],
+				"lastUsedInExperiment": `+expOld+`, "lastUsedInGuardedRollout": `+rollout+`}`).(map[string]any) {
+				want[k] = v
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			got = e.getMetric(t, "default", "grouped", "expand=experimentCount,metricGroupCount,experiments")
+			want = without(grouped)
+			for k, v := range jsonValue(t, `{"experimentCount": 1, "metricGroupCount": 1, "experiments": [`+expOld+`]}`).(map[string]any) {
+				want[k] = v
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("grouped (-want +got):\n%s", d)
+			}
+		})
+		t.Run("list", func(t *testing.T) {
+			coll, resp, err := e.api(t).MetricsApi.GetMetrics(ctx, "default").Expand("experimentCount").Execute()
+			if err != nil {
+				t.Fatalf("GetMetrics: %v (status %d)", err, status(resp))
+			}
+			counts := map[string][2]int32{}
+			for _, it := range coll.Items {
+				counts[it.Key] = [2]int32{*it.ExperimentCount, *it.MetricGroupCount}
+			}
+			if d := cmp.Diff(map[string][2]int32{"used": {2, 1}, "grouped": {1, 1}, "idle": {0, 0}}, counts); d != "" {
+				t.Errorf("[experimentCount metricGroupCount] (-want +got):\n%s", d)
+			}
+			for _, c := range []struct {
+				filter string
+				want   []string
+			}{
+				{"hasConnections equals true", []string{"used", "grouped"}},
+				{"hasConnections equals false", []string{"idle"}},
+				{"metricUsedIn equals experiments", []string{"used", "grouped"}},
+				{"metricUsedIn equals guarded_rollouts", []string{"used"}},
+				{"metricUsedIn equals any", []string{"used", "grouped"}},
+				{"metricUsedIn equals none", []string{"idle"}},
+			} {
+				coll, resp, err := e.api(t).MetricsApi.GetMetrics(ctx, "default").Filter(c.filter).Execute()
+				if err != nil {
+					t.Fatalf("GetMetrics %s: %v (status %d)", c.filter, err, status(resp))
+				}
+				got := []string{}
+				for _, it := range coll.Items {
+					got = append(got, it.Key)
+				}
+				if d := cmp.Diff(c.want, got); d != "" {
+					t.Errorf("filter %s (-want +got):\n%s", c.filter, d)
+				}
+			}
+		})
+		t.Run("delete refused while in use", func(t *testing.T) {
+			api := e.api(t)
+			for key, users := range map[string][]string{
+				"used":    {"metric group checkout-funnel", "experiment exp-running", "guarded rollout of flag flag-b"},
+				"grouped": {"metric group checkout-funnel"},
+			} {
+				resp, err := api.MetricsApi.DeleteMetric(allowUndocumented(ctx), "default", key).Execute()
+				clientError(t, "delete "+key, resp, err, http.StatusConflict, users...)
+			}
+			e.getMetric(t, "default", "used", "")
+			e.getMetric(t, "default", "grouped", "")
+			if resp, err := api.MetricsApi.DeleteMetric(ctx, "default", "idle").Execute(); err != nil {
+				t.Errorf("delete idle: %v (status %d)", err, status(resp))
+			}
+		})
+		t.Run("delete the project", func(t *testing.T) {
+			if b.Name == "postgres" {
+				t.Skip("BUG: on PostgreSQL, DELETE /api/v2/projects/{key} answers 500 (\"dangling reference: ... violates foreign key constraint " +
+					"metric_group_metrics_metric_id_fkey\") when a metric of the project is referenced by a metric group, experiment or guarded rollout: " +
+					"metric_group_metrics/experiment_metrics/guarded_rollout_metrics.metric_id reference metrics(id) without ON DELETE CASCADE, and " +
+					"PostgreSQL checks them before the project's cascades delete the referencing rows; expected 204 and the project gone (SQLite does this)")
+			}
+			api := e.api(t)
+			if resp, err := api.ProjectsApi.DeleteProject(ctx, "default").Execute(); err != nil {
+				t.Fatalf("DeleteProject: %v (status %d)", err, status(resp))
+			}
+			if _, resp, err := api.ProjectsApi.PostProject(ctx).ProjectPost(ldapi.ProjectPost{Key: "default", Name: "Default"}).Execute(); err != nil {
+				t.Fatalf("re-create: %v (status %d)", err, status(resp))
+			}
+			if n := e.metricCount(t, "default"); n != 0 {
+				t.Errorf("%d metrics in the re-created project", n)
+			}
+		})
+	})
+}
