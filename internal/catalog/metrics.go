@@ -53,7 +53,9 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 	case err != nil:
 		return nil, err
 	}
-	return c.store.GetMetric(ctx, p.ID, m.Key, "")
+	// Answer with the version this request stored, even if another writer
+	// has moved the head on since.
+	return c.store.GetMetric(ctx, p.ID, m.Key, m.VersionID)
 }
 
 func (c *Catalog) checkMaintainer(ctx context.Context, id string) error {
@@ -279,7 +281,7 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 	case err != nil:
 		return nil, err
 	}
-	return c.store.GetMetric(ctx, cur.ProjectID, cur.Key, "")
+	return c.store.GetMetric(ctx, cur.ProjectID, cur.Key, next.VersionID)
 }
 
 func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ProjectPost is the body of a create-project request.
@@ -113,7 +114,8 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 		if err := validateTags(field+".tags", e.Tags); err != nil {
 			return nil, nil, err
 		}
-		env := newEnvironment(p.ID, e.Key, strings.TrimSpace(e.Name), e.Color, e.Critical, now)
+		// Creation times keep the order the environments were given in.
+		env := newEnvironment(p.ID, e.Key, strings.TrimSpace(e.Name), e.Color, e.Critical, now.Add(time.Duration(i)*time.Millisecond))
 		env.DefaultTTL, env.SecureMode, env.DefaultTrackEvents = e.DefaultTTL, e.SecureMode, e.DefaultTrackEvents
 		env.ConfirmChanges, env.RequireComments, env.Tags = e.ConfirmChanges, e.RequireComments, dedupe(orEmpty(e.Tags))
 		envs = append(envs, env)

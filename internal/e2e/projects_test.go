@@ -239,9 +239,6 @@ func TestProjects(t *testing.T) {
 			clientError(t, "environments of an unknown project", resp, err, http.StatusNotFound, `"nope"`)
 		})
 		t.Run("environments keep creation order", func(t *testing.T) {
-			t.Skip("BUG: environments given in POST /api/v2/projects are all stored with the same created_at, and the store orders them by " +
-				"created_at then random _id, so GET /api/v2/projects/{key}/environments (and ?expand=environments) lists them in random order " +
-				"instead of the order they were created in (and returned by the POST)")
 			want := make([]string, 0, len(stagedEnvs))
 			for _, env := range stagedEnvs {
 				want = append(want, env.Key)

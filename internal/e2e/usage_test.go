@@ -216,12 +216,6 @@ func TestMetricUsage(t *testing.T) {
 			}
 		})
 		t.Run("delete the project", func(t *testing.T) {
-			if b.Name == "postgres" {
-				t.Skip("BUG: on PostgreSQL, DELETE /api/v2/projects/{key} answers 500 (\"dangling reference: ... violates foreign key constraint " +
-					"metric_group_metrics_metric_id_fkey\") when a metric of the project is referenced by a metric group, experiment or guarded rollout: " +
-					"metric_group_metrics/experiment_metrics/guarded_rollout_metrics.metric_id reference metrics(id) without ON DELETE CASCADE, and " +
-					"PostgreSQL checks them before the project's cascades delete the referencing rows; expected 204 and the project gone (SQLite does this)")
-			}
 			api := e.api(t)
 			if resp, err := api.ProjectsApi.DeleteProject(ctx, "default").Execute(); err != nil {
 				t.Fatalf("DeleteProject: %v (status %d)", err, status(resp))

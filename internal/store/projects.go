@@ -87,6 +87,18 @@ func (db *DB) ListProjects(ctx context.Context, page catalog.Page) ([]catalog.Pr
 // resource under it go with it.
 func (db *DB) DeleteProject(ctx context.Context, key string) error {
 	return db.tx(ctx, true, func(t *txn) error {
+		// References to the project's metrics from rows that cascade from
+		// the project too go first: PostgreSQL checks them before it has
+		// cascaded to the referencing rows.
+		for _, q := range []string{
+			`DELETE FROM metric_group_metrics WHERE group_id IN (SELECT g.id FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE p.key = ?)`,
+			`DELETE FROM experiment_metrics WHERE experiment_id IN (SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.key = ?)`,
+			`DELETE FROM guarded_rollout_metrics WHERE rollout_id IN (SELECT r.id FROM guarded_rollouts r JOIN projects p ON p.id = r.project_id WHERE p.key = ?)`,
+		} {
+			if _, err := t.exec(ctx, q, key); err != nil {
+				return err
+			}
+		}
 		res, err := t.exec(ctx, `DELETE FROM projects WHERE key = ?`, key)
 		if err != nil {
 			return err
