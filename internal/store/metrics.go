@@ -149,7 +149,17 @@ func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
 }
 
 // ImportMetrics stores many new metrics in one transaction: all or none.
+// On PostgreSQL it then refreshes the planner's statistics, which a bulk
+// load would otherwise leave stale until autovacuum catches up.
 func (db *DB) ImportMetrics(ctx context.Context, ms []*catalog.Metric) error {
+	err := db.importMetrics(ctx, ms)
+	if err == nil && db.dialect.name == "postgres" {
+		_, err = db.w.ExecContext(ctx, `ANALYZE metrics, metric_tags, metric_versions`)
+	}
+	return err
+}
+
+func (db *DB) importMetrics(ctx context.Context, ms []*catalog.Metric) error {
 	return db.tx(ctx, true, func(t *txn) error {
 		projects := map[string]bool{}
 		for _, m := range ms {
