@@ -88,6 +88,8 @@ func (s *Server) routes() http.Handler {
 			http.MethodDelete: s.deleteMetric,
 		}},
 	}
+	table = append(table, s.accountRoutes()...)
+	table = append(table, s.groupRoutes()...)
 	api := http.NewServeMux()
 	for _, rt := range table {
 		api.Handle(rt.pattern, s.dispatch(rt))

@@ -202,23 +202,11 @@ const maxPatchCopyBytes = 64 << 10
 var metricReadOnly = []string{"_id", "_version", "_versionId", "_creationDate", "key", "kind"}
 
 // patchDocument renders the document a metric patch applies to: every
-// editable field (present even when empty, so that replace works) plus the
-// read-only identity fields.
+// editable field plus the read-only identity fields.
 func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
-	raw, err := json.Marshal(m.Def)
+	doc, err := editableDocument(m.Def)
 	if err != nil {
 		return nil, err
-	}
-	doc := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	t := reflect.TypeFor[MetricDef]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if _, ok := doc[name]; !ok {
-			doc[name] = json.RawMessage("null")
-		}
 	}
 	for k, v := range map[string]any{
 		"_id": m.ID, "_version": m.Version, "_versionId": m.VersionID,
@@ -259,6 +247,9 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 			return nil, err
 		}
 	}
+	if err := c.checkMetricInGroups(ctx, cur, def); err != nil {
+		return nil, err
+	}
 	now := c.now()
 	next := *cur
 	next.Def = def
@@ -289,54 +280,83 @@ func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {
 	if err != nil {
 		return MetricDef{}, err
 	}
+	var def MetricDef
+	if err := applyPatch(doc, metricReadOnly, ops, &def); err != nil {
+		return MetricDef{}, err
+	}
+	return def, nil
+}
+
+// editableDocument renders v (a struct of editable fields) as a JSON object
+// in which every field is present, null when empty, so that "replace" works
+// on unset fields too.
+func editableDocument(v any) (map[string]json.RawMessage, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	doc := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if _, ok := doc[name]; !ok && name != "" && name != "-" {
+			doc[name] = json.RawMessage("null")
+		}
+	}
+	return doc, nil
+}
+
+// applyPatch applies ops to doc, refuses changes to the readOnly members and
+// to any member starting with "_", and decodes the rest strictly into out.
+// A failed "test" is a KindConflict; every other problem is KindInvalid.
+func applyPatch(doc map[string]json.RawMessage, readOnly []string, ops []PatchOp, out any) error {
 	docJSON, err := json.Marshal(doc)
 	if err != nil {
-		return MetricDef{}, err
+		return err
 	}
 	opsJSON, err := json.Marshal(ops)
 	if err != nil {
-		return MetricDef{}, err
+		return err
 	}
 	patch, err := jsonpatch.DecodePatch(opsJSON)
 	if err != nil {
-		return MetricDef{}, invalid("patch is not valid JSON Patch: %s", err.Error())
+		return invalid("patch is not valid JSON Patch: %s", err.Error())
 	}
 	opts := jsonpatch.NewApplyOptions()
 	opts.EnsurePathExistsOnAdd = false
 	// Bound what copy operations may add, so that a short patch cannot
 	// double a document into exhaustion.
 	opts.AccumulatedCopySizeLimit = maxPatchCopyBytes
-	out, err := patch.ApplyWithOptions(docJSON, opts)
+	applied, err := patch.ApplyWithOptions(docJSON, opts)
 	if errors.Is(err, jsonpatch.ErrTestFailed) {
-		return MetricDef{}, Errorf(KindConflict, "patch test failed: %s", err.Error())
+		return Errorf(KindConflict, "patch test failed: %s", err.Error())
 	}
 	if err != nil {
-		return MetricDef{}, invalid("patch could not be applied: %s", err.Error())
+		return invalid("patch could not be applied: %s", err.Error())
 	}
 	var after map[string]json.RawMessage
-	if err := json.Unmarshal(out, &after); err != nil {
-		return MetricDef{}, invalid("patch must leave the metric a JSON object")
+	if err := json.Unmarshal(applied, &after); err != nil {
+		return invalid("patch must leave the resource a JSON object")
 	}
-	for _, f := range metricReadOnly {
+	for _, f := range readOnly {
 		if !bytes.Equal(compactJSON(after[f]), compactJSON(doc[f])) {
-			return MetricDef{}, invalid("%s is read-only", f)
+			return invalid("%s is read-only", f)
 		}
 		delete(after, f)
 	}
 	for f := range after {
 		if strings.HasPrefix(f, "_") {
-			return MetricDef{}, invalid("%s is read-only", f)
+			return invalid("%s is read-only", f)
 		}
 	}
 	rest, err := json.Marshal(after)
 	if err != nil {
-		return MetricDef{}, err
+		return err
 	}
-	var def MetricDef
-	if err := DecodeStrict(rest, &def); err != nil {
-		return MetricDef{}, err
-	}
-	return def, nil
+	return DecodeStrict(rest, out)
 }
 
 func compactJSON(b json.RawMessage) []byte {

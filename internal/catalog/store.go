@@ -86,4 +86,7 @@ type Store interface {
 	UpdateMetric(ctx context.Context, m *Metric, prevVersion int) error
 	DeleteMetric(ctx context.Context, projectID, key string) error
 	MetricExpansions(ctx context.Context, metricID string, want ExpandSet) (*MetricExpansions, error)
+
+	AccountStore
+	GroupStore
 }

@@ -85,8 +85,9 @@ func TestMetricUsage(t *testing.T) {
 
 		db := openSeedDB(t, b)
 		// Group g holds both metrics; "grouped" is used only through it.
-		db.exec(t, `INSERT INTO metric_groups (id, project_id, key, name, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			"g1", proj.Id, "checkout-funnel", "Checkout funnel", "funnel", int64(1700000050000))
+		db.exec(t, `INSERT INTO metric_groups (id, project_id, key, key_lower, name, name_lower, kind, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			"g1", proj.Id, "checkout-funnel", "checkout-funnel", "Checkout funnel", "checkout funnel", "funnel", 1, int64(1700000050000), int64(1700000050000))
 		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 0, usedID, "")
 		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 1, groupedID, "")
 		// A running experiment uses "used" directly; an archived, stopped one

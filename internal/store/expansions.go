@@ -120,6 +120,10 @@ func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.E
 	if err != nil {
 		return nil, err
 	}
+	return scanExperiments(rows)
+}
+
+func scanExperiments(rows *sql.Rows) ([]catalog.ExperimentRef, error) {
 	defer rows.Close()
 	out := []catalog.ExperimentRef{}
 	for rows.Next() {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math/rand/v2"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 )
@@ -34,8 +35,11 @@ func scanEnvironment(s scanner) (*catalog.Environment, error) {
 }
 
 func insertProject(ctx context.Context, t *txn, p *catalog.Project, envs []catalog.Environment) error {
-	if _, err := t.exec(ctx, `INSERT INTO projects (`+projectCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Key, p.Name, encodeStrings(p.Tags), p.IncludeInSnippetByDefault, p.UsingMobileKey, p.UsingEnvironmentID, ms(p.CreatedAt)); err != nil {
+	// The generation starts at a random value so that a project re-created
+	// under the same ID never meets count cache entries of its predecessor.
+	if _, err := t.exec(ctx, `INSERT INTO projects (`+projectCols+`, metrics_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Key, p.Name, encodeStrings(p.Tags), p.IncludeInSnippetByDefault, p.UsingMobileKey, p.UsingEnvironmentID, ms(p.CreatedAt),
+		rand.Int64N(1<<62)); err != nil {
 		return err
 	}
 	for _, e := range envs {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,7 +39,13 @@ type DB struct {
 	// rStmts and wStmts cache prepared statements per pool: parsing the
 	// larger queries costs more than running them on SQLite.
 	rStmts, wStmts *stmtCache
+	// statements counts the statements issued, so tests can assert that a
+	// request costs a fixed number of them.
+	statements atomic.Int64
 }
+
+// Statements returns how many SQL statements this DB has issued.
+func (db *DB) Statements() int64 { return db.statements.Load() }
 
 var _ catalog.Store = (*DB)(nil)
 
@@ -212,7 +219,7 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
-	tx := &txn{tx: t, d: db.dialect, stmts: stmts}
+	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements}
 	err = runTx(tx, fn)
 	// Statements first seen in this transaction are prepared now that it
 	// holds no connection.
@@ -240,6 +247,7 @@ func runTx(tx *txn, fn func(*txn) error) (err error) {
 // readRow runs a single-row read on the reader pool with a cached prepared
 // statement; it holds no connection while preparing.
 func (db *DB) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	db.statements.Add(1)
 	q = db.dialect.rebind(q)
 	if s := db.rStmts.get(q); s != nil {
 		return s.QueryRowContext(ctx, args...)
@@ -258,11 +266,13 @@ type txn struct {
 	d      dialect
 	stmts  *stmtCache
 	misses []string // queries to prepare once the transaction is over
+	count  *atomic.Int64
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
 // q, or nil when q cannot be cached.
 func (t *txn) stmt(ctx context.Context, q string) (string, *sql.Stmt) {
+	t.count.Add(1)
 	q = t.d.rebind(q)
 	if s := t.stmts.get(q); s != nil {
 		return q, t.tx.StmtContext(ctx, s)

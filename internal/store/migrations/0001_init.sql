@@ -106,14 +106,28 @@ CREATE TABLE metric_versions (
 -- Resources that refer to metrics. Metric usage counters and expansions are
 -- computed from them.
 CREATE TABLE metric_groups (
-    id         TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    key        TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
+    id                  TEXT PRIMARY KEY,
+    project_id          TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    key                 TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    name_lower          TEXT NOT NULL,
+    key_lower           TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    description         TEXT NOT NULL DEFAULT '',
+    tags                TEXT NOT NULL DEFAULT '[]',
+    maintainer_id       TEXT REFERENCES members(id),
+    maintainer_team_key TEXT,
+    version             BIGINT NOT NULL,
+    created_at          BIGINT NOT NULL,
+    updated_at          BIGINT NOT NULL,
     UNIQUE (project_id, key)
 );
+CREATE INDEX metric_groups_created ON metric_groups(project_id, created_at, id);
+CREATE INDEX metric_groups_name ON metric_groups(project_id, name_lower, id);
+CREATE INDEX metric_groups_maintainer ON metric_groups(maintainer_id);
+CREATE INDEX metric_groups_team ON metric_groups(project_id, maintainer_team_key);
+-- A project has at most one guardrail group.
+CREATE UNIQUE INDEX metric_groups_one_guardrail ON metric_groups(project_id) WHERE kind = 'guardrail';
 
 CREATE TABLE metric_group_metrics (
     group_id      TEXT NOT NULL REFERENCES metric_groups(id) ON DELETE CASCADE,

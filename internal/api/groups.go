@@ -1,0 +1,196 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// groupRoutes lists the metric group routes. They are a beta resource.
+func (s *Server) groupRoutes() []route {
+	return []route{
+		{"/api/v2/projects/{projectKey}/metric-groups", map[string]handlerFunc{
+			http.MethodGet:  beta(s.listMetricGroups),
+			http.MethodPost: beta(s.createMetricGroup),
+		}},
+		{"/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", map[string]handlerFunc{
+			http.MethodGet:    beta(s.getMetricGroup),
+			http.MethodPatch:  beta(s.patchMetricGroup),
+			http.MethodDelete: beta(s.deleteMetricGroup),
+		}},
+	}
+}
+
+// beta requires the LD-API-Version: beta header, as LaunchDarkly does for
+// resources in beta.
+func beta(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !strings.EqualFold(strings.TrimSpace(r.Header.Get("LD-API-Version")), "beta") {
+			return catalog.Errorf(catalog.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
+		}
+		return h(w, r)
+	}
+}
+
+type teamSummary struct {
+	CustomRoleKeys []string `json:"customRoleKeys"`
+	Key            string   `json:"key"`
+	Links          links    `json:"_links"`
+	Name           string   `json:"name"`
+}
+
+type maintainerRep struct {
+	Member *memberSummary `json:"member,omitempty"`
+	Team   *teamSummary   `json:"team,omitempty"`
+}
+
+type metricInGroupRep struct {
+	Key                 string   `json:"key"`
+	VersionID           string   `json:"_versionId"`
+	Name                string   `json:"name"`
+	Kind                string   `json:"kind"`
+	IsNumeric           bool     `json:"isNumeric"`
+	UnitAggregationType string   `json:"unitAggregationType,omitempty"`
+	EventKey            string   `json:"eventKey,omitempty"`
+	Links               links    `json:"_links"`
+	NameInGroup         string   `json:"nameInGroup"`
+	RandomizationUnits  []string `json:"randomizationUnits"`
+}
+
+type metricGroupRep struct {
+	ID                        string                 `json:"_id"`
+	Key                       string                 `json:"key"`
+	Name                      string                 `json:"name"`
+	Kind                      string                 `json:"kind"`
+	Description               string                 `json:"description"`
+	Links                     links                  `json:"_links"`
+	Tags                      []string               `json:"tags"`
+	CreationDate              int64                  `json:"_creationDate"`
+	LastModified              int64                  `json:"_lastModified"`
+	Maintainer                maintainerRep          `json:"maintainer"`
+	Metrics                   []metricInGroupRep     `json:"metrics"`
+	Version                   int                    `json:"_version"`
+	Experiments               *[]dependentExperiment `json:"experiments,omitempty"`
+	ExperimentCount           *int                   `json:"experimentCount,omitempty"`
+	ActiveExperimentCount     int                    `json:"activeExperimentCount"`
+	ActiveGuardedRolloutCount int                    `json:"activeGuardedRolloutCount"`
+}
+
+func groupPath(projectKey, key string) string {
+	return projectPath(projectKey) + "/metric-groups/" + url.PathEscape(key)
+}
+
+func newGroupRep(g *catalog.MetricGroup, expand catalog.ExpandSet, exps []catalog.ExperimentRef) metricGroupRep {
+	rep := metricGroupRep{
+		ID: g.ID, Key: g.Key, Name: g.Def.Name, Kind: g.Def.Kind, Description: g.Def.Description,
+		Links:        links{"parent": jsonLink(projectPath(g.ProjectKey)), "self": jsonLink(groupPath(g.ProjectKey, g.Key))},
+		Tags:         g.Def.Tags,
+		CreationDate: epochMS(g.CreatedAt), LastModified: epochMS(g.UpdatedAt),
+		Metrics: make([]metricInGroupRep, 0, len(g.Metrics)), Version: g.Version,
+		ActiveExperimentCount:     g.Usage.ActiveExperimentCount,
+		ActiveGuardedRolloutCount: g.Usage.ActiveGuardedRolloutCount,
+	}
+	if g.Maintainer != nil {
+		rep.Maintainer.Member = memberSummaryRep(g.Maintainer)
+	}
+	if t := g.MaintainerTeam; t != nil {
+		rep.Maintainer.Team = &teamSummary{CustomRoleKeys: []string{}, Key: t.Key, Name: t.Name,
+			Links: links{"self": jsonLink("/api/v2/teams/" + url.PathEscape(t.Key))}}
+	}
+	for _, m := range g.Metrics {
+		rep.Metrics = append(rep.Metrics, metricInGroupRep{
+			Key: m.Key, VersionID: m.VersionID, Name: m.Def.Name, Kind: m.Kind, IsNumeric: m.Def.IsNumeric,
+			UnitAggregationType: m.Def.UnitAggregationType, EventKey: m.Def.EventKey,
+			Links:       links{"self": jsonLink(metricsPath(m.ProjectKey) + "/" + url.PathEscape(m.Key))},
+			NameInGroup: m.NameInGroup, RandomizationUnits: m.Def.RandomizationUnits,
+		})
+	}
+	if expand["experimentCount"] {
+		n := g.Usage.ExperimentCount
+		rep.ExperimentCount = &n
+	}
+	if expand["experiments"] {
+		list := make([]dependentExperiment, 0, len(exps))
+		for _, e := range exps {
+			list = append(list, newExperimentRep(e))
+		}
+		rep.Experiments = &list
+	}
+	return rep
+}
+
+type metricGroupCollectionRep struct {
+	Items      []metricGroupRep `json:"items"`
+	Links      links            `json:"_links"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	q, err := catalog.ParseGroupQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	if err != nil {
+		return err
+	}
+	// expand is accepted and ignored on this endpoint, as documented.
+	projectKey := r.PathValue("projectKey")
+	groups, total, err := s.cat.ListMetricGroups(r.Context(), projectKey, q)
+	if err != nil {
+		return err
+	}
+	rep := metricGroupCollectionRep{Items: make([]metricGroupRep, 0, len(groups)), TotalCount: total,
+		Links: pageLinks(projectPath(projectKey)+"/metric-groups", qv, q.Page, total)}
+	for i := range groups {
+		rep.Items = append(rep.Items, newGroupRep(&groups[i], nil, nil))
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	var in catalog.MetricGroupPost
+	if err := s.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	g, err := s.cat.CreateMetricGroup(r.Context(), actor(r.Context()), r.PathValue("projectKey"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newGroupRep(g, nil, nil))
+	return nil
+}
+
+func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	expand, err := catalog.ParseGroupExpand(r.URL.Query().Get("expand"))
+	if err != nil {
+		return err
+	}
+	g, exps, err := s.cat.GetMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), expand)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newGroupRep(g, expand, exps))
+	return nil
+}
+
+func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	g, err := s.cat.PatchMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newGroupRep(g, nil, nil))
+	return nil
+}
+
+func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cat.DeleteMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,5 @@
+package catalog
+
+// AccountStore persists members and teams beyond what authentication needs.
+type AccountStore interface {
+}

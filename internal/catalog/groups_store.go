@@ -1,0 +1,97 @@
+package catalog
+
+import (
+	"context"
+	"time"
+)
+
+// Metric group kinds.
+const (
+	GroupFunnel    = "funnel"
+	GroupStandard  = "standard"
+	GroupGuardrail = "guardrail"
+)
+
+// MetricGroup is an ordered set of metrics analysed together.
+type MetricGroup struct {
+	ID             string
+	ProjectID      string
+	ProjectKey     string
+	Key            string
+	Version        int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Def            GroupDef
+	Maintainer     *Member
+	MaintainerTeam *TeamRef
+	Metrics        []GroupMetric
+	Usage          GroupUsage
+}
+
+// GroupDef is the editable part of a metric group, in wire names.
+type GroupDef struct {
+	Name              string          `json:"name"`
+	Kind              string          `json:"kind"`
+	Description       string          `json:"description"`
+	Tags              []string        `json:"tags"`
+	MaintainerID      string          `json:"maintainerId,omitempty"`
+	MaintainerTeamKey string          `json:"maintainerTeamKey,omitempty"`
+	Metrics           []GroupMetricIn `json:"metrics"`
+}
+
+// GroupMetricIn names one metric of a group and its label there.
+type GroupMetricIn struct {
+	Key         string `json:"key"`
+	NameInGroup string `json:"nameInGroup"`
+}
+
+// GroupMetric is a metric of a group as it is now, with its label.
+type GroupMetric struct {
+	Metric
+	NameInGroup string
+}
+
+// TeamRef summarises a team.
+type TeamRef struct {
+	Key  string
+	Name string
+}
+
+// GroupUsage counts what refers to a metric group.
+type GroupUsage struct {
+	ExperimentCount           int
+	ActiveExperimentCount     int
+	GuardedRolloutCount       int
+	ActiveGuardedRolloutCount int
+}
+
+// GroupQuery selects metric groups of one project, evaluated in SQL.
+type GroupQuery struct {
+	Page
+	Sort              []SortKey // name, createdAt, connectionCount
+	Queries           [][]string
+	Kind              string
+	HasConnections    *bool
+	ExperimentStatus  string
+	MaintainerIDs     []string
+	MaintainerTeamKey string
+}
+
+// GroupStore persists metric groups. Reads of a group load its metrics in a
+// fixed number of statements, however many metrics it has.
+type GroupStore interface {
+	CreateMetricGroup(ctx context.Context, g *MetricGroup) error
+	GetMetricGroup(ctx context.Context, projectID, key string) (*MetricGroup, error)
+	ListMetricGroups(ctx context.Context, projectID string, q GroupQuery) ([]MetricGroup, int, error)
+	// UpdateMetricGroup stores g when its version is still prevVersion.
+	UpdateMetricGroup(ctx context.Context, g *MetricGroup, prevVersion int) error
+	DeleteMetricGroup(ctx context.Context, projectID, key string) error
+	GroupExperiments(ctx context.Context, groupID string) ([]ExperimentRef, error)
+	// MetricsByKey returns the current versions of the named metrics of a
+	// project, keyed by metric key; missing keys are absent.
+	MetricsByKey(ctx context.Context, projectID string, keys []string) (map[string]*Metric, error)
+	// GroupsOfMetric returns the groups that contain a metric.
+	GroupsOfMetric(ctx context.Context, metricID string) ([]MetricGroup, error)
+	// TeamExists reports whether a team with the key exists.
+	TeamExists(ctx context.Context, key string) (bool, error)
+}

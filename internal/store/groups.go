@@ -1,0 +1,379 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+const groupUsageCols = `(SELECT COUNT(DISTINCT e.id) FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id),
+	(SELECT COUNT(DISTINCT e.id) FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id AND ` + runningExperiment + `),
+	(SELECT COUNT(DISTINCT r.id) FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = g.id),
+	(SELECT COUNT(DISTINCT r.id) FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = g.id AND ` + activeRollout + `)`
+
+// groupSelect reads groups with their maintainer and usage; their metrics
+// are loaded by one further statement for a whole page.
+const groupSelect = `SELECT g.id, g.project_id, p.key, g.key, g.name, g.kind, g.description, g.tags, g.maintainer_id, g.maintainer_team_key,
+	g.version, g.created_at, g.updated_at,
+	` + memberJoinCols + `,
+	tm.key, tm.name,
+	` + groupUsageCols + `
+FROM metric_groups g
+JOIN projects p ON p.id = g.project_id
+LEFT JOIN members mb ON mb.id = g.maintainer_id
+LEFT JOIN teams tm ON tm.key = g.maintainer_team_key`
+
+// groupMetricSelect reads the current version of every metric of the groups
+// named by the IN list appended to it, in group order.
+var groupMetricSelect = `SELECT gm.group_id, gm.name_in_group, ` + metricHeadCols + `, m.version, m.version_id, m.updated_at, m.archived_at, m.maintainer_team_key, v.def, v.comment,
+	` + memberJoinCols + `,
+	0, 0, 0, 0, 0, 0, NULL
+FROM metric_group_metrics gm
+JOIN metrics m ON m.id = gm.metric_id
+JOIN metric_versions v ON v.version_id = m.version_id
+JOIN projects p ON p.id = m.project_id
+LEFT JOIN members mb ON mb.id = m.maintainer_id
+WHERE gm.group_id IN `
+
+func scanGroup(s scanner) (*catalog.MetricGroup, error) {
+	var g catalog.MetricGroup
+	var tags string
+	var maintainerID, teamKey sql.NullString
+	var created, updated int64
+	var mbID, mbEmail, mbFirst, mbLast, mbRole, tmKey, tmName sql.NullString
+	var mbCreated sql.NullInt64
+	u := &g.Usage
+	if err := s.Scan(&g.ID, &g.ProjectID, &g.ProjectKey, &g.Key, &g.Def.Name, &g.Def.Kind, &g.Def.Description, &tags, &maintainerID, &teamKey,
+		&g.Version, &created, &updated,
+		&mbID, &mbEmail, &mbFirst, &mbLast, &mbRole, &mbCreated, &tmKey, &tmName,
+		&u.ExperimentCount, &u.ActiveExperimentCount, &u.GuardedRolloutCount, &u.ActiveGuardedRolloutCount); err != nil {
+		return nil, classify(err)
+	}
+	g.Def.Tags, g.Def.MaintainerID, g.Def.MaintainerTeamKey = decodeStrings(tags), maintainerID.String, teamKey.String
+	g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
+	if mbID.Valid {
+		g.Maintainer = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+			LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
+	}
+	if tmKey.Valid {
+		g.MaintainerTeam = &catalog.TeamRef{Key: tmKey.String, Name: tmName.String}
+	}
+	return &g, nil
+}
+
+// loadGroupMetrics fills the metrics of groups with one statement.
+func loadGroupMetrics(ctx context.Context, t *txn, groups []*catalog.MetricGroup) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	byID := make(map[string]*catalog.MetricGroup, len(groups))
+	args := make([]any, 0, len(groups))
+	for _, g := range groups {
+		byID[g.ID] = g
+		g.Metrics = []catalog.GroupMetric{}
+		g.Def.Metrics = []catalog.GroupMetricIn{}
+		args = append(args, g.ID)
+	}
+	rows, err := t.query(ctx, groupMetricSelect+"("+placeholders(len(args))+") ORDER BY gm.group_id, gm.position", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var groupID, nameInGroup string
+		m, err := scanMetric(prefixScanner{rows, []any{&groupID, &nameInGroup}})
+		if err != nil {
+			return err
+		}
+		g := byID[groupID]
+		g.Metrics = append(g.Metrics, catalog.GroupMetric{Metric: *m, NameInGroup: nameInGroup})
+		g.Def.Metrics = append(g.Def.Metrics, catalog.GroupMetricIn{Key: m.Key, NameInGroup: nameInGroup})
+	}
+	return rows.Err()
+}
+
+// prefixScanner scans leading columns into prefix before handing the rest
+// to the wrapped scanner's caller.
+type prefixScanner struct {
+	rows   *sql.Rows
+	prefix []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.rows.Scan(append(append([]any{}, p.prefix...), dest...)...)
+}
+
+func writeGroupMetrics(ctx context.Context, t *txn, g *catalog.MetricGroup) error {
+	if _, err := t.exec(ctx, `DELETE FROM metric_group_metrics WHERE group_id = ?`, g.ID); err != nil {
+		return err
+	}
+	for i, gm := range g.Metrics {
+		if _, err := t.exec(ctx, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`,
+			g.ID, i, gm.ID, gm.NameInGroup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateMetricGroup stores a new group and its ordered metrics.
+func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		if _, err := t.exec(ctx, `INSERT INTO metric_groups (id, project_id, key, name, name_lower, key_lower, kind, description, tags,
+			maintainer_id, maintainer_team_key, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.ID, g.ProjectID, g.Key, g.Def.Name, strings.ToLower(g.Def.Name), strings.ToLower(g.Key), g.Def.Kind, g.Def.Description,
+			encodeStrings(g.Def.Tags), nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version,
+			ms(g.CreatedAt), ms(g.UpdatedAt)); err != nil {
+			return err
+		}
+		return writeGroupMetrics(ctx, t, g)
+	})
+}
+
+// UpdateMetricGroup replaces a group when its version is still prevVersion.
+func (db *DB) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, prevVersion int) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE metric_groups SET name = ?, name_lower = ?, kind = ?, description = ?, tags = ?, maintainer_id = ?,
+			maintainer_team_key = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
+			g.Def.Name, strings.ToLower(g.Def.Name), g.Def.Kind, g.Def.Description, encodeStrings(g.Def.Tags),
+			nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version, ms(g.UpdatedAt), g.ID, prevVersion)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return catalog.ErrStale
+		}
+		return writeGroupMetrics(ctx, t, g)
+	})
+}
+
+// GetMetricGroup returns a group with its metrics: two statements.
+func (db *DB) GetMetricGroup(ctx context.Context, projectID, key string) (*catalog.MetricGroup, error) {
+	var g *catalog.MetricGroup
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		if g, err = scanGroup(t.row(ctx, groupSelect+` WHERE g.project_id = ? AND g.key = ?`, projectID, key)); err != nil {
+			return err
+		}
+		return loadGroupMetrics(ctx, t, []*catalog.MetricGroup{g})
+	})
+	return g, err
+}
+
+// DeleteMetricGroup removes a group unless an experiment or guarded rollout
+// uses it.
+func (db *DB) DeleteMetricGroup(ctx context.Context, projectID, key string) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		var id string
+		if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
+			return classify(err)
+		}
+		rows, err := t.query(ctx, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
+			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
+			ORDER BY 1`, id, id)
+		if err != nil {
+			return err
+		}
+		users, err := collectStrings(rows)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return &catalog.InUseError{Users: users}
+		}
+		_, err = t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id)
+		return err
+	})
+}
+
+// GroupExperiments lists the experiments that use a group, oldest first.
+func (db *DB) GroupExperiments(ctx context.Context, groupID string) ([]catalog.ExperimentRef, error) {
+	var out []catalog.ExperimentRef
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
+			FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
+			JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
+			WHERE em.metric_group_id = ? ORDER BY e.created_at, e.key`, groupID)
+		if err != nil {
+			return err
+		}
+		out, err = scanExperiments(rows)
+		return err
+	})
+	return out, err
+}
+
+// MetricsByKey returns the named metrics of a project in one statement.
+func (db *DB) MetricsByKey(ctx context.Context, projectID string, keys []string) (map[string]*catalog.Metric, error) {
+	out := map[string]*catalog.Metric{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	args := []any{projectID}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key IN (`+placeholders(len(keys))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMetric(rows)
+			if err != nil {
+				return err
+			}
+			out[m.Key] = m
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// GroupsOfMetric returns the groups containing a metric, with their metrics.
+func (db *DB) GroupsOfMetric(ctx context.Context, metricID string) ([]catalog.MetricGroup, error) {
+	return db.selectGroups(ctx, groupSelect+` WHERE g.id IN (SELECT group_id FROM metric_group_metrics WHERE metric_id = ?) ORDER BY g.created_at, g.id`, metricID)
+}
+
+// TeamExists reports whether a team has the key.
+func (db *DB) TeamExists(ctx context.Context, key string) (bool, error) {
+	var n int
+	if err := db.readRow(ctx, `SELECT COUNT(*) FROM teams WHERE key = ?`, key).Scan(&n); err != nil {
+		return false, classify(err)
+	}
+	return n > 0, nil
+}
+
+func (db *DB) selectGroups(ctx context.Context, q string, args ...any) ([]catalog.MetricGroup, error) {
+	var out []catalog.MetricGroup
+	err := db.tx(ctx, false, func(t *txn) error {
+		var err error
+		out, err = queryGroups(ctx, t, q, args...)
+		return err
+	})
+	return out, err
+}
+
+func queryGroups(ctx context.Context, t *txn, q string, args ...any) ([]catalog.MetricGroup, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var ptrs []*catalog.MetricGroup
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ptrs = append(ptrs, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := loadGroupMetrics(ctx, t, ptrs); err != nil {
+		return nil, err
+	}
+	out := make([]catalog.MetricGroup, 0, len(ptrs))
+	for _, g := range ptrs {
+		out = append(out, *g)
+	}
+	return out, nil
+}
+
+const groupConnected = `(EXISTS (SELECT 1 FROM experiment_metrics em WHERE em.metric_group_id = g.id) OR EXISTS (SELECT 1 FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))`
+
+func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
+	conds := []string{"g.project_id = ?"}
+	args := []any{projectID}
+	for _, alts := range q.Queries {
+		var ors []string
+		for _, a := range alts {
+			ors = append(ors, "g.key_lower LIKE ? ESCAPE '!' OR g.name_lower LIKE ? ESCAPE '!'")
+			args = append(args, likePattern(a), likePattern(a))
+		}
+		if len(ors) == 0 {
+			ors = []string{"1 = 0"}
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	if q.Kind != "" {
+		conds = append(conds, "g.kind = ?")
+		args = append(args, q.Kind)
+	}
+	if q.HasConnections != nil {
+		if *q.HasConnections {
+			conds = append(conds, groupConnected)
+		} else {
+			conds = append(conds, "NOT "+groupConnected)
+		}
+	}
+	if q.ExperimentStatus != "" {
+		statuses := []string{q.ExperimentStatus}
+		if q.ExperimentStatus == "started" {
+			statuses = []string{"running", "stopped"}
+		}
+		conds = append(conds, "EXISTS (SELECT 1 FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id AND e.status IN ("+placeholders(len(statuses))+"))")
+		for _, s := range statuses {
+			args = append(args, s)
+		}
+	}
+	if len(q.MaintainerIDs) > 0 {
+		conds = append(conds, "g.maintainer_id IN ("+placeholders(len(q.MaintainerIDs))+")")
+		for _, id := range q.MaintainerIDs {
+			args = append(args, id)
+		}
+	}
+	if q.MaintainerTeamKey != "" {
+		conds = append(conds, "g.maintainer_team_key = ?")
+		args = append(args, q.MaintainerTeamKey)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func groupOrder(keys []catalog.SortKey) string {
+	if len(keys) == 0 {
+		keys = []catalog.SortKey{{Field: "createdAt"}}
+	}
+	var parts []string
+	dir := ""
+	for _, k := range keys {
+		col := "g.created_at"
+		switch k.Field {
+		case "name":
+			col = "g.name_lower"
+		case "connectionCount":
+			col = "((SELECT COUNT(*) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(*) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))"
+		}
+		dir = ""
+		if k.Desc {
+			dir = " DESC"
+		}
+		parts = append(parts, col+dir)
+	}
+	return strings.Join(append(parts, "g.id"+dir), ", ")
+}
+
+// ListMetricGroups returns one page of groups, their metrics and the total:
+// three statements in one snapshot.
+func (db *DB) ListMetricGroups(ctx context.Context, projectID string, q catalog.GroupQuery) ([]catalog.MetricGroup, int, error) {
+	where, args := groupWhere(projectID, q)
+	var out []catalog.MetricGroup
+	var total int
+	err := db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		if total == 0 || q.Offset >= total {
+			return nil
+		}
+		var err error
+		out, err = queryGroups(ctx, t, groupSelect+` WHERE `+where+` ORDER BY `+groupOrder(q.Sort)+` LIMIT ? OFFSET ?`,
+			append(args, q.Limit, q.Offset)...)
+		return err
+	})
+	return out, total, err
+}
