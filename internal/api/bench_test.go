@@ -164,3 +164,88 @@ func BenchmarkAPI(b *testing.B) {
 		})
 	}
 }
+
+// seedGroups creates n groups of size metrics each (every third a funnel)
+// over a pool of conversion metrics in project key.
+func seedGroups(b *testing.B, ctx context.Context, db *store.DB, cat *catalog.Catalog, key string, n, size int) {
+	b.Helper()
+	seedProject(b, ctx, cat, db, key, 40)
+	p, _, err := cat.GetProject(ctx, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner, err := db.Owner(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// seedProject's metrics with i%4 == 0 are custom conversion metrics.
+	var pool []string
+	for i := 0; i < 40; i += 4 {
+		pool = append(pool, fmt.Sprintf("metric-%06d", i))
+	}
+	found, err := db.MetricsByKey(ctx, p.ID, pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
+	for g := range n {
+		kind := catalog.GroupStandard
+		if g%3 == 0 {
+			kind = catalog.GroupFunnel
+		}
+		at := start.Add(time.Duration(g) * time.Second)
+		grp := &catalog.MetricGroup{ID: uuid.NewString(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("group-%05d", g), Version: 1,
+			CreatedAt: at, UpdatedAt: at,
+			Def: catalog.GroupDef{Name: fmt.Sprintf("Group %d %s", g, []string{"checkout", "signup"}[g%2]), Kind: kind, Tags: []string{}, MaintainerID: owner.ID}}
+		for i := range size {
+			m := found[pool[(g+i)%len(pool)]]
+			grp.Metrics = append(grp.Metrics, catalog.GroupMetric{Metric: *m, NameInGroup: fmt.Sprintf("step %d", i+1)})
+		}
+		if err := db.CreateMetricGroup(ctx, grp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGroups measures metric group reads through the HTTP handler:
+//
+//	go test -run=^$ -bench=BenchmarkGroups -benchtime=2000x ./internal/api/
+func BenchmarkGroups(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, testdb.New(b, backend).URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			cat := catalog.New(db)
+			if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+				b.Fatal(err)
+			}
+			seedGroups(b, ctx, db, cat, "g10k", 10_000, 5)
+			seedGroups(b, ctx, db, cat, "g10", 1, 10)
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			list := "/api/v2/projects/g10k/metric-groups?" + url.Values{
+				"filter": {`kind equals funnel and query equals 'checkout'`}, "sort": {"-createdAt"}, "limit": {"20"},
+			}.Encode()
+			b.Run("list-10k", func(b *testing.B) {
+				timed(b, func(i int) { e.mustBeta(b, 200, "GET", list) })
+			})
+			b.Run("get-10-metrics", func(b *testing.B) {
+				timed(b, func(i int) { e.mustBeta(b, 200, "GET", "/api/v2/projects/g10/metric-groups/group-00000") })
+			})
+		})
+	}
+}
+
+func (e benchEnv) mustBeta(b *testing.B, want int, method, path string) {
+	r := httptest.NewRequest(method, path, nil)
+	r.Header.Set("Authorization", benchToken)
+	r.Header.Set("LD-API-Version", "beta")
+	w := httptest.NewRecorder()
+	e.srv.ServeHTTP(w, r)
+	if w.Code != want {
+		b.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, want, w.Body.String())
+	}
+}

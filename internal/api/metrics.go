@@ -24,6 +24,7 @@ type metricRep struct {
 	LastModified              modification            `json:"lastModified"`
 	MaintainerID              string                  `json:"maintainerId,omitempty"`
 	Maintainer                *memberSummary          `json:"_maintainer,omitempty"`
+	MaintainerTeamKey         string                  `json:"maintainerTeamKey,omitempty"`
 	Description               string                  `json:"description,omitempty"`
 	Category                  string                  `json:"category,omitempty"`
 	IsNumeric                 bool                    `json:"isNumeric"`
@@ -142,7 +143,7 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		Tags:         d.Tags,
 		CreationDate: epochMS(m.CreatedAt),
 		LastModified: modification{Date: m.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00")},
-		MaintainerID: d.MaintainerID, Maintainer: memberSummaryRep(m.Maintainer),
+		MaintainerID: d.MaintainerID, Maintainer: memberSummaryRep(m.Maintainer), MaintainerTeamKey: d.MaintainerTeamKey,
 		Description: d.Description, Category: d.Category, IsNumeric: d.IsNumeric,
 		SuccessCriteria: d.SuccessCriteria, Unit: d.Unit, EventKey: d.EventKey,
 		RandomizationUnits: d.RandomizationUnits, Filters: d.Filters,

@@ -29,6 +29,7 @@ type MetricDef struct {
 	Category            string        `json:"category,omitempty"`
 	Tags                []string      `json:"tags"`
 	MaintainerID        string        `json:"maintainerId,omitempty"`
+	MaintainerTeamKey   string        `json:"maintainerTeamKey,omitempty"`
 	IsNumeric           bool          `json:"isNumeric"`
 	Unit                string        `json:"unit,omitempty"`
 	SuccessCriteria     string        `json:"successCriteria,omitempty"`

@@ -26,20 +26,21 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 		return nil, invalid("kind is required")
 	}
 	def := in.MetricDef
-	if def.MaintainerID == "" && actor != nil {
+	if def.MaintainerID == "" && def.MaintainerTeamKey == "" && actor != nil {
 		def.MaintainerID = actor.ID
 	}
 	normalizeMetric(in.Key, &def)
 	if err := validateMetric(in.Kind, &def); err != nil {
 		return nil, err
 	}
-	if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
+	if err := c.checkMaintainers(ctx, &def, nil); err != nil {
 		return nil, err
 	}
 	now := c.now()
 	m := &Metric{
 		ID: NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
 		Version: 1, VersionID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, Def: def,
+		MaintainerTeamKey: def.MaintainerTeamKey,
 	}
 	if def.Archived {
 		m.ArchivedAt = &now
@@ -56,6 +57,30 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 	// Answer with the version this request stored, even if another writer
 	// has moved the head on since.
 	return c.store.GetMetric(ctx, p.ID, m.Key, m.VersionID)
+}
+
+// checkMaintainers checks that a metric names at most one maintainer, a
+// member or a team, and that it exists; unchanged maintainers (relative to
+// prev) are not looked up again.
+func (c *Catalog) checkMaintainers(ctx context.Context, def, prev *MetricDef) error {
+	if def.MaintainerID != "" && def.MaintainerTeamKey != "" {
+		return invalid("name either maintainerId or maintainerTeamKey, not both")
+	}
+	if prev == nil || def.MaintainerID != prev.MaintainerID {
+		if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
+			return err
+		}
+	}
+	if def.MaintainerTeamKey != "" && (prev == nil || def.MaintainerTeamKey != prev.MaintainerTeamKey) {
+		ok, err := c.store.TeamExists(ctx, def.MaintainerTeamKey)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid("maintainerTeamKey %q does not name a team", def.MaintainerTeamKey)
+		}
+	}
+	return nil
 }
 
 func (c *Catalog) checkMaintainer(ctx context.Context, id string) error {
@@ -242,10 +267,8 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 	if reflect.DeepEqual(def, cur.Def) {
 		return cur, nil
 	}
-	if def.MaintainerID != cur.Def.MaintainerID {
-		if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
-			return nil, err
-		}
+	if err := c.checkMaintainers(ctx, &def, &cur.Def); err != nil {
+		return nil, err
 	}
 	if err := c.checkMetricInGroups(ctx, cur, def); err != nil {
 		return nil, err
@@ -253,6 +276,7 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 	now := c.now()
 	next := *cur
 	next.Def = def
+	next.MaintainerTeamKey = def.MaintainerTeamKey
 	next.Version = cur.Version + 1
 	next.VersionID = uuid.NewString()
 	next.UpdatedAt = now

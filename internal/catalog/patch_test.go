@@ -307,7 +307,7 @@ func TestPatchDocument(t *testing.T) {
 		"_id": `"65a1b2c3d4e5f60718293a4b"`, "_version": `3`, "_versionId": `"1b4e28ba-2fa1-11d2-883f-0016d3cca427"`,
 		"_creationDate": `1700000000123`, "key": `"checkout"`, "kind": `"custom"`,
 		"name": `"Checkout"`, "description": `null`, "category": `null`, "tags": `["a","b"]`,
-		"maintainerId": `"569fdeadbeef1644facecafe"`, "isNumeric": `true`, "unit": `"usd"`,
+		"maintainerId": `"569fdeadbeef1644facecafe"`, "maintainerTeamKey": `null`, "isNumeric": `true`, "unit": `"usd"`,
 		"successCriteria": `"HigherThanBaseline"`, "eventKey": `"checkout"`, "selector": `null`, "urls": `null`,
 		"traceQuery": `null`, "traceValueLocation": `null`, "randomizationUnits": `["user"]`,
 		"unitAggregationType": `"average"`, "analysisType": `"mean"`, "percentileValue": `null`,
