@@ -289,17 +289,8 @@ const groupConnected = `(EXISTS (SELECT 1 FROM experiment_metrics em WHERE em.me
 func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 	conds := []string{"g.project_id = ?"}
 	args := []any{projectID}
-	for _, alts := range q.Queries {
-		var ors []string
-		for _, a := range alts {
-			ors = append(ors, "g.key_lower LIKE ? ESCAPE '!' OR g.name_lower LIKE ? ESCAPE '!'")
-			args = append(args, likePattern(a), likePattern(a))
-		}
-		if len(ors) == 0 {
-			ors = []string{"1 = 0"}
-		}
-		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
-	}
+	search, searchArgs := searchConditions("g", q.Queries)
+	conds, args = append(conds, search...), append(args, searchArgs...)
 	if q.Kind != "" {
 		conds = append(conds, "g.kind = ?")
 		args = append(args, q.Kind)
@@ -334,27 +325,10 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func groupOrder(keys []catalog.SortKey) string {
-	if len(keys) == 0 {
-		keys = []catalog.SortKey{{Field: "createdAt"}}
-	}
-	var parts []string
-	dir := ""
-	for _, k := range keys {
-		col := "g.created_at"
-		switch k.Field {
-		case "name":
-			col = "g.name_lower"
-		case "connectionCount":
-			col = "((SELECT COUNT(*) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(*) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))"
-		}
-		dir = ""
-		if k.Desc {
-			dir = " DESC"
-		}
-		parts = append(parts, col+dir)
-	}
-	return strings.Join(append(parts, "g.id"+dir), ", ")
+var groupSortColumns = map[string]string{
+	"createdAt":       "g.created_at",
+	"name":            "g.name_lower",
+	"connectionCount": "((SELECT COUNT(*) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(*) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))",
 }
 
 // ListMetricGroups returns one page of groups, their metrics and the total:
@@ -371,7 +345,7 @@ func (db *DB) ListMetricGroups(ctx context.Context, projectID string, q catalog.
 			return nil
 		}
 		var err error
-		out, err = queryGroups(ctx, t, groupSelect+` WHERE `+where+` ORDER BY `+groupOrder(q.Sort)+` LIMIT ? OFFSET ?`,
+		out, err = queryGroups(ctx, t, groupSelect+` WHERE `+where+` ORDER BY `+orderClause(q.Sort, groupSortColumns, "g.id")+` LIMIT ? OFFSET ?`,
 			append(args, q.Limit, q.Offset)...)
 		return err
 	})

@@ -286,17 +286,8 @@ func placeholders(n int) string {
 func metricWhere(projectID string, q catalog.MetricQuery, forCount bool) (string, []any) {
 	conds := []string{"m.project_id = ?"}
 	args := []any{projectID}
-	for _, alts := range q.Queries {
-		var ors []string
-		for _, a := range alts {
-			ors = append(ors, "m.key_lower LIKE ? ESCAPE '!' OR m.name_lower LIKE ? ESCAPE '!'")
-			args = append(args, likePattern(a), likePattern(a))
-		}
-		if len(ors) == 0 {
-			ors = []string{"1 = 0"}
-		}
-		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
-	}
+	search, searchArgs := searchConditions("m", q.Queries)
+	conds, args = append(conds, search...), append(args, searchArgs...)
 	for _, tag := range q.TagsAll {
 		if forCount {
 			conds = append(conds, "m.id IN (SELECT mt.metric_id FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?)")
@@ -359,25 +350,7 @@ func metricWhere(projectID string, q catalog.MetricQuery, forCount bool) (string
 	return strings.Join(conds, " AND "), args
 }
 
-func metricOrder(keys []catalog.SortKey) string {
-	if len(keys) == 0 {
-		keys = []catalog.SortKey{{Field: "createdAt"}}
-	}
-	var parts []string
-	last := ""
-	for _, k := range keys {
-		col := "m.created_at"
-		if k.Field == "name" {
-			col = "m.name_lower"
-		}
-		last = ""
-		if k.Desc {
-			last = " DESC"
-		}
-		parts = append(parts, col+last)
-	}
-	return strings.Join(append(parts, "m.id"+last), ", ")
-}
+var metricSortColumns = map[string]string{"createdAt": "m.created_at", "name": "m.name_lower"}
 
 // ListMetrics returns one page and the number of all matches, from one
 // consistent snapshot.
@@ -407,7 +380,7 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		if total == 0 || q.Offset >= total {
 			return nil
 		}
-		rows, err := t.query(ctx, currentMetricSelect+` WHERE `+where+` ORDER BY `+metricOrder(q.Sort)+` LIMIT ? OFFSET ?`,
+		rows, err := t.query(ctx, currentMetricSelect+` WHERE `+where+` ORDER BY `+orderClause(q.Sort, metricSortColumns, "m.id")+` LIMIT ? OFFSET ?`,
 			append(args, q.Limit, q.Offset)...)
 		if err != nil {
 			return err

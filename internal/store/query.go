@@ -1,0 +1,46 @@
+package store
+
+import (
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// orderClause renders sort keys as an ORDER BY list using cols to name each
+// field's SQL expression; with no keys it sorts by createdAt. Ties are
+// broken by idCol in the direction of the last key, so pages are stable.
+func orderClause(keys []catalog.SortKey, cols map[string]string, idCol string) string {
+	if len(keys) == 0 {
+		keys = []catalog.SortKey{{Field: "createdAt"}}
+	}
+	parts := make([]string, 0, len(keys)+1)
+	dir := ""
+	for _, k := range keys {
+		dir = ""
+		if k.Desc {
+			dir = " DESC"
+		}
+		parts = append(parts, cols[k.Field]+dir)
+	}
+	return strings.Join(append(parts, idCol+dir), ", ")
+}
+
+// searchConditions renders the "query" filter over an alias with key_lower
+// and name_lower columns: for each entry, the key or name contains one of its
+// alternatives, case-insensitively.
+func searchConditions(alias string, queries [][]string) ([]string, []any) {
+	var conds []string
+	var args []any
+	for _, alts := range queries {
+		ors := make([]string, 0, len(alts))
+		for _, a := range alts {
+			ors = append(ors, alias+".key_lower LIKE ? ESCAPE '!' OR "+alias+".name_lower LIKE ? ESCAPE '!'")
+			args = append(args, likePattern(a), likePattern(a))
+		}
+		if len(ors) == 0 {
+			ors = []string{"1 = 0"}
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	return conds, args
+}
