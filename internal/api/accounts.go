@@ -1,4 +1,338 @@
 package api
 
+import (
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
 // accountRoutes lists the member and team routes.
-func (s *Server) accountRoutes() []route { return nil }
+func (s *Server) accountRoutes() []route {
+	return []route{
+		{"/api/v2/members", map[string]handlerFunc{
+			http.MethodGet:  s.listMembers,
+			http.MethodPost: s.createMembers,
+		}},
+		{"/api/v2/members/{id}", map[string]handlerFunc{
+			http.MethodGet:    s.getMember,
+			http.MethodDelete: s.deleteMember,
+		}},
+		{"/api/v2/teams", map[string]handlerFunc{
+			http.MethodGet:  s.listTeams,
+			http.MethodPost: s.createTeam,
+		}},
+		{"/api/v2/teams/{teamKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getTeam,
+			http.MethodPatch:  s.patchTeam,
+			http.MethodDelete: s.deleteTeam,
+		}},
+	}
+}
+
+const (
+	membersPath = "/api/v2/members"
+	teamsPath   = "/api/v2/teams"
+)
+
+func memberPath(id string) string { return membersPath + "/" + url.PathEscape(id) }
+func teamPath(key string) string  { return teamsPath + "/" + url.PathEscape(key) }
+
+// memberTeamRep is LaunchDarkly's MemberTeamSummaryRep.
+type memberTeamRep struct {
+	Links          links    `json:"_links"`
+	Key            string   `json:"key"`
+	Name           string   `json:"name"`
+	CustomRoleKeys []string `json:"customRoleKeys"`
+}
+
+// permissionGrantRep is LaunchDarkly's MemberPermissionGrantSummaryRep.
+type permissionGrantRep struct {
+	Resource  string `json:"resource"`
+	ActionSet string `json:"actionSet"`
+}
+
+// memberRep is LaunchDarkly's Member. metricsd has no invitations, email
+// verification, multi-factor authentication, custom roles or activity
+// tracking, so those fields have fixed values.
+type memberRep struct {
+	Links              links                `json:"_links"`
+	ID                 string               `json:"_id"`
+	FirstName          string               `json:"firstName,omitempty"`
+	LastName           string               `json:"lastName,omitempty"`
+	Role               string               `json:"role"`
+	Email              string               `json:"email"`
+	PendingInvite      bool                 `json:"_pendingInvite"`
+	Verified           bool                 `json:"_verified"`
+	CustomRoles        []string             `json:"customRoles"`
+	MFA                string               `json:"mfa"`
+	ExcludedDashboards []string             `json:"excludedDashboards"`
+	LastSeen           int64                `json:"_lastSeen"`
+	Teams              []memberTeamRep      `json:"teams"`
+	PermissionGrants   []permissionGrantRep `json:"permissionGrants"`
+	CreationDate       int64                `json:"creationDate"`
+	RoleAttributes     *map[string][]string `json:"roleAttributes,omitempty"`
+}
+
+func newMemberRep(m *catalog.MemberDetail, expand catalog.ExpandSet) memberRep {
+	rep := memberRep{
+		Links: links{"self": jsonLink(memberPath(m.ID))},
+		ID:    m.ID, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Email: m.Email,
+		Verified: true, CustomRoles: []string{}, MFA: "disabled", ExcludedDashboards: []string{},
+		Teams: make([]memberTeamRep, 0, len(m.Teams)), PermissionGrants: make([]permissionGrantRep, 0, len(m.MaintainedTeams)),
+		CreationDate: epochMS(m.CreatedAt),
+	}
+	for _, t := range m.Teams {
+		rep.Teams = append(rep.Teams, memberTeamRep{
+			Links: links{"self": jsonLink(teamPath(t.Key))}, Key: t.Key, Name: t.Name, CustomRoleKeys: []string{},
+		})
+	}
+	for _, t := range m.MaintainedTeams {
+		rep.PermissionGrants = append(rep.PermissionGrants, permissionGrantRep{Resource: "team/" + t.Key, ActionSet: catalog.ActionSetMaintainTeam})
+	}
+	if expand["roleAttributes"] {
+		rep.RoleAttributes = &map[string][]string{}
+	}
+	return rep
+}
+
+// membersRep is LaunchDarkly's Members collection.
+type membersRep struct {
+	Items      []memberRep `json:"items"`
+	Links      links       `json:"_links"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func newMembersRep(ms []catalog.MemberDetail, expand catalog.ExpandSet, l links, total int) membersRep {
+	rep := membersRep{Items: make([]memberRep, 0, len(ms)), Links: l, TotalCount: total}
+	for i := range ms {
+		rep.Items = append(rep.Items, newMemberRep(&ms[i], expand))
+	}
+	return rep
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	q, err := catalog.ParseMemberQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"), qv.Get("sort"))
+	if err != nil {
+		return err
+	}
+	expand, err := catalog.ParseMemberExpand(qv.Get("expand"))
+	if err != nil {
+		return err
+	}
+	ms, total, err := s.cat.ListMembers(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newMembersRep(ms, expand, pageLinks(membersPath, qv, q.Page, total), total))
+	return nil
+}
+
+func (s *Server) createMembers(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	ms, err := s.cat.CreateMembers(r.Context(), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newMembersRep(ms, nil, links{"self": jsonLink(membersPath)}, len(ms)))
+	return nil
+}
+
+func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
+	expand, err := catalog.ParseMemberExpand(r.URL.Query().Get("expand"))
+	if err != nil {
+		return err
+	}
+	m, err := s.cat.GetMember(r.Context(), actor(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newMemberRep(m, expand))
+	return nil
+}
+
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.cat.DeleteMember(r.Context(), id); err != nil {
+		return err
+	}
+	// The member's tokens are gone with it; stop trusting cached ones here
+	// at once (other replicas stop within the cache's time to live).
+	s.auth.forget(id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// forget drops the cached tokens of a member.
+func (c *authCache) forget(memberID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if e.member != nil && e.member.ID == memberID {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// teamCollectionRep is an expanded list that metricsd keeps empty (custom
+// roles and projects a team can write to).
+type teamCollectionRep struct {
+	TotalCount int   `json:"totalCount"`
+	Items      []any `json:"items"`
+}
+
+type teamMembersRep struct {
+	TotalCount int `json:"totalCount"`
+}
+
+type teamMaintainersRep struct {
+	TotalCount int             `json:"totalCount"`
+	Items      []memberSummary `json:"items"`
+}
+
+// teamRep is LaunchDarkly's Team.
+type teamRep struct {
+	Links          links                `json:"_links"`
+	Key            string               `json:"key"`
+	Name           string               `json:"name"`
+	Description    string               `json:"description"`
+	CreationDate   int64                `json:"_creationDate"`
+	LastModified   int64                `json:"_lastModified"`
+	Version        int                  `json:"_version"`
+	IdpSynced      bool                 `json:"_idpSynced"`
+	RoleAttributes *map[string][]string `json:"roleAttributes,omitempty"`
+	Roles          *teamCollectionRep   `json:"roles,omitempty"`
+	Members        *teamMembersRep      `json:"members,omitempty"`
+	Projects       *teamCollectionRep   `json:"projects,omitempty"`
+	Maintainers    *teamMaintainersRep  `json:"maintainers,omitempty"`
+}
+
+func newTeamRep(t *catalog.Team, expand catalog.ExpandSet) teamRep {
+	rep := teamRep{
+		Links: links{"self": jsonLink(teamPath(t.Key)), "parent": jsonLink(teamsPath)},
+		Key:   t.Key, Name: t.Name, Description: t.Description,
+		CreationDate: epochMS(t.CreatedAt), LastModified: epochMS(t.UpdatedAt), Version: t.Version,
+	}
+	if expand["members"] {
+		rep.Members = &teamMembersRep{TotalCount: t.MemberCount}
+	}
+	if expand["maintainers"] {
+		m := &teamMaintainersRep{TotalCount: len(t.Maintainers), Items: make([]memberSummary, 0, len(t.Maintainers))}
+		for i := range t.Maintainers {
+			m.Items = append(m.Items, *memberSummaryRep(&t.Maintainers[i]))
+		}
+		rep.Maintainers = m
+	}
+	if expand["roles"] {
+		rep.Roles = &teamCollectionRep{Items: []any{}}
+	}
+	if expand["projects"] {
+		rep.Projects = &teamCollectionRep{Items: []any{}}
+	}
+	if expand["roleAttributes"] {
+		rep.RoleAttributes = &map[string][]string{}
+	}
+	return rep
+}
+
+type teamsRep struct {
+	Items      []teamRep `json:"items"`
+	Links      links     `json:"_links"`
+	TotalCount int       `json:"totalCount"`
+}
+
+func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	q, err := catalog.ParseTeamQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"))
+	if err != nil {
+		return err
+	}
+	expand, err := catalog.ParseTeamListExpand(qv.Get("expand"))
+	if err != nil {
+		return err
+	}
+	ts, total, err := s.cat.ListTeams(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	rep := teamsRep{Items: make([]teamRep, 0, len(ts)), Links: pageLinks(teamsPath, qv, q.Page, total), TotalCount: total}
+	for i := range ts {
+		rep.Items = append(rep.Items, newTeamRep(&ts[i], expand))
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
+	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	if err != nil {
+		return err
+	}
+	var in catalog.TeamPost
+	if err := s.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	t, err := s.cat.CreateTeam(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newTeamRep(t, expand))
+	return nil
+}
+
+func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
+	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	if err != nil {
+		return err
+	}
+	t, err := s.cat.GetTeam(r.Context(), r.PathValue("teamKey"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newTeamRep(t, expand))
+	return nil
+}
+
+// semanticPatchModel is the Content-Type parameter LaunchDarkly asks of
+// semantic patch requests.
+const semanticPatchModel = "launchdarkly.semanticpatch"
+
+func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
+	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	if err != nil {
+		return err
+	}
+	// Team updates are always semantic patches, so the domain-model
+	// parameter is optional here (LaunchDarkly's generated clients omit it).
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && params["domain-model"] != "" {
+		if dm := params["domain-model"]; dm != semanticPatchModel {
+			return catalog.Errorf(catalog.KindInvalid, "domain-model %q is not supported here; send a semantic patch (%s)", dm, semanticPatchModel)
+		}
+		r = r.WithContext(r.Context())
+		r.Header = r.Header.Clone()
+		r.Header.Set("Content-Type", mt)
+	}
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	t, err := s.cat.PatchTeam(r.Context(), r.PathValue("teamKey"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newTeamRep(t, expand))
+	return nil
+}
+
+func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cat.DeleteTeam(r.Context(), r.PathValue("teamKey")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

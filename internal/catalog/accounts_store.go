@@ -1,5 +1,123 @@
 package catalog
 
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
 // AccountStore persists members and teams beyond what authentication needs.
+// Every method is one transaction.
 type AccountStore interface {
+	// CreateMembers stores new members and the team memberships they start
+	// with, all or none. An email already taken (ignoring case) is a
+	// *RowError wrapping ErrDuplicate; team keys that name no team are a
+	// *MissingRefsError.
+	CreateMembers(ctx context.Context, ms []NewMember) error
+	// GetMemberDetail returns a member with its teams.
+	GetMemberDetail(ctx context.Context, id string) (*MemberDetail, error)
+	// ListMembers returns one page of members and the number of all matches.
+	ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error)
+	// DeleteMember removes a member that is not an owner, with its tokens and
+	// team memberships. A member that maintains metrics or metric groups is
+	// refused with a *MaintainsError.
+	DeleteMember(ctx context.Context, id string) error
+
+	// CreateTeam stores a team with its members and maintainers. A taken key
+	// is ErrDuplicate; member IDs that name no member are a
+	// *MissingRefsError.
+	CreateTeam(ctx context.Context, t *Team) error
+	// GetTeam returns a team with its member IDs, member count and
+	// maintainers.
+	GetTeam(ctx context.Context, key string) (*Team, error)
+	// ListTeams returns one page of teams, each with its member count and
+	// maintainers but without member IDs, and the number of all matches.
+	ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)
+	// UpdateTeam stores t's name, description, members and maintainers when
+	// its version is still prevVersion, and ErrStale otherwise.
+	UpdateTeam(ctx context.Context, t *Team, prevVersion int) error
+	// DeleteTeam removes a team unless it maintains metrics or metric
+	// groups (*MaintainsError).
+	DeleteTeam(ctx context.Context, key string) error
+}
+
+// RowError ties a store error to the position of the row that caused it
+// in a batch write.
+type RowError struct {
+	Index int
+	Err   error
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the row's error.
+func (e *RowError) Unwrap() error { return e.Err }
+
+// MissingRefsError lists references to rows that do not exist.
+type MissingRefsError struct {
+	What string   // "member" or "team"
+	Keys []string // the IDs or keys that name nothing
+}
+
+func (e *MissingRefsError) Error() string {
+	return fmt.Sprintf("no %s %s", e.What, strings.Join(e.Keys, ", "))
+}
+
+// Is makes errors.Is(err, ErrReference) hold.
+func (e *MissingRefsError) Is(target error) bool { return target == ErrReference }
+
+// MaintainedRef names a metric or metric group that a member or team
+// maintains.
+type MaintainedRef struct {
+	Kind       string // "metric" or "metric group"
+	ProjectKey string
+	Key        string
+}
+
+// MaintainsError reports that a member or team cannot be deleted because it
+// still maintains metrics or metric groups.
+type MaintainsError struct{ Refs []MaintainedRef }
+
+func (e *MaintainsError) Error() string { return "maintains " + describeMaintained(e.Refs) }
+
+// Is makes errors.Is(err, ErrInUse) hold.
+func (e *MaintainsError) Is(target error) bool { return target == ErrInUse }
+
+// maxListedRefs bounds how many resources a conflict message names.
+const maxListedRefs = 20
+
+// describeMaintained lists refs for a message, grouped by kind and project
+// in the order given ("metrics a, b (project p), c (project q); metric
+// groups g (project p)"), naming at most maxListedRefs of them.
+func describeMaintained(refs []MaintainedRef) string {
+	type group struct {
+		kind, project string
+		keys          []string
+	}
+	var groups []*group
+	shown := min(len(refs), maxListedRefs)
+	for _, r := range refs[:shown] {
+		if n := len(groups); n > 0 && groups[n-1].kind == r.Kind && groups[n-1].project == r.ProjectKey {
+			groups[n-1].keys = append(groups[n-1].keys, r.Key)
+			continue
+		}
+		groups = append(groups, &group{kind: r.Kind, project: r.ProjectKey, keys: []string{r.Key}})
+	}
+	var b strings.Builder
+	for i, g := range groups {
+		switch {
+		case i == 0:
+			b.WriteString(g.kind + "s ")
+		case groups[i-1].kind != g.kind:
+			b.WriteString("; " + g.kind + "s ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strings.Join(g.keys, ", ") + " (project " + g.project + ")")
+	}
+	out := b.String()
+	if rest := len(refs) - shown; rest > 0 {
+		out += fmt.Sprintf(" and %d more", rest)
+	}
+	return out
 }

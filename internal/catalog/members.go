@@ -1,0 +1,345 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RoleOwner is the role of the member a fresh database starts with. Owners
+// cannot be created through the API, nor deleted.
+const RoleOwner = "owner"
+
+// MemberRoles are the base roles a new member may be given.
+var MemberRoles = []string{"reader", "writer", "admin", "no_access"}
+
+// Paging limits of member lists.
+const (
+	DefaultMemberLimit = 20
+	MaxMemberLimit     = 1000
+)
+
+// maxNewMembers bounds the members one create request may add.
+const maxNewMembers = 50
+
+// NewMemberForm is one entry of a create-members request.
+type NewMemberForm struct {
+	Email          string              `json:"email"`
+	Password       string              `json:"password"`
+	FirstName      string              `json:"firstName"`
+	LastName       string              `json:"lastName"`
+	Role           string              `json:"role"`
+	CustomRoles    []string            `json:"customRoles"`
+	TeamKeys       []string            `json:"teamKeys"`
+	RoleAttributes map[string][]string `json:"roleAttributes"`
+}
+
+// NewMember is a member to store together with the teams it joins.
+type NewMember struct {
+	Member
+	TeamKeys []string
+}
+
+// MemberDetail is a member with the teams it belongs to and the teams it
+// maintains.
+type MemberDetail struct {
+	Member
+	Teams           []TeamRef
+	MaintainedTeams []TeamRef
+}
+
+// MemberQuery selects members. Every set field narrows the result; store
+// implementations evaluate it in SQL.
+type MemberQuery struct {
+	Page
+	Sort []SortKey // displayName
+	// Query matches members whose email, first or last name contains it,
+	// ignoring case.
+	Query string
+	// Roles matches members with one of the roles; owners count as admins.
+	Roles   []string
+	IDs     []string
+	Emails  []string // compared ignoring case
+	TeamKey string   // compared ignoring case
+	NoTeam  *bool
+}
+
+// memberFilterFields are the fields of LaunchDarkly's member filter that
+// metricsd evaluates.
+var memberFilterFields = []string{"query", "role", "id", "email", "team", "noteam"}
+
+// ParseMemberQuery reads the list parameters of the members endpoint. The
+// filter is LaunchDarkly's "field:value,field:value" form; lists inside a
+// value are separated by "|".
+func ParseMemberQuery(limit, offset, filterText, sort string) (MemberQuery, error) {
+	var q MemberQuery
+	page, err := ParsePage(limit, offset, DefaultMemberLimit, MaxMemberLimit)
+	if err != nil {
+		return q, err
+	}
+	q.Page = page
+	if q.Sort, err = ParseSort(sort, "displayName"); err != nil {
+		return q, err
+	}
+	clauses, err := parseColonFilter(filterText, memberFilterFields)
+	if err != nil {
+		return q, err
+	}
+	for _, cl := range clauses {
+		switch cl.field {
+		case "query":
+			q.Query = cl.value
+		case "role":
+			q.Roles = splitBar(cl.value)
+		case "id":
+			q.IDs = splitBar(cl.value)
+		case "email":
+			q.Emails = splitBar(cl.value)
+		case "team":
+			q.TeamKey = cl.value
+		case "noteam":
+			b, err := parseFilterBool(cl)
+			if err != nil {
+				return q, err
+			}
+			q.NoTeam = &b
+		}
+	}
+	return q, nil
+}
+
+type colonClause struct{ field, value string }
+
+// parseColonFilter splits a "field:value,field:value" filter and checks
+// every field against allowed. A field may appear once.
+func parseColonFilter(s string, allowed []string) ([]colonClause, error) {
+	var out []colonClause
+	seen := map[string]bool{}
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		field, value, ok := strings.Cut(part, ":")
+		field, value = strings.TrimSpace(field), strings.TrimSpace(value)
+		if !ok || value == "" {
+			return nil, invalid("filter %q must have the form field:value", part)
+		}
+		if !slices.Contains(allowed, field) {
+			return nil, invalid("filter field %q is not supported; use %s", field, strings.Join(allowed, ", "))
+		}
+		if seen[field] {
+			return nil, invalid("filter field %q may appear only once", field)
+		}
+		seen[field] = true
+		out = append(out, colonClause{field, value})
+	}
+	return out, nil
+}
+
+func parseFilterBool(cl colonClause) (bool, error) {
+	switch cl.value {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, invalid("filter field %q must be true or false", cl.field)
+}
+
+func splitBar(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, "|") {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ParseMemberExpand checks the expand parameter of member reads. Custom
+// roles are always listed; role attributes expand to an empty object, as
+// metricsd stores none.
+func ParseMemberExpand(s string) (ExpandSet, error) {
+	return ParseExpand(s, []string{"customRoles", "roleAttributes"})
+}
+
+// validateEmail checks that s is a bare email address.
+func validateEmail(field, s string) error {
+	if s == "" {
+		return invalid("%s is required", field)
+	}
+	if len(s) > 254 {
+		return invalid("%s must be at most 254 characters", field)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return invalid("%s %q is not a valid email address", field, s)
+	}
+	return nil
+}
+
+// parseMemberForms decodes a create-members body: a JSON array of 1 to 50
+// NewMemberForm objects, each decoded strictly.
+func parseMemberForms(body []byte) ([]NewMemberForm, error) {
+	var raws []json.RawMessage
+	if err := DecodeStrict(body, &raws); err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 {
+		return nil, invalid("request body must list at least one member")
+	}
+	if len(raws) > maxNewMembers {
+		return nil, invalid("at most %d members can be created in one request", maxNewMembers)
+	}
+	forms := make([]NewMemberForm, len(raws))
+	for i, raw := range raws {
+		if err := DecodeStrict(raw, &forms[i]); err != nil {
+			return nil, invalid("[%d]: %s", i, err.Error())
+		}
+	}
+	return forms, nil
+}
+
+// newMember validates form i and returns the member it describes.
+func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
+	field := fmt.Sprintf("[%d]", i)
+	email := strings.TrimSpace(f.Email)
+	if err := validateEmail(field+".email", email); err != nil {
+		return NewMember{}, err
+	}
+	role := f.Role
+	if role == "" {
+		role = "reader"
+	}
+	if !slices.Contains(MemberRoles, role) {
+		return NewMember{}, invalid("%s.role must be one of %s", field, strings.Join(MemberRoles, ", "))
+	}
+	first, last := strings.TrimSpace(f.FirstName), strings.TrimSpace(f.LastName)
+	if len(first) > 256 || len(last) > 256 {
+		return NewMember{}, invalid("%s.firstName and lastName must be at most 256 characters each", field)
+	}
+	switch {
+	case f.Password != "":
+		return NewMember{}, invalid("%s.password is not supported: members use access tokens", field)
+	case len(f.CustomRoles) > 0:
+		return NewMember{}, invalid("%s.customRoles: custom roles are not supported yet", field)
+	case len(f.RoleAttributes) > 0:
+		return NewMember{}, invalid("%s.roleAttributes: role attributes are not supported yet", field)
+	}
+	return NewMember{
+		// Creation times keep the order the members were given in.
+		Member: Member{
+			ID: NewObjectID(), Email: email, FirstName: first, LastName: last, Role: role,
+			CreatedAt: now.Add(time.Duration(i) * time.Millisecond),
+		},
+		TeamKeys: dedupe(orEmpty(f.TeamKeys)),
+	}, nil
+}
+
+// CreateMembers validates a create-members body and stores the members in
+// it, all or none. It returns them in the order given.
+func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetail, error) {
+	forms, err := parseMemberForms(body)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	ms := make([]NewMember, len(forms))
+	seen := map[string]int{}
+	for i, f := range forms {
+		if ms[i], err = newMember(i, f, now); err != nil {
+			return nil, err
+		}
+		lower := strings.ToLower(ms[i].Email)
+		if j, ok := seen[lower]; ok {
+			return nil, Errorf(KindConflict, "[%d].email %q is listed twice in the request (also at [%d])", i, ms[i].Email, j)
+		}
+		seen[lower] = i
+	}
+	err = c.store.CreateMembers(ctx, ms)
+	var row *RowError
+	var missing *MissingRefsError
+	switch {
+	case errors.As(err, &row) && errors.Is(err, ErrDuplicate):
+		return nil, Errorf(KindConflict, "a member with email %q already exists", ms[row.Index].Email)
+	case errors.As(err, &missing):
+		return nil, invalid("teamKeys: %s", describeMissing(missing))
+	case err != nil:
+		return nil, err
+	}
+	q := MemberQuery{Page: Page{Limit: len(ms)}}
+	for _, m := range ms {
+		q.IDs = append(q.IDs, m.ID)
+	}
+	out, _, err := c.store.ListMembers(ctx, q)
+	return out, err
+}
+
+// describeMissing names the keys of a MissingRefsError for a message.
+func describeMissing(e *MissingRefsError) string {
+	quoted := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		quoted[i] = strconv.Quote(k)
+	}
+	if len(quoted) == 1 {
+		return fmt.Sprintf("no %s has the %s %s", e.What, idWord(e.What), quoted[0])
+	}
+	return fmt.Sprintf("no %ss have the %ss %s", e.What, idWord(e.What), strings.Join(quoted, ", "))
+}
+
+func idWord(what string) string {
+	if what == "team" {
+		return "key"
+	}
+	return "ID"
+}
+
+// GetMember returns a member with its teams. The ID "me" names the acting
+// member.
+func (c *Catalog) GetMember(ctx context.Context, actor *Member, id string) (*MemberDetail, error) {
+	if id == "me" && actor != nil {
+		id = actor.ID
+	}
+	m, err := c.store.GetMemberDetail(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "unknown member %q", id)
+	}
+	return m, err
+}
+
+// ListMembers returns one page of members and the number of all matches.
+func (c *Catalog) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error) {
+	return c.store.ListMembers(ctx, q)
+}
+
+// DeleteMember removes a member with its tokens and team memberships. The
+// owner cannot be deleted, and neither can a member who maintains metrics
+// or metric groups: deleting them would leave those without a maintainer.
+func (c *Catalog) DeleteMember(ctx context.Context, id string) error {
+	m, err := c.store.GetMember(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(KindNotFound, "unknown member %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Role == RoleOwner {
+		return Errorf(KindForbidden, "member %q (%s) is the account owner and cannot be deleted", m.ID, m.Email)
+	}
+	err = c.store.DeleteMember(ctx, id)
+	var maint *MaintainsError
+	switch {
+	case errors.As(err, &maint):
+		return Errorf(KindConflict, "member %q (%s) maintains %s; give them another maintainer first", m.ID, m.Email, describeMaintained(maint.Refs))
+	case errors.Is(err, ErrNotFound):
+		return Errorf(KindNotFound, "unknown member %q", id)
+	}
+	return err
+}

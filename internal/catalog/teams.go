@@ -1,0 +1,431 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Paging limits of team lists (LaunchDarkly's current API version caps a
+// page of teams at 100).
+const (
+	DefaultTeamLimit = 20
+	MaxTeamLimit     = 100
+)
+
+// ActionSetMaintainTeam is the one permission grant metricsd stores: it
+// makes members maintainers of a team.
+const ActionSetMaintainTeam = "maintainTeam"
+
+// Team is a named set of members that can maintain metrics and metric
+// groups.
+type Team struct {
+	Key         string
+	Name        string
+	Description string
+	Version     int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// MemberIDs and MaintainerIDs are sorted. Lists leave MemberIDs nil.
+	MemberIDs     []string
+	MaintainerIDs []string
+	// MemberCount and Maintainers are filled in by reads.
+	MemberCount int
+	Maintainers []Member
+}
+
+// TeamPost is the body of a create-team request.
+type TeamPost struct {
+	Key              string                 `json:"key"`
+	Name             string                 `json:"name"`
+	Description      string                 `json:"description"`
+	MemberIDs        []string               `json:"memberIDs"`
+	CustomRoleKeys   []string               `json:"customRoleKeys"`
+	PermissionGrants []PermissionGrantInput `json:"permissionGrants"`
+	RoleAttributes   map[string][]string    `json:"roleAttributes"`
+}
+
+// PermissionGrantInput grants members an action set on a team.
+type PermissionGrantInput struct {
+	ActionSet string   `json:"actionSet"`
+	Actions   []string `json:"actions"`
+	MemberIDs []string `json:"memberIDs"`
+}
+
+// TeamQuery selects teams, evaluated in SQL.
+type TeamQuery struct {
+	Page
+	// Query matches teams whose key or name contains it, ignoring case.
+	Query     string
+	NoMembers *bool
+}
+
+// ParseTeamQuery reads the list parameters of the teams endpoint.
+func ParseTeamQuery(limit, offset, filterText string) (TeamQuery, error) {
+	var q TeamQuery
+	page, err := ParsePage(limit, offset, DefaultTeamLimit, MaxTeamLimit)
+	if err != nil {
+		return q, err
+	}
+	q.Page = page
+	clauses, err := parseColonFilter(filterText, []string{"query", "nomembers"})
+	if err != nil {
+		return q, err
+	}
+	for _, cl := range clauses {
+		switch cl.field {
+		case "query":
+			q.Query = cl.value
+		case "nomembers":
+			b, err := parseFilterBool(cl)
+			if err != nil {
+				return q, err
+			}
+			q.NoMembers = &b
+		}
+	}
+	return q, nil
+}
+
+// ParseTeamExpand checks the expand parameter of single-team requests.
+func ParseTeamExpand(s string) (ExpandSet, error) {
+	return ParseExpand(s, []string{"members", "roles", "roleAttributes", "projects", "maintainers"})
+}
+
+// ParseTeamListExpand checks the expand parameter of the team list, which
+// (in LaunchDarkly's current API version) no longer expands roles or
+// projects.
+func ParseTeamListExpand(s string) (ExpandSet, error) {
+	return ParseExpand(s, []string{"members", "roleAttributes", "maintainers"})
+}
+
+func validateTeamName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", invalid("%s is required", field)
+	}
+	if len(name) > 256 {
+		return "", invalid("%s must be at most 256 characters", field)
+	}
+	return name, nil
+}
+
+func validateTeamDescription(field, d string) error {
+	if len(d) > 4096 {
+		return invalid("%s must be at most 4096 characters", field)
+	}
+	return nil
+}
+
+// grantMaintainers checks a permission grant and returns the members it
+// makes maintainers. Only the maintainTeam action set is supported.
+func grantMaintainers(field string, g PermissionGrantInput) ([]string, error) {
+	switch {
+	case len(g.Actions) > 0:
+		return nil, invalid("%s.actions: individual actions are not supported yet; use actionSet %s", field, ActionSetMaintainTeam)
+	case g.ActionSet == "":
+		return nil, invalid("%s.actionSet is required", field)
+	case g.ActionSet != ActionSetMaintainTeam:
+		return nil, invalid("%s.actionSet must be %s; other permission grants are not supported yet", field, ActionSetMaintainTeam)
+	case len(g.MemberIDs) == 0:
+		return nil, invalid("%s.memberIDs must list at least one member", field)
+	}
+	return g.MemberIDs, nil
+}
+
+// sortedSet returns the distinct entries of s, sorted.
+func sortedSet(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// CreateTeam validates in and stores a new team.
+func (c *Catalog) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
+	if err := ValidateKey("key", in.Key); err != nil {
+		return nil, err
+	}
+	name, err := validateTeamName("name", in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTeamDescription("description", in.Description); err != nil {
+		return nil, err
+	}
+	if len(in.CustomRoleKeys) > 0 {
+		return nil, invalid("customRoleKeys: custom roles are not supported yet")
+	}
+	if len(in.RoleAttributes) > 0 {
+		return nil, invalid("roleAttributes: role attributes are not supported yet")
+	}
+	var maintainers []string
+	for i, g := range in.PermissionGrants {
+		ids, err := grantMaintainers(fmt.Sprintf("permissionGrants[%d]", i), g)
+		if err != nil {
+			return nil, err
+		}
+		maintainers = append(maintainers, ids...)
+	}
+	now := c.now()
+	t := &Team{
+		Key: in.Key, Name: name, Description: in.Description, Version: 1, CreatedAt: now, UpdatedAt: now,
+		MemberIDs: sortedSet(in.MemberIDs), MaintainerIDs: sortedSet(maintainers),
+	}
+	err = c.store.CreateTeam(ctx, t)
+	var missing *MissingRefsError
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		return nil, Errorf(KindConflict, "a team with key %q already exists", in.Key)
+	case errors.As(err, &missing):
+		return nil, invalid("%s", describeMissing(missing))
+	case err != nil:
+		return nil, err
+	}
+	return c.GetTeam(ctx, t.Key)
+}
+
+// GetTeam returns a team.
+func (c *Catalog) GetTeam(ctx context.Context, key string) (*Team, error) {
+	t, err := c.store.GetTeam(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "unknown team %q", key)
+	}
+	return t, err
+}
+
+// ListTeams returns one page of teams and the number of all matches.
+func (c *Catalog) ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error) {
+	return c.store.ListTeams(ctx, q)
+}
+
+// DeleteTeam removes a team unless it maintains metrics or metric groups.
+func (c *Catalog) DeleteTeam(ctx context.Context, key string) error {
+	err := c.store.DeleteTeam(ctx, key)
+	var maint *MaintainsError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(KindNotFound, "unknown team %q", key)
+	case errors.As(err, &maint):
+		return Errorf(KindConflict, "team %q maintains %s; give them another maintainer first", key, describeMaintained(maint.Refs))
+	}
+	return err
+}
+
+// maxInstructions bounds the instructions of one semantic patch.
+const maxInstructions = 100
+
+// teamPatchBody is LaunchDarkly's semantic patch request.
+type teamPatchBody struct {
+	Comment      string            `json:"comment"`
+	Instructions []json.RawMessage `json:"instructions"`
+}
+
+// The instruction shapes, by the parameters they take.
+type (
+	valueInstruction struct {
+		Kind  string  `json:"kind"`
+		Value *string `json:"value"`
+	}
+	valuesInstruction struct {
+		Kind   string    `json:"kind"`
+		Values *[]string `json:"values"`
+	}
+	grantInstruction struct {
+		Kind string `json:"kind"`
+		PermissionGrantInput
+	}
+)
+
+// teamInstructionKinds are the semantic patch instructions metricsd applies
+// to teams.
+var teamInstructionKinds = []string{"updateName", "updateDescription", "addMembers", "removeMembers", "replaceMembers", "addPermissionGrants", "removePermissionGrants"}
+
+// teamState is the editable part of a team while instructions apply.
+type teamState struct {
+	name, description    string
+	members, maintainers map[string]bool
+}
+
+func setOf(s []string) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// applyTeamInstructions parses a semantic patch body and applies its
+// instructions in order to t. It reports the first problem as a
+// KindInvalid error; the caller stores nothing then.
+func applyTeamInstructions(t *Team, body []byte) (*teamState, error) {
+	var env teamPatchBody
+	if err := DecodeStrict(body, &env); err != nil {
+		return nil, err
+	}
+	switch {
+	case env.Instructions == nil:
+		return nil, invalid("instructions is required")
+	case len(env.Instructions) == 0:
+		return nil, invalid("instructions must list at least one instruction")
+	case len(env.Instructions) > maxInstructions:
+		return nil, invalid("instructions must list at most %d instructions", maxInstructions)
+	case len(env.Comment) > 1024:
+		return nil, invalid("comment must be at most 1024 characters")
+	}
+	st := &teamState{name: t.Name, description: t.Description, members: setOf(t.MemberIDs), maintainers: setOf(t.MaintainerIDs)}
+	for i, raw := range env.Instructions {
+		if err := st.apply(fmt.Sprintf("instructions[%d]", i), raw); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func (st *teamState) apply(field string, raw json.RawMessage) error {
+	var head map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &head); err != nil || head == nil {
+		return invalid("%s must be an object", field)
+	}
+	var kind string
+	if k, ok := head["kind"]; !ok || json.Unmarshal(k, &kind) != nil || kind == "" {
+		return invalid("%s.kind is required and must be a string", field)
+	}
+	decode := func(v any) error {
+		if err := DecodeStrict(raw, v); err != nil {
+			return invalid("%s (%s): %s", field, kind, err.Error())
+		}
+		return nil
+	}
+	switch kind {
+	case "updateName", "updateDescription":
+		var in valueInstruction
+		if err := decode(&in); err != nil {
+			return err
+		}
+		if in.Value == nil {
+			return invalid("%s.value is required for %s", field, kind)
+		}
+		if kind == "updateName" {
+			name, err := validateTeamName(field+".value", *in.Value)
+			if err != nil {
+				return err
+			}
+			st.name = name
+			return nil
+		}
+		if err := validateTeamDescription(field+".value", *in.Value); err != nil {
+			return err
+		}
+		st.description = *in.Value
+	case "addMembers", "removeMembers", "replaceMembers":
+		var in valuesInstruction
+		if err := decode(&in); err != nil {
+			return err
+		}
+		if in.Values == nil {
+			return invalid("%s.values is required for %s", field, kind)
+		}
+		ids := *in.Values
+		if len(ids) == 0 && kind != "replaceMembers" {
+			return invalid("%s.values must list at least one member ID", field)
+		}
+		if kind == "replaceMembers" {
+			st.members = map[string]bool{}
+		}
+		for _, id := range ids {
+			if kind == "removeMembers" {
+				delete(st.members, id)
+			} else {
+				st.members[id] = true
+			}
+		}
+	case "addPermissionGrants", "removePermissionGrants":
+		var in grantInstruction
+		if err := decode(&in); err != nil {
+			return err
+		}
+		ids, err := grantMaintainers(field, in.PermissionGrantInput)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if kind == "addPermissionGrants" {
+				st.maintainers[id] = true
+			} else {
+				delete(st.maintainers, id)
+			}
+		}
+	case "addCustomRoles", "removeCustomRoles":
+		return invalid("%s (%s): custom roles are not supported yet", field, kind)
+	case "addRoleAttribute", "updateRoleAttribute", "removeRoleAttribute", "replaceRoleAttributes":
+		return invalid("%s (%s): role attributes are not supported yet", field, kind)
+	default:
+		return invalid("%s.kind %q is not supported; use one of %s", field, kind, strings.Join(teamInstructionKinds, ", "))
+	}
+	return nil
+}
+
+// maxPatchAttempts bounds how often PatchTeam re-applies a patch after
+// losing a race with another writer.
+const maxPatchAttempts = 20
+
+// PatchTeam applies a semantic patch to a team: all of its instructions or,
+// on any error, none. A patch that changes nothing stores nothing.
+// Instructions state intent ("add these members"), not a diff against a
+// version the client read, so when another writer changes the team first
+// the patch is applied again to the new state instead of failing.
+func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
+	for range maxPatchAttempts {
+		t, err := c.patchTeamOnce(ctx, key, body)
+		if !errors.Is(err, ErrStale) {
+			return t, err
+		}
+	}
+	return nil, Errorf(KindConflict, "team %q is being changed by other requests; retry", key)
+}
+
+func (c *Catalog) patchTeamOnce(ctx context.Context, key string, body []byte) (*Team, error) {
+	cur, err := c.GetTeam(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := applyTeamInstructions(cur, body)
+	if err != nil {
+		return nil, err
+	}
+	next := *cur
+	next.Name, next.Description = st.name, st.description
+	next.MemberIDs, next.MaintainerIDs = keysOf(st.members), keysOf(st.maintainers)
+	if next.Name == cur.Name && next.Description == cur.Description &&
+		slices.Equal(next.MemberIDs, cur.MemberIDs) && slices.Equal(next.MaintainerIDs, cur.MaintainerIDs) {
+		return cur, nil
+	}
+	next.Version = cur.Version + 1
+	next.UpdatedAt = c.now()
+	err = c.store.UpdateTeam(ctx, &next, cur.Version)
+	var missing *MissingRefsError
+	switch {
+	case errors.Is(err, ErrStale):
+		return nil, err
+	case errors.Is(err, ErrNotFound):
+		return nil, Errorf(KindNotFound, "unknown team %q", key)
+	case errors.As(err, &missing):
+		return nil, invalid("%s", describeMissing(missing))
+	case err != nil:
+		return nil, err
+	}
+	return c.GetTeam(ctx, key)
+}

@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// teamCols reads a team aliased t and its member count.
+const teamCols = `t.key, t.name, t.description, t.version, t.created_at, t.updated_at,
+	(SELECT COUNT(*) FROM team_members tm WHERE tm.team_key = t.key)`
+
+func scanTeam(s scanner) (*catalog.Team, error) {
+	var t catalog.Team
+	var created, updated int64
+	if err := s.Scan(&t.Key, &t.Name, &t.Description, &t.Version, &created, &updated, &t.MemberCount); err != nil {
+		return nil, classify(err)
+	}
+	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
+	t.Maintainers = []catalog.Member{}
+	t.MaintainerIDs = []string{}
+	return &t, nil
+}
+
+// The existence check of a member and the insert that refers to it are one
+// statement; no row inserted means no such member.
+const (
+	addTeamMember     = `INSERT INTO team_members (team_key, member_id, created_at) SELECT ?, id, ? FROM members WHERE id = ?`
+	addTeamMaintainer = `INSERT INTO team_maintainers (team_key, member_id, created_at) SELECT ?, id, ? FROM members WHERE id = ?`
+)
+
+// addTeamRows inserts the rows of ids with one of the statements above and
+// returns the IDs that name no member.
+func addTeamRows(ctx context.Context, t *txn, stmt string, team *catalog.Team, ids []string) ([]string, error) {
+	var missing []string
+	for _, id := range ids {
+		res, err := t.exec(ctx, stmt, team.Key, ms(team.UpdatedAt), id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+// CreateTeam stores a team with its members and maintainers.
+func (db *DB) CreateTeam(ctx context.Context, team *catalog.Team) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		if _, err := t.exec(ctx, `INSERT INTO teams (key, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			team.Key, team.Name, team.Description, team.Version, ms(team.CreatedAt), ms(team.UpdatedAt)); err != nil {
+			return err
+		}
+		missing, err := addTeamRows(ctx, t, addTeamMember, team, team.MemberIDs)
+		if err != nil {
+			return err
+		}
+		more, err := addTeamRows(ctx, t, addTeamMaintainer, team, team.MaintainerIDs)
+		if err != nil {
+			return err
+		}
+		return missingMembers(append(missing, more...))
+	})
+}
+
+func missingMembers(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	return &catalog.MissingRefsError{What: "member", Keys: slices.Compact(ids)}
+}
+
+// GetTeam returns a team with its member IDs, member count and maintainers.
+func (db *DB) GetTeam(ctx context.Context, key string) (*catalog.Team, error) {
+	var team *catalog.Team
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		if team, err = scanTeam(t.row(ctx, `SELECT `+teamCols+` FROM teams t WHERE t.key = ?`, key)); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT member_id FROM team_members WHERE team_key = ? ORDER BY member_id`, key)
+		if err != nil {
+			return err
+		}
+		if team.MemberIDs, err = collectStrings(rows); err != nil {
+			return err
+		}
+		if team.MemberIDs == nil {
+			team.MemberIDs = []string{}
+		}
+		return loadMaintainers(ctx, t, []*catalog.Team{team})
+	})
+	return team, err
+}
+
+// loadMaintainers fills in the maintainers of teams, in one statement.
+func loadMaintainers(ctx context.Context, t *txn, teams []*catalog.Team) error {
+	if len(teams) == 0 {
+		return nil
+	}
+	byKey := make(map[string]*catalog.Team, len(teams))
+	args := make([]any, 0, len(teams))
+	for _, tm := range teams {
+		byKey[tm.Key] = tm
+		args = append(args, tm.Key)
+	}
+	rows, err := t.query(ctx, `SELECT tmt.team_key, `+memberJoinCols+` FROM team_maintainers tmt JOIN members mb ON mb.id = tmt.member_id
+		WHERE tmt.team_key IN (`+placeholders(len(teams))+`) ORDER BY tmt.team_key, mb.email, mb.id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var m catalog.Member
+		var created int64
+		if err := rows.Scan(&key, &m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &created); err != nil {
+			return err
+		}
+		m.CreatedAt = fromMS(created)
+		tm := byKey[key]
+		tm.Maintainers = append(tm.Maintainers, m)
+		tm.MaintainerIDs = append(tm.MaintainerIDs, m.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, tm := range teams {
+		slices.Sort(tm.MaintainerIDs)
+	}
+	return nil
+}
+
+func teamWhere(q catalog.TeamQuery) (string, []any) {
+	conds := []string{"1 = 1"}
+	var args []any
+	if q.Query != "" {
+		conds = append(conds, "(lower(t.key) LIKE ? ESCAPE '!' OR lower(t.name) LIKE ? ESCAPE '!')")
+		args = append(args, likePattern(q.Query), likePattern(q.Query))
+	}
+	if q.NoMembers != nil {
+		exists := "EXISTS (SELECT 1 FROM team_members tm WHERE tm.team_key = t.key)"
+		if *q.NoMembers {
+			exists = "NOT " + exists
+		}
+		conds = append(conds, exists)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListTeams returns one page of teams in creation order with their member
+// counts and maintainers, and the number of all matches.
+func (db *DB) ListTeams(ctx context.Context, q catalog.TeamQuery) ([]catalog.Team, int, error) {
+	where, args := teamWhere(q)
+	out := []catalog.Team{}
+	var total int
+	err := db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM teams t WHERE `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		if total == 0 || q.Offset >= total {
+			return nil
+		}
+		rows, err := t.query(ctx, `SELECT `+teamCols+` FROM teams t WHERE `+where+` ORDER BY t.created_at, t.key LIMIT ? OFFSET ?`,
+			append(args, q.Limit, q.Offset)...)
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer rows.Close()
+			for rows.Next() {
+				tm, err := scanTeam(rows)
+				if err != nil {
+					return err
+				}
+				out = append(out, *tm)
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return err
+		}
+		ptrs := make([]*catalog.Team, len(out))
+		for i := range out {
+			ptrs[i] = &out[i]
+		}
+		return loadMaintainers(ctx, t, ptrs)
+	})
+	return out, total, err
+}
+
+// UpdateTeam stores the team's name, description, members and maintainers
+// if its version is still prevVersion. Memberships that stay keep their
+// rows.
+func (db *DB) UpdateTeam(ctx context.Context, team *catalog.Team, prevVersion int) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE teams SET name = ?, description = ?, version = ?, updated_at = ? WHERE key = ? AND version = ?`,
+			team.Name, team.Description, team.Version, ms(team.UpdatedAt), team.Key, prevVersion)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := t.row(ctx, `SELECT 1 FROM teams WHERE key = ?`, team.Key).Scan(&one); err != nil {
+				return classify(err)
+			}
+			return catalog.ErrStale
+		}
+		var missing []string
+		for _, set := range []struct {
+			table, add string
+			ids        []string
+		}{
+			{"team_members", addTeamMember, team.MemberIDs},
+			{"team_maintainers", addTeamMaintainer, team.MaintainerIDs},
+		} {
+			rows, err := t.query(ctx, `SELECT member_id FROM `+set.table+` WHERE team_key = ?`, team.Key)
+			if err != nil {
+				return err
+			}
+			cur, err := collectStrings(rows)
+			if err != nil {
+				return err
+			}
+			want := make(map[string]bool, len(set.ids))
+			for _, id := range set.ids {
+				want[id] = true
+			}
+			for _, id := range cur {
+				if want[id] {
+					delete(want, id) // stays
+					continue
+				}
+				if _, err := t.exec(ctx, `DELETE FROM `+set.table+` WHERE team_key = ? AND member_id = ?`, team.Key, id); err != nil {
+					return err
+				}
+			}
+			var added []string
+			for _, id := range set.ids {
+				if want[id] {
+					added = append(added, id)
+				}
+			}
+			m, err := addTeamRows(ctx, t, set.add, team, added)
+			if err != nil {
+				return err
+			}
+			missing = append(missing, m...)
+		}
+		return missingMembers(missing)
+	})
+}
+
+// DeleteTeam removes a team and its memberships unless it maintains metrics
+// or metric groups. The row goes first, so that on PostgreSQL the team is
+// locked while its uses are checked.
+func (db *DB) DeleteTeam(ctx context.Context, key string) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		res, err := t.exec(ctx, `DELETE FROM teams WHERE key = ?`, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return catalog.ErrNotFound
+		}
+		refs, err := maintained(ctx, t, "maintainer_team_key", key)
+		if err != nil {
+			return err
+		}
+		if len(refs) > 0 {
+			return &catalog.MaintainsError{Refs: refs}
+		}
+		return nil
+	})
+}
