@@ -121,6 +121,9 @@ func writeGroupMetrics(ctx context.Context, t *txn, g *catalog.MetricGroup) erro
 // CreateMetricGroup stores a new group and its ordered metrics.
 func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) error {
 	return db.tx(ctx, true, func(t *txn) error {
+		if err := lockTeam(ctx, t, g.Def.MaintainerTeamKey); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `INSERT INTO metric_groups (id, project_id, key, name, name_lower, key_lower, kind, description, tags,
 			maintainer_id, maintainer_team_key, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.ID, g.ProjectID, g.Key, g.Def.Name, strings.ToLower(g.Def.Name), strings.ToLower(g.Key), g.Def.Kind, g.Def.Description,
@@ -135,6 +138,9 @@ func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) err
 // UpdateMetricGroup replaces a group when its version is still prevVersion.
 func (db *DB) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, prevVersion int) error {
 	return db.tx(ctx, true, func(t *txn) error {
+		if err := lockTeam(ctx, t, g.Def.MaintainerTeamKey); err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE metric_groups SET name = ?, name_lower = ?, kind = ?, description = ?, tags = ?, maintainer_id = ?,
 			maintainer_team_key = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
 			g.Def.Name, strings.ToLower(g.Def.Name), g.Def.Kind, g.Def.Description, encodeStrings(g.Def.Tags),

@@ -182,6 +182,9 @@ func insertMetric(ctx context.Context, t *txn, m *catalog.Metric) error {
 	if err != nil {
 		return err
 	}
+	if err := lockTeam(ctx, t, m.MaintainerTeamKey); err != nil {
+		return err
+	}
 	if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
 			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -200,6 +203,9 @@ func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion i
 		return err
 	}
 	return db.tx(ctx, true, func(t *txn) error {
+		if err := lockTeam(ctx, t, m.MaintainerTeamKey); err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
 			maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?
 			WHERE id = ? AND version = ?`,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -43,4 +44,28 @@ func searchConditions(alias string, queries [][]string) ([]string, []any) {
 		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
 	}
 	return conds, args
+}
+
+// lockTeam checks, inside a write, that a maintainer team exists and keeps
+// it from being deleted until the write commits (SQLite writers are
+// serialised anyway). An empty key is no team.
+func lockTeam(ctx context.Context, t *txn, key string) error {
+	if key == "" {
+		return nil
+	}
+	var n int
+	rows, err := t.query(ctx, `SELECT 1 FROM teams WHERE key = ?`+t.d.forShare, key)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return catalog.Errorf(catalog.KindInvalid, "maintainerTeamKey %q does not name a team", key)
+	}
+	return nil
 }

@@ -149,11 +149,14 @@ type dialect struct {
 	numbered bool
 	// lockMigrations serialises migrations and bootstrap across replicas.
 	lock string
+	// forShare is appended to a SELECT to lock the rows it reads against
+	// deletion until the transaction ends.
+	forShare string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)"}
+	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE"}
 )
 
 // rebind rewrites ? placeholders for the dialect. Queries in this package

@@ -728,6 +728,7 @@ func TestMetricCreateGet(t *testing.T) {
 		alice := mustMember(t, db, "alice", "alice@example.com", "writer", at(0))
 		p, _ := mustProject(t, db, "proj-a", "proj-a", at(0))
 		p2, _ := mustProject(t, db, "proj-b", "proj-b", at(0))
+		mustTeam(t, db, "team-checkout", at(0), nil, nil)
 
 		m := fullMetric(p, alice)
 		if err := db.CreateMetric(ctx, m); err != nil {
@@ -798,6 +799,7 @@ func TestMetricVersions(t *testing.T) {
 		alice := mustMember(t, db, "alice", "alice@example.com", "writer", at(0))
 		bob := mustMember(t, db, "bob", "bob@example.com", "writer", at(0))
 		p, _ := mustProject(t, db, "proj", "proj", at(0))
+		mustTeam(t, db, "team-checkout", at(0), nil, nil)
 
 		v1 := fullMetric(p, alice)
 		mustMetric(t, db, v1)
