@@ -27,10 +27,16 @@ func (s *Server) groupRoutes() []route {
 // resources in beta.
 func beta(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !strings.EqualFold(strings.TrimSpace(r.Header.Get("LD-API-Version")), "beta") {
-			return catalog.Errorf(catalog.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
+		// LaunchDarkly's generated clients send their own dated version
+		// first; a "beta" among the values is what counts.
+		for _, v := range r.Header.Values("LD-API-Version") {
+			for part := range strings.SplitSeq(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(part), "beta") {
+					return h(w, r)
+				}
+			}
 		}
-		return h(w, r)
+		return catalog.Errorf(catalog.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -86,45 +88,61 @@ func jsonFieldPath(path string) string {
 	return strings.Join(out, ".")
 }
 
-// checkFieldCase rejects top-level object members whose names match a field
-// only when case is ignored: encoding/json would accept "Name" for "name".
+// checkFieldCase rejects object members whose names match a field only
+// when case is ignored: encoding/json would accept "Name" for "name". It
+// walks nested structs, pointers to them and slices of them.
 func checkFieldCase(data []byte, v any) error {
-	t := reflect.TypeOf(v)
-	for t != nil && t.Kind() == reflect.Pointer {
+	return checkCase(reflect.TypeOf(v), data)
+}
+
+func checkCase(t reflect.Type, data []byte) error {
+	for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice) {
+		if t.Kind() == reflect.Slice {
+			var items []json.RawMessage
+			if json.Unmarshal(data, &items) != nil {
+				return nil // the decoder reports type errors precisely
+			}
+			for _, item := range items {
+				if err := checkCase(t.Elem(), item); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		t = t.Elem()
 	}
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
 	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	var members map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &members) != nil {
 		return nil
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &members); err != nil {
-		return nil // the decoder reports it precisely
-	}
-	names := map[string]bool{}
-	collectJSONNames(t, names)
-	for k := range members {
-		if !names[k] {
+	fields := map[string]reflect.Type{}
+	collectJSONFields(t, fields)
+	// Sorted, so that the same body always names the same field.
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		ft, ok := fields[k]
+		if !ok {
 			return invalid("unknown field %q", k)
+		}
+		if err := checkCase(ft, members[k]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func collectJSONNames(t reflect.Type, names map[string]bool) {
+func collectJSONFields(t reflect.Type, fields map[string]reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			collectJSONNames(ft, names)
+			collectJSONFields(ft, fields)
 			continue
 		}
 		if name == "-" || !f.IsExported() {
@@ -133,6 +151,6 @@ func collectJSONNames(t reflect.Type, names map[string]bool) {
 		if name == "" {
 			name = f.Name
 		}
-		names[name] = true
+		fields[name] = f.Type
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -166,10 +167,10 @@ func validateGroupShape(d *GroupDef) error {
 	if d.Name == "" {
 		return invalid("name is required")
 	}
-	if len(d.Name) > 256 {
+	if utf8.RuneCountInString(d.Name) > 256 {
 		return invalid("name must be at most 256 characters")
 	}
-	if len(d.Description) > 4096 {
+	if utf8.RuneCountInString(d.Description) > 4096 {
 		return invalid("description must be at most 4096 characters")
 	}
 	switch d.Kind {
@@ -206,7 +207,7 @@ func validateGroupShape(d *GroupDef) error {
 		if d.Kind == GroupFunnel && strings.TrimSpace(m.NameInGroup) == "" {
 			return invalid("metrics[%d].nameInGroup is required for each step of a funnel", i)
 		}
-		if len(m.NameInGroup) > 256 {
+		if utf8.RuneCountInString(m.NameInGroup) > 256 {
 			return invalid("metrics[%d].nameInGroup must be at most 256 characters", i)
 		}
 	}

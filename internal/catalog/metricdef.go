@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Metric kinds.
@@ -158,10 +159,10 @@ func validateMetric(kind string, d *MetricDef) error {
 	if !slices.Contains(MetricKinds, kind) {
 		return invalid("kind must be one of %s", strings.Join(MetricKinds, ", "))
 	}
-	if len(d.Name) > 256 {
+	if utf8.RuneCountInString(d.Name) > 256 {
 		return invalid("name must be at most 256 characters")
 	}
-	if len(d.Description) > 4096 {
+	if utf8.RuneCountInString(d.Description) > 4096 {
 		return invalid("description must be at most 4096 characters")
 	}
 	for i, t := range d.Tags {

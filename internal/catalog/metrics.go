@@ -7,6 +7,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
@@ -213,7 +214,7 @@ func ParsePatch(body []byte) (ops []PatchOp, comment string, err error) {
 			return nil, "", invalid("patch[%d].path must be a JSON pointer starting with /", i)
 		}
 	}
-	if len(comment) > 1024 {
+	if utf8.RuneCountInString(comment) > 1024 {
 		return nil, "", invalid("comment must be at most 1024 characters")
 	}
 	return ops, comment, nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ProjectPost is the body of a create-project request.
@@ -69,7 +70,7 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 	if name == "" {
 		return nil, nil, invalid("name is required")
 	}
-	if len(name) > 256 {
+	if utf8.RuneCountInString(name) > 256 {
 		return nil, nil, invalid("name must be at most 256 characters")
 	}
 	if err := validateTags("tags", in.Tags); err != nil {

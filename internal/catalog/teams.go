@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Paging limits of team lists (LaunchDarkly's current API version caps a
@@ -108,7 +109,7 @@ func validateTeamName(field, name string) (string, error) {
 	if name == "" {
 		return "", invalid("%s is required", field)
 	}
-	if len(name) > 256 {
+	if utf8.RuneCountInString(name) > 256 {
 		return "", invalid("%s must be at most 256 characters", field)
 	}
 	return name, nil

@@ -68,7 +68,7 @@ func specPath() (string, error) {
 
 // metricKindSchemas are the schemas whose kind enum lacks "trace", which
 // metricsd supports as LaunchDarkly's product documentation describes.
-var metricKindSchemas = []string{"MetricRep", "MetricListingRep", "MetricPost"}
+var metricKindSchemas = []string{"MetricRep", "MetricListingRep", "MetricPost", "MetricInGroupRep"}
 
 func buildSpec() (*openapi3.T, routers.Router, error) {
 	path, err := specPath()

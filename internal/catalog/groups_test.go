@@ -1,0 +1,440 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// groupShapeDef is a valid standard group definition that test cases change.
+func groupShapeDef(change func(d *GroupDef)) GroupDef {
+	d := GroupDef{
+		Name:         "Checkout funnel",
+		Kind:         GroupStandard,
+		Description:  "What happens at checkout",
+		Tags:         []string{"checkout"},
+		MaintainerID: "569fdeadbeef1644facecafe",
+		Metrics:      []GroupMetricIn{{Key: "signup"}, {Key: "purchase"}},
+	}
+	if change != nil {
+		change(&d)
+	}
+	return d
+}
+
+// groupMetricsIn returns n metric references m0, m1, … with step names.
+func groupMetricsIn(n int) []GroupMetricIn {
+	out := make([]GroupMetricIn, 0, n)
+	for i := range n {
+		out = append(out, GroupMetricIn{Key: fmt.Sprintf("m%d", i), NameInGroup: fmt.Sprintf("Step %d", i+1)})
+	}
+	return out
+}
+
+func TestValidateGroupShape(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	funnel := func(d *GroupDef) {
+		d.Kind = GroupFunnel
+		d.Metrics = []GroupMetricIn{{Key: "signup", NameInGroup: "Sign up"}, {Key: "purchase", NameInGroup: "Buy"}}
+	}
+	tests := []struct {
+		name    string
+		change  func(d *GroupDef)
+		wantErr string
+	}{
+		{"valid standard", nil, ""},
+		{"valid funnel", funnel, ""},
+		{"valid guardrail", func(d *GroupDef) { d.Kind = GroupGuardrail }, ""},
+		{"valid team maintainer", func(d *GroupDef) { d.MaintainerID, d.MaintainerTeamKey = "", "team-a" }, ""},
+		{"no tags", func(d *GroupDef) { d.Tags = nil }, ""},
+		{"tag punctuation", func(d *GroupDef) { d.Tags = []string{"a.b_c:d-e", long(64)} }, ""},
+		{"name of 256 characters", func(d *GroupDef) { d.Name = long(256) }, ""},
+		{"description of 4096 characters", func(d *GroupDef) { d.Description = long(4096) }, ""},
+		{"50 metrics", func(d *GroupDef) { d.Metrics = groupMetricsIn(50) }, ""},
+		{"standard without nameInGroup", func(d *GroupDef) { d.Metrics[0].NameInGroup = "" }, ""},
+		{"nameInGroup of 256 characters", func(d *GroupDef) { d.Metrics[1].NameInGroup = long(256) }, ""},
+
+		{"missing name", func(d *GroupDef) { d.Name = "" }, "name is required"},
+		{"name checked before kind", func(d *GroupDef) { d.Name, d.Kind = "", "" }, "name is required"},
+		{"name too long", func(d *GroupDef) { d.Name = long(257) }, "name must be at most 256 characters"},
+		{"description too long", func(d *GroupDef) { d.Description = long(4097) }, "description must be at most 4096 characters"},
+		{"missing kind", func(d *GroupDef) { d.Kind = "" }, "kind is required"},
+		{"unknown kind", func(d *GroupDef) { d.Kind = "pipeline" }, "kind must be one of funnel, standard, guardrail"},
+		{"kind is case-sensitive", func(d *GroupDef) { d.Kind = "Funnel" }, "kind must be one of funnel, standard, guardrail"},
+		{"tag with a space", func(d *GroupDef) { d.Tags = []string{"ok", "bad tag"} }, `tags[1] "bad tag" must be 1-64 letters, digits, '.', '_', ':' or '-'`},
+		{"empty tag", func(d *GroupDef) { d.Tags = []string{""} }, `tags[0] "" must be 1-64 letters, digits, '.', '_', ':' or '-'`},
+		{"tag too long", func(d *GroupDef) { d.Tags = []string{long(65)} }, fmt.Sprintf(`tags[0] %q must be 1-64 letters, digits, '.', '_', ':' or '-'`, long(65))},
+		{"member and team", func(d *GroupDef) { d.MaintainerTeamKey = "team-a" }, "name either maintainerId or maintainerTeamKey, not both"},
+		{"no maintainer", func(d *GroupDef) { d.MaintainerID = "" }, "maintainerId is required"},
+		{"no metrics", func(d *GroupDef) { d.Metrics = nil }, "metrics must list at least 2 metrics"},
+		{"one metric", func(d *GroupDef) { d.Metrics = d.Metrics[:1] }, "metrics must list at least 2 metrics"},
+		{"51 metrics", func(d *GroupDef) { d.Metrics = groupMetricsIn(51) }, "metrics must list at most 50 metrics"},
+		{"metric without key", func(d *GroupDef) { d.Metrics[1].Key = "" }, "metrics[1].key is required"},
+		{"duplicate metric", func(d *GroupDef) {
+			d.Metrics = []GroupMetricIn{{Key: "a"}, {Key: "b"}, {Key: "a"}}
+		}, `metrics[2]: metric "a" is already metrics[0]`},
+		{"funnel step without nameInGroup", func(d *GroupDef) {
+			funnel(d)
+			d.Metrics[1].NameInGroup = ""
+		}, "metrics[1].nameInGroup is required for each step of a funnel"},
+		{"funnel step with a blank nameInGroup", func(d *GroupDef) {
+			funnel(d)
+			d.Metrics[0].NameInGroup = " \t "
+		}, "metrics[0].nameInGroup is required for each step of a funnel"},
+		{"nameInGroup too long", func(d *GroupDef) { d.Metrics[1].NameInGroup = long(257) }, "metrics[1].nameInGroup must be at most 256 characters"},
+		{"funnel nameInGroup too long", func(d *GroupDef) {
+			funnel(d)
+			d.Metrics[0].NameInGroup = long(257)
+		}, "metrics[0].nameInGroup must be at most 256 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := groupShapeDef(tt.change)
+			before := groupShapeDef(tt.change)
+			err := validateGroupShape(&d)
+			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
+				t.Fatalf("validateGroupShape error mismatch (-want +got):\n%s", diff)
+			}
+			if err != nil && KindOf(err) != KindInvalid {
+				t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+			}
+			if diff := cmp.Diff(before, d); diff != "" {
+				t.Errorf("validateGroupShape changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// groupMetric builds a metric of a group by hand: key, randomization units
+// and changes to its definition.
+func groupMetric(key string, units []string, change func(d *MetricDef)) GroupMetric {
+	m := GroupMetric{Metric: Metric{
+		ID: "id-" + key, Key: key, Kind: "custom",
+		Def: MetricDef{Name: key, EventKey: key, RandomizationUnits: units, AnalysisType: "mean", UnitAggregationType: "average"},
+	}}
+	if change != nil {
+		change(&m.Def)
+	}
+	return m
+}
+
+func TestValidateGroupMetrics(t *testing.T) {
+	user := []string{"user"}
+	numeric := func(d *MetricDef) { d.IsNumeric, d.SuccessCriteria = true, "HigherThanBaseline" }
+	percentile := func(d *MetricDef) { numeric(d); d.AnalysisType, d.PercentileValue = "percentile", new(95) }
+	archived := func(d *MetricDef) { d.Archived = true }
+	tests := []struct {
+		name    string
+		kind    string
+		metrics []GroupMetric
+		wantErr string
+	}{
+		{"no metrics", GroupStandard, nil, ""},
+		{"one metric", GroupFunnel, []GroupMetric{groupMetric("a", user, nil)}, ""},
+		{"conversion funnel", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("b", user, nil), groupMetric("c", user, nil)}, ""},
+		{"numeric in a standard group", GroupStandard, []GroupMetric{groupMetric("a", user, nil), groupMetric("b", user, numeric)}, ""},
+		{"percentile in a standard group", GroupStandard, []GroupMetric{groupMetric("a", user, percentile), groupMetric("b", user, nil)}, ""},
+		{"numeric in a guardrail group", GroupGuardrail, []GroupMetric{groupMetric("a", user, numeric), groupMetric("b", user, numeric)}, ""},
+		{"shared unit among several", GroupStandard, []GroupMetric{
+			groupMetric("a", []string{"user", "organization"}, nil),
+			groupMetric("b", []string{"organization", "user", "device"}, nil),
+			groupMetric("c", []string{"device", "user"}, nil),
+		}, ""},
+
+		{"archived first", GroupStandard, []GroupMetric{groupMetric("a", user, archived), groupMetric("b", user, nil)}, `metrics[0]: metric "a" is archived`},
+		{"archived later", GroupStandard, []GroupMetric{groupMetric("a", user, nil), groupMetric("b", user, nil), groupMetric("c", user, archived)}, `metrics[2]: metric "c" is archived`},
+		{"archived checked before numeric", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("b", user, func(d *MetricDef) { numeric(d); archived(d) })}, `metrics[1]: metric "b" is archived`},
+		{"numeric funnel step", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("rev", user, numeric)}, `metrics[1]: funnel steps must be conversion metrics; "rev" is numeric`},
+		{"numeric first funnel step", GroupFunnel, []GroupMetric{groupMetric("rev", user, numeric), groupMetric("a", user, nil)}, `metrics[0]: funnel steps must be conversion metrics; "rev" is numeric`},
+		{"percentile funnel step (numeric, as the metric rules require)", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("p95", user, percentile)}, `metrics[1]: funnel steps must be conversion metrics; "p95" is numeric`},
+		{"percentile funnel step that is not numeric", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("p95", user, func(d *MetricDef) { d.AnalysisType = "percentile" })}, `metrics[1]: funnel steps cannot use percentile analysis; "p95" does`},
+		{"no shared unit", GroupStandard, []GroupMetric{groupMetric("a", user, nil), groupMetric("org", []string{"organization"}, nil)}, `metrics[1]: metric "org" shares no randomization unit with the metrics before it`},
+		{"shared units narrow", GroupStandard, []GroupMetric{
+			groupMetric("a", []string{"user", "organization"}, nil),
+			groupMetric("b", []string{"organization"}, nil),
+			groupMetric("c", []string{"user"}, nil),
+		}, `metrics[2]: metric "c" shares no randomization unit with the metrics before it`},
+		{"first metric without units", GroupStandard, []GroupMetric{groupMetric("a", nil, nil), groupMetric("b", user, nil)}, `metrics[1]: metric "b" shares no randomization unit with the metrics before it`},
+		{"no shared unit in a funnel", GroupFunnel, []GroupMetric{groupMetric("a", user, nil), groupMetric("b", []string{"device"}, nil)}, `metrics[1]: metric "b" shares no randomization unit with the metrics before it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before [][]string
+			for _, m := range tt.metrics {
+				before = append(before, slices.Clone(m.Def.RandomizationUnits))
+			}
+			err := validateGroupMetrics(tt.kind, tt.metrics)
+			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
+				t.Fatalf("validateGroupMetrics error mismatch (-want +got):\n%s", diff)
+			}
+			if err != nil && KindOf(err) != KindInvalid {
+				t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+			}
+			for i, m := range tt.metrics {
+				if !slices.Equal(before[i], m.Def.RandomizationUnits) {
+					t.Errorf("metrics[%d].randomizationUnits changed from %v to %v", i, before[i], m.Def.RandomizationUnits)
+				}
+			}
+		})
+	}
+}
+
+func TestSlugKey(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"Checkout funnel", "checkout-funnel"},
+		{"Weekly KPIs!", "weekly-kpis"},
+		{"  Leading and trailing  ", "leading-and-trailing"},
+		{"A--B__C..D", "a-b-c-d"},
+		{"snake_case.name", "snake-case-name"},
+		{"already-a-key", "already-a-key"},
+		{"2024 Q1 / mobile", "2024-q1-mobile"},
+		{"UPPER lower 123", "upper-lower-123"},
+		{"Checkout: Mobile / Web", "checkout-mobile-web"},
+		{"Café au lait", "caf-au-lait"},
+		{"ÜBER", "ber"},
+		{"日本語 group", "group"},
+		{"x", "x"},
+		{"!!!", ""},
+		{"   ", ""},
+		{"", ""},
+		{"日本語", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := slugKey(tt.name)
+			if got != tt.want {
+				t.Errorf("slugKey(%q) = %q, want %q", tt.name, got, tt.want)
+			}
+			if got != "" {
+				if err := ValidateKey("key", got); err != nil {
+					t.Errorf("slugKey(%q) = %q is not a valid key: %v", tt.name, got, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSlugKeyLong(t *testing.T) {
+	for _, name := range []string{
+		strings.Repeat("a", 300),
+		strings.Repeat("ab ", 100),
+		strings.Repeat("a ", 150),
+		strings.Repeat("Name-", 80),
+		strings.Repeat("é", 100) + strings.Repeat("word ", 60),
+	} {
+		// full is the slug without the length cap.
+		words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+			return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+		})
+		full := strings.Join(words, "-")
+		got := slugKey(name)
+		if len(got) < 200 || len(got) > 201 {
+			t.Errorf("slugKey of %d characters: length %d, want 200 (or 201 when a separator and a character are added together)", len(name), len(got))
+		}
+		if !strings.HasPrefix(full, got) {
+			t.Errorf("slugKey(%.40q…) = %.40q… is not a prefix of the full slug", name, got)
+		}
+		if strings.HasSuffix(got, "-") || strings.HasPrefix(got, "-") || strings.Contains(got, "--") {
+			t.Errorf("slugKey(%.40q…) = %q has a stray separator", name, got)
+		}
+		// Room is left for the -N suffix of a repeated name.
+		if err := ValidateKey("key", got+"-100"); err != nil {
+			t.Errorf("slugKey(%.40q…) with a suffix is not a valid key: %v", name, err)
+		}
+	}
+	if got, want := slugKey(strings.Repeat("a", 300)), strings.Repeat("a", 200); got != want {
+		t.Errorf("slugKey(300 a's) = %d characters, want exactly 200", len(got))
+	}
+	if got, want := slugKey(strings.Repeat("ab ", 100)), strings.TrimSuffix(strings.Repeat("ab-", 67), "-"); got != want {
+		t.Errorf("slugKey(\"ab \" × 100) = %q, want %q", got, want)
+	}
+}
+
+func TestParseGroupQuery(t *testing.T) {
+	page := Page{Limit: DefaultMetricLimit}
+	tests := []struct {
+		name                        string
+		limit, offset, sort, filter string
+		want                        GroupQuery
+	}{
+		{name: "empty", want: GroupQuery{Page: page}},
+		{name: "blank filter and sort", sort: " , ", filter: "  ", want: GroupQuery{Page: page}},
+		{name: "paging", limit: "5", offset: "15", want: GroupQuery{Page: Page{Limit: 5, Offset: 15}}},
+		{name: "largest page", limit: "50", offset: "0", want: GroupQuery{Page: Page{Limit: 50}}},
+		{name: "sort name", sort: "name", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "name"}}}},
+		{name: "sort -name", sort: "-name", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "name", Desc: true}}}},
+		{name: "sort createdAt", sort: "createdAt", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "createdAt"}}}},
+		{name: "sort -createdAt", sort: "-createdAt", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "createdAt", Desc: true}}}},
+		{name: "sort connectionCount", sort: "connectionCount", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "connectionCount"}}}},
+		{name: "sort several", sort: " -connectionCount , name,-createdAt", want: GroupQuery{Page: page, Sort: []SortKey{
+			{Field: "connectionCount", Desc: true}, {Field: "name"}, {Field: "createdAt", Desc: true},
+		}}},
+
+		{name: "query bare", filter: "query equals checkout", want: GroupQuery{Page: page, Queries: [][]string{{"checkout"}}}},
+		{name: "query quoted (docs example)", filter: "query equals 'metric name'", want: GroupQuery{Page: page, Queries: [][]string{{"metric name"}}}},
+		{name: "query list", filter: `query equals ["a", 'b']`, want: GroupQuery{Page: page, Queries: [][]string{{"a", "b"}}}},
+		{name: "query empty list", filter: "query equals []", want: GroupQuery{Page: page, Queries: [][]string{{}}}},
+		{name: "query repeated", filter: "query equals a and query equals b", want: GroupQuery{Page: page, Queries: [][]string{{"a"}, {"b"}}}},
+		{name: "kind funnel", filter: "kind equals funnel", want: GroupQuery{Page: page, Kind: GroupFunnel}},
+		{name: "kind standard", filter: "kind equals 'standard'", want: GroupQuery{Page: page, Kind: GroupStandard}},
+		{name: "kind guardrail", filter: `kind equals "guardrail"`, want: GroupQuery{Page: page, Kind: GroupGuardrail}},
+		{name: "hasConnections true", filter: "hasConnections equals true", want: GroupQuery{Page: page, HasConnections: boolp(true)}},
+		{name: "hasConnections false", filter: "hasConnections equals false", want: GroupQuery{Page: page, HasConnections: boolp(false)}},
+		{name: "hasConnections quoted", filter: "hasConnections equals 'TRUE'", want: GroupQuery{Page: page, HasConnections: boolp(true)}},
+		{name: "experimentStatus not_started", filter: "experimentStatus equals 'not_started'", want: GroupQuery{Page: page, ExperimentStatus: "not_started"}},
+		{name: "experimentStatus running", filter: "experimentStatus equals running", want: GroupQuery{Page: page, ExperimentStatus: "running"}},
+		{name: "experimentStatus stopped", filter: "experimentStatus equals stopped", want: GroupQuery{Page: page, ExperimentStatus: "stopped"}},
+		{name: "experimentStatus started", filter: "experimentStatus equals started", want: GroupQuery{Page: page, ExperimentStatus: "started"}},
+		{name: "maintainerIds list", filter: `maintainerIds anyOf ["569fdeadbeef1644facecafe", abc]`, want: GroupQuery{Page: page, MaintainerIDs: []string{"569fdeadbeef1644facecafe", "abc"}}},
+		{name: "maintainerIds single", filter: "maintainerIds anyOf abc", want: GroupQuery{Page: page, MaintainerIDs: []string{"abc"}}},
+		{name: "maintainerIds empty list", filter: "maintainerIds anyOf []", want: GroupQuery{Page: page, MaintainerIDs: []string{}}},
+		{name: "maintainerTeamKey", filter: "maintainerTeamKey equals team-a", want: GroupQuery{Page: page, MaintainerTeamKey: "team-a"}},
+		{name: "docs example", filter: "experimentStatus equals 'not_started' and query equals 'metric name'", want: GroupQuery{Page: page,
+			ExperimentStatus: "not_started", Queries: [][]string{{"metric name"}}}},
+		{name: "AND and comma", filter: "kind equals funnel AND hasConnections equals false, query equals x", want: GroupQuery{Page: page,
+			Kind: GroupFunnel, HasConnections: boolp(false), Queries: [][]string{{"x"}}}},
+		{
+			name:  "every field",
+			limit: "10", offset: "20", sort: "-connectionCount,name",
+			filter: `query equals ['check', "out"] and kind equals standard, hasConnections equals true and experimentStatus equals started ` +
+				`and maintainerIds anyOf [m1, m2] and maintainerTeamKey equals growth and query equals k`,
+			want: GroupQuery{
+				Page: Page{Limit: 10, Offset: 20}, Sort: []SortKey{{Field: "connectionCount", Desc: true}, {Field: "name"}},
+				Queries: [][]string{{"check", "out"}, {"k"}}, Kind: GroupStandard, HasConnections: boolp(true),
+				ExperimentStatus: "started", MaintainerIDs: []string{"m1", "m2"}, MaintainerTeamKey: "growth",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseGroupQuery(tt.limit, tt.offset, tt.sort, tt.filter)
+			if err != nil {
+				t.Fatalf("ParseGroupQuery(%q, %q, %q, %q): %v", tt.limit, tt.offset, tt.sort, tt.filter, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseGroupQuery mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseGroupQueryErrors(t *testing.T) {
+	const (
+		limitMsg  = "limit must be an integer between 1 and 50"
+		offsetMsg = "offset must be a non-negative integer"
+		fields    = "experimentStatus, hasConnections, kind, maintainerIds, maintainerTeamKey, query"
+	)
+	sortMsg := func(f string) string {
+		return fmt.Sprintf("sort field %q is not supported; use name or createdAt or connectionCount, with - for descending order", f)
+	}
+	at := func(filter, token string, msg string) string {
+		i := strings.Index(filter, token)
+		if i < 0 {
+			panic(fmt.Sprintf("%q not in %q", token, filter))
+		}
+		return fmt.Sprintf("invalid filter at position %d: %s", i, msg)
+	}
+	tests := []struct {
+		name                        string
+		limit, offset, sort, filter string
+		wantErr                     string
+	}{
+		{name: "limit 0", limit: "0", wantErr: limitMsg},
+		{name: "limit 51", limit: "51", wantErr: limitMsg},
+		{name: "limit not a number", limit: "ten", wantErr: limitMsg},
+		{name: "offset negative", offset: "-1", wantErr: offsetMsg},
+		{name: "offset not a number", offset: "1e3", wantErr: offsetMsg},
+		{name: "page before sort and filter", limit: "0", sort: "bogus", filter: "bogus equals x", wantErr: limitMsg},
+		{name: "sort unknown", sort: "bogus", wantErr: sortMsg("bogus")},
+		{name: "sort unknown descending", sort: "name,-bogus", wantErr: sortMsg("bogus")},
+		{name: "sort metric-only field", sort: "eventKind", wantErr: sortMsg("eventKind")},
+		{name: "sort is case-sensitive", sort: "Name", wantErr: sortMsg("Name")},
+		{name: "sort before filter", sort: "bogus", filter: "bogus equals x", wantErr: sortMsg("bogus")},
+
+		{name: "unknown field", filter: "bogus equals x", wantErr: at("bogus equals x", "bogus", `unknown field "bogus"; supported fields: `+fields)},
+		{name: "metric-only field", filter: "kind equals funnel and tags contains a", wantErr: at("kind equals funnel and tags contains a", "tags",
+			`unknown field "tags"; supported fields: `+fields)},
+		{name: "kind with anyOf", filter: "kind anyOf [funnel]", wantErr: at("kind anyOf [funnel]", "anyOf", `operator "anyOf" is not supported for field "kind"; use equals`)},
+		{name: "maintainerIds with equals", filter: "maintainerIds equals x", wantErr: at("maintainerIds equals x", "equals", `operator "equals" is not supported for field "maintainerIds"; use anyOf`)},
+		{name: "query with contains", filter: "query contains x", wantErr: at("query contains x", "contains", `operator "contains" is not supported for field "query"; use equals`)},
+		{name: "unknown kind", filter: "kind equals pipeline", wantErr: at("kind equals pipeline", "pipeline", `must be one of funnel, standard, guardrail; found "pipeline"`)},
+		{name: "kind list", filter: "kind equals [funnel]", wantErr: at("kind equals [funnel]", "[", "expected a string, found a list")},
+		{name: "kind boolean", filter: "kind equals true", wantErr: at("kind equals true", "true", "expected a string, found boolean true")},
+		{name: "hasConnections not a boolean", filter: "hasConnections equals maybe", wantErr: at("hasConnections equals maybe", "maybe", `expected true or false, found string "maybe"`)},
+		{name: "hasConnections list", filter: "hasConnections equals [true]", wantErr: at("hasConnections equals [true]", "[", "expected true or false, found a list")},
+		{name: "unknown experimentStatus", filter: "experimentStatus equals 'done'", wantErr: at("experimentStatus equals 'done'", "'done'",
+			`must be one of not_started, running, stopped, started; found "done"`)},
+		{name: "experimentStatus is case-sensitive", filter: "experimentStatus equals Running", wantErr: at("experimentStatus equals Running", "Running",
+			`must be one of not_started, running, stopped, started; found "Running"`)},
+		{name: "maintainerIds boolean item", filter: "maintainerIds anyOf [a, true]", wantErr: at("maintainerIds anyOf [a, true]", "true", "expected a string in list, found boolean true")},
+		{name: "maintainerIds boolean", filter: "maintainerIds anyOf false", wantErr: at("maintainerIds anyOf false", "false", "expected a string or a list of strings, found boolean false")},
+		{name: "maintainerTeamKey list", filter: "maintainerTeamKey equals [a]", wantErr: at("maintainerTeamKey equals [a]", "[", "expected a string, found a list")},
+		{name: "query boolean", filter: "query equals true", wantErr: at("query equals true", "true", "expected a string or a list of strings, found boolean true")},
+		{name: "repeated kind", filter: "kind equals funnel and kind equals standard", wantErr: at("kind equals funnel and kind equals standard", "kind equals standard",
+			`field "kind" may appear only once`)},
+		{name: "repeated hasConnections", filter: "hasConnections equals true, hasConnections equals true", wantErr: "invalid filter at position 28: " +
+			`field "hasConnections" may appear only once`},
+		{name: "repeated maintainerIds", filter: "maintainerIds anyOf [a] and maintainerIds anyOf [b]", wantErr: "invalid filter at position 28: " + `field "maintainerIds" may appear only once`},
+		{name: "repeated experimentStatus", filter: "experimentStatus equals running and experimentStatus equals stopped", wantErr: "invalid filter at position 36: " +
+			`field "experimentStatus" may appear only once`},
+		{name: "repeated maintainerTeamKey", filter: "maintainerTeamKey equals a, maintainerTeamKey equals b", wantErr: "invalid filter at position 28: " +
+			`field "maintainerTeamKey" may appear only once`},
+		{name: "missing value", filter: "kind equals", wantErr: `invalid filter at position 11: expected a value after operator "equals", found end of input`},
+		{name: "or is not a separator", filter: "kind equals funnel or kind equals standard", wantErr: at("kind equals funnel or kind equals standard", "or ",
+			`expected "and" or "," between clauses, found "or"`)},
+		{name: "unterminated string", filter: "query equals 'abc", wantErr: at("query equals 'abc", "'", "unterminated string: missing closing single quote")},
+		{name: "trailing and", filter: "kind equals funnel and", wantErr: `invalid filter at position 22: expected a field name after "and", found end of input`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseGroupQuery(tt.limit, tt.offset, tt.sort, tt.filter)
+			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
+				t.Fatalf("ParseGroupQuery(%q, %q, %q, %q) error mismatch (-want +got):\n%s", tt.limit, tt.offset, tt.sort, tt.filter, diff)
+			}
+			if k := KindOf(err); k != KindInvalid {
+				t.Errorf("KindOf = %v, want KindInvalid", k)
+			}
+		})
+	}
+}
+
+func TestParseGroupExpand(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    ExpandSet
+		wantErr string
+	}{
+		{"", ExpandSet{}, ""},
+		{"experiments", ExpandSet{"experiments": true}, ""},
+		{"experimentCount, experiments", ExpandSet{"experiments": true, "experimentCount": true}, ""},
+		{"metricGroups", nil, `expand "metricGroups" is not supported; supported values: experiments, experimentCount`},
+	} {
+		got, err := ParseGroupExpand(c.in)
+		if diff := cmp.Diff(c.wantErr, errText(err)); diff != "" {
+			t.Errorf("ParseGroupExpand(%q) error (-want +got):\n%s", c.in, diff)
+			continue
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("ParseGroupExpand(%q) (-want +got):\n%s", c.in, diff)
+		}
+	}
+}
+
+func TestValidateGroupShapeLengthsInCharacters(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(d *GroupDef)
+	}{
+		{"name", func(d *GroupDef) { d.Name = strings.Repeat("é", 200) }},
+		{"description", func(d *GroupDef) { d.Description = strings.Repeat("é", 3000) }},
+		{"nameInGroup", func(d *GroupDef) { d.Metrics[0].NameInGroup = strings.Repeat("é", 200) }},
+	} {
+		d := groupShapeDef(c.change)
+		if err := validateGroupShape(&d); err != nil {
+			t.Errorf("%s of 200 or 3000 two-byte characters: %v", c.name, err)
+		}
+	}
+}
