@@ -175,20 +175,12 @@ func (db *DB) DeleteMetricGroup(ctx context.Context, projectID, key string) erro
 		if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 			return classify(err)
 		}
-		rows, err := t.query(ctx, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
+		if err := refuseIfUsed(ctx, t, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
 			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
-			ORDER BY 1`, id, id)
-		if err != nil {
+			ORDER BY 1`, id, id); err != nil {
 			return err
 		}
-		users, err := collectStrings(rows)
-		if err != nil {
-			return err
-		}
-		if len(users) > 0 {
-			return &catalog.InUseError{Users: users}
-		}
-		_, err = t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id)
+		_, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id)
 		return err
 	})
 }

@@ -241,25 +241,34 @@ func (db *DB) DeleteMetric(ctx context.Context, projectID, key string) error {
 		if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 			return classify(err)
 		}
-		rows, err := t.query(ctx, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
+		if err := refuseIfUsed(ctx, t, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
 			UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
 			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
-			ORDER BY 1`, id, id, id)
-		if err != nil {
+			ORDER BY 1`, id, id, id); err != nil {
 			return err
 		}
-		users, err := collectStrings(rows)
-		if err != nil {
-			return err
-		}
-		if len(users) > 0 {
-			return &catalog.InUseError{Users: users}
-		}
-		if _, err = t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
+		if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
 			return err
 		}
 		return bumpGeneration(ctx, t, projectID)
 	})
+}
+
+// refuseIfUsed runs a query naming the resources that use a row and
+// returns an *catalog.InUseError listing them, if any.
+func refuseIfUsed(ctx context.Context, t *txn, q string, args ...any) error {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	users, err := collectStrings(rows)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return &catalog.InUseError{Users: users}
+	}
+	return nil
 }
 
 func collectStrings(rows *sql.Rows) ([]string, error) {
