@@ -104,9 +104,18 @@ func openSQLite(path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	// The writer connection creates the file and switches it to WAL before
 	// readers open it.
-	if err := w.Ping(); err != nil {
+	// Switching a file to WAL needs a moment of exclusive access; another
+	// process starting on the same file can hold it briefly.
+	var err2 error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err2 = w.Ping(); err2 == nil || !isBusy(err2) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err2 != nil {
 		w.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err2)
 	}
 	q.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", base+q.Encode())
@@ -177,6 +186,12 @@ func (d dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // classify converts driver errors into catalog sentinels, once, here.
