@@ -26,6 +26,7 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	auth    *authCache
+	limit   *rateLimiter
 	handler http.Handler
 }
 
@@ -36,6 +37,9 @@ type Options struct {
 	// AuthCacheTTL is how long a resolved token is trusted without asking the
 	// store again; 0 disables caching.
 	AuthCacheTTL time.Duration
+	// RateLimit is the number of authenticated API requests this replica
+	// serves per ten seconds before answering 429; 0 means no limit.
+	RateLimit int
 }
 
 // New returns a Server over cat.
@@ -48,6 +52,7 @@ func New(cat *catalog.Catalog, opts Options) *Server {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	s.auth = newAuthCache(opts.AuthCacheTTL)
+	s.limit = newRateLimiter(opts.RateLimit)
 	s.handler = s.routes()
 	return s
 }
@@ -162,6 +167,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return err
 			}
 			s.auth.put(header, m)
+		}
+		if err := s.limit.allow(w); err != nil {
+			return err
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), memberKey{}, m)))
 		return nil

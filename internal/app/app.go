@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
@@ -26,6 +27,7 @@ type Config struct {
 	DatabaseURL  string
 	AdminToken   string
 	AuthCacheTTL time.Duration
+	RateLimit    int
 	LogLevel     slog.Level
 }
 
@@ -44,6 +46,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&cfg.Addr, "addr", def("METRICSD_ADDR", ":8080"), "listen address (env METRICSD_ADDR)")
 	fs.StringVar(&cfg.DatabaseURL, "database", def("METRICSD_DATABASE_URL", "sqlite:metricsd.db"), "database URL: sqlite:PATH or postgres://... (env METRICSD_DATABASE_URL)")
 	fs.DurationVar(&cfg.AuthCacheTTL, "auth-cache-ttl", 2*time.Second, "how long a verified token is trusted before the store is asked again")
+	rateLimit := fs.String("rate-limit", def("METRICSD_RATE_LIMIT", "0"), "authenticated API requests served per 10 seconds before 429, per replica; 0 for no limit (env METRICSD_RATE_LIMIT)")
 	level := fs.String("log-level", def("METRICSD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env METRICSD_LOG_LEVEL)")
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -54,6 +57,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q; usage: metricsd [serve] [flags]", fs.Arg(0))
 	}
+	n, err := strconv.Atoi(*rateLimit)
+	if err != nil || n < 0 {
+		return cfg, fmt.Errorf("--rate-limit must be a non-negative integer, not %q", *rateLimit)
+	}
+	cfg.RateLimit = n
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
 	}
@@ -90,7 +98,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL})
+	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit})
 	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
 	a.server = &http.Server{
 		Handler:           srv,
