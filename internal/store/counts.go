@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,4 +51,28 @@ func (c *countCache) put(key string, n int) {
 		clear(c.entries)
 	}
 	c.entries[key] = n
+}
+
+// cachedCount runs countQuery in t, or answers from the cache when the
+// project's generation, read in the same snapshot, is one the cache has
+// counted this query for. Uncacheable queries are always run.
+func (db *DB) cachedCount(ctx context.Context, t *txn, projectID string, cacheable bool, countQuery string, args []any) (int, error) {
+	var total int
+	if !cacheable {
+		err := t.row(ctx, countQuery, args...).Scan(&total)
+		return total, err
+	}
+	var gen int64
+	if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
+		return 0, classify(err)
+	}
+	key := countKey(projectID, gen, countQuery, args)
+	if n, ok := db.counts.get(key); ok {
+		return n, nil
+	}
+	if err := t.row(ctx, countQuery, args...).Scan(&total); err != nil {
+		return 0, err
+	}
+	db.counts.put(key, total)
+	return total, nil
 }

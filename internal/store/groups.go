@@ -131,7 +131,10 @@ func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) err
 			ms(g.CreatedAt), ms(g.UpdatedAt)); err != nil {
 			return err
 		}
-		return writeGroupMetrics(ctx, t, g)
+		if err := writeGroupMetrics(ctx, t, g); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, t, g.ProjectID)
 	})
 }
 
@@ -151,7 +154,10 @@ func (db *DB) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, pre
 		if n, _ := res.RowsAffected(); n == 0 {
 			return catalog.ErrStale
 		}
-		return writeGroupMetrics(ctx, t, g)
+		if err := writeGroupMetrics(ctx, t, g); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, t, g.ProjectID)
 	})
 }
 
@@ -180,8 +186,10 @@ func (db *DB) DeleteMetricGroup(ctx context.Context, projectID, key string) erro
 			ORDER BY 1`, id, id); err != nil {
 			return err
 		}
-		_, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id)
-		return err
+		if _, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, t, projectID)
 	})
 }
 
@@ -330,19 +338,23 @@ var groupSortColumns = map[string]string{
 }
 
 // ListMetricGroups returns one page of groups, their metrics and the total:
-// three statements in one snapshot.
+// at most four statements in one snapshot.
 func (db *DB) ListMetricGroups(ctx context.Context, projectID string, q catalog.GroupQuery) ([]catalog.MetricGroup, int, error) {
 	where, args := groupWhere(projectID, q)
 	var out []catalog.MetricGroup
 	var total int
+	// Counts are cached like metric counts, unless the filter looks at
+	// experiments or rollouts, which the generation does not cover.
+	cacheable := q.HasConnections == nil && q.ExperimentStatus == ""
 	err := db.tx(ctx, false, func(t *txn) error {
-		if err := t.row(ctx, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args...).Scan(&total); err != nil {
+		var err error
+		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args)
+		if err != nil {
 			return err
 		}
 		if total == 0 || q.Offset >= total {
 			return nil
 		}
-		var err error
 		out, err = queryGroups(ctx, t, groupSelect+` WHERE `+where+` ORDER BY `+orderClause(q.Sort, groupSortColumns, "g.id")+` LIMIT ? OFFSET ?`,
 			append(args, q.Limit, q.Offset)...)
 		return err

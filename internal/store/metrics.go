@@ -375,22 +375,13 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 	var out []catalog.Metric
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
-		var gen int64
-		if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
-			return err
-		}
 		// Only conditions on metric rows and their tags are covered by the
 		// generation; conditions on other resources are always counted.
 		cacheable := q.HasConnections == nil && q.UsedIn == "" && q.View == ""
-		key := countKey(projectID, gen, countWhere, countArgs)
-		var ok bool
-		if total, ok = db.counts.get(key); !ok || !cacheable {
-			if err := t.row(ctx, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
-				return err
-			}
-			if cacheable {
-				db.counts.put(key, total)
-			}
+		var err error
+		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
+		if err != nil {
+			return err
 		}
 		if total == 0 || q.Offset >= total {
 			return nil

@@ -24,7 +24,8 @@ CREATE TABLE projects (
     name                 TEXT NOT NULL,
     tags                 TEXT NOT NULL,
     -- metrics_generation changes with every write that can change which
-    -- metrics a list filter matches; list counts are cached against it.
+    -- metrics or metric groups a list filter matches; list counts are
+    -- cached against it.
     metrics_generation   BIGINT NOT NULL DEFAULT 0,
     include_in_snippet   BOOLEAN NOT NULL,
     using_mobile_key     BOOLEAN NOT NULL,
