@@ -61,6 +61,9 @@ func seedProject(b *testing.B, ctx context.Context, cat *catalog.Catalog, db *st
 			kind, def.Selector = catalog.KindClick, ".buy"
 			def.URLs = []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}
 		}
+		if i%5000 == 7 {
+			def.Tags = append(def.Tags, "rare")
+		}
 		at := start.Add(time.Duration(i) * time.Second)
 		batch = append(batch, &catalog.Metric{
 			ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
@@ -147,6 +150,11 @@ func BenchmarkAPI(b *testing.B) {
 			})
 			b.Run("list-100k", func(b *testing.B) {
 				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100"+benchFilter, "") })
+			})
+			// A tag on 20 of the 100k metrics, newest first.
+			rare := "?" + url.Values{"filter": {`tags contains ["rare"]`}, "sort": {"-createdAt"}}.Encode()
+			b.Run("list-100k-rare-tag", func(b *testing.B) {
+				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100"+rare, "") })
 			})
 			b.Run("create", func(b *testing.B) {
 				run := uuid.NewString()[:8]

@@ -97,3 +97,63 @@ func TestGroupReadsUseFixedStatements(t *testing.T) {
 		}
 	})
 }
+
+// TestListMetricsBothPagePlans lists a tag that more than 2,000 metrics
+// carry (the page walks the sort index) and one that few carry (the page is
+// driven from the tag index): both must give the same exact pages.
+func TestListMetricsBothPagePlans(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, b.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p := &catalog.Project{ID: catalog.NewObjectID(), Key: "plans", Name: "plans", Tags: []string{}, CreatedAt: time.Now().UTC()}
+		if err := db.CreateProject(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		const n = 2100
+		base := time.UnixMilli(1_700_000_000_000).UTC()
+		var ms []*catalog.Metric
+		for i := range n {
+			tags := []string{"wide"}
+			if i%500 == 3 {
+				tags = append(tags, "narrow")
+			}
+			at := base.Add(time.Duration(i) * time.Second)
+			ms = append(ms, &catalog.Metric{ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("m%04d", i), Kind: catalog.KindCustom,
+				Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at,
+				Def: catalog.MetricDef{Name: fmt.Sprintf("M%04d", i), EventKey: "e", Tags: tags, RandomizationUnits: []string{"user"},
+					AnalysisType: "mean", UnitAggregationType: "average", DataSource: catalog.DataSource{Key: "launchdarkly"}}})
+		}
+		if err := db.ImportMetrics(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+		keys := func(tag string, offset int) ([]string, int) {
+			t.Helper()
+			got, total, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 3, Offset: offset},
+				TagsAll: []string{tag}, Sort: []catalog.SortKey{{Field: "createdAt", Desc: true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range got {
+				out = append(out, m.Key)
+			}
+			return out, total
+		}
+		if got, total := keys("wide", 0); total != n || fmt.Sprint(got) != "[m2099 m2098 m2097]" {
+			t.Errorf("wide, first page: %v of %d, want [m2099 m2098 m2097] of %d", got, total, n)
+		}
+		if got, total := keys("wide", n-2); total != n || fmt.Sprint(got) != "[m0001 m0000]" {
+			t.Errorf("wide, last page: %v of %d, want [m0001 m0000] of %d", got, total, n)
+		}
+		if got, total := keys("narrow", 0); total != 5 || fmt.Sprint(got) != "[m2003 m1503 m1003]" {
+			t.Errorf("narrow, first page: %v of %d, want [m2003 m1503 m1003] of 5", got, total)
+		}
+		if got, total := keys("narrow", 3); total != 5 || fmt.Sprint(got) != "[m0503 m0003]" {
+			t.Errorf("narrow, second page: %v of %d, want [m0503 m0003] of 5", got, total)
+		}
+	})
+}

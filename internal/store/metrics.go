@@ -294,17 +294,21 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// fewMatches is the number of matches up to which a page is cheaper to
+// build from the matching tags than by walking the sort index.
+const fewMatches = 2000
+
 // metricWhere compiles a MetricQuery into a WHERE clause over metrics m.
-// Tag conditions are written for the use: forCount drives them from the tag
-// index (an IN list), a page probes them per row while walking the sort
-// index (EXISTS), which stops after one page of matches.
-func metricWhere(projectID string, q catalog.MetricQuery, forCount bool) (string, []any) {
+// Tag conditions come in two forms: driven (an IN list read from the tag
+// index, for counts and for results known to be small) or probed per row
+// (EXISTS) while the page walks the sort index and stops after one page.
+func metricWhere(projectID string, q catalog.MetricQuery, driven bool) (string, []any) {
 	conds := []string{"m.project_id = ?"}
 	args := []any{projectID}
 	search, searchArgs := searchConditions("m", q.Queries)
 	conds, args = append(conds, search...), append(args, searchArgs...)
 	for _, tag := range q.TagsAll {
-		if forCount {
+		if driven {
 			conds = append(conds, "m.id IN (SELECT mt.metric_id FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?)")
 			args = append(args, projectID, tag)
 		} else {
@@ -371,7 +375,6 @@ var metricSortColumns = map[string]string{"createdAt": "m.created_at", "name": "
 // consistent snapshot.
 func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error) {
 	countWhere, countArgs := metricWhere(projectID, q, true)
-	where, args := metricWhere(projectID, q, false)
 	var out []catalog.Metric
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
@@ -386,6 +389,9 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		if total == 0 || q.Offset >= total {
 			return nil
 		}
+		// Few matches: drive the page from the tag index and sort them.
+		// Many: walk the sort index, which soon fills a page.
+		where, args := metricWhere(projectID, q, total <= fewMatches)
 		rows, err := t.query(ctx, currentMetricSelect+` WHERE `+where+` ORDER BY `+orderClause(q.Sort, metricSortColumns, "m.id")+` LIMIT ? OFFSET ?`,
 			append(args, q.Limit, q.Offset)...)
 		if err != nil {
