@@ -233,6 +233,10 @@ func BenchmarkGroups(b *testing.B) {
 			}
 			seedGroups(b, ctx, db, cat, "g10k", 10_000, 5)
 			seedGroups(b, ctx, db, cat, "g10", 1, 10)
+			// Steady state: statistics as autovacuum would have left them.
+			if err := db.Analyze(ctx); err != nil {
+				b.Fatal(err)
+			}
 			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
 			list := "/api/v2/projects/g10k/metric-groups?" + url.Values{
 				"filter": {`kind equals funnel and query equals 'checkout'`}, "sort": {"-createdAt"}, "limit": {"20"},

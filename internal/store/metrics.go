@@ -152,10 +152,21 @@ func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
 // On PostgreSQL it then refreshes the planner's statistics, which a bulk
 // load would otherwise leave stale until autovacuum catches up.
 func (db *DB) ImportMetrics(ctx context.Context, ms []*catalog.Metric) error {
-	err := db.importMetrics(ctx, ms)
-	if err == nil && db.dialect.name == "postgres" {
-		_, err = db.w.ExecContext(ctx, `ANALYZE metrics, metric_tags, metric_versions`)
+	if err := db.importMetrics(ctx, ms); err != nil {
+		return err
 	}
+	return db.Analyze(ctx)
+}
+
+// Analyze refreshes PostgreSQL's planner statistics, which bulk writes leave
+// stale until autovacuum catches up. On SQLite it does nothing: without
+// statistics its planner makes the choices metricsd's queries are written
+// for.
+func (db *DB) Analyze(ctx context.Context) error {
+	if db.dialect.name != "postgres" {
+		return nil
+	}
+	_, err := db.w.ExecContext(ctx, `ANALYZE`)
 	return err
 }
 
