@@ -311,10 +311,16 @@ const fewMatches = 2000
 
 // metricWhere compiles a MetricQuery into a WHERE clause over metrics m.
 // Tag conditions come in two forms: driven (an IN list read from the tag
-// index, for counts and for results known to be small) or probed per row
+// index, for counts and for pages of results known to be few) or probed per row
 // (EXISTS) while the page walks the sort index and stops after one page.
-func metricWhere(projectID string, q catalog.MetricQuery, driven bool) (string, []any) {
-	conds := []string{"m.project_id = ?"}
+func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven bool) (string, []any) {
+	project := "m.project_id = ?"
+	if driven && len(q.TagsAll) > 0 {
+		// Keep the planner off the project's sort index so that it starts
+		// from the tag list.
+		project = d.unindexed("m.project_id") + " = ?"
+	}
+	conds := []string{project}
 	args := []any{projectID}
 	search, searchArgs := searchConditions("m", q.Queries)
 	conds, args = append(conds, search...), append(args, searchArgs...)
@@ -385,7 +391,7 @@ var metricSortColumns = map[string]string{"createdAt": "m.created_at", "name": "
 // ListMetrics returns one page and the number of all matches, from one
 // consistent snapshot.
 func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error) {
-	countWhere, countArgs := metricWhere(projectID, q, true)
+	countWhere, countArgs := db.dialect.metricWhere(projectID, q, true)
 	var out []catalog.Metric
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
@@ -402,7 +408,7 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		}
 		// Few matches: drive the page from the tag index and sort them.
 		// Many: walk the sort index, which soon fills a page.
-		where, args := metricWhere(projectID, q, total <= fewMatches)
+		where, args := db.dialect.metricWhere(projectID, q, total <= fewMatches)
 		rows, err := t.query(ctx, currentMetricSelect+` WHERE `+where+` ORDER BY `+orderClause(q.Sort, metricSortColumns, "m.id")+` LIMIT ? OFFSET ?`,
 			append(args, q.Limit, q.Offset)...)
 		if err != nil {

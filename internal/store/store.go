@@ -168,6 +168,15 @@ var (
 	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE"}
 )
 
+// unindexed marks a column so that the planner does not use an index for
+// it: SQLite's unary + does that; PostgreSQL plans from statistics instead.
+func (d dialect) unindexed(col string) string {
+	if d.numbered {
+		return col
+	}
+	return "+" + col
+}
+
 // rebind rewrites ? placeholders for the dialect. Queries in this package
 // never contain a literal question mark.
 func (d dialect) rebind(q string) string {
