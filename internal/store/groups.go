@@ -319,10 +319,8 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 		}
 	}
 	if len(q.MaintainerIDs) > 0 {
-		conds = append(conds, "g.maintainer_id IN ("+placeholders(len(q.MaintainerIDs))+")")
-		for _, id := range q.MaintainerIDs {
-			args = append(args, id)
-		}
+		cond, in := inCondition("g.maintainer_id", q.MaintainerIDs)
+		conds, args = append(conds, cond), append(args, in...)
 	}
 	if q.MaintainerTeamKey != "" {
 		conds = append(conds, "g.maintainer_team_key = ?")

@@ -346,20 +346,16 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 		args = append(args, q.UnitAggregationType)
 	}
 	if len(q.MaintainerIDs) > 0 {
-		conds = append(conds, "m.maintainer_id IN ("+placeholders(len(q.MaintainerIDs))+")")
-		for _, id := range q.MaintainerIDs {
-			args = append(args, id)
-		}
+		cond, in := inCondition("m.maintainer_id", q.MaintainerIDs)
+		conds, args = append(conds, cond), append(args, in...)
 	}
 	if q.MaintainerTeamKey != "" {
 		conds = append(conds, "m.maintainer_team_key = ?")
 		args = append(args, q.MaintainerTeamKey)
 	}
 	if len(q.DataSourceKeys) > 0 {
-		conds = append(conds, "m.data_source_key IN ("+placeholders(len(q.DataSourceKeys))+")")
-		for _, k := range q.DataSourceKeys {
-			args = append(args, k)
-		}
+		cond, in := inCondition("m.data_source_key", q.DataSourceKeys)
+		conds, args = append(conds, cond), append(args, in...)
 	}
 	connected := "(" + experimentExists + " OR " + rolloutExists + ")"
 	if q.HasConnections != nil {

@@ -69,3 +69,12 @@ func lockTeam(ctx context.Context, t *txn, key string) error {
 	}
 	return nil
 }
+
+// inCondition renders "col IN (?, ...)" with its arguments.
+func inCondition(col string, values []string) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return col + " IN (" + placeholders(len(values)) + ")", args
+}
