@@ -1436,29 +1436,9 @@ func TestMetricGroupConcurrency(t *testing.T) {
 		e.createMetric(t, "default", `{"key":"a","kind":"custom","eventKey":"a"}`)
 		e.createMetric(t, "default", `{"key":"b","kind":"custom","eventKey":"b"}`)
 		const n = 8
-		type result struct {
-			status int
-			body   []byte
-			err    error
-		}
 		ctx := allowUndocumented(context.Background())
-		race := func(method, path string, body func(i int) string) []result {
-			results := make([]result, n)
-			start := make(chan struct{})
-			done := make(chan struct{})
-			for i := range n {
-				go func() {
-					defer func() { done <- struct{}{} }()
-					<-start
-					st, b, _, err := e.send(t, ctx, method, path, body(i), betaHeader)
-					results[i] = result{st, b, err}
-				}()
-			}
-			close(start)
-			for range n {
-				<-done
-			}
-			return results
+		race := func(method, path string, body func(i int) string) []raceResult {
+			return e.race(t, ctx, n, method, path, body, betaHeader)
 		}
 
 		t.Run("derived keys", func(t *testing.T) {
@@ -1512,23 +1492,7 @@ func TestMetricGroupConcurrency(t *testing.T) {
 			results := race(http.MethodPatch, mgPath("default", "race"), func(i int) string {
 				return fmt.Sprintf(`[{"op":"test","path":"/_version","value":1},{"op":"replace","path":"/description","value":"writer %d"}]`, i)
 			})
-			winner := -1
-			for i, r := range results {
-				switch {
-				case r.err != nil:
-					t.Errorf("writer %d: %v", i, r.err)
-				case r.status == http.StatusOK:
-					if winner >= 0 {
-						t.Errorf("writers %d and %d both succeeded", winner, i)
-					}
-					winner = i
-				default:
-					wantError(t, fmt.Sprintf("writer %d", i), r.status, r.body, http.StatusConflict)
-				}
-			}
-			if winner < 0 {
-				t.Fatalf("no writer succeeded")
-			}
+			winner := soleWinner(t, results)
 			got := e.mgGet(t, "default", "race", "")
 			if got["_version"] != 2.0 || got["description"] != fmt.Sprintf("writer %d", winner) {
 				t.Errorf("final _version %v description %v, want 2 and %q", got["_version"], got["description"], fmt.Sprintf("writer %d", winner))

@@ -329,3 +329,52 @@ func without(m map[string]any, fields ...string) map[string]any {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// raceResult is the answer one racing writer got.
+type raceResult struct {
+	status int
+	body   []byte
+	err    error
+}
+
+// race sends n requests at once, body(i) for writer i, and returns every
+// writer's answer.
+func (e *env) race(t testing.TB, ctx context.Context, n int, method, path string, body func(i int) string, headers ...string) []raceResult {
+	results := make([]raceResult, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			st, b, _, err := e.send(t, ctx, method, path, body(i), headers...)
+			results[i] = raceResult{st, b, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+// soleWinner checks that exactly one racing writer got 200 and every other
+// one 409, and returns the winner.
+func soleWinner(t testing.TB, results []raceResult) int {
+	t.Helper()
+	winner := -1
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			t.Errorf("writer %d: %v", i, r.err)
+		case r.status == http.StatusOK:
+			if winner >= 0 {
+				t.Errorf("writers %d and %d both succeeded", winner, i)
+			}
+			winner = i
+		default:
+			wantError(t, fmt.Sprintf("writer %d", i), r.status, r.body, http.StatusConflict)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no writer succeeded")
+	}
+	return winner
+}

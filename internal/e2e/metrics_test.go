@@ -592,51 +592,15 @@ func TestMetricPatchConcurrent(t *testing.T) {
 		path := metricPath("default", "contended")
 		e.createMetric(t, "default", `{"key":"contended","kind":"custom","eventKey":"e"}`)
 
-		type result struct {
-			status int
-			body   []byte
-			err    error
-		}
-		run := func(body func(i int) string) []result {
-			results := make([]result, n)
-			start := make(chan struct{})
-			done := make(chan struct{})
-			for i := range n {
-				go func() {
-					defer func() { done <- struct{}{} }()
-					<-start
-					st, b, _, err := e.send(t, context.Background(), http.MethodPatch, path, body(i))
-					results[i] = result{st, b, err}
-				}()
-			}
-			close(start)
-			for range n {
-				<-done
-			}
-			return results
+		run := func(body func(i int) string) []raceResult {
+			return e.race(t, context.Background(), n, http.MethodPatch, path, body)
 		}
 
 		t.Run("guarded by test of _version", func(t *testing.T) {
 			results := run(func(i int) string {
 				return fmt.Sprintf(`[{"op":"test","path":"/_version","value":1},{"op":"replace","path":"/description","value":"writer %d"}]`, i)
 			})
-			winner := -1
-			for i, r := range results {
-				switch {
-				case r.err != nil:
-					t.Errorf("writer %d: %v", i, r.err)
-				case r.status == http.StatusOK:
-					if winner >= 0 {
-						t.Errorf("writers %d and %d both succeeded", winner, i)
-					}
-					winner = i
-				default:
-					wantError(t, fmt.Sprintf("writer %d", i), r.status, r.body, http.StatusConflict)
-				}
-			}
-			if winner < 0 {
-				t.Fatalf("no writer succeeded")
-			}
+			winner := soleWinner(t, results)
 			got := e.getMetric(t, "default", "contended", "")
 			if got["_version"] != 2.0 || got["description"] != fmt.Sprintf("writer %d", winner) {
 				t.Errorf("final _version %v description %v, want 2 and %q", got["_version"], got["description"], fmt.Sprintf("writer %d", winner))
