@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // accountRoutes lists the member and team routes.
@@ -311,7 +312,7 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 	// parameter is optional here (LaunchDarkly's generated clients omit it).
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && params["domain-model"] != "" {
 		if dm := params["domain-model"]; dm != semanticPatchModel {
-			return catalog.Errorf(catalog.KindInvalid, "domain-model %q is not supported here; send a semantic patch (%s)", dm, semanticPatchModel)
+			return core.Errorf(core.KindInvalid, "domain-model %q is not supported here; send a semantic patch (%s)", dm, semanticPatchModel)
 		}
 		r = r.WithContext(r.Context())
 		r.Header = r.Header.Clone()

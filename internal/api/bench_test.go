@@ -15,6 +15,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -66,7 +67,7 @@ func seedProject(b *testing.B, ctx context.Context, cat *catalog.Catalog, db *st
 		}
 		at := start.Add(time.Duration(i) * time.Second)
 		batch = append(batch, &catalog.Metric{
-			ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
+			ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
 			Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def,
 		})
 		if len(batch) == cap(batch) || i == n-1 {

@@ -5,8 +5,7 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
-
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // errorBody is LaunchDarkly's error representation.
@@ -17,30 +16,30 @@ type errorBody struct {
 }
 
 // statusOf maps an error kind to its HTTP status and LaunchDarkly code.
-var statusOf = map[catalog.ErrorKind]struct {
+var statusOf = map[core.ErrorKind]struct {
 	status int
 	code   string
 }{
-	catalog.KindInvalid:          {http.StatusBadRequest, "invalid_request"},
-	catalog.KindUnauthorized:     {http.StatusUnauthorized, "unauthorized"},
-	catalog.KindForbidden:        {http.StatusForbidden, "forbidden"},
-	catalog.KindNotFound:         {http.StatusNotFound, "not_found"},
-	catalog.KindMethodNotAllowed: {http.StatusMethodNotAllowed, "method_not_allowed"},
-	catalog.KindConflict:         {http.StatusConflict, "conflict"},
-	catalog.KindTooLarge:         {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
-	catalog.KindUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	catalog.KindRateLimited:      {http.StatusTooManyRequests, "rate_limited"},
-	catalog.KindInternal:         {http.StatusInternalServerError, "internal_server_error"},
+	core.KindInvalid:          {http.StatusBadRequest, "invalid_request"},
+	core.KindUnauthorized:     {http.StatusUnauthorized, "unauthorized"},
+	core.KindForbidden:        {http.StatusForbidden, "forbidden"},
+	core.KindNotFound:         {http.StatusNotFound, "not_found"},
+	core.KindMethodNotAllowed: {http.StatusMethodNotAllowed, "method_not_allowed"},
+	core.KindConflict:         {http.StatusConflict, "conflict"},
+	core.KindTooLarge:         {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
+	core.KindUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	core.KindRateLimited:      {http.StatusTooManyRequests, "rate_limited"},
+	core.KindInternal:         {http.StatusInternalServerError, "internal_server_error"},
 }
 
 // writeError writes err as LaunchDarkly error JSON. Unclassified errors are
 // logged with their id and reach the client only as an internal error.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	id := uuid.NewString()
-	kind := catalog.KindOf(err)
+	kind := core.KindOf(err)
 	st := statusOf[kind]
 	msg := "an internal error occurred; quote this id when reporting it"
-	if kind == catalog.KindInternal {
+	if kind == core.KindInternal {
 		if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 			// The client went away; nobody reads this response.
 			s.log.Debug("request cancelled", "id", id, "method", r.Method, "path", r.URL.Path)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // groupRoutes lists the metric group routes. They are a beta resource.
@@ -36,7 +37,7 @@ func beta(h handlerFunc) handlerFunc {
 				}
 			}
 		}
-		return catalog.Errorf(catalog.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
+		return core.Errorf(core.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
 	}
 }
 

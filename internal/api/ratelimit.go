@@ -6,9 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/core"
 	"golang.org/x/time/rate"
-
-	"github.com/metricsd/metricsd/internal/catalog"
 )
 
 // rateWindow is the period LaunchDarkly states its limits in.
@@ -50,5 +49,5 @@ func (rl *rateLimiter) allow(w http.ResponseWriter) error {
 	}
 	wait := time.Duration((1 - tokens) / float64(rl.lim.Limit()) * float64(time.Second))
 	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return catalog.Errorf(catalog.KindRateLimited, "rate limit of %d requests per %s exceeded; retry after the time in Retry-After", rl.burst, rateWindow)
+	return core.Errorf(core.KindRateLimited, "rate limit of %d requests per %s exceeded; retry after the time in Retry-After", rl.burst, rateWindow)
 }

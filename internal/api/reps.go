@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // link is LaunchDarkly's link object.
@@ -22,7 +23,7 @@ func epochMS(t time.Time) int64 { return t.UnixMilli() }
 
 // pageLinks renders self, first, prev, next and last for a paged
 // collection, keeping every other query parameter of the request.
-func pageLinks(path string, query url.Values, page catalog.Page, total int) links {
+func pageLinks(path string, query url.Values, page core.Page, total int) links {
 	at := func(offset int) link {
 		q := url.Values{}
 		for k, v := range query {

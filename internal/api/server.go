@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -100,14 +101,14 @@ func (s *Server) routes() http.Handler {
 		api.Handle(rt.pattern, s.dispatch(rt))
 	}
 	api.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		return catalog.Errorf(catalog.KindNotFound, "no resource at %s", r.URL.Path)
+		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.Handle("/api/", s.authenticate(api))
 	root.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		return catalog.Errorf(catalog.KindNotFound, "no resource at %s", r.URL.Path)
+		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
 	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(root))))
 }
@@ -125,7 +126,7 @@ func (s *Server) dispatch(rt route) http.Handler {
 		h, ok := rt.methods[r.Method]
 		if !ok {
 			w.Header().Set("Allow", allow)
-			return catalog.Errorf(catalog.KindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+			return core.Errorf(core.KindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
 		}
 		return h(w, r)
 	})
@@ -253,19 +254,19 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, catalog.Errorf(catalog.KindUnsupportedMedia, "Content-Type must be application/json")
+			return nil, core.Errorf(core.KindUnsupportedMedia, "Content-Type must be application/json")
 		}
 		if dm := params["domain-model"]; dm != "" {
-			return nil, catalog.Errorf(catalog.KindInvalid, "domain-model %q is not supported here; send a JSON Patch", dm)
+			return nil, core.Errorf(core.KindInvalid, "domain-model %q is not supported here; send a JSON Patch", dm)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, catalog.Errorf(catalog.KindTooLarge, "request body is larger than %d bytes", s.maxBody)
+		return nil, core.Errorf(core.KindTooLarge, "request body is larger than %d bytes", s.maxBody)
 	}
 	if err != nil {
-		return nil, catalog.Errorf(catalog.KindInvalid, "request body could not be read")
+		return nil, core.Errorf(core.KindInvalid, "request body could not be read")
 	}
 	return body, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // AccountStore persists members and teams beyond what authentication needs.
@@ -11,7 +13,7 @@ import (
 type AccountStore interface {
 	// CreateMembers stores new members and the team memberships they start
 	// with, all or none. An email already taken (ignoring case) is a
-	// *RowError wrapping ErrDuplicate; team keys that name no team are a
+	// *RowError wrapping core.ErrDuplicate; team keys that name no team are a
 	// *MissingRefsError.
 	CreateMembers(ctx context.Context, ms []NewMember) error
 	// GetMemberDetail returns a member with its teams.
@@ -24,7 +26,7 @@ type AccountStore interface {
 	DeleteMember(ctx context.Context, id string) error
 
 	// CreateTeam stores a team with its members and maintainers. A taken key
-	// is ErrDuplicate; member IDs that name no member are a
+	// is core.ErrDuplicate; member IDs that name no member are a
 	// *MissingRefsError.
 	CreateTeam(ctx context.Context, t *Team) error
 	// GetTeam returns a team with its member IDs, member count and
@@ -34,7 +36,7 @@ type AccountStore interface {
 	// maintainers but without member IDs, and the number of all matches.
 	ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)
 	// UpdateTeam stores t's name, description, members and maintainers when
-	// its version is still prevVersion, and ErrStale otherwise.
+	// its version is still prevVersion, and core.ErrStale otherwise.
 	UpdateTeam(ctx context.Context, t *Team, prevVersion int) error
 	// DeleteTeam removes a team unless it maintains metrics or metric
 	// groups (*MaintainsError).
@@ -63,8 +65,8 @@ func (e *MissingRefsError) Error() string {
 	return fmt.Sprintf("no %s %s", e.What, strings.Join(e.Keys, ", "))
 }
 
-// Is makes errors.Is(err, ErrReference) hold.
-func (e *MissingRefsError) Is(target error) bool { return target == ErrReference }
+// Is makes errors.Is(err, core.ErrReference) hold.
+func (e *MissingRefsError) Is(target error) bool { return target == core.ErrReference }
 
 // MaintainedRef names a metric or metric group that a member or team
 // maintains.
@@ -80,8 +82,8 @@ type MaintainsError struct{ Refs []MaintainedRef }
 
 func (e *MaintainsError) Error() string { return "maintains " + describeMaintained(e.Refs) }
 
-// Is makes errors.Is(err, ErrInUse) hold.
-func (e *MaintainsError) Is(target error) bool { return target == ErrInUse }
+// Is makes errors.Is(err, core.ErrInUse) hold.
+func (e *MaintainsError) Is(target error) bool { return target == core.ErrInUse }
 
 // maxListedRefs bounds how many resources a conflict message names.
 const maxListedRefs = 20

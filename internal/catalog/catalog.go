@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // Catalog applies the domain rules on top of a Store. Handlers call one
@@ -27,14 +28,6 @@ func New(s Store) *Catalog {
 
 // Store returns the underlying store.
 func (c *Catalog) Store() Store { return c.store }
-
-// NewObjectID returns a random 24-hex-digit identifier, the shape
-// LaunchDarkly uses for member, project, environment and metric IDs.
-func NewObjectID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
 
 // HashToken returns the stored form of an access token.
 func HashToken(secret string) []byte {
@@ -57,21 +50,21 @@ func (c *Catalog) Authenticate(ctx context.Context, header string) (*Member, err
 		secret = strings.TrimSpace(secret[7:])
 	}
 	if secret == "" {
-		return nil, Errorf(KindUnauthorized, "an access token is required in the Authorization header")
+		return nil, core.Errorf(core.KindUnauthorized, "an access token is required in the Authorization header")
 	}
 	if len(secret) > 512 {
-		return nil, Errorf(KindUnauthorized, "invalid access token")
+		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	hash := HashToken(secret)
 	tok, m, err := c.store.TokenByHash(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindUnauthorized, "invalid access token")
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	if err != nil {
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 {
-		return nil, Errorf(KindUnauthorized, "invalid access token")
+		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	return m, nil
 }
@@ -87,11 +80,11 @@ func (c *Catalog) Bootstrap(ctx context.Context, adminToken string) (generated s
 	if secret == "" {
 		secret = NewTokenSecret()
 	}
-	owner := Member{ID: NewObjectID(), Email: "owner@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: now}
-	proj := Project{ID: NewObjectID(), Key: "default", Name: "Default", Tags: []string{}, IncludeInSnippetByDefault: false, UsingEnvironmentID: false, UsingMobileKey: true, CreatedAt: now}
+	owner := Member{ID: core.NewObjectID(), Email: "owner@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: now}
+	proj := Project{ID: core.NewObjectID(), Key: "default", Name: "Default", Tags: []string{}, IncludeInSnippetByDefault: false, UsingEnvironmentID: false, UsingMobileKey: true, CreatedAt: now}
 	seed := &Seed{
 		Owner:        owner,
-		Token:        Token{ID: NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), CreatedAt: now},
+		Token:        Token{ID: core.NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), CreatedAt: now},
 		Project:      proj,
 		Environments: defaultEnvironments(proj.ID, now),
 	}
@@ -112,12 +105,12 @@ func (c *Catalog) Bootstrap(ctx context.Context, adminToken string) (generated s
 	if err != nil {
 		return "", err
 	}
-	return "", c.store.EnsureToken(ctx, &Token{ID: NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), CreatedAt: now})
+	return "", c.store.EnsureToken(ctx, &Token{ID: core.NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), CreatedAt: now})
 }
 
 func newEnvironment(projectID, key, name, color string, critical bool, now time.Time) Environment {
 	return Environment{
-		ID: NewObjectID(), ProjectID: projectID, Key: key, Name: name, Color: color,
+		ID: core.NewObjectID(), ProjectID: projectID, Key: key, Name: name, Color: color,
 		APIKey: "sdk-" + uuid.NewString(), MobileKey: "mob-" + uuid.NewString(),
 		Critical: critical, Tags: []string{}, CreatedAt: now,
 	}
@@ -130,11 +123,11 @@ func defaultEnvironments(projectID string, now time.Time) []Environment {
 	}
 }
 
-// project resolves a project key or returns a KindNotFound error.
+// project resolves a project key or returns a core.KindNotFound error.
 func (c *Catalog) project(ctx context.Context, key string) (*Project, error) {
 	p, err := c.store.GetProject(ctx, key)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "unknown project %q", key)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, core.Errorf(core.KindNotFound, "unknown project %q", key)
 	}
 	return p, err
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // DecodeStrict decodes one JSON value from data into v, rejecting unknown
-// fields, wrong types and trailing data with KindInvalid errors that name
+// fields, wrong types and trailing data with core.KindInvalid errors that name
 // the offending field.
 func DecodeStrict(data []byte, v any) error {
 	if err := checkFieldCase(data, v); err != nil {

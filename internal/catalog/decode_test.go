@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 func TestDecodeStrict(t *testing.T) {
@@ -58,8 +59,8 @@ func TestDecodeStrict(t *testing.T) {
 			got := ""
 			if err != nil {
 				got = err.Error()
-				if k := KindOf(err); k != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", k)
+				if k := core.KindOf(err); k != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // FuzzMetricPost runs create-metric bodies through decoding, normalization
@@ -34,8 +35,8 @@ func FuzzMetricPost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in MetricPost
 		if err := DecodeStrict(body, &in); err != nil {
-			if KindOf(err) != KindInvalid {
-				t.Fatalf("DecodeStrict error %v is not KindInvalid", err)
+			if core.KindOf(err) != core.KindInvalid {
+				t.Fatalf("DecodeStrict error %v is not core.KindInvalid", err)
 			}
 			return
 		}
@@ -45,8 +46,8 @@ func FuzzMetricPost(f *testing.F) {
 		def := in.MetricDef
 		normalizeMetric(in.Key, &def)
 		if err := validateMetric(in.Kind, &def); err != nil {
-			if KindOf(err) != KindInvalid {
-				t.Fatalf("validateMetric error %v is not KindInvalid", err)
+			if core.KindOf(err) != core.KindInvalid {
+				t.Fatalf("validateMetric error %v is not core.KindInvalid", err)
 			}
 			return
 		}
@@ -81,7 +82,7 @@ func fuzzPatchMetric() *Metric {
 }
 
 // FuzzParsePatch runs PATCH bodies through ParsePatch and applyMetricPatch.
-// Nothing may panic, and every error must be a classified *Error.
+// Nothing may panic, and every error must be a classified *core.Error.
 func FuzzParsePatch(f *testing.F) {
 	for _, s := range []string{
 		`[{"op":"replace","path":"/name","value":"New"}]`,
@@ -108,16 +109,16 @@ func FuzzParsePatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ops, _, err := ParsePatch(body)
 		if err != nil {
-			if KindOf(err) == KindInternal {
-				t.Fatalf("ParsePatch error %T %v is not a classified *Error", err, err)
+			if core.KindOf(err) == core.KindInternal {
+				t.Fatalf("ParsePatch error %T %v is not a classified *core.Error", err, err)
 			}
 			return
 		}
 		cur := fuzzPatchMetric()
 		def, err := applyMetricPatch(cur, ops)
 		if err != nil {
-			if KindOf(err) == KindInternal {
-				t.Fatalf("applyMetricPatch error %T %v is not a classified *Error", err, err)
+			if core.KindOf(err) == core.KindInternal {
+				t.Fatalf("applyMetricPatch error %T %v is not a classified *core.Error", err, err)
 			}
 			return
 		}
@@ -125,8 +126,8 @@ func FuzzParsePatch(f *testing.F) {
 			t.Fatalf("applyMetricPatch modified the current metric (-want +got):\n%s", diff)
 		}
 		normalizeMetric(cur.Key, &def)
-		if err := validateMetric(cur.Kind, &def); err != nil && KindOf(err) != KindInvalid {
-			t.Fatalf("validateMetric error %v is not KindInvalid", err)
+		if err := validateMetric(cur.Kind, &def); err != nil && core.KindOf(err) != core.KindInvalid {
+			t.Fatalf("validateMetric error %v is not core.KindInvalid", err)
 		}
 	})
 }
@@ -150,13 +151,13 @@ func FuzzMetricGroupPost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in MetricGroupPost
 		if err := DecodeStrict(body, &in); err != nil {
-			if KindOf(err) == KindInternal {
+			if core.KindOf(err) == core.KindInternal {
 				t.Fatalf("DecodeStrict(%q) gave an unclassified error: %v", body, err)
 			}
 			return
 		}
 		normalizeGroup(&in.GroupDef)
-		if err := validateGroupShape(&in.GroupDef); err != nil && KindOf(err) == KindInternal {
+		if err := validateGroupShape(&in.GroupDef); err != nil && core.KindOf(err) == core.KindInternal {
 			t.Fatalf("validateGroupShape gave an unclassified error: %v", err)
 		}
 		_ = slugKey(in.Name)

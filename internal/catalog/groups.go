@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/filter"
 )
 
@@ -60,19 +61,19 @@ func (c *Catalog) CreateMetricGroup(ctx context.Context, actor *Member, projectK
 	// A derived key takes the first free suffix; the unique index decides.
 	for attempt := 2; ; attempt++ {
 		err = c.store.CreateMetricGroup(ctx, g)
-		if !errors.Is(err, ErrDuplicate) {
+		if !errors.Is(err, core.ErrDuplicate) {
 			break
 		}
 		_, gerr := c.store.GetMetricGroup(ctx, p.ID, g.Key)
-		if errors.Is(gerr, ErrNotFound) {
+		if errors.Is(gerr, core.ErrNotFound) {
 			// The key is free, so the other unique rule refused the row.
-			return nil, Errorf(KindConflict, "project %q already has a guardrail metric group", projectKey)
+			return nil, core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
 		}
 		if gerr != nil {
 			return nil, gerr
 		}
 		if !deriveKey || attempt > 100 {
-			return nil, Errorf(KindConflict, "a metric group with key %q already exists in project %q", g.Key, projectKey)
+			return nil, core.Errorf(core.KindConflict, "a metric group with key %q already exists in project %q", g.Key, projectKey)
 		}
 		g.Key = fmt.Sprintf("%s-%d", key, attempt)
 	}
@@ -83,7 +84,7 @@ func (c *Catalog) CreateMetricGroup(ctx context.Context, actor *Member, projectK
 }
 
 func groupWriteError(err error) error {
-	if errors.Is(err, ErrReference) {
+	if errors.Is(err, core.ErrReference) {
 		return invalid("a metric or the maintainer of the group no longer exists; retry with current data")
 	}
 	return err
@@ -251,8 +252,8 @@ func (c *Catalog) GetMetricGroup(ctx context.Context, projectKey, key string, ex
 		return nil, nil, err
 	}
 	g, err := c.store.GetMetricGroup(ctx, p.ID, key)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, Errorf(KindNotFound, "unknown metric group %q in project %q", key, projectKey)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	}
 	if err != nil || !expand["experiments"] {
 		return g, nil, err
@@ -284,10 +285,10 @@ func (c *Catalog) DeleteMetricGroup(ctx context.Context, projectKey, key string)
 	err = c.store.DeleteMetricGroup(ctx, p.ID, key)
 	var inUse *InUseError
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return Errorf(KindNotFound, "unknown metric group %q in project %q", key, projectKey)
+	case errors.Is(err, core.ErrNotFound):
+		return core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	case errors.As(err, &inUse):
-		return Errorf(KindConflict, "metric group %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+		return core.Errorf(core.KindConflict, "metric group %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
 	}
 	return err
 }
@@ -331,10 +332,10 @@ func (c *Catalog) PatchMetricGroup(ctx context.Context, projectKey, key string, 
 	next.Version, next.UpdatedAt = cur.Version+1, c.now()
 	err = c.store.UpdateMetricGroup(ctx, &next, cur.Version)
 	switch {
-	case errors.Is(err, ErrStale):
-		return nil, Errorf(KindConflict, "metric group %q was changed by another request; fetch it and retry", key)
-	case errors.Is(err, ErrDuplicate) && def.Kind == GroupGuardrail:
-		return nil, Errorf(KindConflict, "project %q already has a guardrail metric group", projectKey)
+	case errors.Is(err, core.ErrStale):
+		return nil, core.Errorf(core.KindConflict, "metric group %q was changed by another request; fetch it and retry", key)
+	case errors.Is(err, core.ErrDuplicate) && def.Kind == GroupGuardrail:
+		return nil, core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
 	case err != nil:
 		return nil, groupWriteError(err)
 	}
@@ -357,7 +358,7 @@ func (c *Catalog) checkMetricInGroups(ctx context.Context, cur *Metric, def Metr
 		keys = append(keys, g.Key)
 	}
 	if def.Archived && !cur.Def.Archived {
-		return Errorf(KindConflict, "metric %q is in metric groups %s; remove it from them before archiving it", cur.Key, strings.Join(keys, ", "))
+		return core.Errorf(core.KindConflict, "metric %q is in metric groups %s; remove it from them before archiving it", cur.Key, strings.Join(keys, ", "))
 	}
 	for _, g := range groups {
 		ms := slices.Clone(g.Metrics)

@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"time"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // Metric group kinds.
@@ -67,8 +69,8 @@ type GroupUsage struct {
 
 // GroupQuery selects metric groups of one project, evaluated in SQL.
 type GroupQuery struct {
-	Page
-	Sort              []SortKey // name, createdAt, connectionCount
+	core.Page
+	Sort              []core.SortKey // name, createdAt, connectionCount
 	Queries           [][]string
 	Kind              string
 	HasConnections    *bool

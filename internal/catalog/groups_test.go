@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // groupShapeDef is a valid standard group definition that test cases change.
@@ -98,8 +99,8 @@ func TestValidateGroupShape(t *testing.T) {
 			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
 				t.Fatalf("validateGroupShape error mismatch (-want +got):\n%s", diff)
 			}
-			if err != nil && KindOf(err) != KindInvalid {
-				t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+			if err != nil && core.KindOf(err) != core.KindInvalid {
+				t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 			}
 			if diff := cmp.Diff(before, d); diff != "" {
 				t.Errorf("validateGroupShape changed its input (-before +after):\n%s", diff)
@@ -170,8 +171,8 @@ func TestValidateGroupMetrics(t *testing.T) {
 			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
 				t.Fatalf("validateGroupMetrics error mismatch (-want +got):\n%s", diff)
 			}
-			if err != nil && KindOf(err) != KindInvalid {
-				t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+			if err != nil && core.KindOf(err) != core.KindInvalid {
+				t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 			}
 			for i, m := range tt.metrics {
 				if !slices.Equal(before[i], m.Def.RandomizationUnits) {
@@ -254,7 +255,7 @@ func TestSlugKeyLong(t *testing.T) {
 }
 
 func TestParseGroupQuery(t *testing.T) {
-	page := Page{Limit: DefaultMetricLimit}
+	page := core.Page{Limit: DefaultMetricLimit}
 	tests := []struct {
 		name                        string
 		limit, offset, sort, filter string
@@ -262,14 +263,14 @@ func TestParseGroupQuery(t *testing.T) {
 	}{
 		{name: "empty", want: GroupQuery{Page: page}},
 		{name: "blank filter and sort", sort: " , ", filter: "  ", want: GroupQuery{Page: page}},
-		{name: "paging", limit: "5", offset: "15", want: GroupQuery{Page: Page{Limit: 5, Offset: 15}}},
-		{name: "largest page", limit: "50", offset: "0", want: GroupQuery{Page: Page{Limit: 50}}},
-		{name: "sort name", sort: "name", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "name"}}}},
-		{name: "sort -name", sort: "-name", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "name", Desc: true}}}},
-		{name: "sort createdAt", sort: "createdAt", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "createdAt"}}}},
-		{name: "sort -createdAt", sort: "-createdAt", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "createdAt", Desc: true}}}},
-		{name: "sort connectionCount", sort: "connectionCount", want: GroupQuery{Page: page, Sort: []SortKey{{Field: "connectionCount"}}}},
-		{name: "sort several", sort: " -connectionCount , name,-createdAt", want: GroupQuery{Page: page, Sort: []SortKey{
+		{name: "paging", limit: "5", offset: "15", want: GroupQuery{Page: core.Page{Limit: 5, Offset: 15}}},
+		{name: "largest page", limit: "50", offset: "0", want: GroupQuery{Page: core.Page{Limit: 50}}},
+		{name: "sort name", sort: "name", want: GroupQuery{Page: page, Sort: []core.SortKey{{Field: "name"}}}},
+		{name: "sort -name", sort: "-name", want: GroupQuery{Page: page, Sort: []core.SortKey{{Field: "name", Desc: true}}}},
+		{name: "sort createdAt", sort: "createdAt", want: GroupQuery{Page: page, Sort: []core.SortKey{{Field: "createdAt"}}}},
+		{name: "sort -createdAt", sort: "-createdAt", want: GroupQuery{Page: page, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}}},
+		{name: "sort connectionCount", sort: "connectionCount", want: GroupQuery{Page: page, Sort: []core.SortKey{{Field: "connectionCount"}}}},
+		{name: "sort several", sort: " -connectionCount , name,-createdAt", want: GroupQuery{Page: page, Sort: []core.SortKey{
 			{Field: "connectionCount", Desc: true}, {Field: "name"}, {Field: "createdAt", Desc: true},
 		}}},
 
@@ -302,7 +303,7 @@ func TestParseGroupQuery(t *testing.T) {
 			filter: `query equals ['check', "out"] and kind equals standard, hasConnections equals true and experimentStatus equals started ` +
 				`and maintainerIds anyOf [m1, m2] and maintainerTeamKey equals growth and query equals k`,
 			want: GroupQuery{
-				Page: Page{Limit: 10, Offset: 20}, Sort: []SortKey{{Field: "connectionCount", Desc: true}, {Field: "name"}},
+				Page: core.Page{Limit: 10, Offset: 20}, Sort: []core.SortKey{{Field: "connectionCount", Desc: true}, {Field: "name"}},
 				Queries: [][]string{{"check", "out"}, {"k"}}, Kind: GroupStandard, HasConnections: boolp(true),
 				ExperimentStatus: "started", MaintainerIDs: []string{"m1", "m2"}, MaintainerTeamKey: "growth",
 			},
@@ -394,8 +395,8 @@ func TestParseGroupQueryErrors(t *testing.T) {
 			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
 				t.Fatalf("ParseGroupQuery(%q, %q, %q, %q) error mismatch (-want +got):\n%s", tt.limit, tt.offset, tt.sort, tt.filter, diff)
 			}
-			if k := KindOf(err); k != KindInvalid {
-				t.Errorf("KindOf = %v, want KindInvalid", k)
+			if k := core.KindOf(err); k != core.KindInvalid {
+				t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/filter"
 )
 
@@ -15,8 +16,8 @@ const (
 )
 
 // ParsePage reads limit and offset query parameters.
-func ParsePage(limit, offset string, def, max int) (Page, error) {
-	p := Page{Limit: def}
+func ParsePage(limit, offset string, def, max int) (core.Page, error) {
+	p := core.Page{Limit: def}
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 || n > max {
@@ -36,16 +37,16 @@ func ParsePage(limit, offset string, def, max int) (Page, error) {
 
 // ParseSort reads a comma-separated sort parameter; "-" before a field sorts
 // it in descending order.
-func ParseSort(s string, allowed ...string) ([]SortKey, error) {
-	var keys []SortKey
+func ParseSort(s string, allowed ...string) ([]core.SortKey, error) {
+	var keys []core.SortKey
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		k := SortKey{Field: part}
+		k := core.SortKey{Field: part}
 		if strings.HasPrefix(part, "-") {
-			k = SortKey{Field: part[1:], Desc: true}
+			k = core.SortKey{Field: part[1:], Desc: true}
 		}
 		ok := false
 		for _, a := range allowed {
@@ -75,7 +76,7 @@ var metricFilterSpec = filter.Spec{
 }
 
 // ParseMetricQuery turns the list parameters of the metrics endpoint into a
-// MetricQuery. Errors are KindInvalid and point at the offending input.
+// MetricQuery. Errors are core.KindInvalid and point at the offending input.
 func ParseMetricQuery(limit, offset, sort, filterText string) (MetricQuery, error) {
 	var q MetricQuery
 	page, err := ParsePage(limit, offset, DefaultMetricLimit, MaxMetricLimit)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 func errText(err error) string {
@@ -19,26 +20,26 @@ func TestParsePage(t *testing.T) {
 	const offsetMsg = "offset must be a non-negative integer"
 	tests := []struct {
 		limit, offset string
-		want          Page
+		want          core.Page
 		wantErr       string
 	}{
-		{"", "", Page{Limit: 20}, ""},
-		{"1", "", Page{Limit: 1}, ""},
-		{"50", "", Page{Limit: 50}, ""},
-		{"25", "10", Page{Limit: 25, Offset: 10}, ""},
-		{"", "0", Page{Limit: 20}, ""},
-		{"", "100000", Page{Limit: 20, Offset: 100000}, ""},
-		{"0", "", Page{}, limitMsg},
-		{"51", "", Page{}, limitMsg},
-		{"-1", "", Page{}, limitMsg},
-		{"abc", "", Page{}, limitMsg},
-		{"1.5", "", Page{}, limitMsg},
-		{" 5", "", Page{}, limitMsg},
-		{"99999999999999999999", "", Page{}, limitMsg},
-		{"", "-1", Page{}, offsetMsg},
-		{"", "x", Page{}, offsetMsg},
-		{"", "1e3", Page{}, offsetMsg},
-		{"0", "-1", Page{}, limitMsg}, // limit is checked first
+		{"", "", core.Page{Limit: 20}, ""},
+		{"1", "", core.Page{Limit: 1}, ""},
+		{"50", "", core.Page{Limit: 50}, ""},
+		{"25", "10", core.Page{Limit: 25, Offset: 10}, ""},
+		{"", "0", core.Page{Limit: 20}, ""},
+		{"", "100000", core.Page{Limit: 20, Offset: 100000}, ""},
+		{"0", "", core.Page{}, limitMsg},
+		{"51", "", core.Page{}, limitMsg},
+		{"-1", "", core.Page{}, limitMsg},
+		{"abc", "", core.Page{}, limitMsg},
+		{"1.5", "", core.Page{}, limitMsg},
+		{" 5", "", core.Page{}, limitMsg},
+		{"99999999999999999999", "", core.Page{}, limitMsg},
+		{"", "-1", core.Page{}, offsetMsg},
+		{"", "x", core.Page{}, offsetMsg},
+		{"", "1e3", core.Page{}, offsetMsg},
+		{"0", "-1", core.Page{}, limitMsg}, // limit is checked first
 	}
 	for _, tt := range tests {
 		t.Run("limit="+tt.limit+",offset="+tt.offset, func(t *testing.T) {
@@ -47,8 +48,8 @@ func TestParsePage(t *testing.T) {
 				t.Fatalf("ParsePage error mismatch (-want +got):\n%s", diff)
 			}
 			if err != nil {
-				if k := KindOf(err); k != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", k)
+				if k := core.KindOf(err); k != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 				}
 				return
 			}
@@ -65,16 +66,16 @@ func TestParseSort(t *testing.T) {
 	}
 	tests := []struct {
 		in      string
-		want    []SortKey
+		want    []core.SortKey
 		wantErr string
 	}{
 		{"", nil, ""},
 		{" , ,", nil, ""},
-		{"createdAt", []SortKey{{Field: "createdAt"}}, ""},
-		{"-createdAt", []SortKey{{Field: "createdAt", Desc: true}}, ""},
-		{"name", []SortKey{{Field: "name"}}, ""},
-		{"createdAt,-name", []SortKey{{Field: "createdAt"}, {Field: "name", Desc: true}}, ""},
-		{" -name , createdAt ", []SortKey{{Field: "name", Desc: true}, {Field: "createdAt"}}, ""},
+		{"createdAt", []core.SortKey{{Field: "createdAt"}}, ""},
+		{"-createdAt", []core.SortKey{{Field: "createdAt", Desc: true}}, ""},
+		{"name", []core.SortKey{{Field: "name"}}, ""},
+		{"createdAt,-name", []core.SortKey{{Field: "createdAt"}, {Field: "name", Desc: true}}, ""},
+		{" -name , createdAt ", []core.SortKey{{Field: "name", Desc: true}, {Field: "createdAt"}}, ""},
 		{"bogus", nil, unsupported("bogus")},
 		{"-bogus", nil, unsupported("bogus")},
 		{"Name", nil, unsupported("Name")},
@@ -99,7 +100,7 @@ func TestParseSort(t *testing.T) {
 func boolp(b bool) *bool { return &b }
 
 func TestParseMetricQuery(t *testing.T) {
-	page := Page{Limit: DefaultMetricLimit}
+	page := core.Page{Limit: DefaultMetricLimit}
 	tests := []struct {
 		name                        string
 		limit, offset, sort, filter string
@@ -108,7 +109,7 @@ func TestParseMetricQuery(t *testing.T) {
 		{name: "empty", want: MetricQuery{Page: page}},
 		{name: "blank filter", filter: "   ", want: MetricQuery{Page: page}},
 		{name: "paging and sort", limit: "5", offset: "15", sort: "createdAt,-name", want: MetricQuery{
-			Page: Page{Limit: 5, Offset: 15}, Sort: []SortKey{{Field: "createdAt"}, {Field: "name", Desc: true}},
+			Page: core.Page{Limit: 5, Offset: 15}, Sort: []core.SortKey{{Field: "createdAt"}, {Field: "name", Desc: true}},
 		}},
 		// One clause per documented field and operator.
 		{name: "query string", filter: "query equals checkout", want: MetricQuery{Page: page, Queries: [][]string{{"checkout"}}}},
@@ -148,7 +149,7 @@ func TestParseMetricQuery(t *testing.T) {
 				`unitAggregationType equals sum and maintainerIds anyOf [m1] and maintainerTeamKey equals growth, hasConnections equals true, ` +
 				`metricUsedIn equals any and dataSourceKeys anyOf [ld] and view equals v1`,
 			want: MetricQuery{
-				Page: Page{Limit: 50}, Sort: []SortKey{{Field: "name", Desc: true}},
+				Page: core.Page{Limit: 50}, Sort: []core.SortKey{{Field: "name", Desc: true}},
 				Queries: [][]string{{"check", "out"}}, TagsAll: []string{"t1", "t2"}, Kinds: []string{"custom"},
 				IsNumeric: boolp(false), UnitAggregationType: "sum", MaintainerIDs: []string{"m1"},
 				MaintainerTeamKey: "growth", HasConnections: boolp(true), UsedIn: "any",
@@ -229,8 +230,8 @@ func TestParseMetricQueryErrors(t *testing.T) {
 			if tt.filter != "" && !strings.Contains(err.Error(), "position") {
 				t.Errorf("filter error %q does not mention a position", err)
 			}
-			if k := KindOf(err); k != KindInvalid {
-				t.Errorf("KindOf = %v, want KindInvalid", k)
+			if k := core.KindOf(err); k != core.KindInvalid {
+				t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 			}
 		})
 	}

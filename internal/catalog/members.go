@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // RoleOwner is the role of the member a fresh database starts with. Owners
@@ -57,8 +59,8 @@ type MemberDetail struct {
 // MemberQuery selects members. Every set field narrows the result; store
 // implementations evaluate it in SQL.
 type MemberQuery struct {
-	Page
-	Sort []SortKey // displayName
+	core.Page
+	Sort []core.SortKey // displayName
 	// Query matches members whose email, first or last name contains it,
 	// ignoring case.
 	Query string
@@ -236,7 +238,7 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 	return NewMember{
 		// Creation times keep the order the members were given in.
 		Member: Member{
-			ID: NewObjectID(), Email: email, FirstName: first, LastName: last, Role: role,
+			ID: core.NewObjectID(), Email: email, FirstName: first, LastName: last, Role: role,
 			CreatedAt: now.Add(time.Duration(i) * time.Millisecond),
 		},
 		TeamKeys: dedupe(orEmpty(f.TeamKeys)),
@@ -259,7 +261,7 @@ func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 		}
 		lower := strings.ToLower(ms[i].Email)
 		if j, ok := seen[lower]; ok {
-			return nil, Errorf(KindConflict, "[%d].email %q is listed twice in the request (also at [%d])", i, ms[i].Email, j)
+			return nil, core.Errorf(core.KindConflict, "[%d].email %q is listed twice in the request (also at [%d])", i, ms[i].Email, j)
 		}
 		seen[lower] = i
 	}
@@ -267,14 +269,14 @@ func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 	var row *RowError
 	var missing *MissingRefsError
 	switch {
-	case errors.As(err, &row) && errors.Is(err, ErrDuplicate):
-		return nil, Errorf(KindConflict, "a member with email %q already exists", ms[row.Index].Email)
+	case errors.As(err, &row) && errors.Is(err, core.ErrDuplicate):
+		return nil, core.Errorf(core.KindConflict, "a member with email %q already exists", ms[row.Index].Email)
 	case errors.As(err, &missing):
 		return nil, invalid("teamKeys: %s", describeMissing(missing))
 	case err != nil:
 		return nil, err
 	}
-	q := MemberQuery{Page: Page{Limit: len(ms)}}
+	q := MemberQuery{Page: core.Page{Limit: len(ms)}}
 	for _, m := range ms {
 		q.IDs = append(q.IDs, m.ID)
 	}
@@ -308,8 +310,8 @@ func (c *Catalog) GetMember(ctx context.Context, actor *Member, id string) (*Mem
 		id = actor.ID
 	}
 	m, err := c.store.GetMemberDetail(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "unknown member %q", id)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
 	}
 	return m, err
 }
@@ -324,22 +326,22 @@ func (c *Catalog) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetai
 // or metric groups: deleting them would leave those without a maintainer.
 func (c *Catalog) DeleteMember(ctx context.Context, id string) error {
 	m, err := c.store.GetMember(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Errorf(KindNotFound, "unknown member %q", id)
+	if errors.Is(err, core.ErrNotFound) {
+		return core.Errorf(core.KindNotFound, "unknown member %q", id)
 	}
 	if err != nil {
 		return err
 	}
 	if m.Role == RoleOwner {
-		return Errorf(KindForbidden, "member %q (%s) is the account owner and cannot be deleted", m.ID, m.Email)
+		return core.Errorf(core.KindForbidden, "member %q (%s) is the account owner and cannot be deleted", m.ID, m.Email)
 	}
 	err = c.store.DeleteMember(ctx, id)
 	var maint *MaintainsError
 	switch {
 	case errors.As(err, &maint):
-		return Errorf(KindConflict, "member %q (%s) maintains %s; give them another maintainer first", m.ID, m.Email, describeMaintained(maint.Refs))
-	case errors.Is(err, ErrNotFound):
-		return Errorf(KindNotFound, "unknown member %q", id)
+		return core.Errorf(core.KindConflict, "member %q (%s) maintains %s; give them another maintainer first", m.ID, m.Email, describeMaintained(maint.Refs))
+	case errors.Is(err, core.ErrNotFound):
+		return core.Errorf(core.KindNotFound, "unknown member %q", id)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 var hexID = regexp.MustCompile(`^[0-9a-f]{24}$`)
@@ -39,8 +40,8 @@ func TestParseMemberForms(t *testing.T) {
 			if d := cmp.Diff(tt.wantErr, errText(err)); d != "" {
 				t.Fatalf("error (-want +got):\n%s", d)
 			}
-			if err != nil && KindOf(err) != KindInvalid {
-				t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+			if err != nil && core.KindOf(err) != core.KindInvalid {
+				t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 			}
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("forms (-want +got):\n%s", d)
@@ -86,8 +87,8 @@ func TestNewMember(t *testing.T) {
 				t.Fatalf("error (-want +got):\n%s", d)
 			}
 			if err != nil {
-				if KindOf(err) != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+				if core.KindOf(err) != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 				}
 				return
 			}
@@ -108,23 +109,23 @@ func TestParseMemberQuery(t *testing.T) {
 		want                        MemberQuery
 		wantErr                     string
 	}{
-		{"", "", "", "", MemberQuery{Page: Page{Limit: 20}}, ""},
-		{"1000", "5", "", "", MemberQuery{Page: Page{Limit: 1000, Offset: 5}}, ""},
+		{"", "", "", "", MemberQuery{Page: core.Page{Limit: 20}}, ""},
+		{"1000", "5", "", "", MemberQuery{Page: core.Page{Limit: 1000, Offset: 5}}, ""},
 		{"1001", "", "", "", MemberQuery{}, "limit must be an integer between 1 and 1000"},
 		{"", "-1", "", "", MemberQuery{}, "offset must be a non-negative integer"},
-		{"", "", "query:ann", "", MemberQuery{Page: Page{Limit: 20}, Query: "ann"}, ""},
-		{"", "", "query:abc,role:admin|customrole", "", MemberQuery{Page: Page{Limit: 20}, Query: "abc", Roles: []string{"admin", "customrole"}}, ""},
-		{"", "", " id:a|b|a , email:X@y.io ", "", MemberQuery{Page: Page{Limit: 20}, IDs: []string{"a", "b"}, Emails: []string{"X@y.io"}}, ""},
-		{"", "", "team:core,noteam:false", "", MemberQuery{Page: Page{Limit: 20}, TeamKey: "core", NoTeam: &no}, ""},
-		{"", "", "noteam:true", "", MemberQuery{Page: Page{Limit: 20}, NoTeam: &yes}, ""},
+		{"", "", "query:ann", "", MemberQuery{Page: core.Page{Limit: 20}, Query: "ann"}, ""},
+		{"", "", "query:abc,role:admin|customrole", "", MemberQuery{Page: core.Page{Limit: 20}, Query: "abc", Roles: []string{"admin", "customrole"}}, ""},
+		{"", "", " id:a|b|a , email:X@y.io ", "", MemberQuery{Page: core.Page{Limit: 20}, IDs: []string{"a", "b"}, Emails: []string{"X@y.io"}}, ""},
+		{"", "", "team:core,noteam:false", "", MemberQuery{Page: core.Page{Limit: 20}, TeamKey: "core", NoTeam: &no}, ""},
+		{"", "", "noteam:true", "", MemberQuery{Page: core.Page{Limit: 20}, NoTeam: &yes}, ""},
 		{"", "", "noteam:yes", "", MemberQuery{}, `filter field "noteam" must be true or false`},
 		{"", "", "noteam:1", "", MemberQuery{}, `filter field "noteam" must be true or false`},
 		{"", "", "lastSeen:{\"never\":true}", "", MemberQuery{}, `filter field "lastSeen" is not supported; use query, role, id, email, team, noteam`},
 		{"", "", "query", "", MemberQuery{}, `filter "query" must have the form field:value`},
 		{"", "", "query:", "", MemberQuery{}, `filter "query:" must have the form field:value`},
 		{"", "", "query:a,query:b", "", MemberQuery{}, `filter field "query" may appear only once`},
-		{"", "", "", "displayName", MemberQuery{Page: Page{Limit: 20}, Sort: []SortKey{{Field: "displayName"}}}, ""},
-		{"", "", "", "-displayName", MemberQuery{Page: Page{Limit: 20}, Sort: []SortKey{{Field: "displayName", Desc: true}}}, ""},
+		{"", "", "", "displayName", MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName"}}}, ""},
+		{"", "", "", "-displayName", MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, ""},
 		{"", "", "", "lastSeen", MemberQuery{}, `sort field "lastSeen" is not supported; use displayName, with - for descending order`},
 	}
 	for _, tt := range tests {
@@ -134,8 +135,8 @@ func TestParseMemberQuery(t *testing.T) {
 				t.Fatalf("error (-want +got):\n%s", d)
 			}
 			if err != nil {
-				if KindOf(err) != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+				if core.KindOf(err) != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 				}
 				return
 			}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // Metric kinds.
@@ -104,11 +106,11 @@ var (
 func ValidateKey(field, key string) error {
 	switch {
 	case key == "":
-		return Errorf(KindInvalid, "%s is required", field)
+		return core.Errorf(core.KindInvalid, "%s is required", field)
 	case len(key) > maxKeyLength:
-		return Errorf(KindInvalid, "%s must be at most %d characters", field, maxKeyLength)
+		return core.Errorf(core.KindInvalid, "%s must be at most %d characters", field, maxKeyLength)
 	case !keyPattern.MatchString(key):
-		return Errorf(KindInvalid, "%s %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", field, key)
+		return core.Errorf(core.KindInvalid, "%s %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", field, key)
 	}
 	return nil
 }
@@ -151,10 +153,10 @@ func dedupe(in []string) []string {
 	return out
 }
 
-func invalid(format string, args ...any) error { return Errorf(KindInvalid, format, args...) }
+func invalid(format string, args ...any) error { return core.Errorf(core.KindInvalid, format, args...) }
 
 // validateMetric checks every rule of a metric definition of the given kind.
-// It returns the first violation as a KindInvalid error naming the field.
+// It returns the first violation as a core.KindInvalid error naming the field.
 func validateMetric(kind string, d *MetricDef) error {
 	if !slices.Contains(MetricKinds, kind) {
 		return invalid("kind must be one of %s", strings.Join(MetricKinds, ", "))

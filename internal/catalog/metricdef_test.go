@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // baseDef returns the smallest valid definition of a metric of the given
@@ -269,8 +270,8 @@ func TestValidateMetric(t *testing.T) {
 			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
 				t.Errorf("validateMetric(%q) message mismatch (-want +got):\n%s", tt.kind, diff)
 			}
-			if k := KindOf(err); k != KindInvalid {
-				t.Errorf("KindOf(err) = %v, want KindInvalid", k)
+			if k := core.KindOf(err); k != core.KindInvalid {
+				t.Errorf("core.KindOf(err) = %v, want core.KindInvalid", k)
 			}
 		})
 	}
@@ -426,8 +427,8 @@ func TestValidateKey(t *testing.T) {
 			got := ""
 			if err != nil {
 				got = err.Error()
-				if k := KindOf(err); k != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", k)
+				if k := core.KindOf(err); k != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {

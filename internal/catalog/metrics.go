@@ -11,6 +11,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // CreateMetric validates in and stores it as version 1 of a new metric.
@@ -39,7 +40,7 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 	}
 	now := c.now()
 	m := &Metric{
-		ID: NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
+		ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
 		Version: 1, VersionID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, Def: def,
 		MaintainerTeamKey: def.MaintainerTeamKey,
 	}
@@ -48,9 +49,9 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 	}
 	err = c.store.CreateMetric(ctx, m)
 	switch {
-	case errors.Is(err, ErrDuplicate):
-		return nil, Errorf(KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
-	case errors.Is(err, ErrReference):
+	case errors.Is(err, core.ErrDuplicate):
+		return nil, core.Errorf(core.KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
+	case errors.Is(err, core.ErrReference):
 		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
 	case err != nil:
 		return nil, err
@@ -89,7 +90,7 @@ func (c *Catalog) checkMaintainer(ctx context.Context, id string) error {
 		return nil
 	}
 	_, err := c.store.GetMember(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		return invalid("maintainerId %q does not name a member", id)
 	}
 	return err
@@ -103,11 +104,11 @@ func (c *Catalog) GetMetric(ctx context.Context, projectKey, key, versionID stri
 		return nil, nil, err
 	}
 	m, err := c.store.GetMetric(ctx, p.ID, key, versionID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, core.ErrNotFound) {
 		if versionID != "" {
-			return nil, nil, Errorf(KindNotFound, "unknown version %q of metric %q", versionID, key)
+			return nil, nil, core.Errorf(core.KindNotFound, "unknown version %q of metric %q", versionID, key)
 		}
-		return nil, nil, Errorf(KindNotFound, "unknown metric %q in project %q", key, projectKey)
+		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -144,10 +145,10 @@ func (c *Catalog) DeleteMetric(ctx context.Context, projectKey, key string) erro
 	err = c.store.DeleteMetric(ctx, p.ID, key)
 	var inUse *InUseError
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return Errorf(KindNotFound, "unknown metric %q in project %q", key, projectKey)
+	case errors.Is(err, core.ErrNotFound):
+		return core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
 	case errors.As(err, &inUse):
-		return Errorf(KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+		return core.Errorf(core.KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
 	}
 	return err
 }
@@ -157,8 +158,8 @@ type InUseError struct{ Users []string }
 
 func (e *InUseError) Error() string { return "in use by " + strings.Join(e.Users, ", ") }
 
-// Is makes errors.Is(err, ErrInUse) hold.
-func (e *InUseError) Is(target error) bool { return target == ErrInUse }
+// Is makes errors.Is(err, core.ErrInUse) hold.
+func (e *InUseError) Is(target error) bool { return target == core.ErrInUse }
 
 // PatchOp is one RFC 6902 operation.
 type PatchOp struct {
@@ -290,9 +291,9 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 	}
 	err = c.store.UpdateMetric(ctx, &next, cur.Version)
 	switch {
-	case errors.Is(err, ErrStale):
-		return nil, Errorf(KindConflict, "metric %q was changed by another request; fetch it and retry", key)
-	case errors.Is(err, ErrReference):
+	case errors.Is(err, core.ErrStale):
+		return nil, core.Errorf(core.KindConflict, "metric %q was changed by another request; fetch it and retry", key)
+	case errors.Is(err, core.ErrReference):
 		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
 	case err != nil:
 		return nil, err
@@ -336,7 +337,7 @@ func editableDocument(v any) (map[string]json.RawMessage, error) {
 
 // applyPatch applies ops to doc, refuses changes to the readOnly members and
 // to any member starting with "_", and decodes the rest strictly into out.
-// A failed "test" is a KindConflict; every other problem is KindInvalid.
+// A failed "test" is a core.KindConflict; every other problem is core.KindInvalid.
 func applyPatch(doc map[string]json.RawMessage, readOnly []string, ops []PatchOp, out any) error {
 	docJSON, err := json.Marshal(doc)
 	if err != nil {
@@ -357,7 +358,7 @@ func applyPatch(doc map[string]json.RawMessage, readOnly []string, ops []PatchOp
 	opts.AccumulatedCopySizeLimit = maxPatchCopyBytes
 	applied, err := patch.ApplyWithOptions(docJSON, opts)
 	if errors.Is(err, jsonpatch.ErrTestFailed) {
-		return Errorf(KindConflict, "patch test failed: %s", err.Error())
+		return core.Errorf(core.KindConflict, "patch test failed: %s", err.Error())
 	}
 	if err != nil {
 		return invalid("patch could not be applied: %s", err.Error())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // sampleMetric is a stored numeric custom metric with an empty description.
@@ -123,8 +124,8 @@ func TestParsePatch(t *testing.T) {
 				t.Fatalf("ParsePatch error mismatch (-want +got):\n%s", diff)
 			}
 			if err != nil {
-				if k := KindOf(err); k != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", k)
+				if k := core.KindOf(err); k != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", k)
 				}
 				if ops != nil || comment != "" {
 					t.Errorf("ParsePatch returned ops %v / comment %q with an error", ops, comment)
@@ -154,7 +155,7 @@ func TestApplyMetricPatch(t *testing.T) {
 		want     MetricDef
 		wantErr  string // exact message; "" means success
 		errStart bool   // wantErr is only a prefix
-		wantKind ErrorKind
+		wantKind core.ErrorKind
 	}{
 		// Successful operations.
 		{name: "replace name", ops: `[{"op":"replace","path":"/name","value":"Order placed"}]`, want: with(func(d *MetricDef) { d.Name = "Order placed" })},
@@ -188,37 +189,37 @@ func TestApplyMetricPatch(t *testing.T) {
 		{name: "operations apply in order", ops: `[{"op":"add","path":"/tags/-","value":"c"},{"op":"remove","path":"/tags/0"},{"op":"test","path":"/tags","value":["b","c"]}]`, want: with(func(d *MetricDef) { d.Tags = strs("b", "c") })},
 
 		// Failed tests are conflicts.
-		{name: "test fails", ops: `[{"op":"test","path":"/name","value":"Other"}]`, wantErr: "patch test failed: ", errStart: true, wantKind: KindConflict},
-		{name: "test fails on version", ops: `[{"op":"test","path":"/_version","value":2},{"op":"replace","path":"/name","value":"X"}]`, wantErr: "patch test failed: ", errStart: true, wantKind: KindConflict},
+		{name: "test fails", ops: `[{"op":"test","path":"/name","value":"Other"}]`, wantErr: "patch test failed: ", errStart: true, wantKind: core.KindConflict},
+		{name: "test fails on version", ops: `[{"op":"test","path":"/_version","value":2},{"op":"replace","path":"/name","value":"X"}]`, wantErr: "patch test failed: ", errStart: true, wantKind: core.KindConflict},
 
 		// Read-only fields.
-		{name: "replace _id", ops: `[{"op":"replace","path":"/_id","value":"x"}]`, wantErr: "_id is read-only", wantKind: KindInvalid},
-		{name: "replace _version", ops: `[{"op":"replace","path":"/_version","value":4}]`, wantErr: "_version is read-only", wantKind: KindInvalid},
-		{name: "replace _versionId", ops: `[{"op":"replace","path":"/_versionId","value":"v"}]`, wantErr: "_versionId is read-only", wantKind: KindInvalid},
-		{name: "replace _creationDate", ops: `[{"op":"replace","path":"/_creationDate","value":1}]`, wantErr: "_creationDate is read-only", wantKind: KindInvalid},
-		{name: "replace key", ops: `[{"op":"replace","path":"/key","value":"other"}]`, wantErr: "key is read-only", wantKind: KindInvalid},
-		{name: "replace kind", ops: `[{"op":"replace","path":"/kind","value":"pageview"}]`, wantErr: "kind is read-only", wantKind: KindInvalid},
-		{name: "remove key", ops: `[{"op":"remove","path":"/key"}]`, wantErr: "key is read-only", wantKind: KindInvalid},
-		{name: "move key away", ops: `[{"op":"move","from":"/key","path":"/description"}]`, wantErr: "key is read-only", wantKind: KindInvalid},
-		{name: "copy onto kind", ops: `[{"op":"copy","from":"/name","path":"/kind"}]`, wantErr: "kind is read-only", wantKind: KindInvalid},
-		{name: "add _foo", ops: `[{"op":"add","path":"/_foo","value":1}]`, wantErr: "_foo is read-only", wantKind: KindInvalid},
-		{name: "add _links", ops: `[{"op":"add","path":"/_links","value":{}}]`, wantErr: "_links is read-only", wantKind: KindInvalid},
+		{name: "replace _id", ops: `[{"op":"replace","path":"/_id","value":"x"}]`, wantErr: "_id is read-only", wantKind: core.KindInvalid},
+		{name: "replace _version", ops: `[{"op":"replace","path":"/_version","value":4}]`, wantErr: "_version is read-only", wantKind: core.KindInvalid},
+		{name: "replace _versionId", ops: `[{"op":"replace","path":"/_versionId","value":"v"}]`, wantErr: "_versionId is read-only", wantKind: core.KindInvalid},
+		{name: "replace _creationDate", ops: `[{"op":"replace","path":"/_creationDate","value":1}]`, wantErr: "_creationDate is read-only", wantKind: core.KindInvalid},
+		{name: "replace key", ops: `[{"op":"replace","path":"/key","value":"other"}]`, wantErr: "key is read-only", wantKind: core.KindInvalid},
+		{name: "replace kind", ops: `[{"op":"replace","path":"/kind","value":"pageview"}]`, wantErr: "kind is read-only", wantKind: core.KindInvalid},
+		{name: "remove key", ops: `[{"op":"remove","path":"/key"}]`, wantErr: "key is read-only", wantKind: core.KindInvalid},
+		{name: "move key away", ops: `[{"op":"move","from":"/key","path":"/description"}]`, wantErr: "key is read-only", wantKind: core.KindInvalid},
+		{name: "copy onto kind", ops: `[{"op":"copy","from":"/name","path":"/kind"}]`, wantErr: "kind is read-only", wantKind: core.KindInvalid},
+		{name: "add _foo", ops: `[{"op":"add","path":"/_foo","value":1}]`, wantErr: "_foo is read-only", wantKind: core.KindInvalid},
+		{name: "add _links", ops: `[{"op":"add","path":"/_links","value":{}}]`, wantErr: "_links is read-only", wantKind: core.KindInvalid},
 
 		// Unknown fields and wrong types.
-		{name: "add unknown field", ops: `[{"op":"add","path":"/bogus","value":1}]`, wantErr: `unknown field "bogus"`, wantKind: KindInvalid},
-		{name: "add unknown nested field", ops: `[{"op":"add","path":"/dataSource/bogus","value":1}]`, wantErr: `unknown field "bogus"`, wantKind: KindInvalid},
-		{name: "isNumeric becomes string", ops: `[{"op":"replace","path":"/isNumeric","value":"yes"}]`, wantErr: "field isNumeric must be a boolean, not string", wantKind: KindInvalid},
-		{name: "tags becomes string", ops: `[{"op":"replace","path":"/tags","value":"x"}]`, wantErr: "field tags must be an array, not string", wantKind: KindInvalid},
-		{name: "tag becomes number", ops: `[{"op":"add","path":"/tags/-","value":1}]`, wantErr: "field tags must be a string, not number", wantKind: KindInvalid},
-		{name: "percentileValue becomes string", ops: `[{"op":"replace","path":"/percentileValue","value":"95"}]`, wantErr: "field percentileValue must be an integer, not string", wantKind: KindInvalid},
-		{name: "dataSource becomes array", ops: `[{"op":"replace","path":"/dataSource","value":[]}]`, wantErr: "field dataSource must be an object, not array", wantKind: KindInvalid},
+		{name: "add unknown field", ops: `[{"op":"add","path":"/bogus","value":1}]`, wantErr: `unknown field "bogus"`, wantKind: core.KindInvalid},
+		{name: "add unknown nested field", ops: `[{"op":"add","path":"/dataSource/bogus","value":1}]`, wantErr: `unknown field "bogus"`, wantKind: core.KindInvalid},
+		{name: "isNumeric becomes string", ops: `[{"op":"replace","path":"/isNumeric","value":"yes"}]`, wantErr: "field isNumeric must be a boolean, not string", wantKind: core.KindInvalid},
+		{name: "tags becomes string", ops: `[{"op":"replace","path":"/tags","value":"x"}]`, wantErr: "field tags must be an array, not string", wantKind: core.KindInvalid},
+		{name: "tag becomes number", ops: `[{"op":"add","path":"/tags/-","value":1}]`, wantErr: "field tags must be a string, not number", wantKind: core.KindInvalid},
+		{name: "percentileValue becomes string", ops: `[{"op":"replace","path":"/percentileValue","value":"95"}]`, wantErr: "field percentileValue must be an integer, not string", wantKind: core.KindInvalid},
+		{name: "dataSource becomes array", ops: `[{"op":"replace","path":"/dataSource","value":[]}]`, wantErr: "field dataSource must be an object, not array", wantKind: core.KindInvalid},
 
 		// Operations the document does not support.
-		{name: "remove missing field", ops: `[{"op":"remove","path":"/nope"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: KindInvalid},
-		{name: "replace missing field", ops: `[{"op":"replace","path":"/nope","value":1}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: KindInvalid},
-		{name: "remove tag out of range", ops: `[{"op":"remove","path":"/tags/5"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: KindInvalid},
-		{name: "add below missing parent", ops: `[{"op":"add","path":"/nope/x","value":1}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: KindInvalid},
-		{name: "move from missing field", ops: `[{"op":"move","from":"/nope","path":"/description"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: KindInvalid},
+		{name: "remove missing field", ops: `[{"op":"remove","path":"/nope"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: core.KindInvalid},
+		{name: "replace missing field", ops: `[{"op":"replace","path":"/nope","value":1}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: core.KindInvalid},
+		{name: "remove tag out of range", ops: `[{"op":"remove","path":"/tags/5"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: core.KindInvalid},
+		{name: "add below missing parent", ops: `[{"op":"add","path":"/nope/x","value":1}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: core.KindInvalid},
+		{name: "move from missing field", ops: `[{"op":"move","from":"/nope","path":"/description"}]`, wantErr: "patch could not be applied: ", errStart: true, wantKind: core.KindInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,8 +245,8 @@ func TestApplyMetricPatch(t *testing.T) {
 				case !tt.errStart && err.Error() != tt.wantErr:
 					t.Errorf("error mismatch (-want +got):\n%s", cmp.Diff(tt.wantErr, err.Error()))
 				}
-				if k := KindOf(err); k != tt.wantKind {
-					t.Errorf("KindOf(%v) = %v, want %v", err, k, tt.wantKind)
+				if k := core.KindOf(err); k != tt.wantKind {
+					t.Errorf("core.KindOf(%v) = %v, want %v", err, k, tt.wantKind)
 				}
 			}
 			// The current version is never modified.
@@ -358,8 +359,8 @@ func TestApplyMetricPatchCopyAmplification(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if KindOf(err) != KindInvalid && KindOf(err) != KindTooLarge {
-			t.Errorf("applyMetricPatch error = %v, want a KindInvalid or KindTooLarge error", err)
+		if core.KindOf(err) != core.KindInvalid && core.KindOf(err) != core.KindTooLarge {
+			t.Errorf("applyMetricPatch error = %v, want a core.KindInvalid or core.KindTooLarge error", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("applyMetricPatch of 40 self-copies did not finish within 5s")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // ProjectPost is the body of a create-project request.
@@ -81,7 +83,7 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 	}
 	now := c.now()
 	p := &Project{
-		ID: NewObjectID(), Key: in.Key, Name: name, Tags: dedupe(orEmpty(in.Tags)),
+		ID: core.NewObjectID(), Key: in.Key, Name: name, Tags: dedupe(orEmpty(in.Tags)),
 		IncludeInSnippetByDefault: in.IncludeInSnippetByDefault, UsingMobileKey: true, CreatedAt: now,
 	}
 	if cs := in.DefaultClientSideAvailability; cs != nil {
@@ -122,8 +124,8 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 		envs = append(envs, env)
 	}
 	err := c.store.CreateProject(ctx, p, envs)
-	if errors.Is(err, ErrDuplicate) {
-		return nil, nil, Errorf(KindConflict, "a project with key %q already exists", in.Key)
+	if errors.Is(err, core.ErrDuplicate) {
+		return nil, nil, core.Errorf(core.KindConflict, "a project with key %q already exists", in.Key)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -149,15 +151,15 @@ func (c *Catalog) GetProject(ctx context.Context, key string) (*Project, []Envir
 }
 
 // ListProjects pages through projects ordered by creation.
-func (c *Catalog) ListProjects(ctx context.Context, page Page) ([]Project, int, error) {
+func (c *Catalog) ListProjects(ctx context.Context, page core.Page) ([]Project, int, error) {
 	return c.store.ListProjects(ctx, page)
 }
 
 // DeleteProject removes a project with its environments and metrics.
 func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
 	err := c.store.DeleteProject(ctx, key)
-	if errors.Is(err, ErrNotFound) {
-		return Errorf(KindNotFound, "unknown project %q", key)
+	if errors.Is(err, core.ErrNotFound) {
+		return core.Errorf(core.KindNotFound, "unknown project %q", key)
 	}
 	return err
 }
@@ -174,8 +176,8 @@ func (c *Catalog) GetEnvironment(ctx context.Context, projectKey, envKey string)
 		return nil, nil, err
 	}
 	e, err := c.store.GetEnvironment(ctx, p.ID, envKey)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, Errorf(KindNotFound, "unknown environment %q in project %q", envKey, projectKey)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil, core.Errorf(core.KindNotFound, "unknown environment %q in project %q", envKey, projectKey)
 	}
 	return p, e, err
 }

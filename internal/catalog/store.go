@@ -2,25 +2,15 @@ package catalog
 
 import (
 	"context"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
-
-// Page bounds a list query.
-type Page struct {
-	Limit  int
-	Offset int
-}
-
-// SortKey orders a list by one field.
-type SortKey struct {
-	Field string // "createdAt" or "name"
-	Desc  bool
-}
 
 // MetricQuery selects metrics of one project. Every set field narrows the
 // result; store implementations evaluate it in SQL.
 type MetricQuery struct {
-	Page
-	Sort []SortKey
+	core.Page
+	Sort []core.SortKey
 	// Queries: each entry is a list of alternatives; a metric matches an entry
 	// when its key or name contains one alternative, case-insensitively.
 	Queries             [][]string
@@ -48,8 +38,8 @@ type Seed struct {
 type ExpandSet map[string]bool
 
 // Store persists the catalog. Every method is one transaction. Methods report
-// missing rows with ErrNotFound, unique violations with ErrDuplicate, failed
-// optimistic checks with ErrStale and broken references with ErrReference.
+// missing rows with core.ErrNotFound, unique violations with core.ErrDuplicate, failed
+// optimistic checks with core.ErrStale and broken references with core.ErrReference.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
@@ -71,7 +61,7 @@ type Store interface {
 
 	CreateProject(ctx context.Context, p *Project, envs []Environment) error
 	GetProject(ctx context.Context, key string) (*Project, error)
-	ListProjects(ctx context.Context, page Page) ([]Project, int, error)
+	ListProjects(ctx context.Context, page core.Page) ([]Project, int, error)
 	DeleteProject(ctx context.Context, key string) error
 	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
 	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
@@ -82,7 +72,7 @@ type Store interface {
 	GetMetric(ctx context.Context, projectID, key, versionID string) (*Metric, error)
 	ListMetrics(ctx context.Context, projectID string, q MetricQuery) ([]Metric, int, error)
 	// UpdateMetric stores m as a new version if the current version is still
-	// prevVersion, and ErrStale otherwise.
+	// prevVersion, and core.ErrStale otherwise.
 	UpdateMetric(ctx context.Context, m *Metric, prevVersion int) error
 	DeleteMetric(ctx context.Context, projectID, key string) error
 	MetricExpansions(ctx context.Context, metricID string, want ExpandSet) (*MetricExpansions, error)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // Paging limits of team lists (LaunchDarkly's current API version caps a
@@ -59,7 +61,7 @@ type PermissionGrantInput struct {
 
 // TeamQuery selects teams, evaluated in SQL.
 type TeamQuery struct {
-	Page
+	core.Page
 	// Query matches teams whose key or name contains it, ignoring case.
 	Query     string
 	NoMembers *bool
@@ -179,8 +181,8 @@ func (c *Catalog) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 	err = c.store.CreateTeam(ctx, t)
 	var missing *MissingRefsError
 	switch {
-	case errors.Is(err, ErrDuplicate):
-		return nil, Errorf(KindConflict, "a team with key %q already exists", in.Key)
+	case errors.Is(err, core.ErrDuplicate):
+		return nil, core.Errorf(core.KindConflict, "a team with key %q already exists", in.Key)
 	case errors.As(err, &missing):
 		return nil, invalid("%s", describeMissing(missing))
 	case err != nil:
@@ -192,8 +194,8 @@ func (c *Catalog) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 // GetTeam returns a team.
 func (c *Catalog) GetTeam(ctx context.Context, key string) (*Team, error) {
 	t, err := c.store.GetTeam(ctx, key)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "unknown team %q", key)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
 	}
 	return t, err
 }
@@ -208,10 +210,10 @@ func (c *Catalog) DeleteTeam(ctx context.Context, key string) error {
 	err := c.store.DeleteTeam(ctx, key)
 	var maint *MaintainsError
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return Errorf(KindNotFound, "unknown team %q", key)
+	case errors.Is(err, core.ErrNotFound):
+		return core.Errorf(core.KindNotFound, "unknown team %q", key)
 	case errors.As(err, &maint):
-		return Errorf(KindConflict, "team %q maintains %s; give them another maintainer first", key, describeMaintained(maint.Refs))
+		return core.Errorf(core.KindConflict, "team %q maintains %s; give them another maintainer first", key, describeMaintained(maint.Refs))
 	}
 	return err
 }
@@ -391,11 +393,11 @@ const maxPatchAttempts = 20
 func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
 	for range maxPatchAttempts {
 		t, err := c.patchTeamOnce(ctx, key, body)
-		if !errors.Is(err, ErrStale) {
+		if !errors.Is(err, core.ErrStale) {
 			return t, err
 		}
 	}
-	return nil, Errorf(KindConflict, "team %q is being changed by other requests; retry", key)
+	return nil, core.Errorf(core.KindConflict, "team %q is being changed by other requests; retry", key)
 }
 
 func (c *Catalog) patchTeamOnce(ctx context.Context, key string, body []byte) (*Team, error) {
@@ -419,10 +421,10 @@ func (c *Catalog) patchTeamOnce(ctx context.Context, key string, body []byte) (*
 	err = c.store.UpdateTeam(ctx, &next, cur.Version)
 	var missing *MissingRefsError
 	switch {
-	case errors.Is(err, ErrStale):
+	case errors.Is(err, core.ErrStale):
 		return nil, err
-	case errors.Is(err, ErrNotFound):
-		return nil, Errorf(KindNotFound, "unknown team %q", key)
+	case errors.Is(err, core.ErrNotFound):
+		return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
 	case errors.As(err, &missing):
 		return nil, invalid("%s", describeMissing(missing))
 	case err != nil:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 func TestParseTeamQuery(t *testing.T) {
@@ -16,12 +17,12 @@ func TestParseTeamQuery(t *testing.T) {
 		want                  TeamQuery
 		wantErr               string
 	}{
-		{"", "", "", TeamQuery{Page: Page{Limit: 20}}, ""},
-		{"100", "3", "", TeamQuery{Page: Page{Limit: 100, Offset: 3}}, ""},
+		{"", "", "", TeamQuery{Page: core.Page{Limit: 20}}, ""},
+		{"100", "3", "", TeamQuery{Page: core.Page{Limit: 100, Offset: 3}}, ""},
 		{"101", "", "", TeamQuery{}, "limit must be an integer between 1 and 100"},
 		{"0", "", "", TeamQuery{}, "limit must be an integer between 1 and 100"},
-		{"", "", "query:core", TeamQuery{Page: Page{Limit: 20}, Query: "core"}, ""},
-		{"", "", "query:core,nomembers:true", TeamQuery{Page: Page{Limit: 20}, Query: "core", NoMembers: &yes}, ""},
+		{"", "", "query:core", TeamQuery{Page: core.Page{Limit: 20}, Query: "core"}, ""},
+		{"", "", "query:core,nomembers:true", TeamQuery{Page: core.Page{Limit: 20}, Query: "core", NoMembers: &yes}, ""},
 		{"", "", "nomembers:maybe", TeamQuery{}, `filter field "nomembers" must be true or false`},
 		{"", "", "name:core", TeamQuery{}, `filter field "name" is not supported; use query, nomembers`},
 	}
@@ -146,8 +147,8 @@ func TestApplyTeamInstructions(t *testing.T) {
 				t.Fatalf("error (-want +got):\n%s", d)
 			}
 			if err != nil {
-				if KindOf(err) != KindInvalid {
-					t.Errorf("KindOf = %v, want KindInvalid", KindOf(err))
+				if core.KindOf(err) != core.KindInvalid {
+					t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
 				}
 				return
 			}
@@ -167,15 +168,15 @@ func TestMaintainsErrorIs(t *testing.T) {
 	if got := fmt.Sprint(err); got != "maintains metrics m (project p)" {
 		t.Errorf("Error() = %q", got)
 	}
-	if !isErr(err, ErrInUse) || isErr(err, ErrReference) {
-		t.Errorf("MaintainsError must be ErrInUse only")
+	if !isErr(err, core.ErrInUse) || isErr(err, core.ErrReference) {
+		t.Errorf("MaintainsError must be core.ErrInUse only")
 	}
 	var missing error = &MissingRefsError{What: "member", Keys: []string{"a"}}
-	if !isErr(missing, ErrReference) || isErr(missing, ErrInUse) {
-		t.Errorf("MissingRefsError must be ErrReference only")
+	if !isErr(missing, core.ErrReference) || isErr(missing, core.ErrInUse) {
+		t.Errorf("MissingRefsError must be core.ErrReference only")
 	}
-	row := &RowError{Index: 3, Err: ErrDuplicate}
-	if !isErr(row, ErrDuplicate) || row.Error() != "row 3: duplicate" {
+	row := &RowError{Index: 3, Err: core.ErrDuplicate}
+	if !isErr(row, core.ErrDuplicate) || row.Error() != "row 3: duplicate" {
 		t.Errorf("RowError: %v", row)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -78,7 +79,7 @@ func TestCreateMembers(t *testing.T) {
 		if d := diff(want, got); d != "" {
 			t.Errorf("member detail (-want +got):\n%s", d)
 		}
-		if _, err := db.GetMemberDetail(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetMemberDetail(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetMemberDetail(nope): %v, want ErrNotFound", err)
 		}
 
@@ -92,7 +93,7 @@ func TestCreateMembers(t *testing.T) {
 				newMember("m4", "ann@example.COM", "reader", at(2*time.Second)),
 			})
 			var row *catalog.RowError
-			if !errors.As(err, &row) || row.Index != 1 || !errors.Is(err, catalog.ErrDuplicate) {
+			if !errors.As(err, &row) || row.Index != 1 || !errors.Is(err, core.ErrDuplicate) {
 				t.Errorf("err = %v, want a RowError for index 1 wrapping ErrDuplicate", err)
 			}
 		})
@@ -102,7 +103,7 @@ func TestCreateMembers(t *testing.T) {
 				newMember("m6", "eve@example.com", "reader", at(2*time.Second), "nope"),
 			})
 			var missing *catalog.MissingRefsError
-			if !errors.As(err, &missing) || !errors.Is(err, catalog.ErrReference) {
+			if !errors.As(err, &missing) || !errors.Is(err, core.ErrReference) {
 				t.Fatalf("err = %v, want a MissingRefsError", err)
 			}
 			if d := cmp.Diff(&catalog.MissingRefsError{What: "team", Keys: []string{"nope", "gone"}}, missing); d != "" {
@@ -111,7 +112,7 @@ func TestCreateMembers(t *testing.T) {
 		})
 		t.Run("duplicate ID", func(t *testing.T) {
 			err := db.CreateMembers(ctx, []catalog.NewMember{newMember("m1", "fay@example.com", "reader", at(0))})
-			wantErr(t, "duplicate ID", err, catalog.ErrDuplicate)
+			wantErr(t, "duplicate ID", err, core.ErrDuplicate)
 		})
 		if after := countRows(); after != before {
 			t.Errorf("rows (members, team_members) = %v after failed creates, want %v", after, before)
@@ -137,7 +138,7 @@ func TestCreateMembersConcurrentSameEmail(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case !errors.Is(err, catalog.ErrDuplicate):
+			case !errors.Is(err, core.ErrDuplicate):
 				t.Errorf("unexpected error %v", err)
 			}
 		}
@@ -170,7 +171,7 @@ func TestListMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 		yes, no := true, false
-		page := catalog.Page{Limit: 10}
+		page := core.Page{Limit: 10}
 		tests := []struct {
 			name string
 			q    catalog.MemberQuery
@@ -187,8 +188,8 @@ func TestListMembers(t *testing.T) {
 			{"team ignoring case", catalog.MemberQuery{Page: page, TeamKey: "web"}, []string{"b", "d"}},
 			{"no team", catalog.MemberQuery{Page: page, NoTeam: &yes}, []string{"o", "c"}},
 			{"some team", catalog.MemberQuery{Page: page, NoTeam: &no}, []string{"a", "b", "d"}},
-			{"by display name", catalog.MemberQuery{Page: page, Sort: []catalog.SortKey{{Field: "displayName"}}}, []string{"b", "c", "a", "d", "o"}},
-			{"by display name descending", catalog.MemberQuery{Page: page, Sort: []catalog.SortKey{{Field: "displayName", Desc: true}}}, []string{"o", "d", "a", "c", "b"}},
+			{"by display name", catalog.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName"}}}, []string{"b", "c", "a", "d", "o"}},
+			{"by display name descending", catalog.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, []string{"o", "d", "a", "c", "b"}},
 			{"combined", catalog.MemberQuery{Page: page, TeamKey: "core", Roles: []string{"admin"}}, []string{"a"}},
 		}
 		for _, tt := range tests {
@@ -206,14 +207,14 @@ func TestListMembers(t *testing.T) {
 			})
 		}
 		t.Run("paging", func(t *testing.T) {
-			got, total, err := db.ListMembers(ctx, catalog.MemberQuery{Page: catalog.Page{Limit: 2, Offset: 2}})
+			got, total, err := db.ListMembers(ctx, catalog.MemberQuery{Page: core.Page{Limit: 2, Offset: 2}})
 			if err != nil || total != 5 {
 				t.Fatalf("total %d, err %v", total, err)
 			}
 			if d := cmp.Diff([]string{"b", "c"}, memberIDs(got)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
-			got, total, err = db.ListMembers(ctx, catalog.MemberQuery{Page: catalog.Page{Limit: 2, Offset: 9}})
+			got, total, err = db.ListMembers(ctx, catalog.MemberQuery{Page: core.Page{Limit: 2, Offset: 9}})
 			if err != nil || total != 5 || got == nil || len(got) != 0 {
 				t.Errorf("past the end: %v, %d, %v; want an empty page and total 5", got, total, err)
 			}
@@ -273,7 +274,7 @@ func TestDeleteMember(t *testing.T) {
 
 		err := db.DeleteMember(ctx, busy.ID)
 		var maint *catalog.MaintainsError
-		if !errors.As(err, &maint) || !errors.Is(err, catalog.ErrInUse) {
+		if !errors.As(err, &maint) || !errors.Is(err, core.ErrInUse) {
 			t.Fatalf("delete a maintainer: %v, want a MaintainsError", err)
 		}
 		wantRefs := []catalog.MaintainedRef{
@@ -287,17 +288,17 @@ func TestDeleteMember(t *testing.T) {
 			t.Errorf("the refused member is gone: %v", err)
 		}
 
-		wantErr(t, "delete the owner", db.DeleteMember(ctx, owner.ID), catalog.ErrNotFound)
+		wantErr(t, "delete the owner", db.DeleteMember(ctx, owner.ID), core.ErrNotFound)
 		if _, err := db.GetMember(ctx, owner.ID); err != nil {
 			t.Errorf("the owner is gone: %v", err)
 		}
-		wantErr(t, "delete unknown", db.DeleteMember(ctx, "nope"), catalog.ErrNotFound)
+		wantErr(t, "delete unknown", db.DeleteMember(ctx, "nope"), core.ErrNotFound)
 
 		if err := db.DeleteMember(ctx, idle.ID); err != nil {
 			t.Fatalf("delete idle member: %v", err)
 		}
-		wantErr(t, "deleted member", func() error { _, err := db.GetMember(ctx, idle.ID); return err }(), catalog.ErrNotFound)
-		if _, _, err := db.TokenByHash(ctx, tok.Hash); !errors.Is(err, catalog.ErrNotFound) {
+		wantErr(t, "deleted member", func() error { _, err := db.GetMember(ctx, idle.ID); return err }(), core.ErrNotFound)
+		if _, _, err := db.TokenByHash(ctx, tok.Hash); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("token of a deleted member: %v, want ErrNotFound", err)
 		}
 		team := mustGetTeam(t, db, "core")
@@ -330,7 +331,7 @@ func TestTeams(t *testing.T) {
 		if d := diff(want, got); d != "" {
 			t.Errorf("GetTeam (-want +got):\n%s", d)
 		}
-		if _, err := db.GetTeam(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetTeam(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetTeam(nope): %v", err)
 		}
 
@@ -338,7 +339,7 @@ func TestTeams(t *testing.T) {
 			return [3]int{raw.count("SELECT COUNT(*) FROM teams"), raw.count("SELECT COUNT(*) FROM team_members"), raw.count("SELECT COUNT(*) FROM team_maintainers")}
 		}
 		before := rows()
-		wantErr(t, "duplicate key", db.CreateTeam(ctx, &catalog.Team{Key: "core", Name: "Other", Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}), catalog.ErrDuplicate)
+		wantErr(t, "duplicate key", db.CreateTeam(ctx, &catalog.Team{Key: "core", Name: "Other", Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}), core.ErrDuplicate)
 		err := db.CreateTeam(ctx, &catalog.Team{Key: "web", Name: "Web", Version: 1, CreatedAt: at(0), UpdatedAt: at(0),
 			MemberIDs: []string{"ann", "ghost"}, MaintainerIDs: []string{"phantom", "ghost"}})
 		var missing *catalog.MissingRefsError
@@ -356,8 +357,8 @@ func TestTeams(t *testing.T) {
 			joined := raw.count(`SELECT created_at FROM team_members WHERE team_key = 'core' AND member_id = 'bob'`)
 			next := &catalog.Team{Key: "core", Name: "Core", Description: "", Version: 2, UpdatedAt: at(time.Hour),
 				MemberIDs: []string{"bob", "cat"}, MaintainerIDs: []string{"bob"}}
-			wantErr(t, "stale version", db.UpdateTeam(ctx, next, 7), catalog.ErrStale)
-			wantErr(t, "unknown team", db.UpdateTeam(ctx, &catalog.Team{Key: "nope", Name: "x", Version: 2}, 1), catalog.ErrNotFound)
+			wantErr(t, "stale version", db.UpdateTeam(ctx, next, 7), core.ErrStale)
+			wantErr(t, "unknown team", db.UpdateTeam(ctx, &catalog.Team{Key: "nope", Name: "x", Version: 2}, 1), core.ErrNotFound)
 			bad := *next
 			bad.MemberIDs = []string{"bob", "ghost"}
 			if err := db.UpdateTeam(ctx, &bad, 1); !errors.As(err, &missing) || len(missing.Keys) != 1 || missing.Keys[0] != "ghost" {
@@ -378,7 +379,7 @@ func TestTeams(t *testing.T) {
 			if again := raw.count(`SELECT created_at FROM team_members WHERE team_key = 'core' AND member_id = 'bob'`); again != joined {
 				t.Errorf("a member who stayed was re-added: joined %d, now %d", joined, again)
 			}
-			wantErr(t, "replayed update", db.UpdateTeam(ctx, next, 1), catalog.ErrStale)
+			wantErr(t, "replayed update", db.UpdateTeam(ctx, next, 1), core.ErrStale)
 		})
 
 		t.Run("racing updates", func(t *testing.T) {
@@ -400,7 +401,7 @@ func TestTeams(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case !errors.Is(err, catalog.ErrStale):
+				case !errors.Is(err, core.ErrStale):
 					t.Errorf("unexpected error %v", err)
 				}
 			}
@@ -420,7 +421,7 @@ func TestTeams(t *testing.T) {
 				}
 				return out
 			}
-			page := catalog.Page{Limit: 10}
+			page := core.Page{Limit: 10}
 			for _, tt := range []struct {
 				name string
 				q    catalog.TeamQuery
@@ -431,7 +432,7 @@ func TestTeams(t *testing.T) {
 				{"query on name", catalog.TeamQuery{Page: page, Query: "team o"}, []string{"ops"}},
 				{"no members", catalog.TeamQuery{Page: page, NoMembers: &yes}, []string{"web-team"}},
 				{"some members", catalog.TeamQuery{Page: page, NoMembers: &no}, []string{"core", "ops"}},
-				{"paged", catalog.TeamQuery{Page: catalog.Page{Limit: 1, Offset: 1}}, []string{"web-team"}},
+				{"paged", catalog.TeamQuery{Page: core.Page{Limit: 1, Offset: 1}}, []string{"web-team"}},
 			} {
 				got, total, err := db.ListTeams(ctx, tt.q)
 				if err != nil {
@@ -470,11 +471,11 @@ func TestTeams(t *testing.T) {
 			if tm := mustGetTeam(t, db, "ops"); tm.MemberCount != 1 {
 				t.Errorf("refused delete removed memberships: %+v", tm)
 			}
-			wantErr(t, "unknown team", db.DeleteTeam(ctx, "nope"), catalog.ErrNotFound)
+			wantErr(t, "unknown team", db.DeleteTeam(ctx, "nope"), core.ErrNotFound)
 			if err := db.DeleteTeam(ctx, "core"); err != nil {
 				t.Fatalf("DeleteTeam(core): %v", err)
 			}
-			wantErr(t, "deleted team", func() error { _, err := db.GetTeam(ctx, "core"); return err }(), catalog.ErrNotFound)
+			wantErr(t, "deleted team", func() error { _, err := db.GetTeam(ctx, "core"); return err }(), core.ErrNotFound)
 			if n := raw.count(`SELECT COUNT(*) FROM team_members WHERE team_key = 'core'`) + raw.count(`SELECT COUNT(*) FROM team_maintainers WHERE team_key = 'core'`); n != 0 {
 				t.Errorf("%d membership rows of the deleted team remain", n)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 const groupUsageCols = `(SELECT COUNT(DISTINCT e.id) FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id),
@@ -152,7 +153,7 @@ func (db *DB) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, pre
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return catalog.ErrStale
+			return core.ErrStale
 		}
 		if err := writeGroupMetrics(ctx, t, g); err != nil {
 			return err

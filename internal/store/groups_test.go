@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -16,13 +17,13 @@ import (
 // seedGroups creates nGroups groups of size metrics each in a new project.
 func seedGroups(t *testing.T, ctx context.Context, db *store.DB, key string, nGroups, size int) *catalog.Project {
 	t.Helper()
-	p := &catalog.Project{ID: catalog.NewObjectID(), Key: key, Name: key, Tags: []string{}, CreatedAt: time.Now().UTC()}
+	p := &catalog.Project{ID: core.NewObjectID(), Key: key, Name: key, Tags: []string{}, CreatedAt: time.Now().UTC()}
 	if err := db.CreateProject(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	var metrics []catalog.Metric
 	for i := range size {
-		m := catalog.Metric{ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("m%d", i), Kind: catalog.KindCustom,
+		m := catalog.Metric{ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("m%d", i), Kind: catalog.KindCustom,
 			Version: 1, VersionID: uuid.NewString(), CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
 			Def: catalog.MetricDef{Name: fmt.Sprintf("M%d", i), EventKey: "e", Tags: []string{}, RandomizationUnits: []string{"user"},
 				AnalysisType: "mean", UnitAggregationType: "average", DataSource: catalog.DataSource{Key: "launchdarkly"}}}
@@ -78,7 +79,7 @@ func TestGroupReadsUseFixedStatements(t *testing.T) {
 		if getSmall != getLarge || getLarge != 2 {
 			t.Errorf("GetMetricGroup statements: 2 metrics %d, 10 metrics %d; want 2 for both", getSmall, getLarge)
 		}
-		q := catalog.GroupQuery{Page: catalog.Page{Limit: 20}}
+		q := catalog.GroupQuery{Page: core.Page{Limit: 20}}
 		listSmall := cost(func() error { _, _, err := db.ListMetricGroups(ctx, small.ID, q); return err })
 		listLarge := cost(func() error {
 			gs, _, err := db.ListMetricGroups(ctx, large.ID, q)
@@ -109,7 +110,7 @@ func TestListMetricsBothPagePlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		p := &catalog.Project{ID: catalog.NewObjectID(), Key: "plans", Name: "plans", Tags: []string{}, CreatedAt: time.Now().UTC()}
+		p := &catalog.Project{ID: core.NewObjectID(), Key: "plans", Name: "plans", Tags: []string{}, CreatedAt: time.Now().UTC()}
 		if err := db.CreateProject(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func TestListMetricsBothPagePlans(t *testing.T) {
 				tags = append(tags, "narrow")
 			}
 			at := base.Add(time.Duration(i) * time.Second)
-			ms = append(ms, &catalog.Metric{ID: catalog.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("m%04d", i), Kind: catalog.KindCustom,
+			ms = append(ms, &catalog.Metric{ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("m%04d", i), Kind: catalog.KindCustom,
 				Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at,
 				Def: catalog.MetricDef{Name: fmt.Sprintf("M%04d", i), EventKey: "e", Tags: tags, RandomizationUnits: []string{"user"},
 					AnalysisType: "mean", UnitAggregationType: "average", DataSource: catalog.DataSource{Key: "launchdarkly"}}})
@@ -132,8 +133,8 @@ func TestListMetricsBothPagePlans(t *testing.T) {
 		}
 		keys := func(tag string, offset int) ([]string, int) {
 			t.Helper()
-			got, total, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 3, Offset: offset},
-				TagsAll: []string{tag}, Sort: []catalog.SortKey{{Field: "createdAt", Desc: true}}})
+			got, total, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 3, Offset: offset},
+				TagsAll: []string{tag}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // joinTeamIfExists adds a membership when the team exists and reports
@@ -101,7 +102,7 @@ func memberWhere(q catalog.MemberQuery) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func memberOrder(keys []catalog.SortKey) string {
+func memberOrder(keys []core.SortKey) string {
 	var parts []string
 	for _, k := range keys {
 		if k.Field != "displayName" {
@@ -221,7 +222,7 @@ func maintained(ctx context.Context, t *txn, col, v string) ([]catalog.Maintaine
 // its tokens and team memberships go with it.
 func (db *DB) DeleteMember(ctx context.Context, id string) error {
 	err := db.deleteMember(ctx, id)
-	if errors.Is(err, catalog.ErrReference) {
+	if errors.Is(err, core.ErrReference) {
 		// A metric or group got this maintainer between the check and the
 		// delete (the foreign key caught it); a second attempt names it.
 		err = db.deleteMember(ctx, id)
@@ -243,7 +244,7 @@ func (db *DB) deleteMember(ctx context.Context, id string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return catalog.ErrNotFound
+			return core.ErrNotFound
 		}
 		return nil
 	})

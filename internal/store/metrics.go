@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // usesMetric is a condition on an alias that has metric_id and
@@ -227,7 +228,7 @@ func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion i
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return catalog.ErrStale
+			return core.ErrStale
 		}
 		if err := bumpGeneration(ctx, t, m.ProjectID); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 const projectCols = `id, key, name, tags, include_in_snippet, using_mobile_key, using_environment_id, created_at`
@@ -63,7 +64,7 @@ func (db *DB) GetProject(ctx context.Context, key string) (*catalog.Project, err
 }
 
 // ListProjects pages through projects in creation order.
-func (db *DB) ListProjects(ctx context.Context, page catalog.Page) ([]catalog.Project, int, error) {
+func (db *DB) ListProjects(ctx context.Context, page core.Page) ([]catalog.Project, int, error) {
 	var out []catalog.Project
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
@@ -108,7 +109,7 @@ func (db *DB) DeleteProject(ctx context.Context, key string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return catalog.ErrNotFound
+			return core.ErrNotFound
 		}
 		return nil
 	})

@@ -4,15 +4,15 @@ import (
 	"context"
 	"strings"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // orderClause renders sort keys as an ORDER BY list using cols to name each
 // field's SQL expression; with no keys it sorts by createdAt. Ties are
 // broken by idCol in the direction of the last key, so pages are stable.
-func orderClause(keys []catalog.SortKey, cols map[string]string, idCol string) string {
+func orderClause(keys []core.SortKey, cols map[string]string, idCol string) string {
 	if len(keys) == 0 {
-		keys = []catalog.SortKey{{Field: "createdAt"}}
+		keys = []core.SortKey{{Field: "createdAt"}}
 	}
 	parts := make([]string, 0, len(keys)+1)
 	dir := ""
@@ -65,7 +65,7 @@ func lockTeam(ctx context.Context, t *txn, key string) error {
 		return err
 	}
 	if n == 0 {
-		return catalog.Errorf(catalog.KindInvalid, "maintainerTeamKey %q does not name a team", key)
+		return core.Errorf(core.KindInvalid, "maintainerTeamKey %q does not name a team", key)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 //go:embed migrations/*.sql
@@ -209,24 +210,24 @@ func classify(err error) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return catalog.ErrNotFound
+		return core.ErrNotFound
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %v", catalog.ErrDuplicate, err)
+			return fmt.Errorf("%w: %v", core.ErrDuplicate, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: %v", catalog.ErrReference, err)
+			return fmt.Errorf("%w: %v", core.ErrReference, err)
 		}
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "23505":
-			return fmt.Errorf("%w: %v", catalog.ErrDuplicate, err)
+			return fmt.Errorf("%w: %v", core.ErrDuplicate, err)
 		case "23503":
-			return fmt.Errorf("%w: %v", catalog.ErrReference, err)
+			return fmt.Errorf("%w: %v", core.ErrReference, err)
 		}
 	}
 	return err

@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"             // "sqlite" driver for raw SQL
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -318,7 +319,7 @@ func TestBootstrap(t *testing.T) {
 		ctx := t.Context()
 		db := mustOpen(t, b.URL)
 
-		if _, err := db.Owner(ctx); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.Owner(ctx); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("Owner on empty database: err = %v, want ErrNotFound", err)
 		}
 
@@ -361,7 +362,7 @@ func TestBootstrap(t *testing.T) {
 			if d := diff(seed.Environments, envs); d != "" {
 				t.Errorf("environments (-want +got):\n%s", d)
 			}
-			projects, total, err := db.ListProjects(ctx, catalog.Page{Limit: 10})
+			projects, total, err := db.ListProjects(ctx, core.Page{Limit: 10})
 			if err != nil {
 				t.Fatalf("ListProjects: %v", err)
 			}
@@ -377,13 +378,13 @@ func TestBootstrap(t *testing.T) {
 			t.Fatalf("second Bootstrap = %v, %v; want false, nil", created, err)
 		}
 		checkSeed(t)
-		if _, _, err := db.TokenByHash(ctx, other.Token.Hash); !errors.Is(err, catalog.ErrNotFound) {
+		if _, _, err := db.TokenByHash(ctx, other.Token.Hash); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("token of the second seed: err = %v, want ErrNotFound", err)
 		}
-		if _, err := db.GetProject(ctx, other.Project.Key); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetProject(ctx, other.Project.Key); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("project of the second seed: err = %v, want ErrNotFound", err)
 		}
-		if _, err := db.GetMember(ctx, other.Owner.ID); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetMember(ctx, other.Owner.ID); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("owner of the second seed: err = %v, want ErrNotFound", err)
 		}
 
@@ -411,14 +412,14 @@ func TestBootstrap(t *testing.T) {
 		if n := raw.count("SELECT COUNT(*) FROM tokens"); n != 2 {
 			t.Errorf("tokens = %d, want 2 (seed + admin)", n)
 		}
-		if _, _, err := db.TokenByHash(ctx, catalog.HashToken("unknown")); !errors.Is(err, catalog.ErrNotFound) {
+		if _, _, err := db.TokenByHash(ctx, catalog.HashToken("unknown")); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("TokenByHash(unknown): err = %v, want ErrNotFound", err)
 		}
-		wantErr(t, "CreateToken with a known hash", db.CreateToken(ctx, &again), catalog.ErrDuplicate)
+		wantErr(t, "CreateToken with a known hash", db.CreateToken(ctx, &again), core.ErrDuplicate)
 		dupEmail := catalog.Member{ID: "m-dup", Email: seed.Owner.Email, Role: "writer", CreatedAt: at(0)}
-		wantErr(t, "CreateMember with a known email", db.CreateMember(ctx, &dupEmail), catalog.ErrDuplicate)
+		wantErr(t, "CreateMember with a known email", db.CreateMember(ctx, &dupEmail), core.ErrDuplicate)
 		orphan := catalog.Token{ID: "tok-orphan", MemberID: "nobody", Name: "x", Hash: []byte("x"), CreatedAt: at(0)}
-		wantErr(t, "CreateToken for an unknown member", db.CreateToken(ctx, &orphan), catalog.ErrReference)
+		wantErr(t, "CreateToken for an unknown member", db.CreateToken(ctx, &orphan), core.ErrReference)
 
 		// Owner is the earliest member with the owner role.
 		mustMember(t, db, "admin-early", "admin@example.com", "admin", at(-2*time.Hour))
@@ -510,7 +511,7 @@ func TestProjects(t *testing.T) {
 		if d := diff(&envs[1], env); d != "" {
 			t.Errorf("GetEnvironment (-want +got):\n%s", d)
 		}
-		if _, err := db.GetEnvironment(ctx, p.ID, "staging"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetEnvironment(ctx, p.ID, "staging"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetEnvironment(unknown): err = %v, want ErrNotFound", err)
 		}
 
@@ -534,16 +535,16 @@ func TestProjects(t *testing.T) {
 		}
 
 		dupKey := catalog.Project{ID: "proj-3", Key: "alpha", Name: "Dup", CreatedAt: at(0)}
-		wantErr(t, "CreateProject duplicate key", db.CreateProject(ctx, &dupKey, nil), catalog.ErrDuplicate)
+		wantErr(t, "CreateProject duplicate key", db.CreateProject(ctx, &dupKey, nil), core.ErrDuplicate)
 		dupID := catalog.Project{ID: "proj-1", Key: "gamma", Name: "Dup", CreatedAt: at(0)}
-		wantErr(t, "CreateProject duplicate id", db.CreateProject(ctx, &dupID, nil), catalog.ErrDuplicate)
+		wantErr(t, "CreateProject duplicate id", db.CreateProject(ctx, &dupID, nil), core.ErrDuplicate)
 		dupEnv, dupEnvs := fixtureProject("proj-4", "delta", at(0))
 		dupEnvs[1].Key = dupEnvs[0].Key
-		wantErr(t, "CreateProject duplicate environment key", db.CreateProject(ctx, &dupEnv, dupEnvs), catalog.ErrDuplicate)
-		if _, err := db.GetProject(ctx, "delta"); !errors.Is(err, catalog.ErrNotFound) {
+		wantErr(t, "CreateProject duplicate environment key", db.CreateProject(ctx, &dupEnv, dupEnvs), core.ErrDuplicate)
+		if _, err := db.GetProject(ctx, "delta"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("project of a failed CreateProject: err = %v, want ErrNotFound (the write must be atomic)", err)
 		}
-		if _, err := db.GetProject(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetProject(ctx, "nope"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetProject(unknown): err = %v, want ErrNotFound", err)
 		}
 	})
@@ -567,15 +568,15 @@ func TestListProjectsPaging(t *testing.T) {
 			mustProject(t, db, p.id, p.key, at(p.at))
 		}
 		for _, tc := range []struct {
-			page catalog.Page
+			page core.Page
 			want []string
 		}{
-			{catalog.Page{Limit: 10}, []string{"a", "b", "c", "d", "e"}},
-			{catalog.Page{Limit: 2}, []string{"a", "b"}},
-			{catalog.Page{Limit: 2, Offset: 2}, []string{"c", "d"}},
-			{catalog.Page{Limit: 2, Offset: 4}, []string{"e"}},
-			{catalog.Page{Limit: 2, Offset: 5}, []string{}},
-			{catalog.Page{Limit: 2, Offset: 50}, []string{}},
+			{core.Page{Limit: 10}, []string{"a", "b", "c", "d", "e"}},
+			{core.Page{Limit: 2}, []string{"a", "b"}},
+			{core.Page{Limit: 2, Offset: 2}, []string{"c", "d"}},
+			{core.Page{Limit: 2, Offset: 4}, []string{"e"}},
+			{core.Page{Limit: 2, Offset: 5}, []string{}},
+			{core.Page{Limit: 2, Offset: 50}, []string{}},
 		} {
 			ps, total, err := db.ListProjects(ctx, tc.page)
 			if err != nil {
@@ -619,21 +620,21 @@ func TestDeleteProject(t *testing.T) {
 		if err := db.DeleteProject(ctx, "doomed"); err != nil {
 			t.Fatalf("DeleteProject: %v", err)
 		}
-		if _, err := db.GetProject(ctx, "doomed"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetProject(ctx, "doomed"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetProject after delete: err = %v, want ErrNotFound", err)
 		}
 		if envs, err := db.ListEnvironments(ctx, doomed.ID); err != nil || len(envs) != 0 {
 			t.Errorf("ListEnvironments after delete = %v, %v; want none", envs, err)
 		}
-		if _, err := db.GetEnvironment(ctx, doomed.ID, "production"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetEnvironment(ctx, doomed.ID, "production"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetEnvironment after delete: err = %v, want ErrNotFound", err)
 		}
 		for _, key := range []string{"shared-key", "other"} {
-			if _, err := db.GetMetric(ctx, doomed.ID, key, ""); !errors.Is(err, catalog.ErrNotFound) {
+			if _, err := db.GetMetric(ctx, doomed.ID, key, ""); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("GetMetric(%s) after delete: err = %v, want ErrNotFound", key, err)
 			}
 		}
-		if _, err := db.GetMetric(ctx, doomed.ID, "shared-key", m1.VersionID); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetMetric(ctx, doomed.ID, "shared-key", m1.VersionID); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetMetric(old version) after delete: err = %v, want ErrNotFound", err)
 		}
 		for table, q := range map[string]string{
@@ -661,7 +662,7 @@ func TestDeleteProject(t *testing.T) {
 			t.Errorf("maintainer deleted with the project: %v", err)
 		}
 
-		wantErr(t, "DeleteProject(unknown)", db.DeleteProject(ctx, "doomed"), catalog.ErrNotFound)
+		wantErr(t, "DeleteProject(unknown)", db.DeleteProject(ctx, "doomed"), core.ErrNotFound)
 	})
 }
 
@@ -755,9 +756,9 @@ func TestMetricCreateGet(t *testing.T) {
 		}
 
 		dup := simpleMetric(p, "metric-dup", m.Key, at(0))
-		wantErr(t, "CreateMetric duplicate key", db.CreateMetric(ctx, dup), catalog.ErrDuplicate)
+		wantErr(t, "CreateMetric duplicate key", db.CreateMetric(ctx, dup), core.ErrDuplicate)
 		dupID := simpleMetric(p2, m.ID, "other-key", at(0))
-		wantErr(t, "CreateMetric duplicate id", db.CreateMetric(ctx, dupID), catalog.ErrDuplicate)
+		wantErr(t, "CreateMetric duplicate id", db.CreateMetric(ctx, dupID), core.ErrDuplicate)
 
 		same := simpleMetric(p2, "metric-other-project", m.Key, at(0))
 		if err := db.CreateMetric(ctx, same); err != nil {
@@ -770,12 +771,12 @@ func TestMetricCreateGet(t *testing.T) {
 
 		orphan := simpleMetric(p, "metric-orphan", "orphan", at(0))
 		orphan.Def.MaintainerID = "nobody"
-		wantErr(t, "CreateMetric unknown maintainer", db.CreateMetric(ctx, orphan), catalog.ErrReference)
-		if _, err := db.GetMetric(ctx, p.ID, "orphan", ""); !errors.Is(err, catalog.ErrNotFound) {
+		wantErr(t, "CreateMetric unknown maintainer", db.CreateMetric(ctx, orphan), core.ErrReference)
+		if _, err := db.GetMetric(ctx, p.ID, "orphan", ""); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("metric of a failed CreateMetric: err = %v, want ErrNotFound", err)
 		}
 		noProject := simpleMetric(catalog.Project{ID: "no-such-project"}, "metric-np", "np", at(0))
-		wantErr(t, "CreateMetric unknown project", db.CreateMetric(ctx, noProject), catalog.ErrReference)
+		wantErr(t, "CreateMetric unknown project", db.CreateMetric(ctx, noProject), core.ErrReference)
 
 		for _, tc := range []struct{ project, key, version string }{
 			{p.ID, "nope", ""},
@@ -784,7 +785,7 @@ func TestMetricCreateGet(t *testing.T) {
 			{p.ID, "plain", m.VersionID}, // a version of another metric
 			{p2.ID, m.Key, m.VersionID},  // same key, other project
 		} {
-			if _, err := db.GetMetric(ctx, tc.project, tc.key, tc.version); !errors.Is(err, catalog.ErrNotFound) {
+			if _, err := db.GetMetric(ctx, tc.project, tc.key, tc.version); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("GetMetric(%q, %q, %q): err = %v, want ErrNotFound", tc.project, tc.key, tc.version, err)
 			}
 		}
@@ -804,7 +805,7 @@ func TestMetricVersions(t *testing.T) {
 		v1 := fullMetric(p, alice)
 		mustMetric(t, db, v1)
 
-		if ms, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 50}, MaintainerTeamKey: "team-checkout"}); err != nil || len(ms) != 1 {
+		if ms, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 50}, MaintainerTeamKey: "team-checkout"}); err != nil || len(ms) != 1 {
 			t.Errorf("ListMetrics(team-checkout) before update = %d metrics, %v; want 1", len(ms), err)
 		}
 
@@ -835,7 +836,7 @@ func TestMetricVersions(t *testing.T) {
 		if d := diff(&wantV1, mustGetMetric(t, db, p.ID, v1.Key, v1.VersionID)); d != "" {
 			t.Errorf("GetMetric(old versionID) (-want +got):\n%s", d)
 		}
-		if _, err := db.GetMetric(ctx, p.ID, v1.Key, "unknown-version"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetMetric(ctx, p.ID, v1.Key, "unknown-version"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("GetMetric(unknown versionID): err = %v, want ErrNotFound", err)
 		}
 		// Projected columns follow the head: tags and maintainer filters.
@@ -870,13 +871,13 @@ func TestMetricVersions(t *testing.T) {
 		stale.Version, stale.VersionID = 2, "stale-version"
 		stale.Def.Name = "stale"
 		stale.Def.Tags = []string{"stale"}
-		wantErr(t, "UpdateMetric with stale prevVersion", db.UpdateMetric(ctx, &stale, 1), catalog.ErrStale)
+		wantErr(t, "UpdateMetric with stale prevVersion", db.UpdateMetric(ctx, &stale, 1), core.ErrStale)
 		stale.Version = 3
-		wantErr(t, "UpdateMetric with future prevVersion", db.UpdateMetric(ctx, &stale, 5), catalog.ErrStale)
+		wantErr(t, "UpdateMetric with future prevVersion", db.UpdateMetric(ctx, &stale, 5), core.ErrStale)
 		if d := diff(&wantV2, mustGetMetric(t, db, p.ID, v1.Key, "")); d != "" {
 			t.Errorf("head after stale update (-want +got):\n%s", d)
 		}
-		if _, err := db.GetMetric(ctx, p.ID, v1.Key, "stale-version"); !errors.Is(err, catalog.ErrNotFound) {
+		if _, err := db.GetMetric(ctx, p.ID, v1.Key, "stale-version"); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("version of a stale update: err = %v, want ErrNotFound", err)
 		}
 		if n := raw.count("SELECT COUNT(*) FROM metric_versions WHERE metric_id = ?", v1.ID); n != 2 {
@@ -887,13 +888,13 @@ func TestMetricVersions(t *testing.T) {
 		}
 		unknown := *simpleMetric(p, "no-such-metric", "x", at(0))
 		unknown.Version = 2
-		wantErr(t, "UpdateMetric of an unknown metric", db.UpdateMetric(ctx, &unknown, 1), catalog.ErrStale)
+		wantErr(t, "UpdateMetric of an unknown metric", db.UpdateMetric(ctx, &unknown, 1), core.ErrStale)
 
 		// An update naming no member fails with ErrReference and stores nothing.
 		bad := v2
 		bad.Version, bad.VersionID = 3, "bad-maintainer"
 		bad.Def.MaintainerID = "nobody"
-		wantErr(t, "UpdateMetric unknown maintainer", db.UpdateMetric(ctx, &bad, 2), catalog.ErrReference)
+		wantErr(t, "UpdateMetric unknown maintainer", db.UpdateMetric(ctx, &bad, 2), core.ErrReference)
 		if d := diff(&wantV2, mustGetMetric(t, db, p.ID, v1.Key, "")); d != "" {
 			t.Errorf("head after failed update (-want +got):\n%s", d)
 		}
@@ -938,7 +939,7 @@ func TestUpdateMetricRace(t *testing.T) {
 					t.Errorf("writers %d and %d both succeeded", winner, i)
 				}
 				winner = i
-			case !errors.Is(err, catalog.ErrStale):
+			case !errors.Is(err, core.ErrStale):
 				t.Errorf("writer %d: err = %v, want nil or ErrStale", i, err)
 			}
 		}
@@ -985,7 +986,7 @@ func TestDeleteMetric(t *testing.T) {
 			t.Fatalf("DeleteMetric: %v", err)
 		}
 		for _, v := range []string{"", m.VersionID, next.VersionID} {
-			if _, err := db.GetMetric(ctx, p.ID, "doomed", v); !errors.Is(err, catalog.ErrNotFound) {
+			if _, err := db.GetMetric(ctx, p.ID, "doomed", v); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("GetMetric(%q) after delete: err = %v, want ErrNotFound", v, err)
 			}
 		}
@@ -997,8 +998,8 @@ func TestDeleteMetric(t *testing.T) {
 		if d := diff(other, mustGetMetric(t, db, p2.ID, "doomed", "")); d != "" {
 			t.Errorf("same key in another project (-want +got):\n%s", d)
 		}
-		wantErr(t, "DeleteMetric again", db.DeleteMetric(ctx, p.ID, "doomed"), catalog.ErrNotFound)
-		wantErr(t, "DeleteMetric unknown project", db.DeleteMetric(ctx, "no-such-project", "doomed"), catalog.ErrNotFound)
+		wantErr(t, "DeleteMetric again", db.DeleteMetric(ctx, p.ID, "doomed"), core.ErrNotFound)
+		wantErr(t, "DeleteMetric unknown project", db.DeleteMetric(ctx, "no-such-project", "doomed"), core.ErrNotFound)
 	})
 }
 
@@ -1154,13 +1155,13 @@ func TestListMetrics(t *testing.T) {
 			{"combined with maintainer", catalog.MetricQuery{Kinds: []string{"custom"}, IsNumeric: ptr(true), UnitAggregationType: "sum", MaintainerIDs: []string{"alice"}}, specKeys(1, 16)},
 			{"query and tag", catalog.MetricQuery{Queries: [][]string{{"cart"}}, TagsAll: []string{"checkout"}}, specKeys(18, 19)},
 
-			{"sort createdAt asc", catalog.MetricQuery{Sort: []catalog.SortKey{{Field: "createdAt"}}}, all},
-			{"sort createdAt desc", catalog.MetricQuery{Sort: []catalog.SortKey{{Field: "createdAt", Desc: true}}}, reversed(all)},
-			{"sort createdAt tie asc", catalog.MetricQuery{Kinds: []string{"click"}, Sort: []catalog.SortKey{{Field: "createdAt"}}}, specKeys(8, 9, 26, 27)},
-			{"sort createdAt tie desc", catalog.MetricQuery{Kinds: []string{"click"}, Sort: []catalog.SortKey{{Field: "createdAt", Desc: true}}}, specKeys(27, 26, 9, 8)},
-			{"sort name asc", catalog.MetricQuery{Kinds: []string{"pageview"}, Sort: []catalog.SortKey{{Field: "name"}}}, specKeys(4, 5, 6, 28, 3, 7)},
-			{"sort name desc", catalog.MetricQuery{Kinds: []string{"pageview"}, Sort: []catalog.SortKey{{Field: "name", Desc: true}}}, specKeys(7, 3, 28, 6, 5, 4)},
-			{"sort name vs created", catalog.MetricQuery{Queries: [][]string{{"retention"}}, Sort: []catalog.SortKey{{Field: "name"}}}, specKeys(22, 21)},
+			{"sort createdAt asc", catalog.MetricQuery{Sort: []core.SortKey{{Field: "createdAt"}}}, all},
+			{"sort createdAt desc", catalog.MetricQuery{Sort: []core.SortKey{{Field: "createdAt", Desc: true}}}, reversed(all)},
+			{"sort createdAt tie asc", catalog.MetricQuery{Kinds: []string{"click"}, Sort: []core.SortKey{{Field: "createdAt"}}}, specKeys(8, 9, 26, 27)},
+			{"sort createdAt tie desc", catalog.MetricQuery{Kinds: []string{"click"}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}}, specKeys(27, 26, 9, 8)},
+			{"sort name asc", catalog.MetricQuery{Kinds: []string{"pageview"}, Sort: []core.SortKey{{Field: "name"}}}, specKeys(4, 5, 6, 28, 3, 7)},
+			{"sort name desc", catalog.MetricQuery{Kinds: []string{"pageview"}, Sort: []core.SortKey{{Field: "name", Desc: true}}}, specKeys(7, 3, 28, 6, 5, 4)},
+			{"sort name vs created", catalog.MetricQuery{Queries: [][]string{{"retention"}}, Sort: []core.SortKey{{Field: "name"}}}, specKeys(22, 21)},
 			{"created tie by id", catalog.MetricQuery{Queries: [][]string{{"retention"}}}, specKeys(21, 22)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -1185,15 +1186,15 @@ func TestListMetrics(t *testing.T) {
 				want  []string
 				total int
 			}{
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 7}}, all[0:7], 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 7, Offset: 7}}, all[7:14], 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 7, Offset: 28}}, all[28:30], 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 7, Offset: 30}}, []string{}, 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 7, Offset: 1000}}, []string{}, 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 3}, Sort: []catalog.SortKey{{Field: "createdAt", Desc: true}}}, specKeys(29, 28, 27), 30},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 2, Offset: 2}, Kinds: []string{"pageview"}, Sort: []catalog.SortKey{{Field: "name"}}}, specKeys(6, 28), 6},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 2, Offset: 6}, Kinds: []string{"pageview"}}, []string{}, 6},
-				{catalog.MetricQuery{Page: catalog.Page{Limit: 2, Offset: 1}, TagsAll: []string{"nope"}}, []string{}, 0},
+				{catalog.MetricQuery{Page: core.Page{Limit: 7}}, all[0:7], 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: 7}}, all[7:14], 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: 28}}, all[28:30], 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: 30}}, []string{}, 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: 1000}}, []string{}, 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 3}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}}, specKeys(29, 28, 27), 30},
+				{catalog.MetricQuery{Page: core.Page{Limit: 2, Offset: 2}, Kinds: []string{"pageview"}, Sort: []core.SortKey{{Field: "name"}}}, specKeys(6, 28), 6},
+				{catalog.MetricQuery{Page: core.Page{Limit: 2, Offset: 6}, Kinds: []string{"pageview"}}, []string{}, 6},
+				{catalog.MetricQuery{Page: core.Page{Limit: 2, Offset: 1}, TagsAll: []string{"nope"}}, []string{}, 0},
 			} {
 				got, total, err := db.ListMetrics(ctx, p.ID, tc.q)
 				if err != nil {
@@ -1209,7 +1210,7 @@ func TestListMetrics(t *testing.T) {
 		})
 
 		t.Run("items equal GetMetric", func(t *testing.T) {
-			got, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 50}})
+			got, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 50}})
 			if err != nil {
 				t.Fatalf("ListMetrics: %v", err)
 			}
@@ -1222,7 +1223,7 @@ func TestListMetrics(t *testing.T) {
 		})
 
 		t.Run("other project", func(t *testing.T) {
-			got, total, err := db.ListMetrics(ctx, other.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 50}, TagsAll: []string{"checkout"}})
+			got, total, err := db.ListMetrics(ctx, other.ID, catalog.MetricQuery{Page: core.Page{Limit: 50}, TagsAll: []string{"checkout"}})
 			if err != nil {
 				t.Fatalf("ListMetrics: %v", err)
 			}
@@ -1339,7 +1340,7 @@ func TestMetricUsage(t *testing.T) {
 				t.Errorf("usage of %s read by versionID (-want +got):\n%s", key, d)
 			}
 		}
-		listed, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 50}})
+		listed, _, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 50}})
 		if err != nil {
 			t.Fatalf("ListMetrics: %v", err)
 		}
@@ -1458,7 +1459,7 @@ func TestMetricUsage(t *testing.T) {
 			{"direct", []string{"experiment exp-archived", "experiment exp-direct", "guarded rollout of flag flag-a", "metric group guardrails"}},
 		} {
 			err := db.DeleteMetric(ctx, p.ID, tc.key)
-			if !errors.Is(err, catalog.ErrInUse) {
+			if !errors.Is(err, core.ErrInUse) {
 				t.Errorf("DeleteMetric(%s): err = %v, want ErrInUse", tc.key, err)
 				continue
 			}
@@ -1557,7 +1558,7 @@ func TestListMetricsTotals(t *testing.T) {
 
 		// A failed write changes nothing.
 		dup := tagged("t-3", "one", 3)
-		wantErr(t, "CreateMetric duplicate", db.CreateMetric(ctx, dup), catalog.ErrDuplicate)
+		wantErr(t, "CreateMetric duplicate", db.CreateMetric(ctx, dup), core.ErrDuplicate)
 		check(t, "after failed create", "one")
 
 		t.Run("project re-created with the same id", func(t *testing.T) {
@@ -1566,7 +1567,7 @@ func TestListMetricsTotals(t *testing.T) {
 			if err := db.DeleteProject(ctx, p.Key); err != nil {
 				t.Fatalf("DeleteProject: %v", err)
 			}
-			if _, err := db.GetProject(ctx, p.Key); !errors.Is(err, catalog.ErrNotFound) {
+			if _, err := db.GetProject(ctx, p.Key); !errors.Is(err, core.ErrNotFound) {
 				t.Fatalf("GetProject after delete: %v", err)
 			}
 			if err := db.CreateProject(ctx, &p, nil); err != nil {
@@ -1590,7 +1591,7 @@ func TestImportMetrics(t *testing.T) {
 		mustMetric(t, db, simpleMetric(p, "i-0", "existing", at(0)))
 		list := func() ([]string, int) {
 			t.Helper()
-			ms, total, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: catalog.Page{Limit: 50}})
+			ms, total, err := db.ListMetrics(ctx, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 50}})
 			if err != nil {
 				t.Fatalf("ListMetrics: %v", err)
 			}
@@ -1606,7 +1607,7 @@ func TestImportMetrics(t *testing.T) {
 			simpleMetric(p, "i-2", "two", at(2*time.Second)),
 			simpleMetric(p, "i-3", "existing", at(3*time.Second)),
 		}
-		wantErr(t, "ImportMetrics with a duplicate key", db.ImportMetrics(ctx, bad), catalog.ErrDuplicate)
+		wantErr(t, "ImportMetrics with a duplicate key", db.ImportMetrics(ctx, bad), core.ErrDuplicate)
 		if keys, total := list(); total != 1 || !slices.Equal(keys, []string{"existing"}) {
 			t.Errorf("after failed import: keys %v, total %d; want [existing], 1", keys, total)
 		}

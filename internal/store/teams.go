@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // teamCols reads a team aliased t and its member count.
@@ -207,7 +208,7 @@ func (db *DB) UpdateTeam(ctx context.Context, team *catalog.Team, prevVersion in
 			if err := t.row(ctx, `SELECT 1 FROM teams WHERE key = ?`, team.Key).Scan(&one); err != nil {
 				return classify(err)
 			}
-			return catalog.ErrStale
+			return core.ErrStale
 		}
 		var missing []string
 		for _, set := range []struct {
@@ -264,7 +265,7 @@ func (db *DB) DeleteTeam(ctx context.Context, key string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return catalog.ErrNotFound
+			return core.ErrNotFound
 		}
 		refs, err := maintained(ctx, t, "maintainer_team_key", key)
 		if err != nil {

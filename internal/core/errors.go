@@ -1,7 +1,7 @@
-// Package catalog owns metricsd's domain: the resources it stores, the rules
-// every write must satisfy, and the Store interface that persists them.
-// It knows nothing of HTTP or SQL.
-package catalog
+// Package core is the shared kernel of metricsd: classified errors, paging,
+// identifiers, the clock and the principal a request acts as.
+// It knows nothing of HTTP or SQL, and every other package may import it.
+package core
 
 import (
 	"errors"
