@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // authCache remembers resolved tokens for a short time so that the hot read
@@ -18,8 +18,8 @@ type authCache struct {
 }
 
 type authEntry struct {
-	member  *catalog.Member
-	expires time.Time
+	principal core.Principal
+	expires   time.Time
 }
 
 const maxAuthEntries = 10000
@@ -28,21 +28,21 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{ttl: ttl, entries: map[[32]byte]authEntry{}}
 }
 
-func (c *authCache) get(header string) (*catalog.Member, bool) {
+func (c *authCache) get(header string) (core.Principal, bool) {
 	if c.ttl <= 0 {
-		return nil, false
+		return core.Principal{}, false
 	}
 	k := sha256.Sum256([]byte(header))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || time.Now().After(e.expires) {
-		return nil, false
+		return core.Principal{}, false
 	}
-	return e.member, true
+	return e.principal, true
 }
 
-func (c *authCache) put(header string, m *catalog.Member) {
+func (c *authCache) put(header string, p core.Principal) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -52,5 +52,16 @@ func (c *authCache) put(header string, m *catalog.Member) {
 	if len(c.entries) >= maxAuthEntries {
 		clear(c.entries)
 	}
-	c.entries[k] = authEntry{member: m, expires: time.Now().Add(c.ttl)}
+	c.entries[k] = authEntry{principal: p, expires: time.Now().Add(c.ttl)}
+}
+
+// forget drops the cached tokens of a member.
+func (c *authCache) forget(memberID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if e.principal.MemberID == memberID {
+			delete(c.entries, k)
+		}
+	}
 }

@@ -160,7 +160,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	g, err := s.cat.CreateMetricGroup(r.Context(), actor(r.Context()), r.PathValue("projectKey"), in)
+	g, err := s.cat.CreateMetricGroup(r.Context(), r.PathValue("projectKey"), in)
 	if err != nil {
 		return err
 	}

@@ -264,7 +264,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.cat.CreateMetric(r.Context(), actor(r.Context()), r.PathValue("projectKey"), in)
+	m, err := s.cat.CreateMetric(r.Context(), r.PathValue("projectKey"), in)
 	if err != nil {
 		return err
 	}

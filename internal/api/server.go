@@ -143,14 +143,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-type memberKey struct{}
-
-// actor returns the member the request authenticated as.
-func actor(ctx context.Context) *catalog.Member {
-	m, _ := ctx.Value(memberKey{}).(*catalog.Member)
-	return m
-}
-
 // authenticate requires a valid access token on every API request except
 // CORS preflights.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -160,19 +152,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return nil
 		}
 		header := r.Header.Get("Authorization")
-		m, ok := s.auth.get(header)
+		p, ok := s.auth.get(header)
 		if !ok {
 			var err error
-			m, err = s.cat.Authenticate(r.Context(), header)
+			p, err = s.cat.Authenticate(r.Context(), header)
 			if err != nil {
 				return err
 			}
-			s.auth.put(header, m)
+			s.auth.put(header, p)
 		}
 		if err := s.limit.allow(w); err != nil {
 			return err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), memberKey{}, m)))
+		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
 		return nil
 	})
 }

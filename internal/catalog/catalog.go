@@ -44,29 +44,32 @@ func NewTokenSecret() string {
 
 // Authenticate resolves the value of an Authorization header to the member
 // it belongs to. A "Bearer " prefix is accepted.
-func (c *Catalog) Authenticate(ctx context.Context, header string) (*Member, error) {
+func (c *Catalog) Authenticate(ctx context.Context, header string) (core.Principal, error) {
 	secret := strings.TrimSpace(header)
 	if len(secret) > 7 && strings.EqualFold(secret[:7], "bearer ") {
 		secret = strings.TrimSpace(secret[7:])
 	}
 	if secret == "" {
-		return nil, core.Errorf(core.KindUnauthorized, "an access token is required in the Authorization header")
+		return core.Principal{}, core.Errorf(core.KindUnauthorized, "an access token is required in the Authorization header")
 	}
 	if len(secret) > 512 {
-		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
+		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	hash := HashToken(secret)
 	tok, m, err := c.store.TokenByHash(ctx, hash)
 	if errors.Is(err, core.ErrNotFound) {
-		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
+		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	if err != nil {
-		return nil, err
+		return core.Principal{}, err
 	}
 	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 {
-		return nil, core.Errorf(core.KindUnauthorized, "invalid access token")
+		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
-	return m, nil
+	return core.Principal{
+		MemberID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role,
+		TokenID: tok.ID, TokenName: tok.Name, TokenEnding: secret[len(secret)-min(4, len(secret)):],
+	}, nil
 }
 
 // Bootstrap seeds a fresh database with the owner member, an admin token,

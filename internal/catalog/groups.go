@@ -33,14 +33,14 @@ var groupReadOnly = []string{"_id", "_version", "_creationDate", "_lastModified"
 
 // CreateMetricGroup validates and stores a new group. The maintainer defaults
 // to the acting member when neither a member nor a team is named.
-func (c *Catalog) CreateMetricGroup(ctx context.Context, actor *Member, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
+func (c *Catalog) CreateMetricGroup(ctx context.Context, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
 	p, err := c.project(ctx, projectKey)
 	if err != nil {
 		return nil, err
 	}
 	def := in.GroupDef
-	if def.MaintainerID == "" && def.MaintainerTeamKey == "" && actor != nil {
-		def.MaintainerID = actor.ID
+	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
+		def.MaintainerID = p.MemberID
 	}
 	normalizeGroup(&def)
 	deriveKey := in.Key == ""

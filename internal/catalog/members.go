@@ -305,9 +305,9 @@ func idWord(what string) string {
 
 // GetMember returns a member with its teams. The ID "me" names the acting
 // member.
-func (c *Catalog) GetMember(ctx context.Context, actor *Member, id string) (*MemberDetail, error) {
-	if id == "me" && actor != nil {
-		id = actor.ID
+func (c *Catalog) GetMember(ctx context.Context, id string) (*MemberDetail, error) {
+	if p := core.PrincipalFrom(ctx); id == "me" && p.MemberID != "" {
+		id = p.MemberID
 	}
 	m, err := c.store.GetMemberDetail(ctx, id)
 	if errors.Is(err, core.ErrNotFound) {

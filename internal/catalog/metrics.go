@@ -16,7 +16,7 @@ import (
 
 // CreateMetric validates in and stores it as version 1 of a new metric.
 // The maintainer defaults to the acting member.
-func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey string, in MetricPost) (*Metric, error) {
+func (c *Catalog) CreateMetric(ctx context.Context, projectKey string, in MetricPost) (*Metric, error) {
 	p, err := c.project(ctx, projectKey)
 	if err != nil {
 		return nil, err
@@ -28,8 +28,8 @@ func (c *Catalog) CreateMetric(ctx context.Context, actor *Member, projectKey st
 		return nil, invalid("kind is required")
 	}
 	def := in.MetricDef
-	if def.MaintainerID == "" && def.MaintainerTeamKey == "" && actor != nil {
-		def.MaintainerID = actor.ID
+	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
+		def.MaintainerID = p.MemberID
 	}
 	normalizeMetric(in.Key, &def)
 	if err := validateMetric(in.Kind, &def); err != nil {
