@@ -64,10 +64,11 @@
 //
 // Spec.Matches compares a pattern with a concrete resource segment by
 // segment: both must have the same number of segments, and each pattern
-// segment must have the resource segment's kind, a name glob matching its
-// name and, if it has a tag selector, tags each matched by at least one of
-// the resource segment's tags. A pattern never matches a resource deeper or
-// shallower than itself: proj/* does not match proj/p:metric/m.
+// segment must have the resource segment's kind and a name glob matching its
+// name; if it has a tag selector, every tag (glob) in it must match at least
+// one of the resource segment's tags. A pattern never matches a resource
+// deeper or shallower than itself: proj/* does not match proj/p:metric/m, and
+// proj/*:env/* does not match proj/p.
 package resource
 
 import (
