@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/metricsd/metricsd/internal/api"
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
@@ -192,9 +193,13 @@ func seedGroups(b *testing.B, ctx context.Context, db *store.DB, cat *catalog.Ca
 	for i := 0; i < 40; i += 4 {
 		pool = append(pool, fmt.Sprintf("metric-%06d", i))
 	}
-	found, err := db.MetricsByKey(ctx, p.ID, pool)
-	if err != nil {
-		b.Fatal(err)
+	found := map[string]*catalog.Metric{}
+	for _, k := range pool {
+		m, err := db.GetMetric(ctx, p.ID, k, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		found[k] = m
 	}
 	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
 	for g := range n {
@@ -210,7 +215,7 @@ func seedGroups(b *testing.B, ctx context.Context, db *store.DB, cat *catalog.Ca
 			m := found[pool[(g+i)%len(pool)]]
 			grp.Metrics = append(grp.Metrics, catalog.GroupMetric{Metric: *m, NameInGroup: fmt.Sprintf("step %d", i+1)})
 		}
-		if err := db.CreateMetricGroup(ctx, grp); err != nil {
+		if err := db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) { return nil, tx.CreateMetricGroup(ctx, grp) }); err != nil {
 			b.Fatal(err)
 		}
 	}

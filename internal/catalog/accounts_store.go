@@ -8,33 +8,41 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// AccountStore persists members and teams beyond what authentication needs.
-// Every method is one transaction.
+// AccountStore reads members and teams.
 type AccountStore interface {
-	// CreateMembers stores new members and the team memberships they start
-	// with, all or none. An email already taken (ignoring case) is a
-	// *RowError wrapping core.ErrDuplicate; team keys that name no team are a
-	// *MissingRefsError.
-	CreateMembers(ctx context.Context, ms []NewMember) error
+	GetMember(ctx context.Context, id string) (*Member, error)
 	// GetMemberDetail returns a member with its teams.
 	GetMemberDetail(ctx context.Context, id string) (*MemberDetail, error)
 	// ListMembers returns one page of members and the number of all matches.
 	ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error)
-	// DeleteMember removes a member that is not an owner, with its tokens and
-	// team memberships. A member that maintains metrics or metric groups is
-	// refused with a *MaintainsError.
-	DeleteMember(ctx context.Context, id string) error
-
-	// CreateTeam stores a team with its members and maintainers. A taken key
-	// is core.ErrDuplicate; member IDs that name no member are a
-	// *MissingRefsError.
-	CreateTeam(ctx context.Context, t *Team) error
 	// GetTeam returns a team with its member IDs, member count and
 	// maintainers.
 	GetTeam(ctx context.Context, key string) (*Team, error)
 	// ListTeams returns one page of teams, each with its member count and
 	// maintainers but without member IDs, and the number of all matches.
 	ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)
+}
+
+// AccountTx is what member and team writes need.
+type AccountTx interface {
+	// CreateMembers stores new members and the team memberships they start
+	// with, all or none. An email already taken (ignoring case) is a
+	// *RowError wrapping core.ErrDuplicate; team keys that name no team are a
+	// *MissingRefsError.
+	CreateMembers(ctx context.Context, ms []NewMember) error
+	// MemberDetail returns a member with its teams.
+	MemberDetail(ctx context.Context, id string) (*MemberDetail, error)
+	// DeleteMember removes a member that is not an owner, with its tokens
+	// and team memberships. A member that maintains metrics or metric
+	// groups is refused with a *MaintainsError.
+	DeleteMember(ctx context.Context, id string) error
+	// CreateTeam stores a team with its members and maintainers. A taken
+	// key is core.ErrDuplicate; member IDs that name no member are a
+	// *MissingRefsError.
+	CreateTeam(ctx context.Context, t *Team) error
+	// TeamForUpdate returns a team with its members and maintainers,
+	// locked.
+	TeamForUpdate(ctx context.Context, key string) (*Team, error)
 	// UpdateTeam stores t's name, description, members and maintainers when
 	// its version is still prevVersion, and core.ErrStale otherwise.
 	UpdateTeam(ctx context.Context, t *Team, prevVersion int) error

@@ -10,7 +10,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/resource"
+
 	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
 
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/filter"
@@ -34,10 +39,6 @@ var groupReadOnly = []string{"_id", "_version", "_creationDate", "_lastModified"
 // CreateMetricGroup validates and stores a new group. The maintainer defaults
 // to the acting member when neither a member nor a team is named.
 func (c *Catalog) CreateMetricGroup(ctx context.Context, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
-	p, err := c.project(ctx, projectKey)
-	if err != nil {
-		return nil, err
-	}
 	def := in.GroupDef
 	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
 		def.MaintainerID = p.MemberID
@@ -52,42 +53,134 @@ func (c *Catalog) CreateMetricGroup(ctx context.Context, projectKey string, in M
 	} else if err := ValidateKey("key", key); err != nil {
 		return nil, err
 	}
-	metrics, err := c.checkGroup(ctx, p.ID, &def)
+	if err := validateGroupShape(&def); err != nil {
+		return nil, err
+	}
+	var out *MetricGroup
+	// A concurrent create can take the key or the project's guardrail slot
+	// between this write's checks and its insert; the second attempt sees
+	// it and says which.
+	err := retryOnDuplicate(func() error {
+		return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+			p, err := projectIn(ctx, tx, projectKey)
+			if err != nil {
+				return nil, err
+			}
+			metrics, err := groupMetrics(ctx, tx, p.ID, &def)
+			if err != nil {
+				return nil, err
+			}
+			gkey, err := freeGroupKey(ctx, tx, p, key, deriveKey)
+			if err != nil {
+				return nil, err
+			}
+			now := c.now()
+			g := &MetricGroup{ID: uuid.NewString(), ProjectID: p.ID, ProjectKey: p.Key, Key: gkey, Version: 1, CreatedAt: now, UpdatedAt: now, Def: def, Metrics: metrics}
+			if err := tx.CreateMetricGroup(ctx, g); err != nil {
+				return nil, groupWriteError(err, projectKey)
+			}
+			if out, err = tx.GroupForUpdate(ctx, p.ID, g.Key); err != nil {
+				return nil, err
+			}
+			return groupChange(p, nil, out, nil, "", []action.Action{action.CreateMetricGroup}), nil
+		})
+	})
+	return out, err
+}
+
+// retryOnDuplicate runs write once more when a unique index refused it.
+func retryOnDuplicate(write func() error) error {
+	err := write()
+	if errors.Is(err, core.ErrDuplicate) {
+		err = write()
+	}
+	return err
+}
+
+// freeGroupKey returns key when no group of the project has it. A derived
+// key takes the first free suffix instead (key-2, key-3, …).
+func freeGroupKey(ctx context.Context, tx GroupTx, p *Project, key string, derived bool) (string, error) {
+	candidate := key
+	for attempt := 2; attempt <= 100; attempt++ {
+		_, err := tx.GroupForUpdate(ctx, p.ID, candidate)
+		if errors.Is(err, core.ErrNotFound) {
+			return candidate, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if !derived {
+			break
+		}
+		candidate = fmt.Sprintf("%s-%d", key, attempt)
+	}
+	return "", core.Errorf(core.KindConflict, "a metric group with key %q already exists in project %q", candidate, p.Key)
+}
+
+func groupWriteError(err error, projectKey string) error {
+	if errors.Is(err, ErrGuardrailTaken) {
+		return core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
+	}
+	var missing *MissingRefsError
+	if errors.As(err, &missing) {
+		return maintainerError(err)
+	}
+	return err
+}
+
+// ErrGuardrailTaken reports that a project already has its one guardrail
+// metric group.
+var ErrGuardrailTaken = errors.New("project already has a guardrail metric group")
+
+// groupTarget names a metric group for the audit log.
+func groupTarget(projectKey string, g *MetricGroup) audit.Target {
+	return audit.Target{Kind: "metric-group", Spec: resource.MetricGroup(projectKey, g.Key, g.Def.Tags), Name: g.Def.Name}
+}
+
+// GroupDocument renders the document a metric group patch applies to.
+func GroupDocument(g *MetricGroup) json.RawMessage {
+	doc, err := groupPatchDocument(g)
+	if err != nil {
+		return nil
+	}
+	raw, _ := json.Marshal(doc)
+	return raw
+}
+
+func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
+	doc, err := editableDocument(g.Def)
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
-	g := &MetricGroup{ID: uuid.NewString(), ProjectID: p.ID, ProjectKey: p.Key, Key: key, Version: 1, CreatedAt: now, UpdatedAt: now, Def: def, Metrics: metrics}
-	// A derived key takes the first free suffix; the unique index decides.
-	for attempt := 2; ; attempt++ {
-		err = c.store.CreateMetricGroup(ctx, g)
-		if !errors.Is(err, core.ErrDuplicate) {
-			break
-		}
-		_, gerr := c.store.GetMetricGroup(ctx, p.ID, g.Key)
-		if errors.Is(gerr, core.ErrNotFound) {
-			// The key is free, so the other unique rule refused the row.
-			return nil, core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
-		}
-		if gerr != nil {
-			return nil, gerr
-		}
-		if !deriveKey || attempt > 100 {
-			return nil, core.Errorf(core.KindConflict, "a metric group with key %q already exists in project %q", g.Key, projectKey)
-		}
-		g.Key = fmt.Sprintf("%s-%d", key, attempt)
+	for k, v := range map[string]any{
+		"_id": g.ID, "_version": g.Version, "_creationDate": g.CreatedAt.UnixMilli(),
+		"_lastModified": g.UpdatedAt.UnixMilli(), "key": g.Key,
+	} {
+		b, _ := json.Marshal(v)
+		doc[k] = b
 	}
-	if err != nil {
-		return nil, groupWriteError(err)
-	}
-	return c.store.GetMetricGroup(ctx, p.ID, g.Key)
+	return doc, nil
 }
 
-func groupWriteError(err error) error {
-	if errors.Is(err, core.ErrReference) {
-		return invalid("a metric or the maintainer of the group no longer exists; retry with current data")
+func groupChange(p *Project, before, after *MetricGroup, delta []PatchOp, comment string, actions []action.Action) *audit.Change {
+	c := &audit.Change{Parent: &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name}, Actions: actions, Comment: comment}
+	if before != nil {
+		c.Target, c.Before = groupTarget(p.Key, before), GroupDocument(before)
 	}
-	return err
+	if after != nil {
+		c.Target, c.After = groupTarget(p.Key, after), GroupDocument(after)
+	}
+	if delta != nil {
+		c.Delta, _ = json.Marshal(delta)
+	}
+	return c
+}
+
+var groupFieldActions = map[string]action.Action{
+	"name": action.UpdateMetricGroupName, "description": action.UpdateMetricGroupDescription,
+	"tags": action.UpdateMetricGroupTags, "maintainerId": action.UpdateMetricGroupMaintainer,
+	"maintainerTeamKey": action.UpdateMetricGroupMaintainer, "metrics": action.UpdateMetricGroupMetrics,
+	"kind": action.UpdateMetricGroupKind,
 }
 
 // slugKey derives a key from a name: lower-case letters and digits, other
@@ -124,31 +217,15 @@ func normalizeGroup(d *GroupDef) {
 	}
 }
 
-// checkGroup validates a group definition against the project's metrics
-// and returns them in group order.
-func (c *Catalog) checkGroup(ctx context.Context, projectID string, d *GroupDef) ([]GroupMetric, error) {
-	if err := validateGroupShape(d); err != nil {
-		return nil, err
-	}
-	if d.MaintainerID != "" {
-		if err := c.checkMaintainer(ctx, d.MaintainerID); err != nil {
-			return nil, err
-		}
-	}
-	if d.MaintainerTeamKey != "" {
-		ok, err := c.store.TeamExists(ctx, d.MaintainerTeamKey)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, invalid("maintainerTeamKey %q does not name a team", d.MaintainerTeamKey)
-		}
-	}
+// groupMetrics reads, locked, the metrics a group definition names and
+// returns them in group order, checked against the group's rules. The lock
+// keeps them from being archived, changed or deleted until the write ends.
+func groupMetrics(ctx context.Context, tx GroupTx, projectID string, d *GroupDef) ([]GroupMetric, error) {
 	keys := make([]string, 0, len(d.Metrics))
 	for _, m := range d.Metrics {
 		keys = append(keys, m.Key)
 	}
-	found, err := c.store.MetricsByKey(ctx, projectID, keys)
+	found, err := tx.MetricsForShare(ctx, projectID, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -278,79 +355,92 @@ func (c *Catalog) ListMetricGroups(ctx context.Context, projectKey string, q Gro
 
 // DeleteMetricGroup removes a group that no experiment or rollout uses.
 func (c *Catalog) DeleteMetricGroup(ctx context.Context, projectKey, key string) error {
-	p, err := c.project(ctx, projectKey)
+	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		p, cur, err := groupForUpdate(ctx, tx, projectKey, key)
+		if err != nil {
+			return nil, err
+		}
+		err = tx.DeleteMetricGroup(ctx, p.ID, key)
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			return nil, core.Errorf(core.KindConflict, "metric group %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return groupChange(p, cur, nil, nil, "", []action.Action{action.DeleteMetricGroup}), nil
+	})
+}
+
+// groupForUpdate resolves a project and locks one of its groups.
+func groupForUpdate(ctx context.Context, tx Tx, projectKey, key string) (*Project, *MetricGroup, error) {
+	p, err := projectIn(ctx, tx, projectKey)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	err = c.store.DeleteMetricGroup(ctx, p.ID, key)
-	var inUse *InUseError
-	switch {
-	case errors.Is(err, core.ErrNotFound):
-		return core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
-	case errors.As(err, &inUse):
-		return core.Errorf(core.KindConflict, "metric group %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+	g, err := tx.GroupForUpdate(ctx, p.ID, key)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	}
-	return err
+	return p, g, err
 }
 
 // PatchMetricGroup applies a JSON Patch to a group, validates the result
 // like a create and stores it as the next version.
 func (c *Catalog) PatchMetricGroup(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, error) {
-	ops, _, err := ParsePatch(body)
+	ops, comment, err := ParsePatch(body)
 	if err != nil {
 		return nil, err
 	}
-	cur, _, err := c.GetMetricGroup(ctx, projectKey, key, nil)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := editableDocument(cur.Def)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range map[string]any{
-		"_id": cur.ID, "_version": cur.Version, "_creationDate": cur.CreatedAt.UnixMilli(),
-		"_lastModified": cur.UpdatedAt.UnixMilli(), "key": cur.Key,
-	} {
-		b, _ := json.Marshal(v)
-		doc[k] = b
-	}
-	var def GroupDef
-	if err := applyPatch(doc, groupReadOnly, ops, &def); err != nil {
-		return nil, err
-	}
-	normalizeGroup(&def)
-	if reflect.DeepEqual(def, cur.Def) {
-		return cur, nil
-	}
-	metrics, err := c.checkGroup(ctx, cur.ProjectID, &def)
-	if err != nil {
-		return nil, err
-	}
-	next := *cur
-	next.Def, next.Metrics = def, metrics
-	next.Version, next.UpdatedAt = cur.Version+1, c.now()
-	err = c.store.UpdateMetricGroup(ctx, &next, cur.Version)
-	switch {
-	case errors.Is(err, core.ErrStale):
-		return nil, core.Errorf(core.KindConflict, "metric group %q was changed by another request; fetch it and retry", key)
-	case errors.Is(err, core.ErrDuplicate) && def.Kind == GroupGuardrail:
-		return nil, core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
-	case err != nil:
-		return nil, groupWriteError(err)
-	}
-	return c.store.GetMetricGroup(ctx, cur.ProjectID, cur.Key)
+	var out *MetricGroup
+	err = retryOnDuplicate(func() error {
+		return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+			p, cur, err := groupForUpdate(ctx, tx, projectKey, key)
+			if err != nil {
+				return nil, err
+			}
+			doc, err := groupPatchDocument(cur)
+			if err != nil {
+				return nil, err
+			}
+			var def GroupDef
+			if err := applyPatch(doc, groupReadOnly, ops, &def); err != nil {
+				return nil, err
+			}
+			normalizeGroup(&def)
+			if reflect.DeepEqual(def, cur.Def) {
+				out = cur
+				return nil, nil
+			}
+			if err := validateGroupShape(&def); err != nil {
+				return nil, err
+			}
+			metrics, err := groupMetrics(ctx, tx, cur.ProjectID, &def)
+			if err != nil {
+				return nil, err
+			}
+			next := *cur
+			next.Def, next.Metrics = def, metrics
+			next.Version, next.UpdatedAt = cur.Version+1, c.now()
+			if err := tx.UpdateMetricGroup(ctx, &next, cur.Version); err != nil {
+				return nil, groupWriteError(err, projectKey)
+			}
+			if out, err = tx.GroupForUpdate(ctx, p.ID, key); err != nil {
+				return nil, err
+			}
+			actions := changeActions(GroupDocument(cur), GroupDocument(out), groupFieldActions, action.UpdateMetricGroupMetrics)
+			return groupChange(p, cur, out, ops, comment, actions), nil
+		})
+	})
+	return out, err
 }
 
 // checkMetricInGroups re-checks the groups containing a metric with its
 // proposed definition: a metric in a group cannot be archived, and must keep
 // satisfying each group's rules.
-func (c *Catalog) checkMetricInGroups(ctx context.Context, cur *Metric, def MetricDef) error {
-	if cur.Usage.MetricGroupCount == 0 {
-		return nil
-	}
-	groups, err := c.store.GroupsOfMetric(ctx, cur.ID)
-	if err != nil {
+func checkMetricInGroups(ctx context.Context, tx MetricTx, cur *Metric, def MetricDef) error {
+	groups, err := tx.GroupsOfMetric(ctx, cur.ID)
+	if err != nil || len(groups) == 0 {
 		return err
 	}
 	var keys []string

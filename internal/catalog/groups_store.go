@@ -79,21 +79,10 @@ type GroupQuery struct {
 	MaintainerTeamKey string
 }
 
-// GroupStore persists metric groups. Reads of a group load its metrics in a
+// GroupStore reads metric groups. Reads of a group load its metrics in a
 // fixed number of statements, however many metrics it has.
 type GroupStore interface {
-	CreateMetricGroup(ctx context.Context, g *MetricGroup) error
 	GetMetricGroup(ctx context.Context, projectID, key string) (*MetricGroup, error)
 	ListMetricGroups(ctx context.Context, projectID string, q GroupQuery) ([]MetricGroup, int, error)
-	// UpdateMetricGroup stores g when its version is still prevVersion.
-	UpdateMetricGroup(ctx context.Context, g *MetricGroup, prevVersion int) error
-	DeleteMetricGroup(ctx context.Context, projectID, key string) error
 	GroupExperiments(ctx context.Context, groupID string) ([]ExperimentRef, error)
-	// MetricsByKey returns the current versions of the named metrics of a
-	// project, keyed by metric key; missing keys are absent.
-	MetricsByKey(ctx context.Context, projectID string, keys []string) (map[string]*Metric, error)
-	// GroupsOfMetric returns the groups that contain a metric.
-	GroupsOfMetric(ctx context.Context, metricID string) ([]MetricGroup, error)
-	// TeamExists reports whether a team with the key exists.
-	TeamExists(ctx context.Context, key string) (bool, error)
 }

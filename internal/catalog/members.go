@@ -11,6 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/resource"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
+
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -265,7 +270,16 @@ func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 		}
 		seen[lower] = i
 	}
-	err = c.store.CreateMembers(ctx, ms)
+	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		if err := tx.CreateMembers(ctx, ms); err != nil {
+			return nil, err
+		}
+		docs := make([]memberDocument, len(ms))
+		for i, m := range ms {
+			docs[i] = newMemberDocument(&m.Member, m.TeamKeys)
+		}
+		return membersChange(nil, docs, action.CreateMember), nil
+	})
 	var row *RowError
 	var missing *MissingRefsError
 	switch {
@@ -282,6 +296,55 @@ func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 	}
 	out, _, err := c.store.ListMembers(ctx, q)
 	return out, err
+}
+
+// memberDocument is the audit log's document of a member.
+type memberDocument struct {
+	ID        string   `json:"_id"`
+	Email     string   `json:"email"`
+	FirstName string   `json:"firstName"`
+	LastName  string   `json:"lastName"`
+	Role      string   `json:"role"`
+	Teams     []string `json:"teams"`
+}
+
+func newMemberDocument(m *Member, teams []string) memberDocument {
+	return memberDocument{ID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Teams: orEmpty(teams)}
+}
+
+// membersChange records the creation or deletion of members: one entry for
+// the whole write, naming every member in it. A single member is the
+// document itself; several are an array.
+func membersChange(before, after []memberDocument, a action.Action) *audit.Change {
+	docs := after
+	if docs == nil {
+		docs = before
+	}
+	first := docs[0]
+	name := first.Email
+	if len(docs) > 1 {
+		name = fmt.Sprintf("%s and %d more", first.Email, len(docs)-1)
+	}
+	var raw json.RawMessage
+	if len(docs) == 1 {
+		raw, _ = json.Marshal(first)
+	} else {
+		raw, _ = json.Marshal(docs)
+	}
+	c := &audit.Change{
+		Target:  audit.Target{Kind: "member", Spec: resource.Member(first.ID), Name: name},
+		Actions: []action.Action{a},
+	}
+	for _, d := range docs[1:] {
+		c.Target.Others = append(c.Target.Others, resource.Member(d.ID).String())
+	}
+	if before != nil {
+		c.Before = raw
+	}
+	if after != nil {
+		c.After = raw
+	}
+	return c
 }
 
 // describeMissing names the keys of a MissingRefsError for a message.
@@ -325,23 +388,32 @@ func (c *Catalog) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetai
 // owner cannot be deleted, and neither can a member who maintains metrics
 // or metric groups: deleting them would leave those without a maintainer.
 func (c *Catalog) DeleteMember(ctx context.Context, id string) error {
-	m, err := c.store.GetMember(ctx, id)
-	if errors.Is(err, core.ErrNotFound) {
-		return core.Errorf(core.KindNotFound, "unknown member %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	if m.Role == RoleOwner {
-		return core.Errorf(core.KindForbidden, "member %q (%s) is the account owner and cannot be deleted", m.ID, m.Email)
-	}
-	err = c.store.DeleteMember(ctx, id)
-	var maint *MaintainsError
-	switch {
-	case errors.As(err, &maint):
-		return core.Errorf(core.KindConflict, "member %q (%s) maintains %s; give them another maintainer first", m.ID, m.Email, describeMaintained(maint.Refs))
-	case errors.Is(err, core.ErrNotFound):
-		return core.Errorf(core.KindNotFound, "unknown member %q", id)
-	}
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		m, err := tx.MemberDetail(ctx, id)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Role == RoleOwner {
+			return nil, core.Errorf(core.KindForbidden, "member %q (%s) is the account owner and cannot be deleted", m.ID, m.Email)
+		}
+		err = tx.DeleteMember(ctx, id)
+		var maint *MaintainsError
+		switch {
+		case errors.As(err, &maint):
+			return nil, core.Errorf(core.KindConflict, "member %q (%s) maintains %s; give them another maintainer first", m.ID, m.Email, describeMaintained(maint.Refs))
+		case errors.Is(err, core.ErrNotFound):
+			return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
+		case err != nil:
+			return nil, err
+		}
+		teams := make([]string, 0, len(m.Teams))
+		for _, t := range m.Teams {
+			teams = append(teams, t.Key)
+		}
+		return membersChange([]memberDocument{newMemberDocument(&m.Member, teams)}, nil, action.DeleteMember), nil
+	})
 	return err
 }

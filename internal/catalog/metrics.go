@@ -9,18 +9,20 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/resource"
+
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // CreateMetric validates in and stores it as version 1 of a new metric.
 // The maintainer defaults to the acting member.
 func (c *Catalog) CreateMetric(ctx context.Context, projectKey string, in MetricPost) (*Metric, error) {
-	p, err := c.project(ctx, projectKey)
-	if err != nil {
-		return nil, err
-	}
 	if err := ValidateKey("key", in.Key); err != nil {
 		return nil, err
 	}
@@ -35,65 +37,118 @@ func (c *Catalog) CreateMetric(ctx context.Context, projectKey string, in Metric
 	if err := validateMetric(in.Kind, &def); err != nil {
 		return nil, err
 	}
-	if err := c.checkMaintainers(ctx, &def, nil); err != nil {
-		return nil, err
-	}
-	now := c.now()
-	m := &Metric{
-		ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
-		Version: 1, VersionID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, Def: def,
-		MaintainerTeamKey: def.MaintainerTeamKey,
-	}
-	if def.Archived {
-		m.ArchivedAt = &now
-	}
-	err = c.store.CreateMetric(ctx, m)
-	switch {
-	case errors.Is(err, core.ErrDuplicate):
-		return nil, core.Errorf(core.KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
-	case errors.Is(err, core.ErrReference):
-		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
-	case err != nil:
-		return nil, err
-	}
-	// Answer with the version this request stored, even if another writer
-	// has moved the head on since.
-	return c.store.GetMetric(ctx, p.ID, m.Key, m.VersionID)
-}
-
-// checkMaintainers checks that a metric names at most one maintainer, a
-// member or a team, and that it exists; unchanged maintainers (relative to
-// prev) are not looked up again.
-func (c *Catalog) checkMaintainers(ctx context.Context, def, prev *MetricDef) error {
 	if def.MaintainerID != "" && def.MaintainerTeamKey != "" {
-		return invalid("name either maintainerId or maintainerTeamKey, not both")
+		return nil, invalid("name either maintainerId or maintainerTeamKey, not both")
 	}
-	if prev == nil || def.MaintainerID != prev.MaintainerID {
-		if err := c.checkMaintainer(ctx, def.MaintainerID); err != nil {
-			return err
-		}
-	}
-	if def.MaintainerTeamKey != "" && (prev == nil || def.MaintainerTeamKey != prev.MaintainerTeamKey) {
-		ok, err := c.store.TeamExists(ctx, def.MaintainerTeamKey)
+	var out *Metric
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		p, err := projectIn(ctx, tx, projectKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !ok {
-			return invalid("maintainerTeamKey %q does not name a team", def.MaintainerTeamKey)
+		now := c.now()
+		m := &Metric{
+			ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: in.Key, Kind: in.Kind,
+			Version: 1, VersionID: uuid.NewString(), CreatedAt: now, UpdatedAt: now, Def: def,
+			MaintainerTeamKey: def.MaintainerTeamKey,
 		}
-	}
-	return nil
+		if def.Archived {
+			m.ArchivedAt = &now
+		}
+		err = tx.CreateMetric(ctx, m)
+		switch {
+		case errors.Is(err, core.ErrDuplicate):
+			return nil, core.Errorf(core.KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
+		case err != nil:
+			return nil, maintainerError(err)
+		}
+		// Answer with the version this request stored.
+		if out, err = tx.Metric(ctx, p.ID, m.Key, m.VersionID); err != nil {
+			return nil, err
+		}
+		return metricChange(p, nil, out, nil, "", []action.Action{action.CreateMetric}), nil
+	})
+	return out, err
 }
 
-func (c *Catalog) checkMaintainer(ctx context.Context, id string) error {
-	if id == "" {
-		return nil
-	}
-	_, err := c.store.GetMember(ctx, id)
+// projectIn resolves a project key inside a write.
+func projectIn(ctx context.Context, tx ProjectTx, key string) (*Project, error) {
+	p, err := tx.Project(ctx, key)
 	if errors.Is(err, core.ErrNotFound) {
-		return invalid("maintainerId %q does not name a member", id)
+		return nil, core.Errorf(core.KindNotFound, "unknown project %q", key)
+	}
+	return p, err
+}
+
+// maintainerError names the maintainer a write referred to that does not
+// exist; other errors pass through.
+func maintainerError(err error) error {
+	var missing *MissingRefsError
+	if errors.As(err, &missing) && len(missing.Keys) > 0 {
+		if missing.What == "team" {
+			return invalid("maintainerTeamKey %q does not name a team", missing.Keys[0])
+		}
+		return invalid("maintainerId %q does not name a member", missing.Keys[0])
 	}
 	return err
+}
+
+// metricTarget names a metric for the audit log.
+func metricTarget(projectKey string, m *Metric) audit.Target {
+	return audit.Target{Kind: "metric", Spec: resource.Metric(projectKey, m.Key, m.Def.Tags), Name: m.Def.Name}
+}
+
+// metricChange describes a metric write for the audit log; before or
+// after is nil on create and delete.
+func metricChange(p *Project, before, after *Metric, delta []PatchOp, comment string, actions []action.Action) *audit.Change {
+	c := &audit.Change{
+		Parent:  &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name},
+		Actions: actions, Comment: comment,
+	}
+	if before != nil {
+		c.Target, c.Before = metricTarget(p.Key, before), MetricDocument(before)
+	}
+	if after != nil {
+		c.Target, c.After = metricTarget(p.Key, after), MetricDocument(after)
+	}
+	if delta != nil {
+		c.Delta, _ = json.Marshal(delta)
+	}
+	return c
+}
+
+// MetricDocument renders the document of one metric version that JSON
+// Patch applies to: its identity and every editable field. The audit log
+// keeps it before and after each change, and version diffs compare it.
+func MetricDocument(m *Metric) json.RawMessage {
+	doc, err := patchDocument(m)
+	if err != nil {
+		return nil
+	}
+	raw, _ := json.Marshal(doc)
+	return raw
+}
+
+// metricFieldActions maps the wire names of metric fields to the action a
+// change of them is recorded as.
+var metricFieldActions = map[string]action.Action{
+	"name": action.UpdateName, "description": action.UpdateDescription, "tags": action.UpdateTags,
+	"maintainerId": action.UpdateMaintainer, "maintainerTeamKey": action.UpdateMaintainer,
+	"eventKey": action.UpdateEventKey, "isNumeric": action.UpdateNumeric, "unit": action.UpdateUnit,
+	"successCriteria": action.UpdateSuccessCriteria, "selector": action.UpdateSelector, "urls": action.UpdateURLs,
+	"randomizationUnits": action.UpdateRandomizationUnits, "unitAggregationType": action.UpdateUnitAggregationType,
+	"analysisType": action.UpdateAnalysisType, "percentileValue": action.UpdateAnalysisType,
+	"eventDefault": action.UpdateEventDefault, "dataSource": action.UpdateDataSource, "filters": action.UpdateFilters,
+	"traceQuery": action.UpdateTraceQuery, "traceValueLocation": action.UpdateTraceQuery, "archived": action.UpdateArchived,
+}
+
+// changeActions returns the actions that turn document before into after.
+func changeActions(before, after json.RawMessage, table map[string]action.Action, fallback action.Action) []action.Action {
+	ops, err := patch.Diff(before, after)
+	if err != nil || len(ops) == 0 {
+		return []action.Action{fallback}
+	}
+	return action.ForFields(table, fallback, patch.ChangedFields(ops))
 }
 
 // GetMetric returns a metric, or one of its versions when versionID is set,
@@ -136,21 +191,30 @@ func (c *Catalog) ListMetrics(ctx context.Context, projectKey string, q MetricQu
 	return c.store.ListMetrics(ctx, p.ID, q)
 }
 
-// DeleteMetric removes a metric and its history.
+// DeleteMetric removes a metric and its history; its audit entries stay.
 func (c *Catalog) DeleteMetric(ctx context.Context, projectKey, key string) error {
-	p, err := c.project(ctx, projectKey)
-	if err != nil {
-		return err
-	}
-	err = c.store.DeleteMetric(ctx, p.ID, key)
-	var inUse *InUseError
-	switch {
-	case errors.Is(err, core.ErrNotFound):
-		return core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
-	case errors.As(err, &inUse):
-		return core.Errorf(core.KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
-	}
-	return err
+	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		p, err := projectIn(ctx, tx, projectKey)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := tx.MetricForUpdate(ctx, p.ID, key)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = tx.DeleteMetric(ctx, p.ID, key)
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			return nil, core.Errorf(core.KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return metricChange(p, cur, nil, nil, "", []action.Action{action.DeleteMetric}), nil
+	})
 }
 
 // InUseError lists the resources that keep a row from being deleted.
@@ -246,59 +310,70 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 }
 
 // PatchMetric applies a JSON Patch to the current version of a metric,
-// validates the result like a create and stores it as a new version. A
-// failed "test" operation, or a concurrent writer that got there first, is a
-// KindConflict; nothing is written on any error.
+// validates the result like a create and stores it as a new version. The
+// metric is locked while the patch applies, so concurrent patches apply one
+// after the other; a failed "test" operation is a core.KindConflict.
+// Nothing is written on any error.
 func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
 	ops, comment, err := ParsePatch(body)
 	if err != nil {
 		return nil, err
 	}
-	cur, _, err := c.GetMetric(ctx, projectKey, key, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	def, err := applyMetricPatch(cur, ops)
-	if err != nil {
-		return nil, err
-	}
-	normalizeMetric(cur.Key, &def)
-	if err := validateMetric(cur.Kind, &def); err != nil {
-		return nil, err
-	}
-	if reflect.DeepEqual(def, cur.Def) {
-		return cur, nil
-	}
-	if err := c.checkMaintainers(ctx, &def, &cur.Def); err != nil {
-		return nil, err
-	}
-	if err := c.checkMetricInGroups(ctx, cur, def); err != nil {
-		return nil, err
-	}
-	now := c.now()
-	next := *cur
-	next.Def = def
-	next.MaintainerTeamKey = def.MaintainerTeamKey
-	next.Version = cur.Version + 1
-	next.VersionID = uuid.NewString()
-	next.UpdatedAt = now
-	next.Comment = comment
-	switch {
-	case def.Archived && !cur.Def.Archived:
-		next.ArchivedAt = &now
-	case !def.Archived:
-		next.ArchivedAt = nil
-	}
-	err = c.store.UpdateMetric(ctx, &next, cur.Version)
-	switch {
-	case errors.Is(err, core.ErrStale):
-		return nil, core.Errorf(core.KindConflict, "metric %q was changed by another request; fetch it and retry", key)
-	case errors.Is(err, core.ErrReference):
-		return nil, invalid("maintainerId %q does not name a member", def.MaintainerID)
-	case err != nil:
-		return nil, err
-	}
-	return c.store.GetMetric(ctx, cur.ProjectID, cur.Key, next.VersionID)
+	var out *Metric
+	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		p, err := projectIn(ctx, tx, projectKey)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := tx.MetricForUpdate(ctx, p.ID, key)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
+		}
+		if err != nil {
+			return nil, err
+		}
+		def, err := applyMetricPatch(cur, ops)
+		if err != nil {
+			return nil, err
+		}
+		normalizeMetric(cur.Key, &def)
+		if err := validateMetric(cur.Kind, &def); err != nil {
+			return nil, err
+		}
+		if def.MaintainerID != "" && def.MaintainerTeamKey != "" {
+			return nil, invalid("name either maintainerId or maintainerTeamKey, not both")
+		}
+		if reflect.DeepEqual(def, cur.Def) {
+			out = cur
+			return nil, nil
+		}
+		if err := checkMetricInGroups(ctx, tx, cur, def); err != nil {
+			return nil, err
+		}
+		now := c.now()
+		next := *cur
+		next.Def = def
+		next.MaintainerTeamKey = def.MaintainerTeamKey
+		next.Version = cur.Version + 1
+		next.VersionID = uuid.NewString()
+		next.UpdatedAt = now
+		next.Comment = comment
+		switch {
+		case def.Archived && !cur.Def.Archived:
+			next.ArchivedAt = &now
+		case !def.Archived:
+			next.ArchivedAt = nil
+		}
+		if err := tx.UpdateMetric(ctx, &next, cur.Version); err != nil {
+			return nil, maintainerError(err)
+		}
+		if out, err = tx.Metric(ctx, p.ID, cur.Key, next.VersionID); err != nil {
+			return nil, err
+		}
+		before, after := MetricDocument(cur), MetricDocument(out)
+		return metricChange(p, cur, out, ops, comment, changeActions(before, after, metricFieldActions, action.UpdateMetric)), nil
+	})
+	return out, err
 }
 
 func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
+	"github.com/metricsd/metricsd/internal/resource"
 
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -123,7 +128,12 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 		env.ConfirmChanges, env.RequireComments, env.Tags = e.ConfirmChanges, e.RequireComments, dedupe(orEmpty(e.Tags))
 		envs = append(envs, env)
 	}
-	err := c.store.CreateProject(ctx, p, envs)
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		if err := tx.CreateProject(ctx, p, envs); err != nil {
+			return nil, err
+		}
+		return projectChange(nil, p, envs, action.CreateProject), nil
+	})
 	if errors.Is(err, core.ErrDuplicate) {
 		return nil, nil, core.Errorf(core.KindConflict, "a project with key %q already exists", in.Key)
 	}
@@ -131,6 +141,45 @@ func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, 
 		return nil, nil, err
 	}
 	return p, envs, nil
+}
+
+// projectDocument is the audit log's document of a project.
+type projectDocument struct {
+	ID           string   `json:"_id"`
+	Key          string   `json:"key"`
+	Name         string   `json:"name"`
+	Tags         []string `json:"tags"`
+	Environments []string `json:"environments"`
+}
+
+func projectSpec(p *Project) resource.Spec {
+	s := resource.Project(p.Key)
+	s.Segments[0].Tags = slices.Clone(p.Tags)
+	slices.Sort(s.Segments[0].Tags)
+	return s
+}
+
+func projectChange(before, after *Project, envs []Environment, a action.Action) *audit.Change {
+	p := after
+	if p == nil {
+		p = before
+	}
+	doc := projectDocument{ID: p.ID, Key: p.Key, Name: p.Name, Tags: p.Tags, Environments: []string{}}
+	for _, e := range envs {
+		doc.Environments = append(doc.Environments, e.Key)
+	}
+	raw, _ := json.Marshal(doc)
+	c := &audit.Change{
+		Target:  audit.Target{Kind: "project", Spec: projectSpec(p), Name: p.Name},
+		Actions: []action.Action{a},
+	}
+	if before != nil {
+		c.Before = raw
+	}
+	if after != nil {
+		c.After = raw
+	}
+	return c
 }
 
 func orEmpty(s []string) []string {
@@ -157,11 +206,20 @@ func (c *Catalog) ListProjects(ctx context.Context, page core.Page) ([]Project, 
 
 // DeleteProject removes a project with its environments and metrics.
 func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
-	err := c.store.DeleteProject(ctx, key)
-	if errors.Is(err, core.ErrNotFound) {
-		return core.Errorf(core.KindNotFound, "unknown project %q", key)
-	}
-	return err
+	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		p, err := projectIn(ctx, tx, key)
+		if err != nil {
+			return nil, err
+		}
+		envs, err := tx.Environments(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.DeleteProject(ctx, key); err != nil {
+			return nil, err
+		}
+		return projectChange(p, nil, envs, action.DeleteProject), nil
+	})
 }
 
 // ListEnvironments returns the environments of a project.

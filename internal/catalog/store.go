@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -37,12 +38,20 @@ type Seed struct {
 // ExpandSet names the metric expansions a read should load.
 type ExpandSet map[string]bool
 
-// Store persists the catalog. Every method is one transaction. Methods report
-// missing rows with core.ErrNotFound, unique violations with core.ErrDuplicate, failed
-// optimistic checks with core.ErrStale and broken references with core.ErrReference.
+// Store persists the catalog. Reads are methods of their own, each one
+// consistent snapshot; every write runs through Transact. Methods report
+// missing rows with core.ErrNotFound, unique violations with
+// core.ErrDuplicate, failed optimistic checks with core.ErrStale and broken
+// references with core.ErrReference (or a *MissingRefsError).
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
+
+	// Transact is the one write seam: it runs fn in one transaction, retried
+	// from the start after transient conflicts, and records the audit entry
+	// of the change fn returns in that same transaction. A nil change
+	// records nothing (a write that changed nothing).
+	Transact(ctx context.Context, fn func(tx Tx) (*audit.Change, error)) error
 
 	// Bootstrap stores the seed data of a fresh database in one transaction
 	// that is safe against replicas starting together. It stores nothing and
@@ -50,33 +59,87 @@ type Store interface {
 	Bootstrap(ctx context.Context, seed *Seed) (bool, error)
 	// EnsureToken stores t unless a token with the same hash exists.
 	EnsureToken(ctx context.Context, t *Token) error
-
-	CreateMember(ctx context.Context, m *Member) error
-	GetMember(ctx context.Context, id string) (*Member, error)
-	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token with the given hash and its member.
 	TokenByHash(ctx context.Context, hash []byte) (*Token, *Member, error)
 	// Owner returns the earliest member with the owner role.
 	Owner(ctx context.Context) (*Member, error)
 
-	CreateProject(ctx context.Context, p *Project, envs []Environment) error
 	GetProject(ctx context.Context, key string) (*Project, error)
 	ListProjects(ctx context.Context, page core.Page) ([]Project, int, error)
-	DeleteProject(ctx context.Context, key string) error
 	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
 	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
 
-	CreateMetric(ctx context.Context, m *Metric) error
 	// GetMetric returns the current version, or the version named by
 	// versionID when it is not empty.
 	GetMetric(ctx context.Context, projectID, key, versionID string) (*Metric, error)
 	ListMetrics(ctx context.Context, projectID string, q MetricQuery) ([]Metric, int, error)
-	// UpdateMetric stores m as a new version if the current version is still
-	// prevVersion, and core.ErrStale otherwise.
-	UpdateMetric(ctx context.Context, m *Metric, prevVersion int) error
-	DeleteMetric(ctx context.Context, projectID, key string) error
 	MetricExpansions(ctx context.Context, metricID string, want ExpandSet) (*MetricExpansions, error)
 
 	AccountStore
 	GroupStore
+	AuditStore
+}
+
+// Tx is the unit of work of one write. Reads through it see the write's own
+// changes; the ForUpdate reads also lock what they return against other
+// writers until the write ends, so that rules spanning rows are checked on
+// rows nobody else can change meanwhile.
+type Tx interface {
+	ProjectTx
+	MetricTx
+	GroupTx
+	AccountTx
+}
+
+// ProjectTx is what project writes need.
+type ProjectTx interface {
+	// Project resolves a project key inside the write.
+	Project(ctx context.Context, key string) (*Project, error)
+	CreateProject(ctx context.Context, p *Project, envs []Environment) error
+	// DeleteProject removes a project and everything in it.
+	DeleteProject(ctx context.Context, key string) error
+	Environments(ctx context.Context, projectID string) ([]Environment, error)
+}
+
+// MetricTx is what metric writes need. Writes that name a maintainer lock
+// the member or team, and report one that does not exist with a
+// *MissingRefsError.
+type MetricTx interface {
+	// MetricForUpdate returns the head of a metric, locked.
+	MetricForUpdate(ctx context.Context, projectID, key string) (*Metric, error)
+	// Metric returns the head, or the version versionID.
+	Metric(ctx context.Context, projectID, key, versionID string) (*Metric, error)
+	CreateMetric(ctx context.Context, m *Metric) error
+	// UpdateMetric stores m as a new version if the head is still
+	// prevVersion, and core.ErrStale otherwise.
+	UpdateMetric(ctx context.Context, m *Metric, prevVersion int) error
+	// DeleteMetric removes a metric unless something uses it
+	// (*InUseError).
+	DeleteMetric(ctx context.Context, projectID, key string) error
+	// GroupsOfMetric returns the groups that contain a metric, locked.
+	GroupsOfMetric(ctx context.Context, metricID string) ([]MetricGroup, error)
+}
+
+// GroupTx is what metric group writes need.
+type GroupTx interface {
+	// GroupForUpdate returns a group with its metrics, locked.
+	GroupForUpdate(ctx context.Context, projectID, key string) (*MetricGroup, error)
+	CreateMetricGroup(ctx context.Context, g *MetricGroup) error
+	// UpdateMetricGroup stores g when its version is still prevVersion.
+	UpdateMetricGroup(ctx context.Context, g *MetricGroup, prevVersion int) error
+	// DeleteMetricGroup removes a group unless something uses it.
+	DeleteMetricGroup(ctx context.Context, projectID, key string) error
+	// MetricsForShare returns the current versions of the named metrics of
+	// a project keyed by metric key, locked against change and deletion;
+	// missing keys are absent.
+	MetricsForShare(ctx context.Context, projectID string, keys []string) (map[string]*Metric, error)
+}
+
+// AuditStore reads the audit log.
+type AuditStore interface {
+	// AuditEntries returns the entries q selects, newest first, with their
+	// summaries only (no documents or delta).
+	AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, error)
+	// AuditEntry returns one entry in full.
+	AuditEntry(ctx context.Context, id string) (*audit.Entry, error)
 }

@@ -10,6 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/resource"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
+
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -178,17 +183,55 @@ func (c *Catalog) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 		Key: in.Key, Name: name, Description: in.Description, Version: 1, CreatedAt: now, UpdatedAt: now,
 		MemberIDs: sortedSet(in.MemberIDs), MaintainerIDs: sortedSet(maintainers),
 	}
-	err = c.store.CreateTeam(ctx, t)
-	var missing *MissingRefsError
-	switch {
-	case errors.Is(err, core.ErrDuplicate):
-		return nil, core.Errorf(core.KindConflict, "a team with key %q already exists", in.Key)
-	case errors.As(err, &missing):
-		return nil, invalid("%s", describeMissing(missing))
-	case err != nil:
-		return nil, err
+	var out *Team
+	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		err := tx.CreateTeam(ctx, t)
+		var missing *MissingRefsError
+		switch {
+		case errors.Is(err, core.ErrDuplicate):
+			return nil, core.Errorf(core.KindConflict, "a team with key %q already exists", in.Key)
+		case errors.As(err, &missing):
+			return nil, invalid("%s", describeMissing(missing))
+		case err != nil:
+			return nil, err
+		}
+		if out, err = tx.TeamForUpdate(ctx, t.Key); err != nil {
+			return nil, err
+		}
+		return teamChange(nil, out, nil, "", []action.Action{action.CreateTeam}), nil
+	})
+	return out, err
+}
+
+// teamDocument is the audit log's document of a team.
+type teamDocument struct {
+	Key         string   `json:"key"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Version     int      `json:"_version"`
+	Members     []string `json:"memberIDs"`
+	Maintainers []string `json:"maintainerIDs"`
+}
+
+func teamChange(before, after *Team, delta json.RawMessage, comment string, actions []action.Action) *audit.Change {
+	doc := func(t *Team) json.RawMessage {
+		raw, _ := json.Marshal(teamDocument{Key: t.Key, Name: t.Name, Description: t.Description, Version: t.Version,
+			Members: orEmpty(t.MemberIDs), Maintainers: orEmpty(t.MaintainerIDs)})
+		return raw
 	}
-	return c.GetTeam(ctx, t.Key)
+	c := &audit.Change{Actions: actions, Delta: delta, Comment: comment}
+	for _, t := range []*Team{before, after} {
+		if t != nil {
+			c.Target = audit.Target{Kind: "team", Spec: resource.Team(t.Key), Name: t.Name}
+		}
+	}
+	if before != nil {
+		c.Before = doc(before)
+	}
+	if after != nil {
+		c.After = doc(after)
+	}
+	return c
 }
 
 // GetTeam returns a team.
@@ -207,15 +250,26 @@ func (c *Catalog) ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, erro
 
 // DeleteTeam removes a team unless it maintains metrics or metric groups.
 func (c *Catalog) DeleteTeam(ctx context.Context, key string) error {
-	err := c.store.DeleteTeam(ctx, key)
-	var maint *MaintainsError
-	switch {
-	case errors.Is(err, core.ErrNotFound):
-		return core.Errorf(core.KindNotFound, "unknown team %q", key)
-	case errors.As(err, &maint):
-		return core.Errorf(core.KindConflict, "team %q maintains %s; give them another maintainer first", key, describeMaintained(maint.Refs))
-	}
-	return err
+	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		cur, err := tx.TeamForUpdate(ctx, key)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = tx.DeleteTeam(ctx, key)
+		var maint *MaintainsError
+		switch {
+		case errors.Is(err, core.ErrNotFound):
+			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
+		case errors.As(err, &maint):
+			return nil, core.Errorf(core.KindConflict, "team %q maintains %s; give them another maintainer first", key, describeMaintained(maint.Refs))
+		case err != nil:
+			return nil, err
+		}
+		return teamChange(cur, nil, nil, "", []action.Action{action.DeleteTeam}), nil
+	})
 }
 
 // maxInstructions bounds the instructions of one semantic patch.
@@ -386,49 +440,60 @@ func (st *teamState) apply(field string, raw json.RawMessage) error {
 const maxPatchAttempts = 20
 
 // PatchTeam applies a semantic patch to a team: all of its instructions or,
-// on any error, none. A patch that changes nothing stores nothing.
-// Instructions state intent ("add these members"), not a diff against a
-// version the client read, so when another writer changes the team first
-// the patch is applied again to the new state instead of failing.
+// on any error, none. A patch that changes nothing stores nothing. The team
+// is locked while its instructions apply, so concurrent patches apply one
+// after the other, each to the state the one before it left.
 func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
-	for range maxPatchAttempts {
-		t, err := c.patchTeamOnce(ctx, key, body)
-		if !errors.Is(err, core.ErrStale) {
-			return t, err
+	var out *Team
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		cur, err := tx.TeamForUpdate(ctx, key)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
 		}
-	}
-	return nil, core.Errorf(core.KindConflict, "team %q is being changed by other requests; retry", key)
-}
-
-func (c *Catalog) patchTeamOnce(ctx context.Context, key string, body []byte) (*Team, error) {
-	cur, err := c.GetTeam(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	st, err := applyTeamInstructions(cur, body)
-	if err != nil {
-		return nil, err
-	}
-	next := *cur
-	next.Name, next.Description = st.name, st.description
-	next.MemberIDs, next.MaintainerIDs = keysOf(st.members), keysOf(st.maintainers)
-	if next.Name == cur.Name && next.Description == cur.Description &&
-		slices.Equal(next.MemberIDs, cur.MemberIDs) && slices.Equal(next.MaintainerIDs, cur.MaintainerIDs) {
-		return cur, nil
-	}
-	next.Version = cur.Version + 1
-	next.UpdatedAt = c.now()
-	err = c.store.UpdateTeam(ctx, &next, cur.Version)
-	var missing *MissingRefsError
-	switch {
-	case errors.Is(err, core.ErrStale):
-		return nil, err
-	case errors.Is(err, core.ErrNotFound):
-		return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
-	case errors.As(err, &missing):
-		return nil, invalid("%s", describeMissing(missing))
-	case err != nil:
-		return nil, err
-	}
-	return c.GetTeam(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		st, err := applyTeamInstructions(cur, body)
+		if err != nil {
+			return nil, err
+		}
+		next := *cur
+		next.Name, next.Description = st.name, st.description
+		next.MemberIDs, next.MaintainerIDs = keysOf(st.members), keysOf(st.maintainers)
+		var actions []action.Action
+		if next.Name != cur.Name {
+			actions = append(actions, action.UpdateTeamName)
+		}
+		if next.Description != cur.Description {
+			actions = append(actions, action.UpdateTeamDescription)
+		}
+		if !slices.Equal(next.MemberIDs, cur.MemberIDs) {
+			actions = append(actions, action.UpdateTeamMembers)
+		}
+		if !slices.Equal(next.MaintainerIDs, cur.MaintainerIDs) {
+			actions = append(actions, action.UpdateTeamMaintainers)
+		}
+		if len(actions) == 0 {
+			out = cur
+			return nil, nil
+		}
+		next.Version = cur.Version + 1
+		next.UpdatedAt = c.now()
+		err = tx.UpdateTeam(ctx, &next, cur.Version)
+		var missing *MissingRefsError
+		switch {
+		case errors.As(err, &missing):
+			return nil, invalid("%s", describeMissing(missing))
+		case err != nil:
+			return nil, err
+		}
+		if out, err = tx.TeamForUpdate(ctx, key); err != nil {
+			return nil, err
+		}
+		var env teamPatchBody
+		_ = json.Unmarshal(body, &env)
+		delta, _ := json.Marshal(env.Instructions)
+		return teamChange(cur, out, delta, env.Comment, actions), nil
+	})
+	return out, err
 }

@@ -119,47 +119,63 @@ func writeGroupMetrics(ctx context.Context, t *txn, g *catalog.MetricGroup) erro
 	return nil
 }
 
+// checkGroupRefs locks a group's maintainer and refuses a second guardrail
+// group in a project with catalog.ErrGuardrailTaken (the unique index
+// still decides between concurrent writers).
+func checkGroupRefs(ctx context.Context, t *txn, g *catalog.MetricGroup) error {
+	if err := lockMaintainers(ctx, t, g.Def.MaintainerID, g.Def.MaintainerTeamKey); err != nil {
+		return err
+	}
+	if g.Def.Kind != catalog.GroupGuardrail {
+		return nil
+	}
+	taken, err := t.exists(ctx, `SELECT 1 FROM metric_groups WHERE project_id = ? AND kind = ? AND id <> ?`, g.ProjectID, catalog.GroupGuardrail, g.ID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return catalog.ErrGuardrailTaken
+	}
+	return nil
+}
+
 // CreateMetricGroup stores a new group and its ordered metrics.
-func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		if err := lockTeam(ctx, t, g.Def.MaintainerTeamKey); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, `INSERT INTO metric_groups (id, project_id, key, name, name_lower, key_lower, kind, description, tags,
-			maintainer_id, maintainer_team_key, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			g.ID, g.ProjectID, g.Key, g.Def.Name, strings.ToLower(g.Def.Name), strings.ToLower(g.Key), g.Def.Kind, g.Def.Description,
-			encodeStrings(g.Def.Tags), nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version,
-			ms(g.CreatedAt), ms(g.UpdatedAt)); err != nil {
-			return err
-		}
-		if err := writeGroupMetrics(ctx, t, g); err != nil {
-			return err
-		}
-		return bumpGeneration(ctx, t, g.ProjectID)
-	})
+func (t *txn) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) error {
+	if err := checkGroupRefs(ctx, t, g); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO metric_groups (id, project_id, key, name, name_lower, key_lower, kind, description, tags,
+		maintainer_id, maintainer_team_key, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.ProjectID, g.Key, g.Def.Name, strings.ToLower(g.Def.Name), strings.ToLower(g.Key), g.Def.Kind, g.Def.Description,
+		encodeStrings(g.Def.Tags), nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version,
+		ms(g.CreatedAt), ms(g.UpdatedAt)); err != nil {
+		return err
+	}
+	if err := writeGroupMetrics(ctx, t, g); err != nil {
+		return err
+	}
+	return bumpGeneration(ctx, t, g.ProjectID)
 }
 
 // UpdateMetricGroup replaces a group when its version is still prevVersion.
-func (db *DB) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, prevVersion int) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		if err := lockTeam(ctx, t, g.Def.MaintainerTeamKey); err != nil {
-			return err
-		}
-		res, err := t.exec(ctx, `UPDATE metric_groups SET name = ?, name_lower = ?, kind = ?, description = ?, tags = ?, maintainer_id = ?,
-			maintainer_team_key = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
-			g.Def.Name, strings.ToLower(g.Def.Name), g.Def.Kind, g.Def.Description, encodeStrings(g.Def.Tags),
-			nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version, ms(g.UpdatedAt), g.ID, prevVersion)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrStale
-		}
-		if err := writeGroupMetrics(ctx, t, g); err != nil {
-			return err
-		}
-		return bumpGeneration(ctx, t, g.ProjectID)
-	})
+func (t *txn) UpdateMetricGroup(ctx context.Context, g *catalog.MetricGroup, prevVersion int) error {
+	if err := checkGroupRefs(ctx, t, g); err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE metric_groups SET name = ?, name_lower = ?, kind = ?, description = ?, tags = ?, maintainer_id = ?,
+		maintainer_team_key = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		g.Def.Name, strings.ToLower(g.Def.Name), g.Def.Kind, g.Def.Description, encodeStrings(g.Def.Tags),
+		nullString(g.Def.MaintainerID), nullString(g.Def.MaintainerTeamKey), g.Version, ms(g.UpdatedAt), g.ID, prevVersion)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrStale
+	}
+	if err := writeGroupMetrics(ctx, t, g); err != nil {
+		return err
+	}
+	return bumpGeneration(ctx, t, g.ProjectID)
 }
 
 // GetMetricGroup returns a group with its metrics: two statements.
@@ -176,22 +192,20 @@ func (db *DB) GetMetricGroup(ctx context.Context, projectID, key string) (*catal
 
 // DeleteMetricGroup removes a group unless an experiment or guarded rollout
 // uses it.
-func (db *DB) DeleteMetricGroup(ctx context.Context, projectID, key string) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		var id string
-		if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
-			return classify(err)
-		}
-		if err := refuseIfUsed(ctx, t, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
-			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
-			ORDER BY 1`, id, id); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return bumpGeneration(ctx, t, projectID)
-	})
+func (t *txn) DeleteMetricGroup(ctx context.Context, projectID, key string) error {
+	var id string
+	if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
+		return classify(err)
+	}
+	if err := refuseIfUsed(ctx, t, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
+		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
+		ORDER BY 1`, id, id); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id); err != nil {
+		return err
+	}
+	return bumpGeneration(ctx, t, projectID)
 }
 
 // GroupExperiments lists the experiments that use a group, oldest first.
@@ -211,46 +225,61 @@ func (db *DB) GroupExperiments(ctx context.Context, groupID string) ([]catalog.E
 	return out, err
 }
 
-// MetricsByKey returns the named metrics of a project in one statement.
-func (db *DB) MetricsByKey(ctx context.Context, projectID string, keys []string) (map[string]*catalog.Metric, error) {
+// MetricsForShare returns the named metrics of a project in one statement,
+// locked against change and deletion until the write ends.
+func (t *txn) MetricsForShare(ctx context.Context, projectID string, keys []string) (map[string]*catalog.Metric, error) {
 	out := map[string]*catalog.Metric{}
 	if len(keys) == 0 {
 		return out, nil
 	}
-	args := []any{projectID}
-	for _, k := range keys {
-		args = append(args, k)
+	cond, args := inCondition("key", keys)
+	args = append([]any{projectID}, args...)
+	// Lock first, on the bare rows, then read (see MetricForUpdate).
+	if t.d.forShare != "" {
+		if _, err := t.exec(ctx, `SELECT 1 FROM metrics WHERE project_id = ? AND `+cond+t.d.forShare, args...); err != nil {
+			return nil, err
+		}
 	}
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key IN (`+placeholders(len(keys))+`)`, args...)
+	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.`+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMetric(rows)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMetric(rows)
-			if err != nil {
-				return err
-			}
-			out[m.Key] = m
-		}
-		return rows.Err()
-	})
-	return out, err
-}
-
-// GroupsOfMetric returns the groups containing a metric, with their metrics.
-func (db *DB) GroupsOfMetric(ctx context.Context, metricID string) ([]catalog.MetricGroup, error) {
-	return db.selectGroups(ctx, groupSelect+` WHERE g.id IN (SELECT group_id FROM metric_group_metrics WHERE metric_id = ?) ORDER BY g.created_at, g.id`, metricID)
-}
-
-// TeamExists reports whether a team has the key.
-func (db *DB) TeamExists(ctx context.Context, key string) (bool, error) {
-	var n int
-	if err := db.readRow(ctx, `SELECT COUNT(*) FROM teams WHERE key = ?`, key).Scan(&n); err != nil {
-		return false, classify(err)
+		out[m.Key] = m
 	}
-	return n > 0, nil
+	return out, rows.Err()
+}
+
+// GroupsOfMetric returns the groups containing a metric, with their
+// metrics, locked against change until the write ends.
+func (t *txn) GroupsOfMetric(ctx context.Context, metricID string) ([]catalog.MetricGroup, error) {
+	if t.d.forShare != "" {
+		if _, err := t.exec(ctx, `SELECT 1 FROM metric_groups WHERE id IN (SELECT group_id FROM metric_group_metrics WHERE metric_id = ?)`+t.d.forShare, metricID); err != nil {
+			return nil, err
+		}
+	}
+	return queryGroups(ctx, t, groupSelect+` WHERE g.id IN (SELECT group_id FROM metric_group_metrics WHERE metric_id = ?) ORDER BY g.created_at, g.id`, metricID)
+}
+
+// GroupForUpdate returns a group with its metrics, locked inside a write.
+func (t *txn) GroupForUpdate(ctx context.Context, projectID, key string) (*catalog.MetricGroup, error) {
+	ok, err := t.exists(ctx, `SELECT 1 FROM metric_groups WHERE project_id = ? AND key = ?`+t.d.forUpdate, projectID, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, core.ErrNotFound
+	}
+	g, err := scanGroup(t.row(ctx, groupSelect+` WHERE g.project_id = ? AND g.key = ?`, projectID, key))
+	if err != nil {
+		return nil, err
+	}
+	return g, loadGroupMetrics(ctx, t, []*catalog.MetricGroup{g})
 }
 
 func (db *DB) selectGroups(ctx context.Context, q string, args ...any) ([]catalog.MetricGroup, error) {

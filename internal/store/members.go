@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
@@ -15,42 +14,50 @@ import (
 const joinTeamIfExists = `INSERT INTO team_members (team_key, member_id, created_at) SELECT key, ?, ? FROM teams WHERE key = ?`
 
 // CreateMembers stores members and their team memberships, all or none.
-func (db *DB) CreateMembers(ctx context.Context, members []catalog.NewMember) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		var missing []string
-		for i := range members {
-			m := &members[i]
-			if err := insertMember(ctx, t, &m.Member); err != nil {
-				return &catalog.RowError{Index: i, Err: err}
+func (t *txn) CreateMembers(ctx context.Context, members []catalog.NewMember) error {
+	var missing []string
+	for i := range members {
+		m := &members[i]
+		if err := insertMember(ctx, t, &m.Member); err != nil {
+			return &catalog.RowError{Index: i, Err: err}
+		}
+		for _, key := range m.TeamKeys {
+			res, err := t.exec(ctx, joinTeamIfExists, m.ID, ms(m.CreatedAt), key)
+			if err != nil {
+				return err
 			}
-			for _, key := range m.TeamKeys {
-				res, err := t.exec(ctx, joinTeamIfExists, m.ID, ms(m.CreatedAt), key)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 0 && !slices.Contains(missing, key) {
-					missing = append(missing, key)
-				}
+			if n, _ := res.RowsAffected(); n == 0 && !slices.Contains(missing, key) {
+				missing = append(missing, key)
 			}
 		}
-		if len(missing) > 0 {
-			return &catalog.MissingRefsError{What: "team", Keys: missing}
-		}
-		return nil
-	})
+	}
+	if len(missing) > 0 {
+		return &catalog.MissingRefsError{What: "team", Keys: missing}
+	}
+	return nil
 }
 
 // GetMemberDetail returns a member with its teams.
 func (db *DB) GetMemberDetail(ctx context.Context, id string) (*catalog.MemberDetail, error) {
-	var out []catalog.MemberDetail
-	err := db.tx(ctx, false, func(t *txn) error {
-		m, err := scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE id = ?`, id))
-		if err != nil {
-			return err
-		}
-		out, err = memberDetails(ctx, t, []catalog.Member{*m})
+	var out *catalog.MemberDetail
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		out, err = t.memberDetail(ctx, id, "")
 		return err
 	})
+	return out, err
+}
+
+// MemberDetail returns a member with its teams, locked inside a write.
+func (t *txn) MemberDetail(ctx context.Context, id string) (*catalog.MemberDetail, error) {
+	return t.memberDetail(ctx, id, t.d.forUpdate)
+}
+
+func (t *txn) memberDetail(ctx context.Context, id, lock string) (*catalog.MemberDetail, error) {
+	m, err := scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE id = ?`+lock, id))
+	if err != nil {
+		return nil, err
+	}
+	out, err := memberDetails(ctx, t, []catalog.Member{*m})
 	if err != nil {
 		return nil, err
 	}
@@ -219,33 +226,30 @@ func maintained(ctx context.Context, t *txn, col, v string) ([]catalog.Maintaine
 }
 
 // DeleteMember removes a member that is not an owner and maintains nothing;
-// its tokens and team memberships go with it.
-func (db *DB) DeleteMember(ctx context.Context, id string) error {
-	err := db.deleteMember(ctx, id)
-	if errors.Is(err, core.ErrReference) {
-		// A metric or group got this maintainer between the check and the
-		// delete (the foreign key caught it); a second attempt names it.
-		err = db.deleteMember(ctx, id)
+// its tokens and team memberships go with it. The member row is locked
+// first, so that no write can make it a maintainer while its uses are
+// checked.
+func (t *txn) DeleteMember(ctx context.Context, id string) error {
+	ok, err := t.exists(ctx, `SELECT 1 FROM members WHERE id = ? AND role <> ?`+t.d.forUpdate, id, catalog.RoleOwner)
+	if err != nil {
+		return err
 	}
-	return err
-}
-
-func (db *DB) deleteMember(ctx context.Context, id string) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		refs, err := maintained(ctx, t, "maintainer_id", id)
-		if err != nil {
-			return err
-		}
-		if len(refs) > 0 {
-			return &catalog.MaintainsError{Refs: refs}
-		}
-		res, err := t.exec(ctx, `DELETE FROM members WHERE id = ? AND role <> ?`, id, catalog.RoleOwner)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrNotFound
-		}
-		return nil
-	})
+	if !ok {
+		return core.ErrNotFound
+	}
+	refs, err := maintained(ctx, t, "maintainer_id", id)
+	if err != nil {
+		return err
+	}
+	if len(refs) > 0 {
+		return &catalog.MaintainsError{Refs: refs}
+	}
+	res, err := t.exec(ctx, `DELETE FROM members WHERE id = ? AND role <> ?`, id, catalog.RoleOwner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrNotFound
+	}
+	return nil
 }

@@ -140,13 +140,11 @@ func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
 }
 
 // CreateMetric stores version 1 of a new metric.
-func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		if err := insertMetric(ctx, t, m); err != nil {
-			return err
-		}
-		return bumpGeneration(ctx, t, m.ProjectID)
-	})
+func (t *txn) CreateMetric(ctx context.Context, m *catalog.Metric) error {
+	if err := insertMetric(ctx, t, m); err != nil {
+		return err
+	}
+	return bumpGeneration(ctx, t, m.ProjectID)
 }
 
 // ImportMetrics stores many new metrics in one transaction: all or none.
@@ -194,7 +192,7 @@ func insertMetric(ctx context.Context, t *txn, m *catalog.Metric) error {
 	if err != nil {
 		return err
 	}
-	if err := lockTeam(ctx, t, m.MaintainerTeamKey); err != nil {
+	if err := lockMaintainers(ctx, t, m.Def.MaintainerID, m.MaintainerTeamKey); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
@@ -209,32 +207,30 @@ func insertMetric(ctx context.Context, t *txn, m *catalog.Metric) error {
 }
 
 // UpdateMetric stores m as the next version when the head is still prevVersion.
-func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion int) error {
+func (t *txn) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion int) error {
 	def, err := json.Marshal(m.Def)
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, true, func(t *txn) error {
-		if err := lockTeam(ctx, t, m.MaintainerTeamKey); err != nil {
-			return err
-		}
-		res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
-			maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?
-			WHERE id = ? AND version = ?`,
-			m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric, m.Def.UnitAggregationType,
-			nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt),
-			m.ID, prevVersion)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrStale
-		}
-		if err := bumpGeneration(ctx, t, m.ProjectID); err != nil {
-			return err
-		}
-		return writeMetricChildren(ctx, t, m, string(def))
-	})
+	if err := lockMaintainers(ctx, t, m.Def.MaintainerID, m.MaintainerTeamKey); err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
+		maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?
+		WHERE id = ? AND version = ?`,
+		m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric, m.Def.UnitAggregationType,
+		nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt),
+		m.ID, prevVersion)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrStale
+	}
+	if err := bumpGeneration(ctx, t, m.ProjectID); err != nil {
+		return err
+	}
+	return writeMetricChildren(ctx, t, m, string(def))
 }
 
 // GetMetric returns the head of a metric, or the version versionID. It is
@@ -246,24 +242,48 @@ func (db *DB) GetMetric(ctx context.Context, projectID, key, versionID string) (
 	return scanMetric(db.readRow(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
 }
 
+// MetricForUpdate returns the head of a metric, locked inside a write.
+func (t *txn) MetricForUpdate(ctx context.Context, projectID, key string) (*catalog.Metric, error) {
+	// The lock is taken by a statement of its own on the bare row: on
+	// PostgreSQL a locking read that joins re-checks the join against its
+	// old snapshot when it waited for a concurrent writer, and would lose a
+	// row whose version that writer replaced. The read after it sees the
+	// latest commit.
+	ok, err := t.exists(ctx, `SELECT 1 FROM metrics WHERE project_id = ? AND key = ?`+t.d.forUpdate, projectID, key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, core.ErrNotFound
+	}
+	return t.Metric(ctx, projectID, key, "")
+}
+
+// Metric returns the head of a metric, or the version versionID, inside a
+// write.
+func (t *txn) Metric(ctx context.Context, projectID, key, versionID string) (*catalog.Metric, error) {
+	if versionID == "" {
+		return scanMetric(t.row(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
+	}
+	return scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+}
+
 // DeleteMetric removes a metric unless a metric group or experiment uses it.
-func (db *DB) DeleteMetric(ctx context.Context, projectID, key string) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		var id string
-		if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
-			return classify(err)
-		}
-		if err := refuseIfUsed(ctx, t, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
-			UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
-			UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
-			ORDER BY 1`, id, id, id); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return bumpGeneration(ctx, t, projectID)
-	})
+func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
+	var id string
+	if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
+		return classify(err)
+	}
+	if err := refuseIfUsed(ctx, t, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
+		UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
+		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
+		ORDER BY 1`, id, id, id); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
+		return err
+	}
+	return bumpGeneration(ctx, t, projectID)
 }
 
 // refuseIfUsed runs a query naming the resources that use a row and

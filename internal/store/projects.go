@@ -54,8 +54,13 @@ func insertProject(ctx context.Context, t *txn, p *catalog.Project, envs []catal
 }
 
 // CreateProject stores a project and its environments.
-func (db *DB) CreateProject(ctx context.Context, p *catalog.Project, envs []catalog.Environment) error {
-	return db.tx(ctx, true, func(t *txn) error { return insertProject(ctx, t, p, envs) })
+func (t *txn) CreateProject(ctx context.Context, p *catalog.Project, envs []catalog.Environment) error {
+	return insertProject(ctx, t, p, envs)
+}
+
+// Project resolves a project key inside a write.
+func (t *txn) Project(ctx context.Context, key string) (*catalog.Project, error) {
+	return scanProject(t.row(ctx, `SELECT `+projectCols+` FROM projects WHERE key = ?`, key))
 }
 
 // GetProject returns a project by key.
@@ -90,29 +95,46 @@ func (db *DB) ListProjects(ctx context.Context, page core.Page) ([]catalog.Proje
 
 // DeleteProject removes a project; its environments, metrics and every
 // resource under it go with it.
-func (db *DB) DeleteProject(ctx context.Context, key string) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		// References to the project's metrics from rows that cascade from
-		// the project too go first: PostgreSQL checks them before it has
-		// cascaded to the referencing rows.
-		for _, q := range []string{
-			`DELETE FROM metric_group_metrics WHERE group_id IN (SELECT g.id FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE p.key = ?)`,
-			`DELETE FROM experiment_metrics WHERE experiment_id IN (SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.key = ?)`,
-			`DELETE FROM guarded_rollout_metrics WHERE rollout_id IN (SELECT r.id FROM guarded_rollouts r JOIN projects p ON p.id = r.project_id WHERE p.key = ?)`,
-		} {
-			if _, err := t.exec(ctx, q, key); err != nil {
-				return err
-			}
-		}
-		res, err := t.exec(ctx, `DELETE FROM projects WHERE key = ?`, key)
-		if err != nil {
+func (t *txn) DeleteProject(ctx context.Context, key string) error {
+	// References to the project's metrics from rows that cascade from
+	// the project too go first: PostgreSQL checks them before it has
+	// cascaded to the referencing rows.
+	for _, q := range []string{
+		`DELETE FROM metric_group_metrics WHERE group_id IN (SELECT g.id FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE p.key = ?)`,
+		`DELETE FROM experiment_metrics WHERE experiment_id IN (SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.key = ?)`,
+		`DELETE FROM guarded_rollout_metrics WHERE rollout_id IN (SELECT r.id FROM guarded_rollouts r JOIN projects p ON p.id = r.project_id WHERE p.key = ?)`,
+	} {
+		if _, err := t.exec(ctx, q, key); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrNotFound
+	}
+	res, err := t.exec(ctx, `DELETE FROM projects WHERE key = ?`, key)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrNotFound
+	}
+	return nil
+}
+
+// Environments returns a project's environments in creation order, inside
+// a write.
+func (t *txn) Environments(ctx context.Context, projectID string) ([]catalog.Environment, error) {
+	rows, err := t.query(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, id`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []catalog.Environment
+	for rows.Next() {
+		e, err := scanEnvironment(rows)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
+		out = append(out, *e)
+	}
+	return out, rows.Err()
 }
 
 // ListEnvironments returns a project's environments in creation order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -46,28 +47,40 @@ func searchConditions(alias string, queries [][]string) ([]string, []any) {
 	return conds, args
 }
 
-// lockTeam checks, inside a write, that a maintainer team exists and keeps
-// it from being deleted until the write commits (SQLite writers are
-// serialised anyway). An empty key is no team.
-func lockTeam(ctx context.Context, t *txn, key string) error {
-	if key == "" {
-		return nil
-	}
-	var n int
-	rows, err := t.query(ctx, `SELECT 1 FROM teams WHERE key = ?`+t.d.forShare, key)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		n++
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	if n == 0 {
-		return core.Errorf(core.KindInvalid, "maintainerTeamKey %q does not name a team", key)
+// lockMaintainers checks, inside a write, that the member and team a
+// metric or group names as maintainer exist, and keeps them from being
+// deleted until the write commits (SQLite writers are serialised anyway).
+// A missing one is a *catalog.MissingRefsError. Empty values name nothing.
+func lockMaintainers(ctx context.Context, t *txn, memberID, teamKey string) error {
+	for _, ref := range []struct{ what, q, v string }{
+		{"member", `SELECT 1 FROM members WHERE id = ?`, memberID},
+		{"team", `SELECT 1 FROM teams WHERE key = ?`, teamKey},
+	} {
+		if ref.v == "" {
+			continue
+		}
+		ok, err := t.exists(ctx, ref.q+t.d.forShare, ref.v)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &catalog.MissingRefsError{What: ref.what, Keys: []string{ref.v}}
+		}
 	}
 	return nil
+}
+
+// exists reports whether q returns a row.
+func (t *txn) exists(ctx context.Context, q string, args ...any) (bool, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	found := rows.Next()
+	if err := rows.Close(); err != nil {
+		return false, err
+	}
+	return found, rows.Err()
 }
 
 // inCondition renders "col IN (?, ...)" with its arguments.

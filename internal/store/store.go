@@ -162,11 +162,15 @@ type dialect struct {
 	// forShare is appended to a SELECT to lock the rows it reads against
 	// deletion until the transaction ends.
 	forShare string
+	// forUpdate is appended to a SELECT to lock the rows it reads against
+	// other writers until the transaction ends. SQLite needs neither: its
+	// writers are serialised.
+	forUpdate string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE"}
+	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE", forUpdate: " FOR UPDATE"}
 )
 
 // unindexed marks a column so that the planner does not use an index for

@@ -49,22 +49,20 @@ func addTeamRows(ctx context.Context, t *txn, stmt string, team *catalog.Team, i
 }
 
 // CreateTeam stores a team with its members and maintainers.
-func (db *DB) CreateTeam(ctx context.Context, team *catalog.Team) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		if _, err := t.exec(ctx, `INSERT INTO teams (key, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			team.Key, team.Name, team.Description, team.Version, ms(team.CreatedAt), ms(team.UpdatedAt)); err != nil {
-			return err
-		}
-		missing, err := addTeamRows(ctx, t, addTeamMember, team, team.MemberIDs)
-		if err != nil {
-			return err
-		}
-		more, err := addTeamRows(ctx, t, addTeamMaintainer, team, team.MaintainerIDs)
-		if err != nil {
-			return err
-		}
-		return missingMembers(append(missing, more...))
-	})
+func (t *txn) CreateTeam(ctx context.Context, team *catalog.Team) error {
+	if _, err := t.exec(ctx, `INSERT INTO teams (key, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		team.Key, team.Name, team.Description, team.Version, ms(team.CreatedAt), ms(team.UpdatedAt)); err != nil {
+		return err
+	}
+	missing, err := addTeamRows(ctx, t, addTeamMember, team, team.MemberIDs)
+	if err != nil {
+		return err
+	}
+	more, err := addTeamRows(ctx, t, addTeamMaintainer, team, team.MaintainerIDs)
+	if err != nil {
+		return err
+	}
+	return missingMembers(append(missing, more...))
 }
 
 func missingMembers(ids []string) error {
@@ -79,22 +77,39 @@ func missingMembers(ids []string) error {
 func (db *DB) GetTeam(ctx context.Context, key string) (*catalog.Team, error) {
 	var team *catalog.Team
 	err := db.tx(ctx, false, func(t *txn) (err error) {
-		if team, err = scanTeam(t.row(ctx, `SELECT `+teamCols+` FROM teams t WHERE t.key = ?`, key)); err != nil {
-			return err
-		}
-		rows, err := t.query(ctx, `SELECT member_id FROM team_members WHERE team_key = ? ORDER BY member_id`, key)
-		if err != nil {
-			return err
-		}
-		if team.MemberIDs, err = collectStrings(rows); err != nil {
-			return err
-		}
-		if team.MemberIDs == nil {
-			team.MemberIDs = []string{}
-		}
-		return loadMaintainers(ctx, t, []*catalog.Team{team})
+		team, err = t.team(ctx, key, "")
+		return err
 	})
 	return team, err
+}
+
+// TeamForUpdate returns a team like GetTeam, locked inside a write.
+func (t *txn) TeamForUpdate(ctx context.Context, key string) (*catalog.Team, error) {
+	return t.team(ctx, key, t.d.forUpdate)
+}
+
+func (t *txn) team(ctx context.Context, key, lock string) (*catalog.Team, error) {
+	if lock != "" {
+		// Lock the bare row first, then read (see MetricForUpdate).
+		if _, err := t.exec(ctx, `SELECT 1 FROM teams WHERE key = ?`+lock, key); err != nil {
+			return nil, err
+		}
+	}
+	team, err := scanTeam(t.row(ctx, `SELECT `+teamCols+` FROM teams t WHERE t.key = ?`, key))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, `SELECT member_id FROM team_members WHERE team_key = ? ORDER BY member_id`, key)
+	if err != nil {
+		return nil, err
+	}
+	if team.MemberIDs, err = collectStrings(rows); err != nil {
+		return nil, err
+	}
+	if team.MemberIDs == nil {
+		team.MemberIDs = []string{}
+	}
+	return team, loadMaintainers(ctx, t, []*catalog.Team{team})
 }
 
 // loadMaintainers fills in the maintainers of teams, in one statement.
@@ -196,84 +211,80 @@ func (db *DB) ListTeams(ctx context.Context, q catalog.TeamQuery) ([]catalog.Tea
 // UpdateTeam stores the team's name, description, members and maintainers
 // if its version is still prevVersion. Memberships that stay keep their
 // rows.
-func (db *DB) UpdateTeam(ctx context.Context, team *catalog.Team, prevVersion int) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		res, err := t.exec(ctx, `UPDATE teams SET name = ?, description = ?, version = ?, updated_at = ? WHERE key = ? AND version = ?`,
-			team.Name, team.Description, team.Version, ms(team.UpdatedAt), team.Key, prevVersion)
+func (t *txn) UpdateTeam(ctx context.Context, team *catalog.Team, prevVersion int) error {
+	res, err := t.exec(ctx, `UPDATE teams SET name = ?, description = ?, version = ?, updated_at = ? WHERE key = ? AND version = ?`,
+		team.Name, team.Description, team.Version, ms(team.UpdatedAt), team.Key, prevVersion)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		if err := t.row(ctx, `SELECT 1 FROM teams WHERE key = ?`, team.Key).Scan(&one); err != nil {
+			return classify(err)
+		}
+		return core.ErrStale
+	}
+	var missing []string
+	for _, set := range []struct {
+		table, add string
+		ids        []string
+	}{
+		{"team_members", addTeamMember, team.MemberIDs},
+		{"team_maintainers", addTeamMaintainer, team.MaintainerIDs},
+	} {
+		rows, err := t.query(ctx, `SELECT member_id FROM `+set.table+` WHERE team_key = ?`, team.Key)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			if err := t.row(ctx, `SELECT 1 FROM teams WHERE key = ?`, team.Key).Scan(&one); err != nil {
-				return classify(err)
-			}
-			return core.ErrStale
+		cur, err := collectStrings(rows)
+		if err != nil {
+			return err
 		}
-		var missing []string
-		for _, set := range []struct {
-			table, add string
-			ids        []string
-		}{
-			{"team_members", addTeamMember, team.MemberIDs},
-			{"team_maintainers", addTeamMaintainer, team.MaintainerIDs},
-		} {
-			rows, err := t.query(ctx, `SELECT member_id FROM `+set.table+` WHERE team_key = ?`, team.Key)
-			if err != nil {
-				return err
-			}
-			cur, err := collectStrings(rows)
-			if err != nil {
-				return err
-			}
-			want := make(map[string]bool, len(set.ids))
-			for _, id := range set.ids {
-				want[id] = true
-			}
-			for _, id := range cur {
-				if want[id] {
-					delete(want, id) // stays
-					continue
-				}
-				if _, err := t.exec(ctx, `DELETE FROM `+set.table+` WHERE team_key = ? AND member_id = ?`, team.Key, id); err != nil {
-					return err
-				}
-			}
-			var added []string
-			for _, id := range set.ids {
-				if want[id] {
-					added = append(added, id)
-				}
-			}
-			m, err := addTeamRows(ctx, t, set.add, team, added)
-			if err != nil {
-				return err
-			}
-			missing = append(missing, m...)
+		want := make(map[string]bool, len(set.ids))
+		for _, id := range set.ids {
+			want[id] = true
 		}
-		return missingMembers(missing)
-	})
+		for _, id := range cur {
+			if want[id] {
+				delete(want, id) // stays
+				continue
+			}
+			if _, err := t.exec(ctx, `DELETE FROM `+set.table+` WHERE team_key = ? AND member_id = ?`, team.Key, id); err != nil {
+				return err
+			}
+		}
+		var added []string
+		for _, id := range set.ids {
+			if want[id] {
+				added = append(added, id)
+			}
+		}
+		m, err := addTeamRows(ctx, t, set.add, team, added)
+		if err != nil {
+			return err
+		}
+		missing = append(missing, m...)
+	}
+	return missingMembers(missing)
 }
 
 // DeleteTeam removes a team and its memberships unless it maintains metrics
 // or metric groups. The row goes first, so that on PostgreSQL the team is
 // locked while its uses are checked.
-func (db *DB) DeleteTeam(ctx context.Context, key string) error {
-	return db.tx(ctx, true, func(t *txn) error {
-		res, err := t.exec(ctx, `DELETE FROM teams WHERE key = ?`, key)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrNotFound
-		}
-		refs, err := maintained(ctx, t, "maintainer_team_key", key)
-		if err != nil {
-			return err
-		}
-		if len(refs) > 0 {
-			return &catalog.MaintainsError{Refs: refs}
-		}
-		return nil
-	})
+func (t *txn) DeleteTeam(ctx context.Context, key string) error {
+	res, err := t.exec(ctx, `DELETE FROM teams WHERE key = ?`, key)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrNotFound
+	}
+	refs, err := maintained(ctx, t, "maintainer_team_key", key)
+	if err != nil {
+		return err
+	}
+	if len(refs) > 0 {
+		return &catalog.MaintainsError{Refs: refs}
+	}
+	return nil
 }

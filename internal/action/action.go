@@ -1,0 +1,86 @@
+// Package action is the vocabulary of what can be done to a resource:
+// the action names the audit log records and that access policies will
+// allow or deny. Each is declared once here, as LaunchDarkly names it where
+// LaunchDarkly has a name for it.
+package action
+
+// Action names one kind of change (or read) of a resource.
+type Action string
+
+// Project and environment actions.
+const (
+	CreateProject     Action = "createProject"
+	DeleteProject     Action = "deleteProject"
+	CreateEnvironment Action = "createEnvironment"
+)
+
+// Metric actions. A patch records one update action per changed field
+// group; changes to fields without an action of their own record
+// UpdateMetric.
+const (
+	CreateMetric              Action = "createMetric"
+	DeleteMetric              Action = "deleteMetric"
+	UpdateMetric              Action = "updateMetric"
+	UpdateName                Action = "updateName"
+	UpdateDescription         Action = "updateDescription"
+	UpdateTags                Action = "updateTags"
+	UpdateMaintainer          Action = "updateMaintainer"
+	UpdateEventKey            Action = "updateEventKey"
+	UpdateNumeric             Action = "updateNumeric"
+	UpdateUnit                Action = "updateUnit"
+	UpdateSuccessCriteria     Action = "updateSuccessCriteria"
+	UpdateSelector            Action = "updateSelector"
+	UpdateURLs                Action = "updateUrls"
+	UpdateRandomizationUnits  Action = "updateRandomizationUnits"
+	UpdateUnitAggregationType Action = "updateUnitAggregationType"
+	UpdateAnalysisType        Action = "updateAnalysisType"
+	UpdateEventDefault        Action = "updateEventDefault"
+	UpdateDataSource          Action = "updateDataSource"
+	UpdateFilters             Action = "updateFilters"
+	UpdateTraceQuery          Action = "updateTraceQuery"
+	UpdateArchived            Action = "updateArchived"
+)
+
+// Metric group actions.
+const (
+	CreateMetricGroup            Action = "createMetricGroup"
+	DeleteMetricGroup            Action = "deleteMetricGroup"
+	UpdateMetricGroupName        Action = "updateMetricGroupName"
+	UpdateMetricGroupDescription Action = "updateMetricGroupDescription"
+	UpdateMetricGroupTags        Action = "updateMetricGroupTags"
+	UpdateMetricGroupMaintainer  Action = "updateMetricGroupMaintainer"
+	UpdateMetricGroupMetrics     Action = "updateMetricGroupMetrics"
+	UpdateMetricGroupKind        Action = "updateMetricGroupKind"
+)
+
+// Member and team actions.
+const (
+	CreateMember          Action = "createMember"
+	DeleteMember          Action = "deleteMember"
+	CreateTeam            Action = "createTeam"
+	DeleteTeam            Action = "deleteTeam"
+	UpdateTeamName        Action = "updateTeamName"
+	UpdateTeamDescription Action = "updateTeamDescription"
+	UpdateTeamMembers     Action = "updateTeamMembers"
+	UpdateTeamMaintainers Action = "updateTeamMaintainers"
+	ViewAuditLog          Action = "viewAuditLog"
+)
+
+// ForFields returns the actions for a change of the named top-level fields
+// (wire names), in the order of table, each action once. Fields the table
+// does not name map to fallback.
+func ForFields(table map[string]Action, fallback Action, fields []string) []Action {
+	var out []Action
+	seen := map[Action]bool{}
+	for _, f := range fields {
+		a, ok := table[f]
+		if !ok {
+			a = fallback
+		}
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}

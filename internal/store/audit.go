@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/audit"
+	"github.com/metricsd/metricsd/internal/resource"
+)
+
+// maxSpecDepth is how many segments of a target's specifier the audit log
+// keeps in columns of their own (k1..k3) for spec filters.
+const maxSpecDepth = 3
+
+const auditSummaryCols = `a.id, a.date, a.kind, a.resource, a.shape, a.k1, a.k2, a.k3, a.name, a.tags, a.actions,
+	a.parent_resource, a.parent_name, a.member_id, a.member_email, a.member_first_name, a.member_last_name, a.member_role,
+	a.token_id, a.token_name, a.token_ending, a.service_token, a.comment, a.title_verb, a.description, a.short_description`
+
+// insertAuditEntry records e; it runs inside the transaction of its change.
+func insertAuditEntry(ctx context.Context, t *txn, e *audit.Entry) error {
+	segs := e.Target.Spec.Segments
+	kinds := make([]string, len(segs))
+	var names [maxSpecDepth]string
+	for i, s := range segs {
+		kinds[i] = string(s.Kind)
+		if i < maxSpecDepth {
+			names[i] = s.Name
+		}
+	}
+	var tags []string
+	if len(segs) > 0 {
+		tags = segs[len(segs)-1].Tags
+	}
+	actions, err := json.Marshal(e.Actions)
+	if err != nil {
+		return err
+	}
+	var resources []string
+	if len(e.Target.Others) > 0 {
+		resources = e.Target.Others
+	}
+	parent := audit.Parent{}
+	if e.Parent != nil {
+		parent = *e.Parent
+	}
+	p := e.Principal
+	search := strings.ToLower(e.Target.Name + "\x1f" + strings.Join(names[:], "\x1f") + "\x1f" + strings.Join(resources, "\x1f"))
+	_, err = t.exec(ctx, `INSERT INTO audit_log (id, date, kind, resource, shape, k1, k2, k3, name, search, tags, actions,
+		parent_resource, parent_name, member_id, member_email, member_first_name, member_last_name, member_role,
+		token_id, token_name, token_ending, service_token, comment, title_verb, description, short_description,
+		delta, previous_version, current_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, ms(e.Date), e.Target.Kind, e.Target.Resource(), strings.Join(kinds, ":"), names[0], names[1], names[2],
+		e.Target.Name, search, tagList(tags), string(actions),
+		parent.Resource, parent.Name, p.MemberID, p.Email, p.FirstName, p.LastName, p.Role,
+		p.TokenID, p.TokenName, p.TokenEnding, p.ServiceToken, e.Comment, e.TitleVerb, e.Description, e.ShortDescription,
+		nullRaw(e.Delta), nullRaw(e.Before), nullRaw(e.After))
+	return err
+}
+
+// tagList renders tags as ",a,b," so that one tag is a LIKE '%,a,%'.
+func tagList(tags []string) string {
+	if len(tags) == 0 {
+		return ","
+	}
+	return "," + strings.Join(tags, ",") + ","
+}
+
+func nullRaw(b json.RawMessage) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
+	var e audit.Entry
+	var date int64
+	var resourceStr, shape, tags, actions string
+	var k [maxSpecDepth]string
+	p := &e.Principal
+	var parent audit.Parent
+	dest := []any{&e.ID, &date, &e.Target.Kind, &resourceStr, &shape, &k[0], &k[1], &k[2], &e.Target.Name, &tags, &actions,
+		&parent.Resource, &parent.Name, &p.MemberID, &p.Email, &p.FirstName, &p.LastName, &p.Role,
+		&p.TokenID, &p.TokenName, &p.TokenEnding, &p.ServiceToken, &e.Comment, &e.TitleVerb, &e.Description, &e.ShortDescription}
+	if err := s.Scan(append(dest, extra...)...); err != nil {
+		return nil, classify(err)
+	}
+	e.Date = fromMS(date)
+	if parent.Resource != "" {
+		e.Parent = &parent
+	}
+	if err := json.Unmarshal([]byte(actions), &e.Actions); err != nil {
+		e.Actions = []action.Action{}
+	}
+	kinds := strings.Split(shape, ":")
+	for i, kind := range kinds {
+		seg := resource.Segment{Kind: resource.Kind(kind)}
+		if i < maxSpecDepth {
+			seg.Name = k[i]
+		}
+		e.Target.Spec.Segments = append(e.Target.Spec.Segments, seg)
+	}
+	if t := strings.Trim(tags, ","); t != "" && len(kinds) > 0 {
+		e.Target.Spec.Segments[len(kinds)-1].Tags = strings.Split(t, ",")
+	}
+	return &e, nil
+}
+
+// AuditEntries returns one page of entries, newest first. A spec filter
+// compiles to conditions on the decomposed specifier columns, so the page
+// walks an index whatever the size of the log.
+func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	conds := []string{"1 = 1"}
+	var args []any
+	switch {
+	case q.BeforeID != "":
+		conds = append(conds, "(a.date < ? OR (a.date = ? AND a.id < ?))")
+		args = append(args, q.Before, q.Before, q.BeforeID)
+	case q.Before != 0:
+		conds = append(conds, "a.date < ?")
+		args = append(args, q.Before)
+	}
+	if q.After != 0 {
+		conds = append(conds, "a.date > ?")
+		args = append(args, q.After)
+	}
+	if q.Q != "" {
+		conds = append(conds, `a.search LIKE ? ESCAPE '!'`)
+		args = append(args, likePattern(q.Q))
+	}
+	var post *resource.Spec
+	if q.Spec != nil {
+		c, a, exact := specConditions(*q.Spec)
+		conds, args = append(conds, c...), append(args, a...)
+		if !exact {
+			post = q.Spec
+		}
+	}
+	// Entries of one millisecond sort by ID; IDs begin with the millisecond,
+	// so the order is the date order.
+	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY a.date DESC, a.id DESC LIMIT ?`
+	var out []audit.Entry
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, query, append(args, q.Limit)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAuditSummary(rows)
+			if err != nil {
+				return err
+			}
+			if post != nil && !post.Matches(e.Target.Spec) {
+				continue
+			}
+			out = append(out, *e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// specConditions compiles a spec into conditions on the audit_log columns.
+// exact is false when the SQL only narrows the result (globs in tag
+// selectors or beyond the stored depth) and the caller must match each row.
+func specConditions(s resource.Spec) (conds []string, args []any, exact bool) {
+	exact = true
+	kinds := make([]string, len(s.Segments))
+	for i, seg := range s.Segments {
+		kinds[i] = string(seg.Kind)
+	}
+	conds = append(conds, "a.shape = ?")
+	args = append(args, strings.Join(kinds, ":"))
+	cols := [maxSpecDepth]string{"a.k1", "a.k2", "a.k3"}
+	for i, seg := range s.Segments {
+		if i >= maxSpecDepth {
+			exact = false
+			break
+		}
+		if seg.Name == "*" || seg.Name == "" {
+			continue
+		}
+		pat, isExact := resource.LikePattern(seg.Name)
+		if isExact {
+			conds = append(conds, cols[i]+" = ?")
+		} else {
+			conds = append(conds, cols[i]+` LIKE ? ESCAPE '\'`)
+		}
+		args = append(args, pat)
+	}
+	if len(s.Segments) > 0 {
+		for _, tag := range s.Segments[len(s.Segments)-1].Tags {
+			pat, isExact := resource.LikePattern(tag)
+			if !isExact {
+				exact = false
+			}
+			conds = append(conds, `a.tags LIKE ? ESCAPE '\'`)
+			args = append(args, "%,"+pat+",%")
+		}
+		for _, seg := range s.Segments[:len(s.Segments)-1] {
+			if len(seg.Tags) > 0 {
+				// Only the target's own tags are stored.
+				exact = false
+			}
+		}
+	}
+	return conds, args, exact
+}
+
+// AuditEntry returns one entry with its documents and delta.
+func (db *DB) AuditEntry(ctx context.Context, id string) (*audit.Entry, error) {
+	var delta, prev, cur sql.NullString
+	e, err := scanAuditSummary(db.readRow(ctx, `SELECT `+auditSummaryCols+`, a.delta, a.previous_version, a.current_version FROM audit_log a WHERE a.id = ?`, id),
+		&delta, &prev, &cur)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		src sql.NullString
+		dst *json.RawMessage
+	}{{delta, &e.Delta}, {prev, &e.Before}, {cur, &e.After}} {
+		if f.src.Valid {
+			*f.dst = json.RawMessage(f.src.String)
+		}
+	}
+	return e, nil
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+
+	"github.com/metricsd/metricsd/internal/audit"
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// The store tests drive single writes directly. Each wrapper runs one
+// transaction-level write through the write seam, recording no change.
+
+func (db *DB) write(ctx context.Context, fn func(tx catalog.Tx) error) error {
+	return db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) { return nil, fn(tx) })
+}
+
+func (db *DB) CreateProject(ctx context.Context, p *catalog.Project, envs []catalog.Environment) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateProject(ctx, p, envs) })
+}
+
+func (db *DB) DeleteProject(ctx context.Context, key string) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteProject(ctx, key) })
+}
+
+func (db *DB) CreateMetric(ctx context.Context, m *catalog.Metric) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateMetric(ctx, m) })
+}
+
+func (db *DB) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion int) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.UpdateMetric(ctx, m, prevVersion) })
+}
+
+func (db *DB) DeleteMetric(ctx context.Context, projectID, key string) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteMetric(ctx, projectID, key) })
+}
+
+func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateMetricGroup(ctx, g) })
+}
+
+func (db *DB) CreateMembers(ctx context.Context, ms []catalog.NewMember) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateMembers(ctx, ms) })
+}
+
+func (db *DB) DeleteMember(ctx context.Context, id string) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteMember(ctx, id) })
+}
+
+func (db *DB) CreateTeam(ctx context.Context, t *catalog.Team) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateTeam(ctx, t) })
+}
+
+func (db *DB) UpdateTeam(ctx context.Context, t *catalog.Team, prevVersion int) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.UpdateTeam(ctx, t, prevVersion) })
+}
+
+func (db *DB) DeleteTeam(ctx context.Context, key string) error {
+	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteTeam(ctx, key) })
+}

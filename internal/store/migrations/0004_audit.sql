@@ -1,0 +1,40 @@
+-- audit_log holds one row per committed change. IDs sort by time (their
+-- first 12 hex digits are the millisecond), so pages walk the primary key.
+-- shape and k1..k3 decompose the target's resource specifier so that a
+-- spec filter is a few indexed equality or LIKE conditions.
+CREATE TABLE audit_log (
+    id                TEXT PRIMARY KEY,
+    date              BIGINT NOT NULL,
+    kind              TEXT NOT NULL,
+    resource          TEXT NOT NULL,
+    shape             TEXT NOT NULL,
+    k1                TEXT NOT NULL,
+    k2                TEXT NOT NULL,
+    k3                TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    search            TEXT NOT NULL,
+    tags              TEXT NOT NULL,
+    actions           TEXT NOT NULL,
+    parent_resource   TEXT NOT NULL,
+    parent_name       TEXT NOT NULL,
+    member_id         TEXT NOT NULL,
+    member_email      TEXT NOT NULL,
+    member_first_name TEXT NOT NULL,
+    member_last_name  TEXT NOT NULL,
+    member_role       TEXT NOT NULL,
+    token_id          TEXT NOT NULL,
+    token_name        TEXT NOT NULL,
+    token_ending      TEXT NOT NULL,
+    service_token     BOOLEAN NOT NULL,
+    comment           TEXT NOT NULL,
+    title_verb        TEXT NOT NULL,
+    description       TEXT NOT NULL,
+    short_description TEXT NOT NULL,
+    delta             TEXT,
+    previous_version  TEXT,
+    current_version   TEXT
+);
+CREATE INDEX audit_log_shape ON audit_log(shape, id);
+CREATE INDEX audit_log_shape_k1 ON audit_log(shape, k1, id);
+CREATE INDEX audit_log_shape_k2 ON audit_log(shape, k2, id);
+CREATE INDEX audit_log_date ON audit_log(date);

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/metricsd/metricsd/internal/audit"
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// maxAttempts bounds how often a write is retried after the database
+// refused it for a transient reason (SQLite busy, PostgreSQL serialization
+// failure or deadlock).
+const maxAttempts = 5
+
+// Transact is the one write seam: it runs fn in a write transaction and, when
+// fn returns a change, records its audit entry in that same transaction, so
+// an entry exists exactly when its change was committed. The transaction
+// rolls back when fn fails or panics. Transient conflicts re-run fn from the
+// start, so fn must read everything it decides on through tx.
+func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Change, error)) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.tx(ctx, true, func(t *txn) error {
+			change, err := fn(t)
+			if err != nil || change == nil {
+				return err
+			}
+			e := audit.NewEntry(ctx, *change, time.Now().UTC().Truncate(time.Millisecond))
+			return insertAuditEntry(ctx, t, &e)
+		})
+		if attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// retryable reports whether err is a transient refusal worth a retry.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if isBusy(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
