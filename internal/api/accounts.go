@@ -9,29 +9,6 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// accountRoutes lists the member and team routes.
-func (s *Server) accountRoutes() []route {
-	return []route{
-		{"/api/v2/members", map[string]handlerFunc{
-			http.MethodGet:  s.listMembers,
-			http.MethodPost: s.createMembers,
-		}},
-		{"/api/v2/members/{id}", map[string]handlerFunc{
-			http.MethodGet:    s.getMember,
-			http.MethodDelete: s.deleteMember,
-		}},
-		{"/api/v2/teams", map[string]handlerFunc{
-			http.MethodGet:  s.listTeams,
-			http.MethodPost: s.createTeam,
-		}},
-		{"/api/v2/teams/{teamKey}", map[string]handlerFunc{
-			http.MethodGet:    s.getTeam,
-			http.MethodPatch:  s.patchTeam,
-			http.MethodDelete: s.deleteTeam,
-		}},
-	}
-}
-
 const (
 	membersPath = "/api/v2/members"
 	teamsPath   = "/api/v2/teams"

@@ -9,21 +9,6 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// groupRoutes lists the metric group routes. They are a beta resource.
-func (s *Server) groupRoutes() []route {
-	return []route{
-		{"/api/v2/projects/{projectKey}/metric-groups", map[string]handlerFunc{
-			http.MethodGet:  beta(s.listMetricGroups),
-			http.MethodPost: beta(s.createMetricGroup),
-		}},
-		{"/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", map[string]handlerFunc{
-			http.MethodGet:    beta(s.getMetricGroup),
-			http.MethodPatch:  beta(s.patchMetricGroup),
-			http.MethodDelete: beta(s.deleteMetricGroup),
-		}},
-	}
-}
-
 // beta requires the LD-API-Version: beta header, as LaunchDarkly does for
 // resources in beta.
 func beta(h handlerFunc) handlerFunc {

@@ -306,3 +306,77 @@ func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// metricVersionRep summarises one version of a metric (a metricsd
+// extension: LaunchDarkly reads one version by versionId but cannot list
+// them).
+type metricVersionRep struct {
+	Links        links          `json:"_links"`
+	Version      int            `json:"_version"`
+	VersionID    string         `json:"_versionId"`
+	CreationDate int64          `json:"_creationDate"`
+	Comment      string         `json:"comment"`
+	MemberID     string         `json:"memberId,omitempty"`
+	MemberEmail  string         `json:"memberEmail,omitempty"`
+	Member       *memberSummary `json:"_member,omitempty"`
+}
+
+type metricVersionsRep struct {
+	Items      []metricVersionRep `json:"items"`
+	Links      links              `json:"_links"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func metricVersionPath(projectKey, key, versionID string) string {
+	return metricsPath(projectKey) + "/" + url.PathEscape(key) + "?versionId=" + url.QueryEscape(versionID)
+}
+
+func (s *Server) listMetricVersions(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	page, err := catalog.ParsePage(qv.Get("limit"), qv.Get("offset"), 20, 100)
+	if err != nil {
+		return err
+	}
+	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricKey")
+	vs, total, err := s.cat.ListMetricVersions(r.Context(), projectKey, key, page)
+	if err != nil {
+		return err
+	}
+	rep := metricVersionsRep{Items: make([]metricVersionRep, 0, len(vs)), TotalCount: total,
+		Links: pageLinks(metricsPath(projectKey)+"/"+url.PathEscape(key)+"/versions", qv, page, total)}
+	for _, v := range vs {
+		rep.Items = append(rep.Items, metricVersionRep{
+			Links:   links{"self": jsonLink(metricVersionPath(projectKey, key, v.VersionID))},
+			Version: v.Version, VersionID: v.VersionID, CreationDate: epochMS(v.CreatedAt), Comment: v.Comment,
+			MemberID: v.AuthorID, MemberEmail: v.AuthorEmail, Member: memberSummaryRep(v.Author),
+		})
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+type versionRef struct {
+	Links     links  `json:"_links"`
+	Version   int    `json:"_version"`
+	VersionID string `json:"_versionId"`
+}
+
+type metricDiffRep struct {
+	From  versionRef `json:"from"`
+	To    versionRef `json:"to"`
+	Patch any        `json:"patch"`
+}
+
+func (s *Server) diffMetricVersions(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricKey")
+	d, err := s.cat.DiffMetricVersions(r.Context(), projectKey, key, qv.Get("from"), qv.Get("to"))
+	if err != nil {
+		return err
+	}
+	ref := func(m *catalog.Metric) versionRef {
+		return versionRef{Links: links{"self": jsonLink(metricVersionPath(projectKey, key, m.VersionID))}, Version: m.Version, VersionID: m.VersionID}
+	}
+	writeJSON(w, http.StatusOK, metricDiffRep{From: ref(d.From), To: ref(d.To), Patch: d.Patch})
+	return nil
+}

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -24,11 +26,15 @@ const DefaultMaxBodyBytes = 1 << 20
 // Server holds what handlers need. It has no package-level state.
 type Server struct {
 	cat     *catalog.Catalog
+	audit   *audit.Log
 	log     *slog.Logger
 	maxBody int64
 	auth    *authCache
 	limit   *rateLimiter
 	handler http.Handler
+
+	accountMu sync.Mutex
+	account   string
 }
 
 // Options configure a Server.
@@ -45,7 +51,7 @@ type Options struct {
 
 // New returns a Server over cat.
 func New(cat *catalog.Catalog, opts Options) *Server {
-	s := &Server{cat: cat, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	s := &Server{cat: cat, audit: audit.NewLog(cat.Store()), log: opts.Logger, maxBody: opts.MaxBodyBytes}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -61,41 +67,9 @@ func New(cat *catalog.Catalog, opts Options) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// route binds handlers to the methods of one path pattern.
-type route struct {
-	pattern string
-	methods map[string]handlerFunc
-}
-
-// routes lists the whole API in one place.
+// routes serves the route table.
 func (s *Server) routes() http.Handler {
-	table := []route{
-		{"/api/v2/projects", map[string]handlerFunc{
-			http.MethodGet:  s.listProjects,
-			http.MethodPost: s.createProject,
-		}},
-		{"/api/v2/projects/{projectKey}", map[string]handlerFunc{
-			http.MethodGet:    s.getProject,
-			http.MethodDelete: s.deleteProject,
-		}},
-		{"/api/v2/projects/{projectKey}/environments", map[string]handlerFunc{
-			http.MethodGet: s.listEnvironments,
-		}},
-		{"/api/v2/projects/{projectKey}/environments/{environmentKey}", map[string]handlerFunc{
-			http.MethodGet: s.getEnvironment,
-		}},
-		{"/api/v2/metrics/{projectKey}", map[string]handlerFunc{
-			http.MethodGet:  s.listMetrics,
-			http.MethodPost: s.createMetric,
-		}},
-		{"/api/v2/metrics/{projectKey}/{metricKey}", map[string]handlerFunc{
-			http.MethodGet:    s.getMetric,
-			http.MethodPatch:  s.patchMetric,
-			http.MethodDelete: s.deleteMetric,
-		}},
-	}
-	table = append(table, s.accountRoutes()...)
-	table = append(table, s.groupRoutes()...)
+	table := s.table()
 	api := http.NewServeMux()
 	for _, rt := range table {
 		api.Handle(rt.pattern, s.dispatch(rt))

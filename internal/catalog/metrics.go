@@ -504,3 +504,49 @@ func ParseMetricExpand(s string) (ExpandSet, error) { return ParseExpand(s, metr
 func ParseMetricListExpand(s string) (ExpandSet, error) {
 	return ParseExpand(s, []string{"experimentCount"})
 }
+
+// ListMetricVersions returns one page of a metric's versions, newest first.
+func (c *Catalog) ListMetricVersions(ctx context.Context, projectKey, key string, page core.Page) ([]MetricVersion, int, error) {
+	m, _, err := c.GetMetric(ctx, projectKey, key, "", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	return c.store.MetricVersions(ctx, m.ID, page)
+}
+
+// VersionDiff is the change between two versions of a metric.
+type VersionDiff struct {
+	From, To *Metric
+	// Patch turns the definition of From into that of To: a JSON Patch over
+	// the editable fields (identity and version fields left out).
+	Patch []patch.Op
+}
+
+// DiffMetricVersions compares two versions of a metric; an empty toID
+// names the current version.
+func (c *Catalog) DiffMetricVersions(ctx context.Context, projectKey, key, fromID, toID string) (*VersionDiff, error) {
+	if fromID == "" {
+		return nil, invalid("from is required: the _versionId of the older version")
+	}
+	from, _, err := c.GetMetric(ctx, projectKey, key, fromID, nil)
+	if err != nil {
+		return nil, err
+	}
+	to, _, err := c.GetMetric(ctx, projectKey, key, toID, nil)
+	if err != nil {
+		return nil, err
+	}
+	a, err := json.Marshal(from.Def)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(to.Def)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := patch.Diff(a, b)
+	if err != nil {
+		return nil, err
+	}
+	return &VersionDiff{From: from, To: to, Patch: ops}, nil
+}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
@@ -77,7 +78,11 @@ type Store interface {
 
 	AccountStore
 	GroupStore
-	AuditStore
+	audit.Reader
+
+	// MetricVersions returns one page of a metric's versions, newest
+	// first, and the number of all of them.
+	MetricVersions(ctx context.Context, metricID string, page core.Page) ([]MetricVersion, int, error)
 }
 
 // Tx is the unit of work of one write. Reads through it see the write's own
@@ -135,11 +140,14 @@ type GroupTx interface {
 	MetricsForShare(ctx context.Context, projectID string, keys []string) (map[string]*Metric, error)
 }
 
-// AuditStore reads the audit log.
-type AuditStore interface {
-	// AuditEntries returns the entries q selects, newest first, with their
-	// summaries only (no documents or delta).
-	AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, error)
-	// AuditEntry returns one entry in full.
-	AuditEntry(ctx context.Context, id string) (*audit.Entry, error)
+// MetricVersion summarises one stored version of a metric.
+type MetricVersion struct {
+	Version     int
+	VersionID   string
+	CreatedAt   time.Time
+	Comment     string
+	AuthorID    string
+	AuthorEmail string
+	// Author is the member who made the version, nil when they are gone.
+	Author *Member
 }

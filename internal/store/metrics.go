@@ -115,9 +115,11 @@ func nullTime(m *catalog.Metric) any {
 }
 
 func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def string) error {
-	if _, err := t.exec(ctx, `INSERT INTO metric_versions (version_id, metric_id, version, maintainer_id, maintainer_team_key, archived_at, def, comment, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.VersionID, m.ID, m.Version, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), nullTime(m), def, m.Comment, ms(m.UpdatedAt)); err != nil {
+	author := core.PrincipalFrom(ctx)
+	if _, err := t.exec(ctx, `INSERT INTO metric_versions (version_id, metric_id, version, maintainer_id, maintainer_team_key, archived_at, def, comment, created_at, author_id, author_email)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.VersionID, m.ID, m.Version, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), nullTime(m), def, m.Comment, ms(m.UpdatedAt),
+		author.MemberID, author.Email); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM metric_tags WHERE metric_id = ?`, m.ID); err != nil {
@@ -438,6 +440,43 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 				return err
 			}
 			out = append(out, *m)
+		}
+		return rows.Err()
+	})
+	return out, total, err
+}
+
+// MetricVersions returns one page of a metric's versions, newest first,
+// with the members who made them, and the number of versions.
+func (db *DB) MetricVersions(ctx context.Context, metricID string, page core.Page) ([]catalog.MetricVersion, int, error) {
+	var out []catalog.MetricVersion
+	var total int
+	err := db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM metric_versions WHERE metric_id = ?`, metricID).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT v.version, v.version_id, v.created_at, v.comment, v.author_id, v.author_email, `+memberJoinCols+`
+			FROM metric_versions v LEFT JOIN members mb ON mb.id = v.author_id
+			WHERE v.metric_id = ? ORDER BY v.version DESC LIMIT ? OFFSET ?`, metricID, page.Limit, page.Offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v catalog.MetricVersion
+			var created int64
+			var mbID, mbEmail, mbFirst, mbLast, mbRole sql.NullString
+			var mbCreated sql.NullInt64
+			if err := rows.Scan(&v.Version, &v.VersionID, &created, &v.Comment, &v.AuthorID, &v.AuthorEmail,
+				&mbID, &mbEmail, &mbFirst, &mbLast, &mbRole, &mbCreated); err != nil {
+				return err
+			}
+			v.CreatedAt = fromMS(created)
+			if mbID.Valid {
+				v.Author = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+					LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
+			}
+			out = append(out, v)
 		}
 		return rows.Err()
 	})

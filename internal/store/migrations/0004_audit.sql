@@ -38,3 +38,9 @@ CREATE INDEX audit_log_shape ON audit_log(shape, id);
 CREATE INDEX audit_log_shape_k1 ON audit_log(shape, k1, id);
 CREATE INDEX audit_log_shape_k2 ON audit_log(shape, k2, id);
 CREATE INDEX audit_log_date ON audit_log(date);
+
+-- Who made each metric version: the member's ID and, so that the history
+-- stays readable after the member is deleted, their email at the time.
+ALTER TABLE metric_versions ADD COLUMN author_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE metric_versions ADD COLUMN author_email TEXT NOT NULL DEFAULT '';
+CREATE INDEX metric_versions_metric ON metric_versions(metric_id, version);

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+)
+
+// route binds handlers to the methods of one path pattern.
+type route struct {
+	pattern string
+	methods map[string]handlerFunc
+}
+
+// table is the whole REST API: every path pattern and the methods it
+// serves, in one place.
+func (s *Server) table() []route {
+	return []route{
+		{"/api/v2/projects", map[string]handlerFunc{
+			http.MethodGet:  s.listProjects,
+			http.MethodPost: s.createProject,
+		}},
+		{"/api/v2/projects/{projectKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getProject,
+			http.MethodDelete: s.deleteProject,
+		}},
+		{"/api/v2/projects/{projectKey}/environments", map[string]handlerFunc{
+			http.MethodGet: s.listEnvironments,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}", map[string]handlerFunc{
+			http.MethodGet: s.getEnvironment,
+		}},
+		{"/api/v2/metrics/{projectKey}", map[string]handlerFunc{
+			http.MethodGet:  s.listMetrics,
+			http.MethodPost: s.createMetric,
+		}},
+		{"/api/v2/metrics/{projectKey}/{metricKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getMetric,
+			http.MethodPatch:  s.patchMetric,
+			http.MethodDelete: s.deleteMetric,
+		}},
+		{"/api/v2/metrics/{projectKey}/{metricKey}/versions", map[string]handlerFunc{
+			http.MethodGet: s.listMetricVersions,
+		}},
+		{"/api/v2/metrics/{projectKey}/{metricKey}/diff", map[string]handlerFunc{
+			http.MethodGet: s.diffMetricVersions,
+		}},
+		{auditPath, map[string]handlerFunc{
+			http.MethodGet: s.listAuditEntries,
+		}},
+		{auditPath + "/{id}", map[string]handlerFunc{
+			http.MethodGet: s.getAuditEntry,
+		}},
+		// Members and teams.
+		{"/api/v2/members", map[string]handlerFunc{
+			http.MethodGet:  s.listMembers,
+			http.MethodPost: s.createMembers,
+		}},
+		{"/api/v2/members/{id}", map[string]handlerFunc{
+			http.MethodGet:    s.getMember,
+			http.MethodDelete: s.deleteMember,
+		}},
+		{"/api/v2/teams", map[string]handlerFunc{
+			http.MethodGet:  s.listTeams,
+			http.MethodPost: s.createTeam,
+		}},
+		{"/api/v2/teams/{teamKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getTeam,
+			http.MethodPatch:  s.patchTeam,
+			http.MethodDelete: s.deleteTeam,
+		}},
+		// Metric groups (beta: LD-API-Version: beta).
+		{"/api/v2/projects/{projectKey}/metric-groups", map[string]handlerFunc{
+			http.MethodGet:  beta(s.listMetricGroups),
+			http.MethodPost: beta(s.createMetricGroup),
+		}},
+		{"/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", map[string]handlerFunc{
+			http.MethodGet:    beta(s.getMetricGroup),
+			http.MethodPatch:  beta(s.patchMetricGroup),
+			http.MethodDelete: beta(s.deleteMetricGroup),
+		}},
+	}
+}
+
+// Route is one path pattern of the API and the methods it serves.
+type Route struct {
+	Pattern string
+	Methods []string
+}
+
+// Routes lists the API's routes, for tests that must cover every one.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, rt := range s.table() {
+		r := Route{Pattern: rt.pattern}
+		for m := range rt.methods {
+			r.Methods = append(r.Methods, m)
+		}
+		slices.Sort(r.Methods)
+		out = append(out, r)
+	}
+	return out
+}
