@@ -148,7 +148,17 @@ func changeActions(before, after json.RawMessage, table map[string]action.Action
 	if err != nil || len(ops) == 0 {
 		return []action.Action{fallback}
 	}
-	return action.ForFields(table, fallback, patch.ChangedFields(ops))
+	var fields []string
+	for _, f := range patch.ChangedFields(ops) {
+		// Identity and version fields change with every write.
+		if !strings.HasPrefix(f, "_") {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return []action.Action{fallback}
+	}
+	return action.ForFields(table, fallback, fields)
 }
 
 // GetMetric returns a metric, or one of its versions when versionID is set,
