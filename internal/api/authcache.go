@@ -15,7 +15,15 @@ type authCache struct {
 	ttl     time.Duration
 	mu      sync.Mutex
 	entries map[[32]byte]authEntry
+	// failed remembers, for failedTTL, headers the store did not know, so
+	// that clients repeating a wrong or revoked token do not cost a query
+	// each. Tokens are only ever created with fresh random secrets (or at
+	// start-up, METRICSD_ADMIN_TOKEN), so a remembered failure does not
+	// turn into a valid token within that time.
+	failed map[[32]byte]time.Time
 }
+
+const failedTTL = 10 * time.Second
 
 type authEntry struct {
 	principal core.Principal
@@ -25,7 +33,7 @@ type authEntry struct {
 const maxAuthEntries = 10000
 
 func newAuthCache(ttl time.Duration) *authCache {
-	return &authCache{ttl: ttl, entries: map[[32]byte]authEntry{}}
+	return &authCache{ttl: ttl, entries: map[[32]byte]authEntry{}, failed: map[[32]byte]time.Time{}}
 }
 
 func (c *authCache) get(header string) (core.Principal, bool) {
@@ -64,4 +72,33 @@ func (c *authCache) forget(memberID string) {
 			delete(c.entries, k)
 		}
 	}
+}
+
+// failedRecently reports whether header was rejected by the store within
+// failedTTL.
+func (c *authCache) failedRecently(header string) bool {
+	k := sha256.Sum256([]byte(header))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.failed[k]
+	return ok && time.Now().Before(exp)
+}
+
+// putFailed remembers that header is not a valid token.
+func (c *authCache) putFailed(header string) {
+	k := sha256.Sum256([]byte(header))
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.failed) >= maxAuthEntries {
+		for k, exp := range c.failed {
+			if now.After(exp) {
+				delete(c.failed, k)
+			}
+		}
+		if len(c.failed) >= maxAuthEntries {
+			clear(c.failed)
+		}
+	}
+	c.failed[k] = now.Add(failedTTL)
 }

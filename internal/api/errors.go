@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -39,6 +40,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := core.KindOf(err)
 	st := statusOf[kind]
 	msg := "an internal error occurred; quote this id when reporting it"
+	if kind == core.KindInternal && timedOut(r.Context()) {
+		// The request's own deadline passed: whatever the driver made of
+		// the cancellation, the database did not answer in time.
+		s.log.Warn("request deadline exceeded", "id", id, "method", r.Method, "path", r.URL.Path, "timeout", s.timeout, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "service_unavailable",
+			Message: fmt.Sprintf("the database did not answer within %s; retry later", s.timeout), ID: id})
+		return
+	}
 	if kind == core.KindInternal {
 		if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 			// The client went away; nobody reads this response.

@@ -25,13 +25,15 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Server holds what handlers need. It has no package-level state.
 type Server struct {
-	cat     *catalog.Catalog
-	audit   *audit.Log
-	log     *slog.Logger
-	maxBody int64
-	auth    *authCache
-	limit   *rateLimiter
-	handler http.Handler
+	cat      *catalog.Catalog
+	audit    *audit.Log
+	log      *slog.Logger
+	maxBody  int64
+	auth     *authCache
+	limit    *rateLimiter
+	authFail *authFailLimiter
+	timeout  time.Duration
+	handler  http.Handler
 
 	accountMu sync.Mutex
 	account   string
@@ -47,6 +49,14 @@ type Options struct {
 	// RateLimit is the number of authenticated API requests this replica
 	// serves per ten seconds before answering 429; 0 means no limit.
 	RateLimit int
+	// RequestTimeout bounds every API request, above all its database
+	// calls; past it the client gets 503. 0 means DefaultRequestTimeout,
+	// a negative value no bound.
+	RequestTimeout time.Duration
+	// AuthFailureLimit is the number of failed authentications a client
+	// address may make per minute before its API requests get 429. 0 means
+	// DefaultAuthFailureLimit, a negative value no limit.
+	AuthFailureLimit int
 }
 
 // New returns a Server over cat.
@@ -60,6 +70,11 @@ func New(cat *catalog.Catalog, opts Options) *Server {
 	}
 	s.auth = newAuthCache(opts.AuthCacheTTL)
 	s.limit = newRateLimiter(opts.RateLimit)
+	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
+	s.timeout = opts.RequestTimeout
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
+	}
 	s.handler = s.routes()
 	return s
 }
@@ -80,7 +95,7 @@ func (s *Server) routes() http.Handler {
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
-	root.Handle("/api/", s.authenticate(api))
+	root.Handle("/api/", s.withDeadline(s.authenticate(api)))
 	root.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
@@ -125,12 +140,26 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
+		addr := clientAddr(r)
+		if err := s.authFail.check(w, addr); err != nil {
+			return err
+		}
 		header := r.Header.Get("Authorization")
 		p, ok := s.auth.get(header)
 		if !ok {
 			var err error
-			p, err = s.cat.Authenticate(r.Context(), header)
+			if s.auth.failedRecently(header) {
+				err = core.Errorf(core.KindUnauthorized, "invalid access token")
+			} else {
+				p, err = s.cat.Authenticate(r.Context(), header)
+			}
 			if err != nil {
+				// A token that was presented and refused counts against
+				// the address; a missing one is no guess.
+				if core.KindOf(err) == core.KindUnauthorized && strings.TrimSpace(header) != "" {
+					s.auth.putFailed(header)
+					s.authFail.fail(addr)
+				}
 				return err
 			}
 			s.auth.put(header, p)

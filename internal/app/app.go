@@ -29,6 +29,8 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	RateLimit    int
 	LogLevel     slog.Level
+	// RequestTimeout bounds an API request; 0 means api.DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // ParseConfig reads flags with environment fallbacks: --addr/METRICSD_ADDR,
@@ -47,6 +49,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&cfg.DatabaseURL, "database", def("METRICSD_DATABASE_URL", "sqlite:metricsd.db"), "database URL: sqlite:PATH or postgres://... (env METRICSD_DATABASE_URL)")
 	fs.DurationVar(&cfg.AuthCacheTTL, "auth-cache-ttl", 2*time.Second, "how long a verified token is trusted before the store is asked again")
 	rateLimit := fs.String("rate-limit", def("METRICSD_RATE_LIMIT", "0"), "authenticated API requests served per 10 seconds before 429, per replica; 0 for no limit (env METRICSD_RATE_LIMIT)")
+	timeout := fs.String("request-timeout", def("METRICSD_REQUEST_TIMEOUT", api.DefaultRequestTimeout.String()), "longest an API request may take, database calls included, before 503 (env METRICSD_REQUEST_TIMEOUT)")
 	level := fs.String("log-level", def("METRICSD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env METRICSD_LOG_LEVEL)")
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -62,6 +65,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return cfg, fmt.Errorf("--rate-limit must be a non-negative integer, not %q", *rateLimit)
 	}
 	cfg.RateLimit = n
+	if cfg.RequestTimeout, err = time.ParseDuration(*timeout); err != nil || cfg.RequestTimeout <= 0 {
+		return cfg, fmt.Errorf("--request-timeout must be a positive duration such as 10s, not %q", *timeout)
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
 	}
@@ -98,7 +104,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit})
+	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout})
 	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
 	a.server = &http.Server{
 		Handler:           srv,

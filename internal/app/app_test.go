@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo}
+	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
 	tests := []struct {
 		name    string
 		args    []string
@@ -22,12 +22,13 @@ func TestParseConfig(t *testing.T) {
 		{name: "serve is the default command", args: []string{"serve"}, want: defaults},
 		{name: "environment", env: map[string]string{
 			"METRICSD_ADDR": "127.0.0.1:9000", "METRICSD_DATABASE_URL": "postgres://db/x", "METRICSD_ADMIN_TOKEN": "tok",
-			"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100",
-		}, want: Config{Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelDebug, RateLimit: 100}},
+			"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100", "METRICSD_REQUEST_TIMEOUT": "3s",
+		}, want: Config{Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelDebug, RateLimit: 100, RequestTimeout: 3 * time.Second}},
 		{name: "flags win over environment",
-			args: []string{"--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s"},
-			env:  map[string]string{"METRICSD_ADDR": ":2", "METRICSD_DATABASE_URL": "sqlite:env.db"},
-			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AuthCacheTTL: 0, LogLevel: slog.LevelInfo, RateLimit: 7}},
+			args: []string{"--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s", "--request-timeout", "1500ms"},
+			env:  map[string]string{"METRICSD_ADDR": ":2", "METRICSD_DATABASE_URL": "sqlite:env.db", "METRICSD_REQUEST_TIMEOUT": "3s"},
+			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AuthCacheTTL: 0, LogLevel: slog.LevelInfo, RateLimit: 7, RequestTimeout: 1500 * time.Millisecond}},
+		{name: "bad request timeout", args: []string{"--request-timeout", "0s"}, wantErr: `--request-timeout must be a positive duration such as 10s, not "0s"`},
 		{name: "bad rate limit", args: []string{"--rate-limit", "-1"}, wantErr: `--rate-limit must be a non-negative integer, not "-1"`},
 		{name: "bad log level", env: map[string]string{"METRICSD_LOG_LEVEL": "loud"}, wantErr: `--log-level: slog: level string "loud": unknown name`},
 		{name: "stray argument", args: []string{"serve", "now"}, wantErr: `unexpected argument "now"; usage: metricsd [serve] [flags]`},

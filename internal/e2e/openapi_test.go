@@ -207,6 +207,7 @@ var errorCodes = map[int]string{
 	415: "unsupported_media_type",
 	429: "rate_limited",
 	500: "internal_server_error",
+	503: "service_unavailable",
 }
 
 func (v *validatingTransport) check(req *http.Request, resp *http.Response, body []byte) []string {

@@ -73,7 +73,19 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return db, nil
 }
 
+// defaultConnectTimeout bounds opening a PostgreSQL connection unless the
+// URL sets connect_timeout itself: the pool opens connections in the
+// background too, where no request deadline applies.
+const defaultConnectTimeout = "5"
+
 func openPostgres(dsn string) (*DB, error) {
+	if u, err := url.Parse(dsn); err == nil {
+		if q := u.Query(); q.Get("connect_timeout") == "" {
+			q.Set("connect_timeout", defaultConnectTimeout)
+			u.RawQuery = q.Encode()
+			dsn = u.String()
+		}
+	}
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -81,6 +93,11 @@ func openPostgres(dsn string) (*DB, error) {
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
+	// Connections are replaced now and then, so that a pool does not keep
+	// talking to a server that has been failed over or stalled half-open.
+	// A query cancelled by its context (the request deadline) closes its
+	// connection in pgx, and the pool discards it.
+	pool.SetConnMaxLifetime(30 * time.Minute)
 	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), rStmts: newStmtCache(pool)}
 	db.wStmts = db.rStmts
 	return db, nil
@@ -254,9 +271,10 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements}
 	err = runTx(tx, fn)
 	// Statements first seen in this transaction are prepared now that it
-	// holds no connection.
-	if len(tx.misses) > 0 {
-		stmts.prepare(context.WithoutCancel(ctx), tx.misses)
+	// holds no connection, within the caller's deadline: a database that
+	// stopped answering must not hold the request past it.
+	if len(tx.misses) > 0 && ctx.Err() == nil {
+		stmts.prepare(ctx, tx.misses)
 	}
 	return err
 }
