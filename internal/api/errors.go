@@ -55,8 +55,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		} else {
 			s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-	} else {
+	} else if errors.As(err, new(*core.Error)) {
 		msg = err.Error()
+	} else {
+		// A store sentinel: its text comes from the driver, not for clients.
+		msg = map[core.ErrorKind]string{
+			core.KindConflict: "the request conflicts with a concurrent change; fetch the resource and retry",
+			core.KindNotFound: "the resource does not exist",
+		}[kind]
+		s.log.Info("unexplained store error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, st.status, errorBody{Code: st.code, Message: msg, ID: id})
 }

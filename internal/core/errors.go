@@ -39,10 +39,23 @@ func Errorf(kind ErrorKind, format string, args ...any) error {
 }
 
 // KindOf reports the kind of err, KindInternal when err is not classified.
+//
+// Store sentinels that reach a transport unexplained are still the client's
+// doing (a row it named vanished, or another writer won a race): they are
+// conflicts, never internal errors. Services turn the ones they expect into
+// messages; this is the one place that classifies the rest.
 func KindOf(err error) ErrorKind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	for _, s := range []error{ErrDuplicate, ErrReference, ErrInUse, ErrStale} {
+		if errors.Is(err, s) {
+			return KindConflict
+		}
+	}
+	if errors.Is(err, ErrNotFound) {
+		return KindNotFound
 	}
 	return KindInternal
 }
