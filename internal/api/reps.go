@@ -43,7 +43,8 @@ func pageLinks(path string, query url.Values, page core.Page, total int) links {
 		prev := max(page.Offset-page.Limit, 0)
 		l["prev"] = at(prev)
 	}
-	if page.Offset+page.Limit < total {
+	// Written so that no sum can overflow, whatever the page.
+	if page.Offset < total && total-page.Offset > page.Limit {
 		l["next"] = at(page.Offset + page.Limit)
 	}
 	return l

@@ -95,11 +95,14 @@ func (s *Server) routes() http.Handler {
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
-	root.Handle("/api/", s.withDeadline(s.authenticate(api)))
-	root.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
+	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
-	}))
-	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(root))))
+	})
+	// Without it ServeMux would redirect /api to /api/ with an HTML body.
+	root.Handle("/api", notFound)
+	root.Handle("/", notFound)
+	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root)))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an

@@ -77,7 +77,7 @@ func newOps() any { return new([]PatchOp) }
 func TestDecodeStrictValues(t *testing.T) {
 	var got MetricPost
 	body := `{"key":"k","kind":"custom","name":"N","tags":["a"],"isNumeric":true,"percentileValue":0,
-		"eventDefault":{"disabled":false,"value":0},"dataSource":{"key":"ld","_name":"LD"},
+		"eventDefault":{"disabled":false,"value":0},"dataSource":{"key":"ld","environmentKey":"e"},
 		"filters":{"type":"eventProperty","attribute":"a","op":"in","values":["x",1,true]}}`
 	if err := DecodeStrict([]byte(body), &got); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestDecodeStrictValues(t *testing.T) {
 	want := MetricPost{Key: "k", Kind: "custom", MetricDef: MetricDef{
 		Name: "N", Tags: []string{"a"}, IsNumeric: true, PercentileValue: intp(0),
 		EventDefault: &EventDefault{Value: floatp(0)},
-		DataSource:   DataSource{Key: "ld", Name: "LD"},
+		DataSource:   DataSource{Key: "ld", EnvironmentKey: "e"},
 		Filters:      &EventFilter{Type: "eventProperty", Attribute: "a", Op: "in", Values: []any{"x", 1.0, true}},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {

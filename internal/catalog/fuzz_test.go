@@ -57,7 +57,9 @@ func FuzzMetricPost(f *testing.F) {
 			t.Fatalf("marshaling a valid definition: %v", err)
 		}
 		var back MetricDef
-		if err := DecodeStrict(raw, &back); err != nil {
+		// Read-only fields (dataSource._name) stay as they were, as in a
+		// patch that leaves them alone.
+		if err := decodeStrict(raw, raw, &back); err != nil {
 			t.Fatalf("decoding the marshaled definition %s: %v", raw, err)
 		}
 		if err := validateMetric(in.Kind, &back); err != nil {

@@ -465,12 +465,12 @@ func checkMetricInGroups(ctx context.Context, tx MetricTx, cur *Metric, def Metr
 }
 
 var groupFilterSpec = filter.Spec{
-	"query":             {"equals"},
-	"kind":              {"equals"},
-	"hasConnections":    {"equals"},
-	"experimentStatus":  {"equals"},
-	"maintainerIds":     {"anyOf"},
-	"maintainerTeamKey": {"equals"},
+	"query":             filter.Ops("equals").Repeated(),
+	"kind":              filter.Ops("equals"),
+	"hasConnections":    filter.Ops("equals"),
+	"experimentStatus":  filter.Ops("equals"),
+	"maintainerIds":     filter.Ops("anyOf"),
+	"maintainerTeamKey": filter.Ops("equals"),
 }
 
 // ParseGroupQuery reads the list parameters of the metric groups endpoint.
@@ -484,21 +484,13 @@ func ParseGroupQuery(limit, offset, sort, filterText string) (GroupQuery, error)
 	if q.Sort, err = ParseSort(sort, "name", "createdAt", "connectionCount"); err != nil {
 		return q, err
 	}
-	expr, err := filter.Parse(filterText)
+	expr, err := ParseFilter(filterText, groupFilterSpec)
 	if err != nil {
-		return q, invalid("%s", err.Error())
+		return q, err
 	}
-	if err := expr.Check(groupFilterSpec); err != nil {
-		return q, invalid("%s", err.Error())
-	}
-	seen := map[string]bool{}
 	for _, cl := range expr.Clauses {
-		if seen[cl.Field] && cl.Field != "query" {
-			return q, invalid("%s", (&filter.Error{Pos: cl.FieldPos, Msg: fmt.Sprintf("field %q may appear only once", cl.Field)}).Error())
-		}
-		seen[cl.Field] = true
 		if err := applyGroupClause(&q, cl); err != nil {
-			return q, invalid("%s", err.Error())
+			return q, filterInvalid(err)
 		}
 	}
 	return q, nil

@@ -1,7 +1,7 @@
 package catalog
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -15,7 +15,12 @@ const (
 	MaxMetricLimit     = 50
 )
 
-// ParsePage reads limit and offset query parameters.
+// MaxOffset bounds the offset of every paged list, so that offsets and the
+// links computed from them stay far from integer overflow.
+const MaxOffset = 1_000_000_000
+
+// ParsePage reads limit and offset query parameters; offset may be at most
+// MaxOffset.
 func ParsePage(limit, offset string, def, max int) (core.Page, error) {
 	p := core.Page{Limit: def}
 	if limit != "" {
@@ -29,6 +34,9 @@ func ParsePage(limit, offset string, def, max int) (core.Page, error) {
 		n, err := strconv.Atoi(offset)
 		if err != nil || n < 0 {
 			return p, invalid("offset must be a non-negative integer")
+		}
+		if n > MaxOffset {
+			return p, invalid("offset must be at most %d", MaxOffset)
 		}
 		p.Offset = n
 	}
@@ -61,18 +69,21 @@ func ParseSort(s string, allowed ...string) ([]core.SortKey, error) {
 }
 
 // metricFilterSpec lists the metric filter fields and their operators.
+// Clauses are a conjunction; only query and tags can meaningfully repeat
+// (each repetition narrows further), any other field would contradict or
+// shadow itself.
 var metricFilterSpec = filter.Spec{
-	"query":               {"equals"},
-	"tags":                {"contains"},
-	"eventKind":           {"equals"},
-	"isNumeric":           {"equals"},
-	"unitAggregationType": {"equals"},
-	"maintainerIds":       {"anyOf"},
-	"maintainerTeamKey":   {"equals"},
-	"hasConnections":      {"equals"},
-	"metricUsedIn":        {"equals"},
-	"dataSourceKeys":      {"anyOf"},
-	"view":                {"equals"},
+	"query":               filter.Ops("equals").Repeated(),
+	"tags":                filter.Ops("contains").Repeated(),
+	"eventKind":           filter.Ops("equals"),
+	"isNumeric":           filter.Ops("equals"),
+	"unitAggregationType": filter.Ops("equals"),
+	"maintainerIds":       filter.Ops("anyOf"),
+	"maintainerTeamKey":   filter.Ops("equals"),
+	"hasConnections":      filter.Ops("equals"),
+	"metricUsedIn":        filter.Ops("equals"),
+	"dataSourceKeys":      filter.Ops("anyOf"),
+	"view":                filter.Ops("equals"),
 }
 
 // ParseMetricQuery turns the list parameters of the metrics endpoint into a
@@ -87,26 +98,54 @@ func ParseMetricQuery(limit, offset, sort, filterText string) (MetricQuery, erro
 	if q.Sort, err = ParseSort(sort, "createdAt", "name"); err != nil {
 		return q, err
 	}
-	expr, err := filter.Parse(filterText)
+	expr, err := ParseFilter(filterText, metricFilterSpec)
 	if err != nil {
-		return q, invalid("%s", err.Error())
+		return q, err
 	}
-	if err := expr.Check(metricFilterSpec); err != nil {
-		return q, invalid("%s", err.Error())
-	}
-	seen := map[string]bool{}
 	for _, cl := range expr.Clauses {
-		// Clauses are a conjunction; only query and tags can meaningfully
-		// repeat, any other field would contradict or shadow itself.
-		if seen[cl.Field] && cl.Field != "query" && cl.Field != "tags" {
-			return q, invalid("%s", (&filter.Error{Pos: cl.FieldPos, Msg: fmt.Sprintf("field %q may appear only once", cl.Field)}).Error())
-		}
-		seen[cl.Field] = true
 		if err := applyMetricClause(&q, cl); err != nil {
-			return q, invalid("%s", err.Error())
+			return q, filterInvalid(err)
 		}
 	}
 	return q, nil
+}
+
+// ParseFilter parses a list filter and checks it against spec (fields,
+// operators, and fields that may appear only once). Errors are
+// core.KindInvalid and keep the *filter.Error, with its byte position, for
+// errors.As.
+func ParseFilter(s string, spec filter.Spec) (filter.Expr, error) {
+	expr, err := filter.Parse(s)
+	if err == nil {
+		err = expr.Check(spec)
+	}
+	if err != nil {
+		return filter.Expr{}, filterInvalid(err)
+	}
+	return expr, nil
+}
+
+// FilterError is a core.KindInvalid error about a list filter. It unwraps
+// to both the *core.Error (so that transports pick the status) and the
+// *filter.Error that says where the problem is.
+type FilterError struct {
+	kind  *core.Error
+	Cause *filter.Error
+}
+
+func (e *FilterError) Error() string { return e.kind.Message }
+
+// Unwrap returns the classified error and the filter error.
+func (e *FilterError) Unwrap() []error { return []error{e.kind, e.Cause} }
+
+// filterInvalid classifies an error of the filter package as KindInvalid,
+// keeping its position.
+func filterInvalid(err error) error {
+	var fe *filter.Error
+	if !errors.As(err, &fe) {
+		return invalid("invalid filter: %s", err.Error())
+	}
+	return &FilterError{kind: &core.Error{Kind: core.KindInvalid, Message: fe.Error()}, Cause: fe}
 }
 
 func applyMetricClause(q *MetricQuery, cl filter.Clause) error {

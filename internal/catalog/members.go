@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/metricsd/metricsd/internal/resource"
 
@@ -182,7 +183,7 @@ func validateEmail(field, s string) error {
 	if s == "" {
 		return invalid("%s is required", field)
 	}
-	if len(s) > 254 {
+	if utf8.RuneCountInString(s) > 254 {
 		return invalid("%s must be at most 254 characters", field)
 	}
 	a, err := mail.ParseAddress(s)
@@ -229,7 +230,7 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 		return NewMember{}, invalid("%s.role must be one of %s", field, strings.Join(MemberRoles, ", "))
 	}
 	first, last := strings.TrimSpace(f.FirstName), strings.TrimSpace(f.LastName)
-	if len(first) > 256 || len(last) > 256 {
+	if utf8.RuneCountInString(first) > 256 || utf8.RuneCountInString(last) > 256 {
 		return NewMember{}, invalid("%s.firstName and lastName must be at most 256 characters each", field)
 	}
 	switch {

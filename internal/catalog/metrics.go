@@ -467,7 +467,7 @@ func applyPatch(doc map[string]json.RawMessage, readOnly []string, ops []PatchOp
 	if err != nil {
 		return err
 	}
-	return DecodeStrict(rest, out)
+	return decodePatched(ops, docJSON, rest, out)
 }
 
 func compactJSON(b json.RawMessage) []byte {

@@ -123,7 +123,7 @@ func validateTeamName(field, name string) (string, error) {
 }
 
 func validateTeamDescription(field, d string) error {
-	if len(d) > 4096 {
+	if utf8.RuneCountInString(d) > 4096 {
 		return invalid("%s must be at most 4096 characters", field)
 	}
 	return nil
@@ -339,7 +339,7 @@ func applyTeamInstructions(t *Team, body []byte) (*teamState, error) {
 		return nil, invalid("instructions must list at least one instruction")
 	case len(env.Instructions) > maxInstructions:
 		return nil, invalid("instructions must list at most %d instructions", maxInstructions)
-	case len(env.Comment) > 1024:
+	case utf8.RuneCountInString(env.Comment) > 1024:
 		return nil, invalid("comment must be at most 1024 characters")
 	}
 	st := &teamState{name: t.Name, description: t.Description, members: setOf(t.MemberIDs), maintainers: setOf(t.MaintainerIDs)}

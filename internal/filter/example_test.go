@@ -13,9 +13,9 @@ func ExampleParse() {
 		return
 	}
 	spec := filter.Spec{
-		"tags":      {"contains", "anyOf"},
-		"isNumeric": {"equals"},
-		"query":     {"equals"},
+		"tags":      filter.Ops("contains", "anyOf"),
+		"isNumeric": filter.Ops("equals"),
+		"query":     filter.Ops("equals").Repeated(),
 	}
 	if err := e.Check(spec); err != nil {
 		fmt.Println(err)

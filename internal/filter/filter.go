@@ -121,6 +121,12 @@ func Parse(s string) (Expr, error) {
 	if len(s) > maxLength {
 		return Expr{}, errorf(maxLength, "filter is too long: %d bytes, the maximum is %d", len(s), maxLength)
 	}
+	if i := invalidText(s); i >= 0 {
+		if s[i] == 0 {
+			return Expr{}, errorf(i, "U+0000 (NUL) is not allowed in a filter")
+		}
+		return Expr{}, errorf(i, "invalid UTF-8 in filter")
+	}
 	p := &parser{s: s}
 	p.skipSpace()
 	if p.eof() {
@@ -153,6 +159,22 @@ func Parse(s string) (Expr, error) {
 		p.skipSpace()
 	}
 	return Expr{Clauses: clauses}, nil
+}
+
+// invalidText returns the byte offset of the first U+0000 or invalid UTF-8
+// sequence in s, or -1 when there is none.
+func invalidText(s string) int {
+	for i, r := range s {
+		if r == 0 {
+			return i
+		}
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // parser holds the input and the current byte offset.
@@ -359,6 +381,9 @@ func (p *parser) doubleQuoted() (Value, error) {
 			if !ok {
 				return Value{}, errorf(i, `invalid escape sequence in string: \u must be followed by 4 hex digits`)
 			}
+			if r == 0 {
+				return Value{}, errorf(i, `invalid escape sequence in string: \u0000 (NUL) is not allowed`)
+			}
 			i += 6
 			if utf16.IsSurrogate(r) {
 				if r2, ok := hex4(s, i+2); ok && s[i] == '\\' && s[i+1] == 'u' {
@@ -471,16 +496,38 @@ func isIdentByte(c byte) bool {
 	return isLetter(c) || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
 }
 
-// Spec lists, per field name, the operators allowed for it. Field and
-// operator names are matched exactly (case-sensitively).
-type Spec map[string][]string
+// Spec lists the fields a filter may use. Field and operator names are
+// matched exactly (case-sensitively).
+type Spec map[string]Field
+
+// Field says how a filter may use one field.
+type Field struct {
+	// Ops are the operators allowed for the field.
+	Ops []string
+	// Repeatable lets the field appear in several clauses (each one narrows
+	// the conjunction further); otherwise it may appear only once.
+	Repeatable bool
+}
+
+// Ops returns a Field allowing ops that may appear only once in a filter.
+func Ops(ops ...string) Field { return Field{Ops: ops} }
+
+// Repeated returns f allowed in any number of clauses.
+func (f Field) Repeated() Field {
+	f.Repeatable = true
+	return f
+}
 
 // Check validates e against spec. It returns an *Error for the first clause
-// whose field is not in spec (positioned at the field) or whose operator is
-// not allowed for its field (positioned at the operator), and nil otherwise.
+// whose field is not in spec (positioned at the field), whose operator is
+// not allowed for its field (positioned at the operator), or whose field is
+// not Repeatable and appeared in an earlier clause (positioned at the
+// field), and nil otherwise.
 func (e Expr) Check(spec Spec) error {
+	seen := map[string]bool{}
 	for _, c := range e.Clauses {
-		ops, ok := spec[c.Field]
+		f, ok := spec[c.Field]
+		ops := f.Ops
 		if !ok {
 			supported := "none"
 			if len(spec) > 0 {
@@ -500,6 +547,10 @@ func (e Expr) Check(spec Spec) error {
 			}
 			return errorf(c.OpPos, "operator %q is not supported for field %q; %s", c.Op, c.Field, hint)
 		}
+		if seen[c.Field] && !f.Repeatable {
+			return errorf(c.FieldPos, "field %q may appear only once", c.Field)
+		}
+		seen[c.Field] = true
 	}
 	return nil
 }

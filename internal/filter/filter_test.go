@@ -290,10 +290,10 @@ func TestErrorString(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	spec := Spec{
-		"tags":      {"contains", "anyOf"},
-		"isNumeric": {"equals"},
-		"query":     {"equals"},
-		"frozen":    {},
+		"tags":      Ops("contains", "anyOf"),
+		"isNumeric": Ops("equals"),
+		"query":     Ops("equals").Repeated(),
+		"frozen":    Ops(),
 	}
 	tests := []struct {
 		name string

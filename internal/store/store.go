@@ -249,6 +249,11 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %v", core.ErrDuplicate, err)
 		case "23503":
 			return fmt.Errorf("%w: %v", core.ErrReference, err)
+		case "22021", "22P05":
+			// Text PostgreSQL cannot store (U+0000, invalid UTF-8). The API
+			// refuses it at the boundary; this only keeps a miss from being
+			// a 500.
+			return core.Errorf(core.KindInvalid, "text must not contain U+0000 (NUL) or invalid UTF-8")
 		}
 	}
 	return err
