@@ -61,9 +61,14 @@ type Store interface {
 
 	CreateProject(ctx context.Context, p *Project, envs []Environment) error
 	GetProject(ctx context.Context, key string) (*Project, error)
-	ListProjects(ctx context.Context, page core.Page) ([]Project, int, error)
+	// ListProjects returns one page of the projects q selects and the
+	// number of all of them.
+	ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error)
 	DeleteProject(ctx context.Context, key string) error
 	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
+	// ListEnvironmentPage returns one page of a project's environments that
+	// q selects and the number of all of them.
+	ListEnvironmentPage(ctx context.Context, projectID string, q EnvironmentQuery) ([]Environment, int, error)
 	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
 
 	CreateMetric(ctx context.Context, m *Metric) error
