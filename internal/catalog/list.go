@@ -73,6 +73,8 @@ var metricFilterSpec = filter.Spec{
 	"metricUsedIn":        {"equals"},
 	"dataSourceKeys":      {"anyOf"},
 	"view":                {"equals"},
+	"eventKeys":           {"anyOf"},
+	"versionIds":          {"anyOf"},
 }
 
 // ParseMetricQuery turns the list parameters of the metrics endpoint into a
@@ -172,6 +174,18 @@ func applyMetricClause(q *MetricQuery, cl filter.Clause) error {
 			return err
 		}
 		q.DataSourceKeys = append(q.DataSourceKeys, s...)
+	case "eventKeys":
+		s, err := nonEmptyStrings(cl)
+		if err != nil {
+			return err
+		}
+		q.EventKeys = append(q.EventKeys, s...)
+	case "versionIds":
+		s, err := nonEmptyStrings(cl)
+		if err != nil {
+			return err
+		}
+		q.VersionIDs = append(q.VersionIDs, s...)
 	case "view":
 		s, err := v.AsString()
 		if err != nil {
@@ -180,4 +194,17 @@ func applyMetricClause(q *MetricQuery, cl filter.Clause) error {
 		q.View = s
 	}
 	return nil
+}
+
+// nonEmptyStrings reads the list of an anyOf clause that must name at least
+// one value: "any of nothing" would match no metric, which is never meant.
+func nonEmptyStrings(cl filter.Clause) ([]string, error) {
+	s, err := cl.Value.AsStrings()
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 0 {
+		return nil, &filter.Error{Pos: cl.FieldPos, Msg: fmt.Sprintf("field %q needs at least one value", cl.Field)}
+	}
+	return s, nil
 }

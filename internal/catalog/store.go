@@ -23,6 +23,8 @@ type MetricQuery struct {
 	HasConnections      *bool
 	UsedIn              string // experiments, guarded_rollouts, any, none
 	DataSourceKeys      []string
+	EventKeys           []string // the metric's event key is one of them
+	VersionIDs          []string // the metric's current version ID is one of them
 	View                string
 }
 

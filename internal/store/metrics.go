@@ -120,6 +120,9 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 		m.VersionID, m.ID, m.Version, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), nullTime(m), def, m.Comment, ms(m.UpdatedAt)); err != nil {
 		return err
 	}
+	if err := setEventKey(ctx, t, m); err != nil {
+		return err
+	}
 	if _, err := t.exec(ctx, `DELETE FROM metric_tags WHERE metric_id = ?`, m.ID); err != nil {
 		return err
 	}
@@ -356,6 +359,14 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 	}
 	if len(q.DataSourceKeys) > 0 {
 		cond, in := inCondition("m.data_source_key", q.DataSourceKeys)
+		conds, args = append(conds, cond), append(args, in...)
+	}
+	if len(q.EventKeys) > 0 {
+		cond, in := inCondition("m.event_key", q.EventKeys)
+		conds, args = append(conds, cond), append(args, in...)
+	}
+	if len(q.VersionIDs) > 0 {
+		cond, in := inCondition("m.version_id", q.VersionIDs)
 		conds, args = append(conds, cond), append(args, in...)
 	}
 	connected := "(" + experimentExists + " OR " + rolloutExists + ")"
