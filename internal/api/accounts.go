@@ -303,3 +303,31 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// teamMaintainerPageRep is LaunchDarkly's TeamMaintainers as the
+// maintainers listing answers it: one page with paging links.
+type teamMaintainerPageRep struct {
+	TotalCount int             `json:"totalCount"`
+	Items      []memberSummary `json:"items"`
+	Links      links           `json:"_links"`
+}
+
+func (s *Server) listTeamMaintainers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	page, err := catalog.ParseTeamMaintainersPage(q.Get("limit"), q.Get("offset"))
+	if err != nil {
+		return err
+	}
+	key := r.PathValue("teamKey")
+	ms, total, err := s.cat.ListTeamMaintainers(r.Context(), key, page)
+	if err != nil {
+		return err
+	}
+	rep := teamMaintainerPageRep{TotalCount: total, Items: make([]memberSummary, 0, len(ms)),
+		Links: pageLinks(teamPath(key)+"/maintainers", q, page, total)}
+	for i := range ms {
+		rep.Items = append(rep.Items, *memberSummaryRep(&ms[i]))
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

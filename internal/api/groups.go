@@ -33,9 +33,33 @@ type teamSummary struct {
 	Name           string   `json:"name"`
 }
 
+// maintainerRep renders a group's maintainer in both of LaunchDarkly's
+// shapes at once: the older MaintainerRep ("member" or "team") and the
+// current one ("key", "kind" and "_member" or "_team"), so that clients of
+// either read it.
 type maintainerRep struct {
-	Member *memberSummary `json:"member,omitempty"`
-	Team   *teamSummary   `json:"team,omitempty"`
+	Key     string         `json:"key,omitempty"`
+	Kind    string         `json:"kind,omitempty"`
+	Member  *memberSummary `json:"member,omitempty"`
+	Team    *teamSummary   `json:"team,omitempty"`
+	XMember *memberSummary `json:"_member,omitempty"`
+	XTeam   *teamSummary   `json:"_team,omitempty"`
+}
+
+func newMaintainerRep(g *catalog.MetricGroup) maintainerRep {
+	var rep maintainerRep
+	if g.Maintainer != nil {
+		rep.Key, rep.Kind = g.Maintainer.ID, "member"
+		rep.Member = memberSummaryRep(g.Maintainer)
+		rep.XMember = rep.Member
+	}
+	if t := g.MaintainerTeam; t != nil {
+		rep.Key, rep.Kind = t.Key, "team"
+		rep.Team = &teamSummary{CustomRoleKeys: []string{}, Key: t.Key, Name: t.Name,
+			Links: links{"self": jsonLink("/api/v2/teams/" + url.PathEscape(t.Key))}}
+		rep.XTeam = rep.Team
+	}
+	return rep
 }
 
 type metricInGroupRep struct {
@@ -49,6 +73,9 @@ type metricInGroupRep struct {
 	Links               links    `json:"_links"`
 	NameInGroup         string   `json:"nameInGroup"`
 	RandomizationUnits  []string `json:"randomizationUnits"`
+	// AnalysisUnits is LaunchDarkly's newer name of RandomizationUnits;
+	// both carry the same value.
+	AnalysisUnits []string `json:"analysisUnits"`
 }
 
 type metricGroupRep struct {
@@ -84,19 +111,13 @@ func newGroupRep(g *catalog.MetricGroup, expand catalog.ExpandSet, exps []catalo
 		ActiveExperimentCount:     g.Usage.ActiveExperimentCount,
 		ActiveGuardedRolloutCount: g.Usage.ActiveGuardedRolloutCount,
 	}
-	if g.Maintainer != nil {
-		rep.Maintainer.Member = memberSummaryRep(g.Maintainer)
-	}
-	if t := g.MaintainerTeam; t != nil {
-		rep.Maintainer.Team = &teamSummary{CustomRoleKeys: []string{}, Key: t.Key, Name: t.Name,
-			Links: links{"self": jsonLink("/api/v2/teams/" + url.PathEscape(t.Key))}}
-	}
+	rep.Maintainer = newMaintainerRep(g)
 	for _, m := range g.Metrics {
 		rep.Metrics = append(rep.Metrics, metricInGroupRep{
 			Key: m.Key, VersionID: m.VersionID, Name: m.Def.Name, Kind: m.Kind, IsNumeric: m.Def.IsNumeric,
 			UnitAggregationType: m.Def.UnitAggregationType, EventKey: m.Def.EventKey,
 			Links:       links{"self": jsonLink(metricsPath(m.ProjectKey) + "/" + url.PathEscape(m.Key))},
-			NameInGroup: m.NameInGroup, RandomizationUnits: m.Def.RandomizationUnits,
+			NameInGroup: m.NameInGroup, RandomizationUnits: m.Def.RandomizationUnits, AnalysisUnits: m.Def.RandomizationUnits,
 		})
 	}
 	if expand["experimentCount"] {

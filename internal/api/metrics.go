@@ -32,6 +32,7 @@ type metricRep struct {
 	Unit                      string                  `json:"unit,omitempty"`
 	EventKey                  string                  `json:"eventKey,omitempty"`
 	RandomizationUnits        []string                `json:"randomizationUnits"`
+	AnalysisUnits             []string                `json:"analysisUnits"`
 	Filters                   *catalog.EventFilter    `json:"filters,omitempty"`
 	UnitAggregationType       string                  `json:"unitAggregationType"`
 	AnalysisType              string                  `json:"analysisType"`
@@ -146,7 +147,7 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		MaintainerID: d.MaintainerID, Maintainer: memberSummaryRep(m.Maintainer), MaintainerTeamKey: d.MaintainerTeamKey,
 		Description: d.Description, Category: d.Category, IsNumeric: d.IsNumeric,
 		SuccessCriteria: d.SuccessCriteria, Unit: d.Unit, EventKey: d.EventKey,
-		RandomizationUnits: d.RandomizationUnits, Filters: d.Filters,
+		RandomizationUnits: d.RandomizationUnits, AnalysisUnits: d.RandomizationUnits, Filters: d.Filters,
 		UnitAggregationType: d.UnitAggregationType, AnalysisType: d.AnalysisType, PercentileValue: d.PercentileValue,
 		EventDefault: d.EventDefault, DataSource: d.DataSource, Archived: d.Archived,
 		Selector: d.Selector, URLs: d.URLs, TraceQuery: d.TraceQuery, TraceValueLocation: d.TraceValueLocation,

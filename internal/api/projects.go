@@ -124,7 +124,7 @@ type projectsRep struct {
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	page, err := catalog.ParsePage(q.Get("limit"), q.Get("offset"), 20, 1000)
+	pq, err := catalog.ParseProjectQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
 	if err != nil {
 		return err
 	}
@@ -132,11 +132,11 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, total, err := s.cat.ListProjects(r.Context(), page)
+	ps, total, err := s.cat.ListProjects(r.Context(), pq)
 	if err != nil {
 		return err
 	}
-	rep := projectsRep{Links: pageLinks("/api/v2/projects", q, page, total), Items: []projectRep{}, TotalCount: total}
+	rep := projectsRep{Links: pageLinks("/api/v2/projects", q, pq.Page, total), Items: []projectRep{}, TotalCount: total}
 	for i := range ps {
 		pr := newProjectRep(&ps[i])
 		if withEnvs {
@@ -161,11 +161,19 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	p, envs, err := s.cat.ListEnvironments(r.Context(), r.PathValue("projectKey"))
+	q := r.URL.Query()
+	eq, err := catalog.ParseEnvironmentQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newEnvironmentsRep(p, envs))
+	p, envs, total, err := s.cat.ListEnvironmentPage(r.Context(), r.PathValue("projectKey"), eq)
+	if err != nil {
+		return err
+	}
+	rep := newEnvironmentsRep(p, envs)
+	rep.TotalCount = total
+	rep.Links = pageLinks(projectPath(p.Key)+"/environments", q, eq.Page, total)
+	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
 

@@ -68,6 +68,9 @@ func (s *Server) table() []route {
 			http.MethodPatch:  s.patchTeam,
 			http.MethodDelete: s.deleteTeam,
 		}},
+		{"/api/v2/teams/{teamKey}/maintainers", map[string]handlerFunc{
+			http.MethodGet: s.listTeamMaintainers,
+		}},
 		// Metric groups (beta: LD-API-Version: beta).
 		{"/api/v2/projects/{projectKey}/metric-groups", map[string]handlerFunc{
 			http.MethodGet:  beta(s.listMetricGroups),

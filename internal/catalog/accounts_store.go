@@ -18,6 +18,10 @@ type AccountStore interface {
 	// GetTeam returns a team with its member IDs, member count and
 	// maintainers.
 	GetTeam(ctx context.Context, key string) (*Team, error)
+	// ListTeamMaintainers returns one page of the members who maintain the
+	// team, ordered by email, and the number of all of them. An unknown
+	// team is core.ErrNotFound.
+	ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error)
 	// ListTeams returns one page of teams, each with its member count and
 	// maintainers but without member IDs, and the number of all matches.
 	ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)

@@ -47,8 +47,9 @@ func (c *Catalog) CreateMetricGroup(ctx context.Context, projectKey string, in M
 	deriveKey := in.Key == ""
 	key := in.Key
 	if deriveKey {
-		if key = slugKey(def.Name); key == "" {
-			return nil, invalid("key is required when the name has no letters or digits")
+		var err error
+		if key, err = deriveGroupKey(def.Name); err != nil {
+			return nil, err
 		}
 	} else if err := ValidateKey("key", key); err != nil {
 		return nil, err

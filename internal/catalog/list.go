@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,8 @@ var metricFilterSpec = filter.Spec{
 	"metricUsedIn":        filter.Ops("equals"),
 	"dataSourceKeys":      filter.Ops("anyOf"),
 	"view":                filter.Ops("equals"),
+	"eventKeys":           filter.Ops("anyOf"),
+	"versionIds":          filter.Ops("anyOf"),
 }
 
 // ParseMetricQuery turns the list parameters of the metrics endpoint into a
@@ -211,6 +214,18 @@ func applyMetricClause(q *MetricQuery, cl filter.Clause) error {
 			return err
 		}
 		q.DataSourceKeys = append(q.DataSourceKeys, s...)
+	case "eventKeys":
+		s, err := nonEmptyStrings(cl)
+		if err != nil {
+			return err
+		}
+		q.EventKeys = append(q.EventKeys, s...)
+	case "versionIds":
+		s, err := nonEmptyStrings(cl)
+		if err != nil {
+			return err
+		}
+		q.VersionIDs = append(q.VersionIDs, s...)
 	case "view":
 		s, err := v.AsString()
 		if err != nil {
@@ -219,4 +234,17 @@ func applyMetricClause(q *MetricQuery, cl filter.Clause) error {
 		q.View = s
 	}
 	return nil
+}
+
+// nonEmptyStrings reads the list of an anyOf clause that must name at least
+// one value: "any of nothing" would match no metric, which is never meant.
+func nonEmptyStrings(cl filter.Clause) ([]string, error) {
+	s, err := cl.Value.AsStrings()
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 0 {
+		return nil, &filter.Error{Pos: cl.FieldPos, Msg: fmt.Sprintf("field %q needs at least one value", cl.Field)}
+	}
+	return s, nil
 }

@@ -171,7 +171,7 @@ func TestParseMetricQuery(t *testing.T) {
 }
 
 func TestParseMetricQueryErrors(t *testing.T) {
-	const fields = "dataSourceKeys, eventKind, hasConnections, isNumeric, maintainerIds, maintainerTeamKey, metricUsedIn, query, tags, unitAggregationType, view"
+	const fields = "dataSourceKeys, eventKeys, eventKind, hasConnections, isNumeric, maintainerIds, maintainerTeamKey, metricUsedIn, query, tags, unitAggregationType, versionIds, view"
 	tests := []struct {
 		name                        string
 		limit, offset, sort, filter string

@@ -27,21 +27,24 @@ var MetricKinds = []string{KindPageview, KindClick, KindCustom, KindTrace}
 // names of LaunchDarkly's MetricPost/MetricRep fields; the same document is
 // what clients JSON-Patch and what the store keeps per version.
 type MetricDef struct {
-	Name                string        `json:"name"`
-	Description         string        `json:"description,omitempty"`
-	Category            string        `json:"category,omitempty"`
-	Tags                []string      `json:"tags"`
-	MaintainerID        string        `json:"maintainerId,omitempty"`
-	MaintainerTeamKey   string        `json:"maintainerTeamKey,omitempty"`
-	IsNumeric           bool          `json:"isNumeric"`
-	Unit                string        `json:"unit,omitempty"`
-	SuccessCriteria     string        `json:"successCriteria,omitempty"`
-	EventKey            string        `json:"eventKey,omitempty"`
-	Selector            string        `json:"selector,omitempty"`
-	URLs                []URLMatcher  `json:"urls,omitempty"`
-	TraceQuery          string        `json:"traceQuery,omitempty"`
-	TraceValueLocation  string        `json:"traceValueLocation,omitempty"`
-	RandomizationUnits  []string      `json:"randomizationUnits"`
+	Name               string       `json:"name"`
+	Description        string       `json:"description,omitempty"`
+	Category           string       `json:"category,omitempty"`
+	Tags               []string     `json:"tags"`
+	MaintainerID       string       `json:"maintainerId,omitempty"`
+	MaintainerTeamKey  string       `json:"maintainerTeamKey,omitempty"`
+	IsNumeric          bool         `json:"isNumeric"`
+	Unit               string       `json:"unit,omitempty"`
+	SuccessCriteria    string       `json:"successCriteria,omitempty"`
+	EventKey           string       `json:"eventKey,omitempty"`
+	Selector           string       `json:"selector,omitempty"`
+	URLs               []URLMatcher `json:"urls,omitempty"`
+	TraceQuery         string       `json:"traceQuery,omitempty"`
+	TraceValueLocation string       `json:"traceValueLocation,omitempty"`
+	RandomizationUnits []string     `json:"randomizationUnits"`
+	// AnalysisUnits is the newer name of RandomizationUnits, accepted on
+	// writes; normalizeMetric folds it in, so it is never stored.
+	AnalysisUnits       []string      `json:"analysisUnits,omitempty"`
 	UnitAggregationType string        `json:"unitAggregationType,omitempty"`
 	AnalysisType        string        `json:"analysisType,omitempty"`
 	PercentileValue     *int          `json:"percentileValue,omitempty"`
@@ -125,6 +128,7 @@ func normalizeMetric(key string, d *MetricDef) {
 		d.Tags = []string{}
 	}
 	d.Tags = dedupe(d.Tags)
+	mergeUnitNames(d)
 	if len(d.RandomizationUnits) == 0 {
 		d.RandomizationUnits = []string{"user"}
 	}
@@ -171,6 +175,9 @@ func validateMetric(kind string, d *MetricDef) error {
 		if len(t) > 64 || !tagPattern.MatchString(t) {
 			return invalid("tags[%d] %q must be 1-64 letters, digits, '.', '_', ':' or '-'", i, t)
 		}
+	}
+	if err := validateUnitNames(d); err != nil {
+		return err
 	}
 	seenUnits := map[string]bool{}
 	for i, u := range d.RandomizationUnits {

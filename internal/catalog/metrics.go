@@ -316,6 +316,7 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 		b, _ := json.Marshal(v)
 		doc[k] = b
 	}
+	showAnalysisUnits(doc)
 	return doc, nil
 }
 
@@ -395,6 +396,7 @@ func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {
 	if err := applyPatch(doc, metricReadOnly, ops, &def); err != nil {
 		return MetricDef{}, err
 	}
+	reconcilePatchedUnits(&def, cur.Def.RandomizationUnits)
 	return def, nil
 }
 

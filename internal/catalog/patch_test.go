@@ -317,7 +317,7 @@ func TestPatchDocument(t *testing.T) {
 		"name": `"Checkout"`, "description": `null`, "category": `null`, "tags": `["a","b"]`,
 		"maintainerId": `"569fdeadbeef1644facecafe"`, "maintainerTeamKey": `null`, "isNumeric": `true`, "unit": `"usd"`,
 		"successCriteria": `"HigherThanBaseline"`, "eventKey": `"checkout"`, "selector": `null`, "urls": `null`,
-		"traceQuery": `null`, "traceValueLocation": `null`, "randomizationUnits": `["user"]`,
+		"traceQuery": `null`, "traceValueLocation": `null`, "randomizationUnits": `["user"]`, "analysisUnits": `["user"]`,
 		"unitAggregationType": `"average"`, "analysisType": `"mean"`, "percentileValue": `null`,
 		"eventDefault": `null`, "dataSource": `{"key":"launchdarkly","_name":"LaunchDarkly"}`,
 		"filters": `null`, "archived": `false`,

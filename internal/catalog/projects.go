@@ -199,11 +199,6 @@ func (c *Catalog) GetProject(ctx context.Context, key string) (*Project, []Envir
 	return p, envs, err
 }
 
-// ListProjects pages through projects ordered by creation.
-func (c *Catalog) ListProjects(ctx context.Context, page core.Page) ([]Project, int, error) {
-	return c.store.ListProjects(ctx, page)
-}
-
 // DeleteProject removes a project with its environments and metrics.
 func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
 	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
@@ -220,11 +215,6 @@ func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
 		}
 		return projectChange(p, nil, envs, action.DeleteProject), nil
 	})
-}
-
-// ListEnvironments returns the environments of a project.
-func (c *Catalog) ListEnvironments(ctx context.Context, projectKey string) (*Project, []Environment, error) {
-	return c.GetProject(ctx, projectKey)
 }
 
 // GetEnvironment returns one environment of a project.

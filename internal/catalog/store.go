@@ -25,6 +25,8 @@ type MetricQuery struct {
 	HasConnections      *bool
 	UsedIn              string // experiments, guarded_rollouts, any, none
 	DataSourceKeys      []string
+	EventKeys           []string // the metric's event key is one of them
+	VersionIDs          []string // the metric's current version ID is one of them
 	View                string
 }
 
@@ -66,8 +68,13 @@ type Store interface {
 	Owner(ctx context.Context) (*Member, error)
 
 	GetProject(ctx context.Context, key string) (*Project, error)
-	ListProjects(ctx context.Context, page core.Page) ([]Project, int, error)
+	// ListProjects returns one page of the projects q selects and the
+	// number of all of them.
+	ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error)
 	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
+	// ListEnvironmentPage returns one page of a project's environments that
+	// q selects and the number of all of them.
+	ListEnvironmentPage(ctx context.Context, projectID string, q EnvironmentQuery) ([]Environment, int, error)
 	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
 
 	// GetMetric returns the current version, or the version named by

@@ -136,7 +136,7 @@ func mgEntry(project string, m map[string]any, nameInGroup string) map[string]an
 		"key": key, "_versionId": m["_versionId"], "name": m["name"], "kind": m["kind"],
 		"isNumeric": m["isNumeric"], "unitAggregationType": m["unitAggregationType"],
 		"_links":      map[string]any{"self": map[string]any{"href": "/api/v2/metrics/" + project + "/" + key, "type": "application/json"}},
-		"nameInGroup": nameInGroup, "randomizationUnits": m["randomizationUnits"],
+		"nameInGroup": nameInGroup, "randomizationUnits": m["randomizationUnits"], "analysisUnits": m["randomizationUnits"],
 	}
 	if ek, ok := m["eventKey"]; ok {
 		out["eventKey"] = ek
@@ -156,7 +156,7 @@ func mgExpect(e *env, project, key, name, kind, description string, tags []strin
 			"parent": map[string]any{"href": "/api/v2/projects/" + project, "type": "application/json"},
 			"self":   map[string]any{"href": "/api/v2/projects/" + project + "/metric-groups/" + key, "type": "application/json"},
 		},
-		"maintainer":            map[string]any{"member": mgOwner(e)},
+		"maintainer":            mgOwnerMaintainer(e),
 		"metrics":               metrics,
 		"_version":              version,
 		"activeExperimentCount": 0, "activeGuardedRolloutCount": 0,
@@ -354,19 +354,22 @@ func TestMetricGroupCreate(t *testing.T) {
 					"parent": {"href": "/api/v2/projects/default", "type": "application/json"},
 					"self": {"href": "/api/v2/projects/default/metric-groups/checkout-funnel", "type": "application/json"}
 				},
-				"maintainer": {"member": {
+				"maintainer": {"key": %[1]q, "kind": "member", "member": {
+					"_links": {"self": {"href": "/api/v2/members/%[1]s", "type": "application/json"}},
+					"_id": %[1]q, "firstName": "Metricsd", "lastName": "Owner", "role": "owner", "email": "owner@metricsd.local"
+				}, "_member": {
 					"_links": {"self": {"href": "/api/v2/members/%[1]s", "type": "application/json"}},
 					"_id": %[1]q, "firstName": "Metricsd", "lastName": "Owner", "role": "owner", "email": "owner@metricsd.local"
 				}},
 				"metrics": [
 					{"key": "signup", "_versionId": %[2]q, "name": "Sign up", "kind": "custom", "isNumeric": false,
-					 "unitAggregationType": "average", "eventKey": "signed-up", "nameInGroup": "Step 1: sign up", "randomizationUnits": ["user"],
+					 "unitAggregationType": "average", "eventKey": "signed-up", "nameInGroup": "Step 1: sign up", "randomizationUnits": ["user"], "analysisUnits": ["user"],
 					 "_links": {"self": {"href": "/api/v2/metrics/default/signup", "type": "application/json"}}},
 					{"key": "add-to-cart", "_versionId": %[3]q, "name": "Add to cart", "kind": "custom", "isNumeric": false,
-					 "unitAggregationType": "average", "eventKey": "cart-add", "nameInGroup": "Step 2: add to cart", "randomizationUnits": ["user"],
+					 "unitAggregationType": "average", "eventKey": "cart-add", "nameInGroup": "Step 2: add to cart", "randomizationUnits": ["user"], "analysisUnits": ["user"],
 					 "_links": {"self": {"href": "/api/v2/metrics/default/add-to-cart", "type": "application/json"}}},
 					{"key": "purchase", "_versionId": %[4]q, "name": "Purchase", "kind": "custom", "isNumeric": false,
-					 "unitAggregationType": "sum", "eventKey": "purchased", "nameInGroup": "Step 3: buy", "randomizationUnits": ["user"],
+					 "unitAggregationType": "sum", "eventKey": "purchased", "nameInGroup": "Step 3: buy", "randomizationUnits": ["user"], "analysisUnits": ["user"],
 					 "_links": {"self": {"href": "/api/v2/metrics/default/purchase", "type": "application/json"}}}
 				],
 				"_version": 1, "activeExperimentCount": 0, "activeGuardedRolloutCount": 0
@@ -474,7 +477,7 @@ func TestMetricGroupCreate(t *testing.T) {
 				{"missing kind", `{"key":"rule","name":"Rule","tags":[],` + two + `}`, "kind is required"},
 				{"missing name", `{"key":"rule","kind":"standard","tags":[],` + two + `}`, "name is required"},
 				{"blank name", `{"key":"rule","name":"   ","kind":"standard","tags":[],` + two + `}`, "name is required"},
-				{"missing name and key", `{"kind":"standard","tags":[],` + two + `}`, "key is required when the name has no letters or digits"},
+				{"missing name and key", `{"kind":"standard","tags":[],` + two + `}`, "name is required"},
 				{"name too long", `{"key":"rule","name":"` + strings.Repeat("n", 257) + `","kind":"standard","tags":[],` + two + `}`, "name must be at most 256 characters"},
 				{"description too long", std(`"description":"` + strings.Repeat("d", 4097) + `",` + two), "description must be at most 4096 characters"},
 				{"bad key", `{"key":"-rule","name":"Rule","kind":"standard","tags":[],` + two + `}`,
@@ -783,8 +786,7 @@ func TestMetricGroupPatch(t *testing.T) {
 			prev := e.mgGet(t, "default", "steps", "")
 			got := patch(t, ldapi.PatchOperation{Op: "remove", Path: "/maintainerId"},
 				ldapi.PatchOperation{Op: "replace", Path: "/maintainerTeamKey", Value: "team-growth"})
-			diffJSON(t, "team maintainer", `{"team": {"customRoleKeys": [], "key": "team-growth", "name": "Growth",
-				"_links": {"self": {"href": "/api/v2/teams/team-growth", "type": "application/json"}}}}`, got["maintainer"])
+			diffJSON(t, "team maintainer", teamMaintainerJSON("team-growth", "Growth"), got["maintainer"])
 			if got["_version"] != prev["_version"].(float64)+1 {
 				t.Errorf("_version %v", got["_version"])
 			}
@@ -801,7 +803,7 @@ func TestMetricGroupPatch(t *testing.T) {
 			}
 			got = patch(t, ldapi.PatchOperation{Op: "remove", Path: "/maintainerTeamKey"},
 				ldapi.PatchOperation{Op: "add", Path: "/maintainerId", Value: e.ownerID})
-			if d := cmp.Diff(roundTrip(t, map[string]any{"member": mgOwner(e)}), got["maintainer"]); d != "" {
+			if d := cmp.Diff(roundTrip(t, mgOwnerMaintainer(e)), got["maintainer"]); d != "" {
 				t.Errorf("member maintainer (-want +got):\n%s", d)
 			}
 		})
@@ -1146,10 +1148,9 @@ func TestMetricGroupList(t *testing.T) {
 			if d := cmp.Diff(roundTrip(t, e.mgGet(t, "default", "zeta", "")), roundTrip(t, items["zeta"])); d != "" {
 				t.Errorf("list item differs from GET (-get +list):\n%s", d)
 			}
-			diffJSON(t, "team maintainer", `{"team": {"customRoleKeys": [], "key": "team-growth", "name": "Growth",
-				"_links": {"self": {"href": "/api/v2/teams/team-growth", "type": "application/json"}}}}`, items["retention"]["maintainer"])
-			diffJSON(t, "alice", fmt.Sprintf(`{"member": {"_links": {"self": {"href": "/api/v2/members/%[1]s", "type": "application/json"}},
-				"_id": %[1]q, "firstName": "Alice", "lastName": "Analyst", "role": "writer", "email": "alice@example.com"}}`, aliceID), items["onboarding"]["maintainer"])
+			diffJSON(t, "team maintainer", teamMaintainerJSON("team-growth", "Growth"), items["retention"]["maintainer"])
+			diffJSON(t, "alice", memberMaintainerJSON(aliceID, fmt.Sprintf(`{"_links": {"self": {"href": "/api/v2/members/%[1]s", "type": "application/json"}},
+				"_id": %[1]q, "firstName": "Alice", "lastName": "Analyst", "role": "writer", "email": "alice@example.com"}`, aliceID)), items["onboarding"]["maintainer"])
 		})
 		t.Run("paging", func(t *testing.T) {
 			order := byCreation(all)

@@ -68,6 +68,9 @@ func expectMetric(t testing.TB, e *env, project, key, overrides string) map[stri
 			}
 		}
 	}
+	if u, ok := m["randomizationUnits"]; ok {
+		m["analysisUnits"] = u // the newer name, always the same value
+	}
 	return m
 }
 

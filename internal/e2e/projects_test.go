@@ -210,7 +210,11 @@ func TestProjects(t *testing.T) {
 				got := obj(t, rawBody(t, resp))
 				if key != "beta" { // beta's order is checked below
 					want := map[string]any{
-						"_links":     map[string]any{"self": map[string]any{"href": "/api/v2/projects/" + key + "/environments", "type": "application/json"}},
+						"_links": map[string]any{
+							"self":  map[string]any{"href": "/api/v2/projects/" + key + "/environments?limit=20&offset=0", "type": "application/json"},
+							"first": map[string]any{"href": "/api/v2/projects/" + key + "/environments?limit=20&offset=0", "type": "application/json"},
+							"last":  map[string]any{"href": "/api/v2/projects/" + key + "/environments?limit=20&offset=0", "type": "application/json"},
+						},
 						"totalCount": float64(len(items)),
 						"items":      items,
 					}

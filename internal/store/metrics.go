@@ -122,6 +122,9 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 		author.MemberID, author.Email); err != nil {
 		return err
 	}
+	if err := setEventKey(ctx, t, m); err != nil {
+		return err
+	}
 	if _, err := t.exec(ctx, `DELETE FROM metric_tags WHERE metric_id = ?`, m.ID); err != nil {
 		return err
 	}
@@ -378,6 +381,14 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 	}
 	if len(q.DataSourceKeys) > 0 {
 		cond, in := inCondition("m.data_source_key", q.DataSourceKeys)
+		conds, args = append(conds, cond), append(args, in...)
+	}
+	if len(q.EventKeys) > 0 {
+		cond, in := inCondition("m.event_key", q.EventKeys)
+		conds, args = append(conds, cond), append(args, in...)
+	}
+	if len(q.VersionIDs) > 0 {
+		cond, in := inCondition("m.version_id", q.VersionIDs)
 		conds, args = append(conds, cond), append(args, in...)
 	}
 	connected := "(" + experimentExists + " OR " + rolloutExists + ")"

@@ -68,31 +68,6 @@ func (db *DB) GetProject(ctx context.Context, key string) (*catalog.Project, err
 	return scanProject(db.readRow(ctx, `SELECT `+projectCols+` FROM projects WHERE key = ?`, key))
 }
 
-// ListProjects pages through projects in creation order.
-func (db *DB) ListProjects(ctx context.Context, page core.Page) ([]catalog.Project, int, error) {
-	var out []catalog.Project
-	var total int
-	err := db.tx(ctx, false, func(t *txn) error {
-		if err := t.row(ctx, `SELECT COUNT(*) FROM projects`).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := t.query(ctx, `SELECT `+projectCols+` FROM projects ORDER BY created_at, id LIMIT ? OFFSET ?`, page.Limit, page.Offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanProject(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *p)
-		}
-		return rows.Err()
-	})
-	return out, total, err
-}
-
 // DeleteProject removes a project; its environments, metrics and every
 // resource under it go with it.
 func (t *txn) DeleteProject(ctx context.Context, key string) error {

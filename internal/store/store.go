@@ -398,6 +398,11 @@ func (db *DB) migrate(ctx context.Context) error {
 					return fmt.Errorf("migration %s: %w", f, err)
 				}
 			}
+			if step := migrationSteps[v]; step != nil {
+				if err := step(ctx, t); err != nil {
+					return fmt.Errorf("migration %s: %w", f, err)
+				}
+			}
 			if _, err := t.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli()); err != nil {
 				return err
 			}

@@ -362,7 +362,7 @@ func TestBootstrap(t *testing.T) {
 			if d := diff(seed.Environments, envs); d != "" {
 				t.Errorf("environments (-want +got):\n%s", d)
 			}
-			projects, total, err := db.ListProjects(ctx, core.Page{Limit: 10})
+			projects, total, err := db.ListProjects(ctx, catalog.ProjectQuery{Page: core.Page{Limit: 10}})
 			if err != nil {
 				t.Fatalf("ListProjects: %v", err)
 			}
@@ -578,7 +578,7 @@ func TestListProjectsPaging(t *testing.T) {
 			{core.Page{Limit: 2, Offset: 5}, []string{}},
 			{core.Page{Limit: 2, Offset: 50}, []string{}},
 		} {
-			ps, total, err := db.ListProjects(ctx, tc.page)
+			ps, total, err := db.ListProjects(ctx, catalog.ProjectQuery{Page: tc.page})
 			if err != nil {
 				t.Fatalf("ListProjects(%+v): %v", tc.page, err)
 			}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+)
+
+// migrationSteps run in Go right after the SQL of the migration with the
+// same number, in its transaction, for what one DDL cannot say for both
+// backends.
+var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
+	5: backfillEventKeys,
+}
+
+// backfillEventKeys copies the eventKey of every metric's current
+// definition into metrics.event_key.
+func backfillEventKeys(ctx context.Context, t *txn) error {
+	rows, err := t.query(ctx, `SELECT m.id, v.def FROM metrics m JOIN metric_versions v ON v.version_id = m.version_id`)
+	if err != nil {
+		return err
+	}
+	keys := map[string]string{}
+	for rows.Next() {
+		var id, def string
+		if err := rows.Scan(&id, &def); err != nil {
+			rows.Close()
+			return err
+		}
+		var d struct {
+			EventKey string `json:"eventKey"`
+		}
+		if err := json.Unmarshal([]byte(def), &d); err != nil {
+			rows.Close()
+			return fmt.Errorf("metric %s: stored definition is corrupt: %w", id, err)
+		}
+		if d.EventKey != "" {
+			keys[id] = d.EventKey
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, key := range keys {
+		if _, err := t.exec(ctx, `UPDATE metrics SET event_key = ? WHERE id = ?`, key, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setEventKey keeps metrics.event_key equal to the eventKey of the version
+// a write stores.
+func setEventKey(ctx context.Context, t *txn, m *catalog.Metric) error {
+	_, err := t.exec(ctx, `UPDATE metrics SET event_key = ? WHERE id = ?`, m.Def.EventKey, m.ID)
+	return err
+}
