@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
@@ -29,28 +30,55 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	RateLimit    int
 	LogLevel     slog.Level
-	// RequestTimeout bounds an API request; 0 means api.DefaultRequestTimeout.
+	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
+	// TLSCert and TLSKey name PEM files; when both are set the server
+	// serves HTTPS only. One without the other is an error.
+	TLSCert, TLSKey string
 }
 
-// ParseConfig reads flags with environment fallbacks: --addr/METRICSD_ADDR,
-// --database/METRICSD_DATABASE_URL, METRICSD_ADMIN_TOKEN.
+// check reports a configuration that cannot start.
+func (c Config) check() error {
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return errors.New("--tls-cert (METRICSD_TLS_CERT) is set but --tls-key (METRICSD_TLS_KEY) is not; give both to serve HTTPS, or neither")
+	case c.TLSCert == "" && c.TLSKey != "":
+		return errors.New("--tls-key (METRICSD_TLS_KEY) is set but --tls-cert (METRICSD_TLS_CERT) is not; give both to serve HTTPS, or neither")
+	}
+	return nil
+}
+
+// envAdminToken is the one setting without a flag: a secret on a command
+// line is visible to every user of the machine.
+const envAdminToken = "METRICSD_ADMIN_TOKEN"
+
+// ParseConfig reads the flags; a flag not given takes its value from its
+// environment variable (METRICSD_ plus the flag name in capitals, "-" as
+// "_", except --database: METRICSD_DATABASE_URL) when that is set and not
+// empty, else its default. A flag given wins over its variable. The admin
+// token comes only from METRICSD_ADMIN_TOKEN.
 func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("metricsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := Config{}
-	def := func(env, fallback string) string {
-		if v := getenv(env); v != "" {
-			return v
-		}
-		return fallback
+	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
+	var envs []struct{ flag, env string }
+	bind := func(v flag.Value, name, env, usage string) {
+		fs.Var(v, name, usage+" (env "+env+")")
+		envs = append(envs, struct{ flag, env string }{name, env})
 	}
-	fs.StringVar(&cfg.Addr, "addr", def("METRICSD_ADDR", ":8080"), "listen address (env METRICSD_ADDR)")
-	fs.StringVar(&cfg.DatabaseURL, "database", def("METRICSD_DATABASE_URL", "sqlite:metricsd.db"), "database URL: sqlite:PATH or postgres://... (env METRICSD_DATABASE_URL)")
-	fs.DurationVar(&cfg.AuthCacheTTL, "auth-cache-ttl", 2*time.Second, "how long a verified token is trusted before the store is asked again")
-	rateLimit := fs.String("rate-limit", def("METRICSD_RATE_LIMIT", "0"), "authenticated API requests served per 10 seconds before 429, per replica; 0 for no limit (env METRICSD_RATE_LIMIT)")
-	timeout := fs.String("request-timeout", def("METRICSD_REQUEST_TIMEOUT", api.DefaultRequestTimeout.String()), "longest an API request may take, database calls included, before 503 (env METRICSD_REQUEST_TIMEOUT)")
-	level := fs.String("log-level", def("METRICSD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env METRICSD_LOG_LEVEL)")
+	bind((*stringValue)(&cfg.Addr), "addr", "METRICSD_ADDR", "listen `address`")
+	bind((*stringValue)(&cfg.DatabaseURL), "database", "METRICSD_DATABASE_URL", "database `URL`: sqlite:PATH or postgres://...")
+	bind((*durationValue)(&cfg.AuthCacheTTL), "auth-cache-ttl", "METRICSD_AUTH_CACHE_TTL", "how long a verified token is trusted before the store is asked again; 0 asks every time")
+	bind((*countValue)(&cfg.RateLimit), "rate-limit", "METRICSD_RATE_LIMIT", "authenticated API `requests` served per 10 seconds before 429, per replica; 0 (the default) for no limit")
+	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
+	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
+	bind((*stringValue)(&cfg.TLSCert), "tls-cert", "METRICSD_TLS_CERT", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
+	bind((*stringValue)(&cfg.TLSKey), "tls-key", "METRICSD_TLS_KEY", "PEM private key `file` to serve HTTPS; needs --tls-cert")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nenvironment only:\n  %s\n    \tan admin access token to accept\n", envAdminToken)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
@@ -60,20 +88,78 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q; usage: metricsd [serve] [flags]", fs.Arg(0))
 	}
-	n, err := strconv.Atoi(*rateLimit)
-	if err != nil || n < 0 {
-		return cfg, fmt.Errorf("--rate-limit must be a non-negative integer, not %q", *rateLimit)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, e := range envs {
+		v := getenv(e.env)
+		if given[e.flag] || v == "" {
+			continue
+		}
+		if err := fs.Set(e.flag, v); err != nil {
+			return cfg, fmt.Errorf("invalid value %q for %s: %w", v, e.env, err)
+		}
 	}
-	cfg.RateLimit = n
-	if cfg.RequestTimeout, err = time.ParseDuration(*timeout); err != nil || cfg.RequestTimeout <= 0 {
-		return cfg, fmt.Errorf("--request-timeout must be a positive duration such as 10s, not %q", *timeout)
-	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return cfg, fmt.Errorf("--log-level: %w", err)
-	}
-	cfg.AdminToken = getenv("METRICSD_ADMIN_TOKEN")
-	return cfg, nil
+	cfg.AdminToken = getenv(envAdminToken)
+	return cfg, cfg.check()
 }
+
+// stringValue is a flag.Value for a string.
+type stringValue string
+
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+func (s *stringValue) String() string     { return string(*s) }
+
+// durationValue is a flag.Value for a non-negative duration.
+type durationValue time.Duration
+
+func (d *durationValue) Set(v string) error {
+	p, err := time.ParseDuration(v)
+	if err != nil || p < 0 {
+		return errors.New("want a non-negative duration such as 2s, 500ms or 0s")
+	}
+	*d = durationValue(p)
+	return nil
+}
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// positiveDurationValue is a flag.Value for a duration above zero.
+type positiveDurationValue time.Duration
+
+func (d *positiveDurationValue) Set(v string) error {
+	p, err := time.ParseDuration(v)
+	if err != nil || p <= 0 {
+		return errors.New("want a positive duration such as 10s")
+	}
+	*d = positiveDurationValue(p)
+	return nil
+}
+func (d *positiveDurationValue) String() string { return time.Duration(*d).String() }
+
+// countValue is a flag.Value for a non-negative integer.
+type countValue int
+
+func (c *countValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return errors.New("want a non-negative integer")
+	}
+	*c = countValue(n)
+	return nil
+}
+func (c *countValue) String() string { return strconv.Itoa(int(*c)) }
+
+// levelValue is a flag.Value for a log level.
+type levelValue slog.Level
+
+func (l *levelValue) Set(v string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(v)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	*l = levelValue(lv)
+	return nil
+}
+func (l *levelValue) String() string { return strings.ToLower(slog.Level(*l).String()) }
 
 // App is a running metricsd.
 type App struct {
@@ -87,17 +173,31 @@ type App struct {
 }
 
 // Open connects the store, applies migrations, seeds a fresh database and
-// binds the listener.
+// binds the listener. Its errors never hold a secret of cfg.DatabaseURL.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate and key: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	if err := checkDSN(cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
+		return nil, redactError("open database "+RedactDSN(cfg.DatabaseURL), cfg.DatabaseURL, err)
 	}
 	cat := catalog.New(db)
 	generated, err := cat.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("bootstrap: %w", err)
+		return nil, redactError("bootstrap", cfg.DatabaseURL, err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -108,6 +208,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
 	a.server = &http.Server{
 		Handler:           srv,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -121,6 +222,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // Addr is the address the server listens on.
 func (a *App) Addr() net.Addr { return a.ln.Addr() }
 
+// TLS reports whether the server serves HTTPS.
+func (a *App) TLS() bool { return a.server.TLSConfig != nil }
+
 // Store is the app's store.
 func (a *App) Store() *store.DB { return a.store }
 
@@ -128,7 +232,14 @@ func (a *App) Store() *store.DB { return a.store }
 // requests and closes the store.
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.server.Serve(a.ln) }()
+	go func() {
+		if a.TLS() {
+			// The certificate is in TLSConfig already.
+			errc <- a.server.ServeTLS(a.ln, "", "")
+			return
+		}
+		errc <- a.server.Serve(a.ln)
+	}()
 	select {
 	case err := <-errc:
 		a.store.Close()
@@ -165,20 +276,15 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		// Shown once, on the terminal, never through the logger.
 		fmt.Fprintf(stdout, "metricsd: created admin access token (shown only this once): %s\n", a.AdminToken)
 	}
-	log.Info("metricsd listening", "addr", a.Addr().String(), "database", redact(cfg.DatabaseURL))
+	scheme := "http"
+	if a.TLS() {
+		scheme = "https"
+	}
+	log.Info("metricsd listening", "addr", a.Addr().String(), "scheme", scheme, "database", RedactDSN(cfg.DatabaseURL))
 	if err := a.Serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
 	}
 	log.Info("metricsd stopped")
 	return 0
-}
-
-// redact hides a password in a database URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

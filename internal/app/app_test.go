@@ -3,6 +3,7 @@ package app
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,16 @@ import (
 
 func TestParseConfig(t *testing.T) {
 	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
+	with := func(f func(*Config)) Config {
+		c := defaults
+		f(&c)
+		return c
+	}
+	allEnv := map[string]string{
+		"METRICSD_ADDR": "127.0.0.1:9000", "METRICSD_DATABASE_URL": "postgres://db/x", "METRICSD_ADMIN_TOKEN": "tok",
+		"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100", "METRICSD_AUTH_CACHE_TTL": "250ms",
+		"METRICSD_TLS_CERT": "/etc/m/cert.pem", "METRICSD_TLS_KEY": "/etc/m/key.pem", "METRICSD_REQUEST_TIMEOUT": "3s",
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -20,18 +31,37 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", want: defaults},
 		{name: "serve is the default command", args: []string{"serve"}, want: defaults},
-		{name: "environment", env: map[string]string{
-			"METRICSD_ADDR": "127.0.0.1:9000", "METRICSD_DATABASE_URL": "postgres://db/x", "METRICSD_ADMIN_TOKEN": "tok",
-			"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100", "METRICSD_REQUEST_TIMEOUT": "3s",
-		}, want: Config{Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelDebug, RateLimit: 100, RequestTimeout: 3 * time.Second}},
-		{name: "flags win over environment",
-			args: []string{"--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s", "--request-timeout", "1500ms"},
-			env:  map[string]string{"METRICSD_ADDR": ":2", "METRICSD_DATABASE_URL": "sqlite:env.db", "METRICSD_REQUEST_TIMEOUT": "3s"},
-			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AuthCacheTTL: 0, LogLevel: slog.LevelInfo, RateLimit: 7, RequestTimeout: 1500 * time.Millisecond}},
-		{name: "bad request timeout", args: []string{"--request-timeout", "0s"}, wantErr: `--request-timeout must be a positive duration such as 10s, not "0s"`},
-		{name: "bad rate limit", args: []string{"--rate-limit", "-1"}, wantErr: `--rate-limit must be a non-negative integer, not "-1"`},
-		{name: "bad log level", env: map[string]string{"METRICSD_LOG_LEVEL": "loud"}, wantErr: `--log-level: slog: level string "loud": unknown name`},
+		{name: "every flag from the environment", env: allEnv, want: Config{
+			Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 250 * time.Millisecond,
+			LogLevel: slog.LevelDebug, RateLimit: 100, TLSCert: "/etc/m/cert.pem", TLSKey: "/etc/m/key.pem", RequestTimeout: 3 * time.Second,
+		}},
+		{name: "every flag wins over the environment",
+			args: []string{"serve", "--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s",
+				"--log-level", "warn", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--request-timeout", "1500ms"},
+			env: allEnv,
+			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AdminToken: "tok", AuthCacheTTL: 0, LogLevel: slog.LevelWarn,
+				RateLimit: 7, TLSCert: "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
+		{name: "a flag wins over an invalid variable", args: []string{"--auth-cache-ttl=1m"}, env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "soon"},
+			want: with(func(c *Config) { c.AuthCacheTTL = time.Minute })},
+		{name: "an empty variable is unset", env: map[string]string{"METRICSD_ADDR": "", "METRICSD_AUTH_CACHE_TTL": "", "METRICSD_RATE_LIMIT": ""}, want: defaults},
+		{name: "auth cache ttl from the environment", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "0"},
+			want: with(func(c *Config) { c.AuthCacheTTL = 0 })},
+		{name: "tls cert from a flag, key from the environment", args: []string{"--tls-cert", "c.pem"}, env: map[string]string{"METRICSD_TLS_KEY": "k.pem"},
+			want: with(func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
+
+		{name: "bad request timeout", args: []string{"--request-timeout", "0s"}, wantErr: `invalid value "0s" for flag -request-timeout: want a positive duration such as 10s`},
+		{name: "bad rate limit flag", args: []string{"--rate-limit", "-1"}, wantErr: `invalid value "-1" for flag -rate-limit: want a non-negative integer`},
+		{name: "bad rate limit variable", env: map[string]string{"METRICSD_RATE_LIMIT": "lots"}, wantErr: `invalid value "lots" for METRICSD_RATE_LIMIT: want a non-negative integer`},
+		{name: "bad auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "2"}, wantErr: `invalid value "2" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
+		{name: "negative auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "-1s"}, wantErr: `invalid value "-1s" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
+		{name: "bad auth cache ttl flag", args: []string{"--auth-cache-ttl", "x"}, wantErr: `invalid value "x" for flag -auth-cache-ttl: want a non-negative duration such as 2s, 500ms or 0s`},
+		{name: "bad log level variable", env: map[string]string{"METRICSD_LOG_LEVEL": "loud"}, wantErr: `invalid value "loud" for METRICSD_LOG_LEVEL: want debug, info, warn or error`},
+		{name: "tls cert without key", env: map[string]string{"METRICSD_TLS_CERT": "c.pem"},
+			wantErr: `--tls-cert (METRICSD_TLS_CERT) is set but --tls-key (METRICSD_TLS_KEY) is not; give both to serve HTTPS, or neither`},
+		{name: "tls key without cert", args: []string{"--tls-key", "k.pem"},
+			wantErr: `--tls-key (METRICSD_TLS_KEY) is set but --tls-cert (METRICSD_TLS_CERT) is not; give both to serve HTTPS, or neither`},
 		{name: "stray argument", args: []string{"serve", "now"}, wantErr: `unexpected argument "now"; usage: metricsd [serve] [flags]`},
+		{name: "unknown flag", args: []string{"--admin-token", "x"}, wantErr: `flag provided but not defined: -admin-token`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,14 +82,91 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		"postgres://user:secret@db:5432/x?sslmode=disable": "postgres://user:xxxxx@db:5432/x?sslmode=disable",
-		"postgres://postgres@127.0.0.1/test":               "postgres://postgres@127.0.0.1/test",
-		"sqlite:metricsd.db":                               "sqlite:metricsd.db",
-	} {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+// TestUsageNamesEveryVariable checks that --help documents the variable of
+// every flag and shows no default taken from the environment (it would
+// print a database password).
+func TestUsageNamesEveryVariable(t *testing.T) {
+	var out strings.Builder
+	_, err := ParseConfig([]string{"--help"}, func(k string) string {
+		if k == "METRICSD_DATABASE_URL" {
+			return "postgres://u:hunter2@db/x"
 		}
+		return ""
+	}, &out)
+	if err == nil || err.Error() != "flag: help requested" {
+		t.Fatalf("--help: err = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"usage: metricsd [serve] [flags]", "METRICSD_ADDR", "METRICSD_DATABASE_URL", "METRICSD_AUTH_CACHE_TTL",
+		"METRICSD_RATE_LIMIT", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Errorf("usage shows the password from METRICSD_DATABASE_URL:\n%s", out.String())
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	tests := []struct {
+		name, dsn, want string
+		secrets         []string // every secret the DSN holds, as found in error messages
+	}{
+		{name: "userinfo password", dsn: "postgres://user:secret@db:5432/x?sslmode=disable",
+			want: "postgres://user:xxxxx@db:5432/x?sslmode=disable", secrets: []string{"secret"}},
+		{name: "percent-encoded userinfo password", dsn: "postgres://user:p%40ss%2Fw0rd@db/x",
+			want: "postgres://user:xxxxx@db/x", secrets: []string{"p%40ss%2Fw0rd", "p@ss/w0rd"}},
+		{name: "no password", dsn: "postgres://postgres@127.0.0.1/test", want: "postgres://postgres@127.0.0.1/test"},
+		{name: "empty password", dsn: "postgres://postgres:@127.0.0.1/test", want: "postgres://postgres:@127.0.0.1/test"},
+		{name: "postgresql scheme", dsn: "postgresql://u:pw1@h/d", want: "postgresql://u:xxxxx@h/d", secrets: []string{"pw1"}},
+		{name: "password query parameter", dsn: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&password=qsecret&search_path=s",
+			want: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&password=xxxxx&search_path=s", secrets: []string{"qsecret"}},
+		{name: "sslpassword query parameter", dsn: "postgres://h/d?sslkey=/k.pem&sslpassword=keypass&passfile=/p",
+			want: "postgres://h/d?sslkey=/k.pem&sslpassword=xxxxx&passfile=/p", secrets: []string{"keypass"}},
+		{name: "query parameter key in capitals and encoded", dsn: "postgres://h/d?PASSWORD=a1&pass%77ord=b%2B2&sslPassword=c3",
+			want: "postgres://h/d?PASSWORD=xxxxx&pass%77ord=xxxxx&sslPassword=xxxxx", secrets: []string{"a1", "b%2B2", "b+2", "c3"}},
+		{name: "every form at once", dsn: "postgres://u:one@h/d?password=two&sslpassword=three",
+			want: "postgres://u:xxxxx@h/d?password=xxxxx&sslpassword=xxxxx", secrets: []string{"one", "two", "three"}},
+		{name: "unparseable URL is hidden after the scheme", dsn: "postgres://u:p4ss#w0rd@h:5432/d",
+			want: "postgres://xxxxx", secrets: []string{"u:p4ss#w0rd@h:5432/d"}},
+		{name: "key=value", dsn: "host=db port=5432 user=u password=kvsecret dbname=x",
+			want: "host=db port=5432 user=u password=xxxxx dbname=x", secrets: []string{"kvsecret"}},
+		{name: "key=value quoted, spaces around =", dsn: "host=db password = 'p w d' sslpassword='k p'\tdbname=x",
+			want: "host=db password = xxxxx sslpassword=xxxxx\tdbname=x", secrets: []string{"'p w d'", "p w d", "'k p'", "k p"}},
+		{name: "key=value escaped quote", dsn: `password='a\'b c' host=h`,
+			want: `password=xxxxx host=h`, secrets: []string{`'a\'b c'`, "a'b c", `a\'b c`}},
+		{name: "sqlite", dsn: "sqlite:metricsd.db", want: "sqlite:metricsd.db"},
+		{name: "sqlite with a query", dsn: "sqlite:/var/m.db?password=x9&mode=rw", want: "sqlite:/var/m.db?password=xxxxx&mode=rw", secrets: []string{"x9"}},
+		{name: "empty", dsn: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, secrets := dsnSecrets(tt.dsn)
+			if got != tt.want {
+				t.Errorf("redacted %q\n got %q\nwant %q", tt.dsn, got, tt.want)
+			}
+			if RedactDSN(tt.dsn) != got {
+				t.Errorf("RedactDSN and dsnSecrets disagree")
+			}
+			have := map[string]bool{}
+			for _, s := range secrets {
+				have[s] = true
+			}
+			for _, s := range tt.secrets {
+				if !have[s] {
+					t.Errorf("secret %q not found; found %q", s, secrets)
+				}
+				if strings.Contains(got, s) {
+					t.Errorf("redacted form %q still holds %q", got, s)
+				}
+			}
+			// An error message echoing the DSN comes out clean too.
+			msg := redactText(`cannot parse "`+tt.dsn+`": bad`, tt.dsn)
+			for _, s := range tt.secrets {
+				if strings.Contains(msg, s) {
+					t.Errorf("redactText left %q in %q", s, msg)
+				}
+			}
+		})
 	}
 }

@@ -82,17 +82,17 @@ func (db *DB) CreateToken(ctx context.Context, tok *catalog.Token) error {
 	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
 }
 
-// EnsureToken stores tok unless its hash is already known.
+// EnsureToken stores tok unless its hash is already known. It is one
+// statement that the unique index on hash arbitrates, so replicas starting
+// together with the same new admin token all succeed and store it once (a
+// check before the insert would let two of them both see it missing).
+// ON CONFLICT ... DO NOTHING is understood by PostgreSQL and SQLite >= 3.24.
 func (db *DB) EnsureToken(ctx context.Context, tok *catalog.Token) error {
 	return db.tx(ctx, true, func(t *txn) error {
-		var n int
-		if err := t.row(ctx, `SELECT COUNT(*) FROM tokens WHERE hash = ?`, tok.Hash).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		return insertToken(ctx, t, tok)
+		_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (hash) DO NOTHING`,
+			tok.ID, tok.MemberID, tok.Name, tok.Hash, ms(tok.CreatedAt))
+		return err
 	})
 }
 
