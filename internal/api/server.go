@@ -18,6 +18,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -275,7 +276,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if err != nil {
 		return err
 	}
-	return catalog.DecodeStrict(body, v)
+	return patch.DecodeStrict(body, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

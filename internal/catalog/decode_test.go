@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 func TestDecodeStrict(t *testing.T) {
@@ -55,7 +56,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := DecodeStrict([]byte(tt.body), tt.into())
+			err := patch.DecodeStrict([]byte(tt.body), tt.into())
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -64,14 +65,14 @@ func TestDecodeStrict(t *testing.T) {
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DecodeStrict(%q) mismatch (-want +got):\n%s", tt.body, diff)
+				t.Errorf("patch.DecodeStrict(%q) mismatch (-want +got):\n%s", tt.body, diff)
 			}
 		})
 	}
 }
 
 func newDef() any { return new(MetricDef) }
-func newOps() any { return new([]PatchOp) }
+func newOps() any { return new([]patch.Op) }
 
 // TestDecodeStrictValues checks what a successful decode stores.
 func TestDecodeStrictValues(t *testing.T) {
@@ -79,7 +80,7 @@ func TestDecodeStrictValues(t *testing.T) {
 	body := `{"key":"k","kind":"custom","name":"N","tags":["a"],"isNumeric":true,"percentileValue":0,
 		"eventDefault":{"disabled":false,"value":0},"dataSource":{"key":"ld","environmentKey":"e"},
 		"filters":{"type":"eventProperty","attribute":"a","op":"in","values":["x",1,true]}}`
-	if err := DecodeStrict([]byte(body), &got); err != nil {
+	if err := patch.DecodeStrict([]byte(body), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := MetricPost{Key: "k", Kind: "custom", MetricDef: MetricDef{
@@ -105,13 +106,13 @@ func TestDecodeStrictMetricPostFieldNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var p MetricPost
-		err := DecodeStrict([]byte(tt.body), &p)
+		err := patch.DecodeStrict([]byte(tt.body), &p)
 		got := ""
 		if err != nil {
 			got = err.Error()
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("DecodeStrict(%s) mismatch (-want +got):\n%s", tt.body, diff)
+			t.Errorf("patch.DecodeStrict(%s) mismatch (-want +got):\n%s", tt.body, diff)
 		}
 	}
 }
@@ -122,13 +123,13 @@ func TestDecodeStrictMetricPostFieldNames(t *testing.T) {
 func TestDecodeStrictNonIntegerNumber(t *testing.T) {
 	for _, body := range []string{`{"percentileValue":95.5}`, `{"percentileValue":1e10}`} {
 		var d MetricDef
-		err := DecodeStrict([]byte(body), &d)
+		err := patch.DecodeStrict([]byte(body), &d)
 		if err == nil {
-			t.Fatalf("DecodeStrict(%s) = nil, want error", body)
+			t.Fatalf("patch.DecodeStrict(%s) = nil, want error", body)
 		}
 		want := "field percentileValue must be an integer, not number " + body[len(`{"percentileValue":`):len(body)-1]
 		if diff := cmp.Diff(want, err.Error()); diff != "" {
-			t.Errorf("DecodeStrict(%s) mismatch (-want +got):\n%s", body, diff)
+			t.Errorf("patch.DecodeStrict(%s) mismatch (-want +got):\n%s", body, diff)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // TestDecodeStrictText: U+0000 in any string (member names included) and
@@ -36,7 +37,7 @@ func TestDecodeStrictText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := DecodeStrict([]byte(tt.body), tt.into())
+			err := patch.DecodeStrict([]byte(tt.body), tt.into())
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -45,7 +46,7 @@ func TestDecodeStrictText(t *testing.T) {
 				}
 			}
 			if got != tt.want {
-				t.Errorf("DecodeStrict(%q) = %q, want %q", tt.body, got, tt.want)
+				t.Errorf("patch.DecodeStrict(%q) = %q, want %q", tt.body, got, tt.want)
 			}
 		})
 	}
@@ -68,13 +69,13 @@ func TestDecodeStrictReadOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := DecodeStrict([]byte(tt.body), tt.into())
+			err := patch.DecodeStrict([]byte(tt.body), tt.into())
 			got := ""
 			if err != nil {
 				got = err.Error()
 			}
 			if got != tt.want {
-				t.Errorf("DecodeStrict(%s) = %q, want %q", tt.body, got, tt.want)
+				t.Errorf("patch.DecodeStrict(%s) = %q, want %q", tt.body, got, tt.want)
 			}
 		})
 	}
@@ -89,11 +90,11 @@ func TestDecodeStrictReadOnly(t *testing.T) {
 	} {
 		var d MetricDef
 		got := ""
-		if err := decodeStrict([]byte(c.after), before, &d); err != nil {
+		if err := patch.DecodeUpdate([]byte(c.after), before, &d); err != nil {
 			got = err.Error()
 		}
 		if got != c.want {
-			t.Errorf("decodeStrict(%s) = %q, want %q", c.after, got, c.want)
+			t.Errorf("patch.DecodeUpdate(%s) = %q, want %q", c.after, got, c.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // FuzzMetricPost runs create-metric bodies through decoding, normalization
@@ -34,7 +35,7 @@ func FuzzMetricPost(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in MetricPost
-		if err := DecodeStrict(body, &in); err != nil {
+		if err := patch.DecodeStrict(body, &in); err != nil {
 			if core.KindOf(err) != core.KindInvalid {
 				t.Fatalf("DecodeStrict error %v is not core.KindInvalid", err)
 			}
@@ -59,7 +60,7 @@ func FuzzMetricPost(f *testing.F) {
 		var back MetricDef
 		// Read-only fields (dataSource._name) stay as they were, as in a
 		// patch that leaves them alone.
-		if err := decodeStrict(raw, raw, &back); err != nil {
+		if err := patch.DecodeUpdate(raw, raw, &back); err != nil {
 			t.Fatalf("decoding the marshaled definition %s: %v", raw, err)
 		}
 		if err := validateMetric(in.Kind, &back); err != nil {
@@ -109,7 +110,7 @@ func FuzzParsePatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ops, _, err := ParsePatch(body)
+		ops, _, err := patch.Parse(body)
 		if err != nil {
 			if core.KindOf(err) == core.KindInternal {
 				t.Fatalf("ParsePatch error %T %v is not a classified *core.Error", err, err)
@@ -152,9 +153,9 @@ func FuzzMetricGroupPost(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in MetricGroupPost
-		if err := DecodeStrict(body, &in); err != nil {
+		if err := patch.DecodeStrict(body, &in); err != nil {
 			if core.KindOf(err) == core.KindInternal {
-				t.Fatalf("DecodeStrict(%q) gave an unclassified error: %v", body, err)
+				t.Fatalf("patch.DecodeStrict(%q) gave an unclassified error: %v", body, err)
 			}
 			return
 		}

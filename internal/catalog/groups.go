@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/patch"
 	"github.com/metricsd/metricsd/internal/resource"
 
 	"github.com/google/uuid"
@@ -149,7 +150,7 @@ func GroupDocument(g *MetricGroup) json.RawMessage {
 }
 
 func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
-	doc, err := editableDocument(g.Def)
+	doc, err := patch.Document(g.Def)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
 	return doc, nil
 }
 
-func groupChange(p *Project, before, after *MetricGroup, delta []PatchOp, comment string, actions []action.Action) *audit.Change {
+func groupChange(p *Project, before, after *MetricGroup, delta []patch.Op, comment string, actions []action.Action) *audit.Change {
 	c := &audit.Change{Parent: &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name}, Actions: actions, Comment: comment}
 	if before != nil {
 		c.Target, c.Before = groupTarget(p.Key, before), GroupDocument(before)
@@ -389,7 +390,7 @@ func groupForUpdate(ctx context.Context, tx Tx, projectKey, key string) (*Projec
 // PatchMetricGroup applies a JSON Patch to a group, validates the result
 // like a create and stores it as the next version.
 func (c *Catalog) PatchMetricGroup(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, error) {
-	ops, comment, err := ParsePatch(body)
+	ops, comment, err := patch.Parse(body)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +406,7 @@ func (c *Catalog) PatchMetricGroup(ctx context.Context, projectKey, key string, 
 				return nil, err
 			}
 			var def GroupDef
-			if err := applyPatch(doc, groupReadOnly, ops, &def); err != nil {
+			if err := patch.Apply(doc, groupReadOnly, ops, &def); err != nil {
 				return nil, err
 			}
 			normalizeGroup(&def)

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/patch"
 	"github.com/metricsd/metricsd/internal/resource"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -197,7 +198,7 @@ func validateEmail(field, s string) error {
 // NewMemberForm objects, each decoded strictly.
 func parseMemberForms(body []byte) ([]NewMemberForm, error) {
 	var raws []json.RawMessage
-	if err := DecodeStrict(body, &raws); err != nil {
+	if err := patch.DecodeStrict(body, &raws); err != nil {
 		return nil, err
 	}
 	if len(raws) == 0 {
@@ -208,7 +209,7 @@ func parseMemberForms(body []byte) ([]NewMemberForm, error) {
 	}
 	forms := make([]NewMemberForm, len(raws))
 	for i, raw := range raws {
-		if err := DecodeStrict(raw, &forms[i]); err != nil {
+		if err := patch.DecodeStrict(raw, &forms[i]); err != nil {
 			return nil, invalid("[%d]: %s", i, err.Error())
 		}
 	}

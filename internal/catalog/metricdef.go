@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // Metric kinds.
@@ -343,7 +344,7 @@ func validateFilter(field string, f *EventFilter, depth int) error {
 			}
 			var child EventFilter
 			sub := fmt.Sprintf("%s.values[%d]", field, i)
-			if err := DecodeStrict(raw, &child); err != nil {
+			if err := patch.DecodeStrict(raw, &child); err != nil {
 				return invalid("%s is not a filter: %s", sub, err.Error())
 			}
 			if err := validateFilter(sub, &child, depth+1); err != nil {

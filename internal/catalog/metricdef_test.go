@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // baseDef returns the smallest valid definition of a metric of the given
@@ -44,7 +45,7 @@ func urls(u ...URLMatcher) func(*MetricDef) {
 func mustFilter(t testing.TB, s string) *EventFilter {
 	t.Helper()
 	var f EventFilter
-	if err := DecodeStrict([]byte(s), &f); err != nil {
+	if err := patch.DecodeStrict([]byte(s), &f); err != nil {
 		t.Fatalf("decoding filter %s: %v", s, err)
 	}
 	return &f

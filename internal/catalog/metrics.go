@@ -1,17 +1,14 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/metricsd/metricsd/internal/resource"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -100,7 +97,7 @@ func metricTarget(projectKey string, m *Metric) audit.Target {
 
 // metricChange describes a metric write for the audit log; before or
 // after is nil on create and delete.
-func metricChange(p *Project, before, after *Metric, delta []PatchOp, comment string, actions []action.Action) *audit.Change {
+func metricChange(p *Project, before, after *Metric, delta []patch.Op, comment string, actions []action.Action) *audit.Change {
 	c := &audit.Change{
 		Parent:  &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name},
 		Actions: actions, Comment: comment,
@@ -235,69 +232,6 @@ func (e *InUseError) Error() string { return "in use by " + strings.Join(e.Users
 // Is makes errors.Is(err, core.ErrInUse) hold.
 func (e *InUseError) Is(target error) bool { return target == core.ErrInUse }
 
-// PatchOp is one RFC 6902 operation.
-type PatchOp struct {
-	Op    string          `json:"op"`
-	Path  string          `json:"path"`
-	From  string          `json:"from,omitempty"`
-	Value json.RawMessage `json:"value,omitempty"`
-}
-
-// patchEnvelope is LaunchDarkly's {"comment","patch"} request form.
-type patchEnvelope struct {
-	Comment string    `json:"comment"`
-	Patch   []PatchOp `json:"patch"`
-}
-
-// ParsePatch reads a JSON Patch body: either a bare array of operations or
-// an object with "patch" and an optional "comment".
-func ParsePatch(body []byte) (ops []PatchOp, comment string, err error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var env patchEnvelope
-		if err := DecodeStrict(trimmed, &env); err != nil {
-			return nil, "", err
-		}
-		if env.Patch == nil {
-			return nil, "", invalid("patch is required")
-		}
-		ops, comment = env.Patch, env.Comment
-	} else if err := DecodeStrict(trimmed, &ops); err != nil {
-		return nil, "", err
-	}
-	if len(ops) == 0 {
-		return nil, "", invalid("patch must contain at least one operation")
-	}
-	if len(ops) > 100 {
-		return nil, "", invalid("patch must contain at most 100 operations")
-	}
-	for i, op := range ops {
-		switch op.Op {
-		case "add", "replace", "test":
-			if op.Value == nil {
-				return nil, "", invalid("patch[%d] (%s) needs a value", i, op.Op)
-			}
-		case "remove":
-		case "move", "copy":
-			if op.From == "" || op.From[0] != '/' {
-				return nil, "", invalid("patch[%d] (%s) needs a from pointer", i, op.Op)
-			}
-		default:
-			return nil, "", invalid("patch[%d].op must be one of add, remove, replace, move, copy, test", i)
-		}
-		if op.Path == "" || op.Path[0] != '/' {
-			return nil, "", invalid("patch[%d].path must be a JSON pointer starting with /", i)
-		}
-	}
-	if utf8.RuneCountInString(comment) > 1024 {
-		return nil, "", invalid("comment must be at most 1024 characters")
-	}
-	return ops, comment, nil
-}
-
-// maxPatchCopyBytes bounds the bytes copy operations of one patch may add.
-const maxPatchCopyBytes = 64 << 10
-
 // metricReadOnly are the fields of the patch document that clients may test
 // but never change.
 var metricReadOnly = []string{"_id", "_version", "_versionId", "_creationDate", "key", "kind"}
@@ -305,7 +239,7 @@ var metricReadOnly = []string{"_id", "_version", "_versionId", "_creationDate", 
 // patchDocument renders the document a metric patch applies to: every
 // editable field plus the read-only identity fields.
 func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
-	doc, err := editableDocument(m.Def)
+	doc, err := patch.Document(m.Def)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +260,7 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 // after the other; a failed "test" operation is a core.KindConflict.
 // Nothing is written on any error.
 func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
-	ops, comment, err := ParsePatch(body)
+	ops, comment, err := patch.Parse(body)
 	if err != nil {
 		return nil, err
 	}
@@ -387,100 +321,17 @@ func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body 
 	return out, err
 }
 
-func applyMetricPatch(cur *Metric, ops []PatchOp) (MetricDef, error) {
+func applyMetricPatch(cur *Metric, ops []patch.Op) (MetricDef, error) {
 	doc, err := patchDocument(cur)
 	if err != nil {
 		return MetricDef{}, err
 	}
 	var def MetricDef
-	if err := applyPatch(doc, metricReadOnly, ops, &def); err != nil {
+	if err := patch.Apply(doc, metricReadOnly, ops, &def); err != nil {
 		return MetricDef{}, err
 	}
 	reconcilePatchedUnits(&def, cur.Def.RandomizationUnits)
 	return def, nil
-}
-
-// editableDocument renders v (a struct of editable fields) as a JSON object
-// in which every field is present, null when empty, so that "replace" works
-// on unset fields too.
-func editableDocument(v any) (map[string]json.RawMessage, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	doc := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	t := reflect.TypeOf(v)
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if _, ok := doc[name]; !ok && name != "" && name != "-" {
-			doc[name] = json.RawMessage("null")
-		}
-	}
-	return doc, nil
-}
-
-// applyPatch applies ops to doc, refuses changes to the readOnly members and
-// to any member starting with "_", and decodes the rest strictly into out.
-// A failed "test" is a core.KindConflict; every other problem is core.KindInvalid.
-func applyPatch(doc map[string]json.RawMessage, readOnly []string, ops []PatchOp, out any) error {
-	docJSON, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	opsJSON, err := json.Marshal(ops)
-	if err != nil {
-		return err
-	}
-	patch, err := jsonpatch.DecodePatch(opsJSON)
-	if err != nil {
-		return invalid("patch is not valid JSON Patch: %s", err.Error())
-	}
-	opts := jsonpatch.NewApplyOptions()
-	opts.EnsurePathExistsOnAdd = false
-	// Bound what copy operations may add, so that a short patch cannot
-	// double a document into exhaustion.
-	opts.AccumulatedCopySizeLimit = maxPatchCopyBytes
-	applied, err := patch.ApplyWithOptions(docJSON, opts)
-	if errors.Is(err, jsonpatch.ErrTestFailed) {
-		return core.Errorf(core.KindConflict, "patch test failed: %s", err.Error())
-	}
-	if err != nil {
-		return invalid("patch could not be applied: %s", err.Error())
-	}
-	var after map[string]json.RawMessage
-	if err := json.Unmarshal(applied, &after); err != nil {
-		return invalid("patch must leave the resource a JSON object")
-	}
-	for _, f := range readOnly {
-		if !bytes.Equal(compactJSON(after[f]), compactJSON(doc[f])) {
-			return invalid("%s is read-only", f)
-		}
-		delete(after, f)
-	}
-	for f := range after {
-		if strings.HasPrefix(f, "_") {
-			return invalid("%s is read-only", f)
-		}
-	}
-	rest, err := json.Marshal(after)
-	if err != nil {
-		return err
-	}
-	return decodePatched(ops, docJSON, rest, out)
-}
-
-func compactJSON(b json.RawMessage) []byte {
-	if b == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return b
-	}
-	return buf.Bytes()
 }
 
 // metricExpansions are the expand values a metric read accepts.

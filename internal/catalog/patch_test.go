@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 // sampleMetric is a stored numeric custom metric with an empty description.
@@ -50,35 +51,35 @@ func TestParsePatch(t *testing.T) {
 	tests := []struct {
 		name        string
 		body        string
-		wantOps     []PatchOp
+		wantOps     []patch.Op
 		wantComment string
 		wantErr     string
 	}{
 		{
 			name:    "bare array",
 			body:    `[{"op":"replace","path":"/name","value":"New"}]`,
-			wantOps: []PatchOp{{Op: "replace", Path: "/name", Value: json.RawMessage(`"New"`)}},
+			wantOps: []patch.Op{{Op: "replace", Path: "/name", Value: json.RawMessage(`"New"`)}},
 		},
 		{
 			name:        "envelope with comment",
 			body:        ` {"comment":"rename","patch":[{"op":"remove","path":"/unit"},{"op":"move","from":"/a","path":"/b"}]}`,
-			wantOps:     []PatchOp{{Op: "remove", Path: "/unit"}, {Op: "move", From: "/a", Path: "/b"}},
+			wantOps:     []patch.Op{{Op: "remove", Path: "/unit"}, {Op: "move", From: "/a", Path: "/b"}},
 			wantComment: "rename",
 		},
 		{
 			name:    "envelope without comment",
 			body:    `{"patch":[{"op":"copy","from":"/name","path":"/description"}]}`,
-			wantOps: []PatchOp{{Op: "copy", From: "/name", Path: "/description"}},
+			wantOps: []patch.Op{{Op: "copy", From: "/name", Path: "/description"}},
 		},
 		{
 			name:    "null value is a value",
 			body:    `[{"op":"add","path":"/description","value":null}]`,
-			wantOps: []PatchOp{{Op: "add", Path: "/description", Value: json.RawMessage(`null`)}},
+			wantOps: []patch.Op{{Op: "add", Path: "/description", Value: json.RawMessage(`null`)}},
 		},
 		{
 			name:    "test with object value",
 			body:    `[{"op":"test","path":"/dataSource","value":{"key":"launchdarkly"}}]`,
-			wantOps: []PatchOp{{Op: "test", Path: "/dataSource", Value: json.RawMessage(`{"key":"launchdarkly"}`)}},
+			wantOps: []patch.Op{{Op: "test", Path: "/dataSource", Value: json.RawMessage(`{"key":"launchdarkly"}`)}},
 		},
 		{name: "envelope without patch", body: `{"comment":"x"}`, wantErr: "patch is required"},
 		{name: "envelope with null patch", body: `{"patch":null}`, wantErr: "patch is required"},
@@ -90,10 +91,10 @@ func TestParsePatch(t *testing.T) {
 		{name: "empty body", body: ``, wantErr: "request body is empty"},
 		{name: "not JSON", body: `op=add`, wantErr: "request body is not valid JSON at offset 1: invalid character 'o' looking for beginning of value"},
 		{name: "string body", body: `"x"`, wantErr: "request body must be an array, not string"},
-		{name: "100 operations", body: many(100), wantOps: func() []PatchOp {
-			ops := make([]PatchOp, 100)
+		{name: "100 operations", body: many(100), wantOps: func() []patch.Op {
+			ops := make([]patch.Op, 100)
 			for i := range ops {
-				ops[i] = PatchOp{Op: "test", Path: "/name", Value: json.RawMessage(`"Checkout"`)}
+				ops[i] = patch.Op{Op: "test", Path: "/name", Value: json.RawMessage(`"Checkout"`)}
 			}
 			return ops
 		}()},
@@ -114,12 +115,12 @@ func TestParsePatch(t *testing.T) {
 		{name: "path of wrong type", body: `[{"op":"remove","path":1}]`, wantErr: "field path must be a string, not number"},
 		{name: "trailing data", body: `[{"op":"remove","path":"/unit"}] []`, wantErr: "request body must hold a single JSON value"},
 		{name: "comment of 1024 characters", body: `{"comment":"` + strings.Repeat("c", 1024) + `","patch":[{"op":"remove","path":"/unit"}]}`,
-			wantOps: []PatchOp{{Op: "remove", Path: "/unit"}}, wantComment: strings.Repeat("c", 1024)},
+			wantOps: []patch.Op{{Op: "remove", Path: "/unit"}}, wantComment: strings.Repeat("c", 1024)},
 		{name: "comment too long", body: `{"comment":"` + strings.Repeat("c", 1025) + `","patch":[{"op":"remove","path":"/unit"}]}`, wantErr: "comment must be at most 1024 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, comment, err := ParsePatch([]byte(tt.body))
+			ops, comment, err := patch.Parse([]byte(tt.body))
 			if diff := cmp.Diff(tt.wantErr, errText(err)); diff != "" {
 				t.Fatalf("ParsePatch error mismatch (-want +got):\n%s", diff)
 			}
@@ -230,7 +231,7 @@ func TestApplyMetricPatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, _, err := ParsePatch([]byte(tt.ops))
+			ops, _, err := patch.Parse([]byte(tt.ops))
 			if err != nil {
 				t.Fatalf("ParsePatch: %v", err)
 			}
@@ -283,7 +284,7 @@ func TestApplyMetricPatchThenValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, _, err := ParsePatch([]byte(tt.ops))
+			ops, _, err := patch.Parse([]byte(tt.ops))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +334,7 @@ func TestApplyMetricPatchManyOps(t *testing.T) {
 	for i := range ops {
 		ops[i] = fmt.Sprintf(`{"op":"add","path":"/tags/-","value":"t%d"}`, i)
 	}
-	parsed, _, err := ParsePatch([]byte("[" + strings.Join(ops, ",") + "]"))
+	parsed, _, err := patch.Parse([]byte("[" + strings.Join(ops, ",") + "]"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestApplyMetricPatchCopyAmplification(t *testing.T) {
 	for i := range ops {
 		ops[i] = `{"op":"copy","from":"/tags","path":"/tags/-"}`
 	}
-	parsed, _, err := ParsePatch([]byte("[" + strings.Join(ops, ",") + "]"))
+	parsed, _, err := patch.Parse([]byte("[" + strings.Join(ops, ",") + "]"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestApplyMetricPatchFieldCase(t *testing.T) {
 		`[{"op":"add","path":"/Description","value":"x"}]`,
 		`[{"op":"add","path":"/ISNUMERIC","value":false}]`,
 	} {
-		ops, _, err := ParsePatch([]byte(body))
+		ops, _, err := patch.Parse([]byte(body))
 		if err != nil {
 			t.Fatal(err)
 		}

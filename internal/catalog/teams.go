@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/metricsd/metricsd/internal/patch"
 	"github.com/metricsd/metricsd/internal/resource"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -329,7 +330,7 @@ func keysOf(m map[string]bool) []string {
 // KindInvalid error; the caller stores nothing then.
 func applyTeamInstructions(t *Team, body []byte) (*teamState, error) {
 	var env teamPatchBody
-	if err := DecodeStrict(body, &env); err != nil {
+	if err := patch.DecodeStrict(body, &env); err != nil {
 		return nil, err
 	}
 	switch {
@@ -361,7 +362,7 @@ func (st *teamState) apply(field string, raw json.RawMessage) error {
 		return invalid("%s.kind is required and must be a string", field)
 	}
 	decode := func(v any) error {
-		if err := DecodeStrict(raw, v); err != nil {
+		if err := patch.DecodeStrict(raw, v); err != nil {
 			return invalid("%s (%s): %s", field, kind, err.Error())
 		}
 		return nil

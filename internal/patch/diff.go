@@ -1,5 +1,3 @@
-// Package patch holds metricsd's JSON Patch machinery (RFC 6902): the diff
-// between two documents that the audit log and version history show.
 package patch
 
 import (
@@ -8,14 +6,6 @@ import (
 	"slices"
 	"strings"
 )
-
-// Op is one RFC 6902 operation.
-type Op struct {
-	Op    string          `json:"op"`
-	Path  string          `json:"path"`
-	From  string          `json:"from,omitempty"`
-	Value json.RawMessage `json:"value,omitempty"`
-}
 
 // Diff returns a JSON Patch that turns document a into document b. Objects
 // are compared member by member, recursively, in sorted key order; any

@@ -1,4 +1,4 @@
-package catalog
+package patch
 
 import (
 	"bytes"
@@ -27,6 +27,11 @@ func DecodeStrict(data []byte, v any) error {
 // decodeStrict is DecodeStrict; with a non-nil before (the document a patch
 // was applied to) read-only fields may be present with the value they have
 // at the same place in before.
+// DecodeUpdate decodes data like DecodeStrict, except that read-only
+// fields may keep the values they have in before, the document data was
+// derived from.
+func DecodeUpdate(data, before []byte, v any) error { return decodeStrict(data, before, v) }
+
 func decodeStrict(data, before []byte, v any) error {
 	if err := CheckJSONText(data); err != nil {
 		return err
@@ -178,7 +183,7 @@ func joinPath(path, k string) string {
 // below the top level may keep the value they had there, but no operation
 // may remove or move them away. The top-level identity fields are the
 // caller's to check.
-func decodePatched(ops []PatchOp, before, after []byte, v any) error {
+func decodePatched(ops []Op, before, after []byte, v any) error {
 	for i, op := range ops {
 		var p string
 		switch op.Op {
