@@ -83,7 +83,7 @@ func TestLengthsCountCharacters(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"comment": c.comment, "instructions": []any{
 			map[string]any{"kind": "updateDescription", "value": at(4096)},
 		}})
-		_, err := applyTeamInstructions(team, body)
+		_, err := applyTeamBody(team, body)
 		if (err == nil) != c.ok {
 			t.Errorf("team patch comment of %d characters: %v", len([]rune(c.comment)), err)
 		}

@@ -273,15 +273,6 @@ func (c *Catalog) DeleteTeam(ctx context.Context, key string) error {
 	})
 }
 
-// maxInstructions bounds the instructions of one semantic patch.
-const maxInstructions = 100
-
-// teamPatchBody is LaunchDarkly's semantic patch request.
-type teamPatchBody struct {
-	Comment      string            `json:"comment"`
-	Instructions []json.RawMessage `json:"instructions"`
-}
-
 // The instruction shapes, by the parameters they take.
 type (
 	valueInstruction struct {
@@ -325,48 +316,21 @@ func keysOf(m map[string]bool) []string {
 	return out
 }
 
-// applyTeamInstructions parses a semantic patch body and applies its
-// instructions in order to t. It reports the first problem as a
-// KindInvalid error; the caller stores nothing then.
-func applyTeamInstructions(t *Team, body []byte) (*teamState, error) {
-	var env teamPatchBody
-	if err := patch.DecodeStrict(body, &env); err != nil {
-		return nil, err
-	}
-	switch {
-	case env.Instructions == nil:
-		return nil, invalid("instructions is required")
-	case len(env.Instructions) == 0:
-		return nil, invalid("instructions must list at least one instruction")
-	case len(env.Instructions) > maxInstructions:
-		return nil, invalid("instructions must list at most %d instructions", maxInstructions)
-	case utf8.RuneCountInString(env.Comment) > 1024:
-		return nil, invalid("comment must be at most 1024 characters")
-	}
+// applyTeamInstructions applies the instructions of a semantic patch in
+// order to t. It reports the first problem as a KindInvalid error; the
+// caller stores nothing then.
+func applyTeamInstructions(t *Team, sp *patch.Semantic) (*teamState, error) {
 	st := &teamState{name: t.Name, description: t.Description, members: setOf(t.MemberIDs), maintainers: setOf(t.MaintainerIDs)}
-	for i, raw := range env.Instructions {
-		if err := st.apply(fmt.Sprintf("instructions[%d]", i), raw); err != nil {
+	for _, in := range sp.Instructions {
+		if err := st.apply(in); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
 }
 
-func (st *teamState) apply(field string, raw json.RawMessage) error {
-	var head map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &head); err != nil || head == nil {
-		return invalid("%s must be an object", field)
-	}
-	var kind string
-	if k, ok := head["kind"]; !ok || json.Unmarshal(k, &kind) != nil || kind == "" {
-		return invalid("%s.kind is required and must be a string", field)
-	}
-	decode := func(v any) error {
-		if err := patch.DecodeStrict(raw, v); err != nil {
-			return invalid("%s (%s): %s", field, kind, err.Error())
-		}
-		return nil
-	}
+func (st *teamState) apply(in patch.Instruction) error {
+	field, kind, decode := in.Field, in.Kind, in.Decode
 	switch kind {
 	case "updateName", "updateDescription":
 		var in valueInstruction
@@ -445,8 +409,12 @@ const maxPatchAttempts = 20
 // is locked while its instructions apply, so concurrent patches apply one
 // after the other, each to the state the one before it left.
 func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
+	sp, err := patch.ParseSemantic(body)
+	if err != nil {
+		return nil, err
+	}
 	var out *Team
-	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		cur, err := tx.TeamForUpdate(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
@@ -454,7 +422,7 @@ func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team
 		if err != nil {
 			return nil, err
 		}
-		st, err := applyTeamInstructions(cur, body)
+		st, err := applyTeamInstructions(cur, sp)
 		if err != nil {
 			return nil, err
 		}
@@ -491,10 +459,7 @@ func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team
 		if out, err = tx.TeamForUpdate(ctx, key); err != nil {
 			return nil, err
 		}
-		var env teamPatchBody
-		_ = json.Unmarshal(body, &env)
-		delta, _ := json.Marshal(env.Instructions)
-		return teamChange(cur, out, delta, env.Comment, actions), nil
+		return teamChange(cur, out, sp.Delta(), sp.Comment, actions), nil
 	})
 	return out, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 )
 
 func TestParseTeamQuery(t *testing.T) {
@@ -142,7 +143,7 @@ func TestApplyTeamInstructions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := applyTeamInstructions(cur, []byte(tt.body))
+			st, err := applyTeamBody(cur, []byte(tt.body))
 			if d := cmp.Diff(tt.wantErr, errText(err)); d != "" {
 				t.Fatalf("error (-want +got):\n%s", d)
 			}
@@ -182,3 +183,13 @@ func TestMaintainsErrorIs(t *testing.T) {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// applyTeamBody parses a semantic patch body and applies it to t, as
+// PatchTeam does.
+func applyTeamBody(t *Team, body []byte) (*teamState, error) {
+	sp, err := patch.ParseSemantic(body)
+	if err != nil {
+		return nil, err
+	}
+	return applyTeamInstructions(t, sp)
+}
