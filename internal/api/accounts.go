@@ -100,7 +100,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, total, err := s.cat.ListMembers(r.Context(), q)
+	ms, total, err := s.svc.Members.ListMembers(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Server) createMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.cat.CreateMembers(r.Context(), body)
+	ms, err := s.svc.Members.CreateMembers(r.Context(), body)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.cat.GetMember(r.Context(), r.PathValue("id"))
+	m, err := s.svc.Members.GetMember(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.cat.DeleteMember(r.Context(), id); err != nil {
+	if err := s.svc.Members.DeleteMember(r.Context(), id); err != nil {
 		return err
 	}
 	// The member's tokens are gone with it; stop trusting cached ones here
@@ -223,7 +223,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, total, err := s.cat.ListTeams(r.Context(), q)
+	ts, total, err := s.svc.Teams.ListTeams(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	t, err := s.cat.CreateTeam(r.Context(), in)
+	t, err := s.svc.Teams.CreateTeam(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.cat.GetTeam(r.Context(), r.PathValue("teamKey"))
+	t, err := s.svc.Teams.GetTeam(r.Context(), r.PathValue("teamKey"))
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.cat.PatchTeam(r.Context(), r.PathValue("teamKey"), body)
+	t, err := s.svc.Teams.PatchTeam(r.Context(), r.PathValue("teamKey"), body)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {
-	if err := s.cat.DeleteTeam(r.Context(), r.PathValue("teamKey")); err != nil {
+	if err := s.svc.Teams.DeleteTeam(r.Context(), r.PathValue("teamKey")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -319,7 +319,7 @@ func (s *Server) listTeamMaintainers(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	key := r.PathValue("teamKey")
-	ms, total, err := s.cat.ListTeamMaintainers(r.Context(), key, page)
+	ms, total, err := s.svc.Teams.ListTeamMaintainers(r.Context(), key, page)
 	if err != nil {
 		return err
 	}

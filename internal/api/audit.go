@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -195,11 +194,11 @@ func (s *Server) listAuditEntries(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	entries, err := s.audit.Entries(r.Context(), q)
+	entries, err := s.svc.Audit.Entries(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	account, err := s.accountID(r.Context())
+	account, err := s.svc.Auth.AccountID(r.Context())
 	if err != nil {
 		return err
 	}
@@ -234,30 +233,14 @@ func encodeQuery(v url.Values) string {
 }
 
 func (s *Server) getAuditEntry(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.audit.Entry(r.Context(), r.PathValue("id"))
+	e, err := s.svc.Audit.Entry(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	account, err := s.accountID(r.Context())
+	account, err := s.svc.Auth.AccountID(r.Context())
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, newAuditEntryRep(e, account, true))
 	return nil
-}
-
-// accountID is the account's ID: the ID of the owner member created when
-// the database was bootstrapped. It never changes, so it is read once.
-func (s *Server) accountID(ctx context.Context) (string, error) {
-	s.accountMu.Lock()
-	defer s.accountMu.Unlock()
-	if s.account != "" {
-		return s.account, nil
-	}
-	o, err := s.cat.Store().Owner(ctx)
-	if err != nil {
-		return "", err
-	}
-	s.account = o.ID
-	return s.account, nil
 }

@@ -32,9 +32,9 @@ var benchFilter = "?" + url.Values{
 }.Encode()
 
 // seedProject creates a project holding n metrics of mixed kinds and tags.
-func seedProject(b *testing.B, ctx context.Context, cat *catalog.Catalog, db *store.DB, key string, n int) {
+func seedProject(b *testing.B, ctx context.Context, cat *catalog.Services, db *store.DB, key string, n int) {
 	b.Helper()
-	p, _, err := cat.CreateProject(ctx, catalog.ProjectPost{Key: key, Name: key})
+	p, _, err := cat.Projects.CreateProject(ctx, catalog.ProjectPost{Key: key, Name: key})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func seedProject(b *testing.B, ctx context.Context, cat *catalog.Catalog, db *st
 
 type benchEnv struct {
 	srv http.Handler
-	cat *catalog.Catalog
+	cat *catalog.Services
 }
 
 func (e benchEnv) do(b *testing.B, method, path, body string) *httptest.ResponseRecorder {
@@ -137,7 +137,7 @@ func BenchmarkAPI(b *testing.B) {
 			}
 			b.Cleanup(func() { db.Close() })
 			cat := catalog.New(db)
-			if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
 				b.Fatal(err)
 			}
 			seedProject(b, ctx, cat, db, "k1", 1_000)
@@ -177,10 +177,10 @@ func BenchmarkAPI(b *testing.B) {
 
 // seedGroups creates n groups of size metrics each (every third a funnel)
 // over a pool of conversion metrics in project key.
-func seedGroups(b *testing.B, ctx context.Context, db *store.DB, cat *catalog.Catalog, key string, n, size int) {
+func seedGroups(b *testing.B, ctx context.Context, db *store.DB, cat *catalog.Services, key string, n, size int) {
 	b.Helper()
 	seedProject(b, ctx, cat, db, key, 40)
-	p, _, err := cat.GetProject(ctx, key)
+	p, _, err := cat.Projects.GetProject(ctx, key)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func BenchmarkGroups(b *testing.B) {
 			}
 			b.Cleanup(func() { db.Close() })
 			cat := catalog.New(db)
-			if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
 				b.Fatal(err)
 			}
 			seedGroups(b, ctx, db, cat, "g10k", 10_000, 5)

@@ -35,7 +35,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		f.Cleanup(func() { db.Close() })
 		cat := catalog.New(db)
-		if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+		if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
 			f.Fatal(err)
 		}
 		servers = append(servers, api.New(cat, api.Options{}))

@@ -148,7 +148,7 @@ func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error 
 	}
 	// expand is accepted and ignored on this endpoint, as documented.
 	projectKey := r.PathValue("projectKey")
-	groups, total, err := s.cat.ListMetricGroups(r.Context(), projectKey, q)
+	groups, total, err := s.svc.Groups.ListMetricGroups(r.Context(), projectKey, q)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	g, err := s.cat.CreateMetricGroup(r.Context(), r.PathValue("projectKey"), in)
+	g, err := s.svc.Groups.CreateMetricGroup(r.Context(), r.PathValue("projectKey"), in)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, exps, err := s.cat.GetMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), expand)
+	g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), expand)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	g, err := s.cat.PatchMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), body)
+	g, err := s.svc.Groups.PatchMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), body)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {
-	if err := s.cat.DeleteMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey")); err != nil {
+	if err := s.svc.Groups.DeleteMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

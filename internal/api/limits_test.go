@@ -30,7 +30,7 @@ func newTestServer(t *testing.T, opts api.Options) (*api.Server, *store.DB, stri
 	}
 	t.Cleanup(func() { db.Close() })
 	cat := catalog.New(db)
-	if _, err := cat.Bootstrap(ctx, benchToken); err != nil {
+	if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
 		t.Fatal(err)
 	}
 	return api.New(cat, opts), db, strings.TrimPrefix(b.URL, "sqlite:")

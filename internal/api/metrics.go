@@ -243,7 +243,7 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	projectKey := r.PathValue("projectKey")
-	ms, total, err := s.cat.ListMetrics(r.Context(), projectKey, q)
+	ms, total, err := s.svc.Metrics.ListMetrics(r.Context(), projectKey, q)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.cat.CreateMetric(r.Context(), r.PathValue("projectKey"), in)
+	m, err := s.svc.Metrics.CreateMetric(r.Context(), r.PathValue("projectKey"), in)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, x, err := s.cat.GetMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId"), expand)
+	m, x, err := s.svc.Metrics.GetMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId"), expand)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.cat.PatchMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), body)
+	m, err := s.svc.Metrics.PatchMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), body)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
-	if err := s.cat.DeleteMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey")); err != nil {
+	if err := s.svc.Metrics.DeleteMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -339,7 +339,7 @@ func (s *Server) listMetricVersions(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricKey")
-	vs, total, err := s.cat.ListMetricVersions(r.Context(), projectKey, key, page)
+	vs, total, err := s.svc.Metrics.ListMetricVersions(r.Context(), projectKey, key, page)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ type metricDiffRep struct {
 func (s *Server) diffMetricVersions(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
 	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricKey")
-	d, err := s.cat.DiffMetricVersions(r.Context(), projectKey, key, qv.Get("from"), qv.Get("to"))
+	d, err := s.svc.Metrics.DiffMetricVersions(r.Context(), projectKey, key, qv.Get("from"), qv.Get("to"))
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	p, envs, err := s.cat.CreateProject(r.Context(), in)
+	p, envs, err := s.svc.Projects.CreateProject(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, envs, err := s.cat.GetProject(r.Context(), r.PathValue("projectKey"))
+	p, envs, err := s.svc.Projects.GetProject(r.Context(), r.PathValue("projectKey"))
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, total, err := s.cat.ListProjects(r.Context(), pq)
+	ps, total, err := s.svc.Projects.ListProjects(r.Context(), pq)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	for i := range ps {
 		pr := newProjectRep(&ps[i])
 		if withEnvs {
-			_, envs, err := s.cat.GetProject(r.Context(), ps[i].Key)
+			_, envs, err := s.svc.Projects.GetProject(r.Context(), ps[i].Key)
 			if err != nil {
 				return err
 			}
@@ -153,7 +153,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
-	if err := s.cat.DeleteProject(r.Context(), r.PathValue("projectKey")); err != nil {
+	if err := s.svc.Projects.DeleteProject(r.Context(), r.PathValue("projectKey")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -166,7 +166,7 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	p, envs, total, err := s.cat.ListEnvironmentPage(r.Context(), r.PathValue("projectKey"), eq)
+	p, envs, total, err := s.svc.Projects.ListEnvironmentPage(r.Context(), r.PathValue("projectKey"), eq)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) error {
-	p, e, err := s.cat.GetEnvironment(r.Context(), r.PathValue("projectKey"), r.PathValue("environmentKey"))
+	p, e, err := s.svc.Projects.GetEnvironment(r.Context(), r.PathValue("projectKey"), r.PathValue("environmentKey"))
 	if err != nil {
 		return err
 	}

@@ -12,10 +12,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/patch"
@@ -26,8 +24,7 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Server holds what handlers need. It has no package-level state.
 type Server struct {
-	cat      *catalog.Catalog
-	audit    *audit.Log
+	svc      *catalog.Services
 	log      *slog.Logger
 	maxBody  int64
 	auth     *authCache
@@ -35,9 +32,6 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
-
-	accountMu sync.Mutex
-	account   string
 }
 
 // Options configure a Server.
@@ -60,9 +54,9 @@ type Options struct {
 	AuthFailureLimit int
 }
 
-// New returns a Server over cat.
-func New(cat *catalog.Catalog, opts Options) *Server {
-	s := &Server{cat: cat, audit: audit.NewLog(cat.Store()), log: opts.Logger, maxBody: opts.MaxBodyBytes}
+// New returns a Server over the catalog services.
+func New(svc *catalog.Services, opts Options) *Server {
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -128,7 +122,7 @@ func (s *Server) dispatch(rt route) http.Handler {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.cat.Store().Ping(ctx); err != nil {
+	if err := s.svc.Auth.Ping(ctx); err != nil {
 		s.log.Warn("health check failed", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
@@ -155,7 +149,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if s.auth.failedRecently(header) {
 				err = core.Errorf(core.KindUnauthorized, "invalid access token")
 			} else {
-				p, err = s.cat.Authenticate(r.Context(), header)
+				p, err = s.svc.Auth.Authenticate(r.Context(), header)
 			}
 			if err != nil {
 				// A token that was presented and refused counts against

@@ -194,7 +194,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, redactError("open database "+RedactDSN(cfg.DatabaseURL), cfg.DatabaseURL, err)
 	}
 	cat := catalog.New(db)
-	generated, err := cat.Bootstrap(ctx, cfg.AdminToken)
+	generated, err := cat.Auth.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		db.Close()
 		return nil, redactError("bootstrap", cfg.DatabaseURL, err)

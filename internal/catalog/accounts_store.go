@@ -8,23 +8,27 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// AccountStore reads members and teams.
-type AccountStore interface {
-	GetMember(ctx context.Context, id string) (*Member, error)
+// MemberStore is what member requests need.
+type MemberStore interface {
+	writer
 	// GetMemberDetail returns a member with its teams.
 	GetMemberDetail(ctx context.Context, id string) (*MemberDetail, error)
 	// ListMembers returns one page of members and the number of all matches.
 	ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error)
+}
+
+// TeamStore is what team requests need.
+type TeamStore interface {
+	writer
 	// GetTeam returns a team with its member IDs, member count and
 	// maintainers.
 	GetTeam(ctx context.Context, key string) (*Team, error)
-	// ListTeamMaintainers returns one page of the members who maintain the
-	// team, ordered by email, and the number of all of them. An unknown
-	// team is core.ErrNotFound.
-	ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error)
 	// ListTeams returns one page of teams, each with its member count and
 	// maintainers but without member IDs, and the number of all matches.
 	ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)
+	// ListTeamMaintainers returns one page of the members who maintain the
+	// team, and the number of all of them.
+	ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error)
 }
 
 // AccountTx is what member and team writes need.

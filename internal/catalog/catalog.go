@@ -8,26 +8,138 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// Catalog applies the domain rules on top of a Store. Handlers call one
-// Catalog method per request.
-type Catalog struct {
-	store Store
-	now   func() time.Time
+// Services are the catalog's domain services, one per aggregate. Each holds
+// only the part of the store it needs; handlers call one service method per
+// request, with the principal in the context.
+type Services struct {
+	Auth     *Auth
+	Projects *Projects
+	Metrics  *Metrics
+	Groups   *Groups
+	Members  *Members
+	Teams    *Teams
+	Audit    *audit.Log
 }
 
-// New returns a Catalog over s.
-func New(s Store) *Catalog {
-	return &Catalog{store: s, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
+// New returns the services over s.
+func New(s Store) *Services {
+	now := core.Clock(core.SystemClock)
+	return &Services{
+		Auth:     &Auth{store: s, now: now},
+		Projects: &Projects{store: s, now: now},
+		Metrics:  &Metrics{store: s, now: now},
+		Groups:   &Groups{store: s, now: now},
+		Members:  &Members{store: s, now: now},
+		Teams:    &Teams{store: s, now: now},
+		Audit:    audit.NewLog(s),
+	}
 }
 
-// Store returns the underlying store.
-func (c *Catalog) Store() Store { return c.store }
+// writer is what every service that writes needs: the one write seam.
+type writer interface {
+	Transact(ctx context.Context, fn func(tx Tx) (*audit.Change, error)) error
+}
+
+// projectReader resolves project keys outside writes.
+type projectReader interface {
+	GetProject(ctx context.Context, key string) (*Project, error)
+}
+
+// AuthStore is what authentication and start-up need.
+type AuthStore interface {
+	Ping(ctx context.Context) error
+	Bootstrap(ctx context.Context, seed *Seed) (bool, error)
+	EnsureToken(ctx context.Context, t *Token) error
+	TokenByHash(ctx context.Context, hash []byte) (*Token, *Member, error)
+	Owner(ctx context.Context) (*Member, error)
+}
+
+// Auth resolves access tokens to principals and seeds fresh databases.
+type Auth struct {
+	store AuthStore
+	now   core.Clock
+
+	accountMu sync.Mutex
+	account   string
+}
+
+// Ping checks that the store answers.
+func (c *Auth) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
+
+// AccountID is the account's ID: the ID of the owner member created when
+// the database was bootstrapped. It never changes, so it is read once.
+func (c *Auth) AccountID(ctx context.Context) (string, error) {
+	c.accountMu.Lock()
+	defer c.accountMu.Unlock()
+	if c.account != "" {
+		return c.account, nil
+	}
+	o, err := c.store.Owner(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.account = o.ID
+	return c.account, nil
+}
+
+// ProjectStore is what project and environment requests need.
+type ProjectStore interface {
+	writer
+	projectReader
+	ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error)
+	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
+	ListEnvironmentPage(ctx context.Context, projectID string, q EnvironmentQuery) ([]Environment, int, error)
+	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
+}
+
+// Projects serves projects and their environments.
+type Projects struct {
+	store ProjectStore
+	now   core.Clock
+}
+
+// MetricStore is what metric requests need.
+type MetricStore interface {
+	writer
+	projectReader
+	GetMetric(ctx context.Context, projectID, key, versionID string) (*Metric, error)
+	ListMetrics(ctx context.Context, projectID string, q MetricQuery) ([]Metric, int, error)
+	MetricExpansions(ctx context.Context, metricID string, want ExpandSet) (*MetricExpansions, error)
+	MetricVersions(ctx context.Context, metricID string, page core.Page) ([]MetricVersion, int, error)
+}
+
+// Metrics serves metrics and their versions.
+type Metrics struct {
+	store MetricStore
+	now   core.Clock
+}
+
+// Groups serves metric groups.
+type Groups struct {
+	store GroupStore
+	now   core.Clock
+}
+
+// Members serves account members.
+type Members struct {
+	store MemberStore
+	now   core.Clock
+}
+
+// Teams serves teams.
+type Teams struct {
+	store TeamStore
+	now   core.Clock
+}
 
 // HashToken returns the stored form of an access token.
 func HashToken(secret string) []byte {
@@ -44,7 +156,7 @@ func NewTokenSecret() string {
 
 // Authenticate resolves the value of an Authorization header to the member
 // it belongs to. A "Bearer " prefix is accepted.
-func (c *Catalog) Authenticate(ctx context.Context, header string) (core.Principal, error) {
+func (c *Auth) Authenticate(ctx context.Context, header string) (core.Principal, error) {
 	secret := strings.TrimSpace(header)
 	if len(secret) > 7 && strings.EqualFold(secret[:7], "bearer ") {
 		secret = strings.TrimSpace(secret[7:])
@@ -77,7 +189,7 @@ func (c *Catalog) Authenticate(ctx context.Context, header string) (core.Princip
 // adminToken is set it becomes a valid token of the owner, fresh database or
 // not. It returns the generated token when it made one, which the caller
 // shows once.
-func (c *Catalog) Bootstrap(ctx context.Context, adminToken string) (generated string, err error) {
+func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated string, err error) {
 	now := c.now()
 	secret := adminToken
 	if secret == "" {
@@ -126,9 +238,9 @@ func defaultEnvironments(projectID string, now time.Time) []Environment {
 	}
 }
 
-// project resolves a project key or returns a core.KindNotFound error.
-func (c *Catalog) project(ctx context.Context, key string) (*Project, error) {
-	p, err := c.store.GetProject(ctx, key)
+// projectByKey resolves a project key or returns a core.KindNotFound error.
+func projectByKey(ctx context.Context, s projectReader, key string) (*Project, error) {
+	p, err := s.GetProject(ctx, key)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, core.Errorf(core.KindNotFound, "unknown project %q", key)
 	}

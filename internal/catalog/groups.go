@@ -39,7 +39,7 @@ var groupReadOnly = []string{"_id", "_version", "_creationDate", "_lastModified"
 
 // CreateMetricGroup validates and stores a new group. The maintainer defaults
 // to the acting member when neither a member nor a team is named.
-func (c *Catalog) CreateMetricGroup(ctx context.Context, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
+func (c *Groups) CreateMetricGroup(ctx context.Context, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
 	def := in.GroupDef
 	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
 		def.MaintainerID = p.MemberID
@@ -325,8 +325,8 @@ func validateGroupMetrics(kind string, metrics []GroupMetric) error {
 
 // GetMetricGroup returns a group; expand may ask for experiments and
 // experimentCount.
-func (c *Catalog) GetMetricGroup(ctx context.Context, projectKey, key string, expand ExpandSet) (*MetricGroup, []ExperimentRef, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Groups) GetMetricGroup(ctx context.Context, projectKey, key string, expand ExpandSet) (*MetricGroup, []ExperimentRef, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -347,8 +347,8 @@ func ParseGroupExpand(s string) (ExpandSet, error) {
 }
 
 // ListMetricGroups returns one page of a project's groups and the total.
-func (c *Catalog) ListMetricGroups(ctx context.Context, projectKey string, q GroupQuery) ([]MetricGroup, int, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Groups) ListMetricGroups(ctx context.Context, projectKey string, q GroupQuery) ([]MetricGroup, int, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -356,7 +356,7 @@ func (c *Catalog) ListMetricGroups(ctx context.Context, projectKey string, q Gro
 }
 
 // DeleteMetricGroup removes a group that no experiment or rollout uses.
-func (c *Catalog) DeleteMetricGroup(ctx context.Context, projectKey, key string) error {
+func (c *Groups) DeleteMetricGroup(ctx context.Context, projectKey, key string) error {
 	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, cur, err := groupForUpdate(ctx, tx, projectKey, key)
 		if err != nil {
@@ -389,7 +389,7 @@ func groupForUpdate(ctx context.Context, tx Tx, projectKey, key string) (*Projec
 
 // PatchMetricGroup applies a JSON Patch to a group, validates the result
 // like a create and stores it as the next version.
-func (c *Catalog) PatchMetricGroup(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, error) {
+func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, error) {
 	ops, comment, err := patch.Parse(body)
 	if err != nil {
 		return nil, err

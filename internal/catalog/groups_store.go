@@ -79,9 +79,11 @@ type GroupQuery struct {
 	MaintainerTeamKey string
 }
 
-// GroupStore reads metric groups. Reads of a group load its metrics in a
-// fixed number of statements, however many metrics it has.
+// GroupStore is what metric group requests need. Reads of a group load its
+// metrics in a fixed number of statements, however many metrics it has.
 type GroupStore interface {
+	writer
+	projectReader
 	GetMetricGroup(ctx context.Context, projectID, key string) (*MetricGroup, error)
 	ListMetricGroups(ctx context.Context, projectID string, q GroupQuery) ([]MetricGroup, int, error)
 	GroupExperiments(ctx context.Context, groupID string) ([]ExperimentRef, error)

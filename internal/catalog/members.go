@@ -254,7 +254,7 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 
 // CreateMembers validates a create-members body and stores the members in
 // it, all or none. It returns them in the order given.
-func (c *Catalog) CreateMembers(ctx context.Context, body []byte) ([]MemberDetail, error) {
+func (c *Members) CreateMembers(ctx context.Context, body []byte) ([]MemberDetail, error) {
 	forms, err := parseMemberForms(body)
 	if err != nil {
 		return nil, err
@@ -370,7 +370,7 @@ func idWord(what string) string {
 
 // GetMember returns a member with its teams. The ID "me" names the acting
 // member.
-func (c *Catalog) GetMember(ctx context.Context, id string) (*MemberDetail, error) {
+func (c *Members) GetMember(ctx context.Context, id string) (*MemberDetail, error) {
 	if p := core.PrincipalFrom(ctx); id == "me" && p.MemberID != "" {
 		id = p.MemberID
 	}
@@ -382,14 +382,14 @@ func (c *Catalog) GetMember(ctx context.Context, id string) (*MemberDetail, erro
 }
 
 // ListMembers returns one page of members and the number of all matches.
-func (c *Catalog) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error) {
+func (c *Members) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetail, int, error) {
 	return c.store.ListMembers(ctx, q)
 }
 
 // DeleteMember removes a member with its tokens and team memberships. The
 // owner cannot be deleted, and neither can a member who maintains metrics
 // or metric groups: deleting them would leave those without a maintainer.
-func (c *Catalog) DeleteMember(ctx context.Context, id string) error {
+func (c *Members) DeleteMember(ctx context.Context, id string) error {
 	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		m, err := tx.MemberDetail(ctx, id)
 		if errors.Is(err, core.ErrNotFound) {

@@ -19,7 +19,7 @@ import (
 
 // CreateMetric validates in and stores it as version 1 of a new metric.
 // The maintainer defaults to the acting member.
-func (c *Catalog) CreateMetric(ctx context.Context, projectKey string, in MetricPost) (*Metric, error) {
+func (c *Metrics) CreateMetric(ctx context.Context, projectKey string, in MetricPost) (*Metric, error) {
 	if err := ValidateKey("key", in.Key); err != nil {
 		return nil, err
 	}
@@ -160,8 +160,8 @@ func changeActions(before, after json.RawMessage, table map[string]action.Action
 
 // GetMetric returns a metric, or one of its versions when versionID is set,
 // with the expansions named in expand.
-func (c *Catalog) GetMetric(ctx context.Context, projectKey, key, versionID string, expand ExpandSet) (*Metric, *MetricExpansions, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Metrics) GetMetric(ctx context.Context, projectKey, key, versionID string, expand ExpandSet) (*Metric, *MetricExpansions, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,8 +190,8 @@ func (c *Catalog) GetMetric(ctx context.Context, projectKey, key, versionID stri
 }
 
 // ListMetrics returns one page of a project's metrics and the total count.
-func (c *Catalog) ListMetrics(ctx context.Context, projectKey string, q MetricQuery) ([]Metric, int, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Metrics) ListMetrics(ctx context.Context, projectKey string, q MetricQuery) ([]Metric, int, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -199,7 +199,7 @@ func (c *Catalog) ListMetrics(ctx context.Context, projectKey string, q MetricQu
 }
 
 // DeleteMetric removes a metric and its history; its audit entries stay.
-func (c *Catalog) DeleteMetric(ctx context.Context, projectKey, key string) error {
+func (c *Metrics) DeleteMetric(ctx context.Context, projectKey, key string) error {
 	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, err := projectIn(ctx, tx, projectKey)
 		if err != nil {
@@ -259,7 +259,7 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 // metric is locked while the patch applies, so concurrent patches apply one
 // after the other; a failed "test" operation is a core.KindConflict.
 // Nothing is written on any error.
-func (c *Catalog) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
+func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
 	ops, comment, err := patch.Parse(body)
 	if err != nil {
 		return nil, err
@@ -369,7 +369,7 @@ func ParseMetricListExpand(s string) (ExpandSet, error) {
 }
 
 // ListMetricVersions returns one page of a metric's versions, newest first.
-func (c *Catalog) ListMetricVersions(ctx context.Context, projectKey, key string, page core.Page) ([]MetricVersion, int, error) {
+func (c *Metrics) ListMetricVersions(ctx context.Context, projectKey, key string, page core.Page) ([]MetricVersion, int, error) {
 	m, _, err := c.GetMetric(ctx, projectKey, key, "", nil)
 	if err != nil {
 		return nil, 0, err
@@ -387,7 +387,7 @@ type VersionDiff struct {
 
 // DiffMetricVersions compares two versions of a metric; an empty toID
 // names the current version.
-func (c *Catalog) DiffMetricVersions(ctx context.Context, projectKey, key, fromID, toID string) (*VersionDiff, error) {
+func (c *Metrics) DiffMetricVersions(ctx context.Context, projectKey, key, fromID, toID string) (*VersionDiff, error) {
 	if fromID == "" {
 		return nil, invalid("from is required: the _versionId of the older version")
 	}

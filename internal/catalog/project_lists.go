@@ -111,14 +111,14 @@ func splitTags(s string) []string {
 
 // ListProjects returns one page of the projects q selects and the number of
 // all of them.
-func (c *Catalog) ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error) {
+func (c *Projects) ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error) {
 	return c.store.ListProjects(ctx, q)
 }
 
 // ListEnvironmentPage returns a project and one page of the environments q
 // selects, with the number of all of them.
-func (c *Catalog) ListEnvironmentPage(ctx context.Context, projectKey string, q EnvironmentQuery) (*Project, []Environment, int, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Projects) ListEnvironmentPage(ctx context.Context, projectKey string, q EnvironmentQuery) (*Project, []Environment, int, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, nil, 0, err
 	}

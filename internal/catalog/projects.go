@@ -69,7 +69,7 @@ func validateTags(field string, tags []string) error {
 
 // CreateProject creates a project with the given environments, or with
 // "production" and "test" when none are given.
-func (c *Catalog) CreateProject(ctx context.Context, in ProjectPost) (*Project, []Environment, error) {
+func (c *Projects) CreateProject(ctx context.Context, in ProjectPost) (*Project, []Environment, error) {
 	if err := ValidateKey("key", in.Key); err != nil {
 		return nil, nil, err
 	}
@@ -190,8 +190,8 @@ func orEmpty(s []string) []string {
 }
 
 // GetProject returns a project and its environments.
-func (c *Catalog) GetProject(ctx context.Context, key string) (*Project, []Environment, error) {
-	p, err := c.project(ctx, key)
+func (c *Projects) GetProject(ctx context.Context, key string) (*Project, []Environment, error) {
+	p, err := projectByKey(ctx, c.store, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +200,7 @@ func (c *Catalog) GetProject(ctx context.Context, key string) (*Project, []Envir
 }
 
 // DeleteProject removes a project with its environments and metrics.
-func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
+func (c *Projects) DeleteProject(ctx context.Context, key string) error {
 	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, err := projectIn(ctx, tx, key)
 		if err != nil {
@@ -218,8 +218,8 @@ func (c *Catalog) DeleteProject(ctx context.Context, key string) error {
 }
 
 // GetEnvironment returns one environment of a project.
-func (c *Catalog) GetEnvironment(ctx context.Context, projectKey, envKey string) (*Project, *Environment, error) {
-	p, err := c.project(ctx, projectKey)
+func (c *Projects) GetEnvironment(ctx context.Context, projectKey, envKey string) (*Project, *Environment, error) {
+	p, err := projectByKey(ctx, c.store, projectKey)
 	if err != nil {
 		return nil, nil, err
 	}

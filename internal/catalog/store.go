@@ -41,55 +41,24 @@ type Seed struct {
 // ExpandSet names the metric expansions a read should load.
 type ExpandSet map[string]bool
 
-// Store persists the catalog. Reads are methods of their own, each one
-// consistent snapshot; every write runs through Transact. Methods report
-// missing rows with core.ErrNotFound, unique violations with
-// core.ErrDuplicate, failed optimistic checks with core.ErrStale and broken
-// references with core.ErrReference (or a *MissingRefsError).
+// Store persists the catalog: what every service needs, together. Reads
+// are methods of their own, each one consistent snapshot; every write runs
+// through Transact, the one write seam, which runs fn in one transaction
+// (retried from the start after transient conflicts) and records the audit
+// entry of the change fn returns in that same transaction; a nil change
+// records nothing. Methods report missing rows with core.ErrNotFound,
+// unique violations with core.ErrDuplicate, failed optimistic checks with
+// core.ErrStale and broken references with core.ErrReference (or a
+// *MissingRefsError).
 type Store interface {
-	Ping(ctx context.Context) error
 	Close() error
-
-	// Transact is the one write seam: it runs fn in one transaction, retried
-	// from the start after transient conflicts, and records the audit entry
-	// of the change fn returns in that same transaction. A nil change
-	// records nothing (a write that changed nothing).
-	Transact(ctx context.Context, fn func(tx Tx) (*audit.Change, error)) error
-
-	// Bootstrap stores the seed data of a fresh database in one transaction
-	// that is safe against replicas starting together. It stores nothing and
-	// reports false when the database already has members.
-	Bootstrap(ctx context.Context, seed *Seed) (bool, error)
-	// EnsureToken stores t unless a token with the same hash exists.
-	EnsureToken(ctx context.Context, t *Token) error
-	// TokenByHash returns the token with the given hash and its member.
-	TokenByHash(ctx context.Context, hash []byte) (*Token, *Member, error)
-	// Owner returns the earliest member with the owner role.
-	Owner(ctx context.Context) (*Member, error)
-
-	GetProject(ctx context.Context, key string) (*Project, error)
-	// ListProjects returns one page of the projects q selects and the
-	// number of all of them.
-	ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error)
-	ListEnvironments(ctx context.Context, projectID string) ([]Environment, error)
-	// ListEnvironmentPage returns one page of a project's environments that
-	// q selects and the number of all of them.
-	ListEnvironmentPage(ctx context.Context, projectID string, q EnvironmentQuery) ([]Environment, int, error)
-	GetEnvironment(ctx context.Context, projectID, key string) (*Environment, error)
-
-	// GetMetric returns the current version, or the version named by
-	// versionID when it is not empty.
-	GetMetric(ctx context.Context, projectID, key, versionID string) (*Metric, error)
-	ListMetrics(ctx context.Context, projectID string, q MetricQuery) ([]Metric, int, error)
-	MetricExpansions(ctx context.Context, metricID string, want ExpandSet) (*MetricExpansions, error)
-
-	AccountStore
+	AuthStore
+	ProjectStore
+	MetricStore
 	GroupStore
+	MemberStore
+	TeamStore
 	audit.Reader
-
-	// MetricVersions returns one page of a metric's versions, newest
-	// first, and the number of all of them.
-	MetricVersions(ctx context.Context, metricID string, page core.Page) ([]MetricVersion, int, error)
 }
 
 // Tx is the unit of work of one write. Reads through it see the write's own

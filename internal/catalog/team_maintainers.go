@@ -20,7 +20,7 @@ func ParseTeamMaintainersPage(limit, offset string) (core.Page, error) {
 
 // ListTeamMaintainers returns one page of a team's maintainers and their
 // number.
-func (c *Catalog) ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error) {
+func (c *Teams) ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error) {
 	ms, total, err := c.store.ListTeamMaintainers(ctx, teamKey, page)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, 0, core.Errorf(core.KindNotFound, "unknown team %q", teamKey)

@@ -154,7 +154,7 @@ func sortedSet(s []string) []string {
 }
 
 // CreateTeam validates in and stores a new team.
-func (c *Catalog) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
+func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 	if err := ValidateKey("key", in.Key); err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func teamChange(before, after *Team, delta json.RawMessage, comment string, acti
 }
 
 // GetTeam returns a team.
-func (c *Catalog) GetTeam(ctx context.Context, key string) (*Team, error) {
+func (c *Teams) GetTeam(ctx context.Context, key string) (*Team, error) {
 	t, err := c.store.GetTeam(ctx, key)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
@@ -245,12 +245,12 @@ func (c *Catalog) GetTeam(ctx context.Context, key string) (*Team, error) {
 }
 
 // ListTeams returns one page of teams and the number of all matches.
-func (c *Catalog) ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error) {
+func (c *Teams) ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error) {
 	return c.store.ListTeams(ctx, q)
 }
 
 // DeleteTeam removes a team unless it maintains metrics or metric groups.
-func (c *Catalog) DeleteTeam(ctx context.Context, key string) error {
+func (c *Teams) DeleteTeam(ctx context.Context, key string) error {
 	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		cur, err := tx.TeamForUpdate(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
@@ -408,7 +408,7 @@ const maxPatchAttempts = 20
 // on any error, none. A patch that changes nothing stores nothing. The team
 // is locked while its instructions apply, so concurrent patches apply one
 // after the other, each to the state the one before it left.
-func (c *Catalog) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
+func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, error) {
 	sp, err := patch.ParseSemantic(body)
 	if err != nil {
 		return nil, err
