@@ -400,10 +400,6 @@ func (st *teamState) apply(in patch.Instruction) error {
 	return nil
 }
 
-// maxPatchAttempts bounds how often PatchTeam re-applies a patch after
-// losing a race with another writer.
-const maxPatchAttempts = 20
-
 // PatchTeam applies a semantic patch to a team: all of its instructions or,
 // on any error, none. A patch that changes nothing stores nothing. The team
 // is locked while its instructions apply, so concurrent patches apply one

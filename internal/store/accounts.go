@@ -52,11 +52,6 @@ func insertToken(ctx context.Context, t *txn, tok *catalog.Token) error {
 	return err
 }
 
-// CreateMember stores a new member.
-func (db *DB) CreateMember(ctx context.Context, m *catalog.Member) error {
-	return db.tx(ctx, true, func(t *txn) error { return insertMember(ctx, t, m) })
-}
-
 // GetMember returns a member by ID.
 func (db *DB) GetMember(ctx context.Context, id string) (*catalog.Member, error) {
 	var m *catalog.Member
@@ -75,11 +70,6 @@ func (db *DB) Owner(ctx context.Context) (*catalog.Member, error) {
 		return err
 	})
 	return m, err
-}
-
-// CreateToken stores a token.
-func (db *DB) CreateToken(ctx context.Context, tok *catalog.Token) error {
-	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
 }
 
 // EnsureToken stores tok unless its hash is already known. It is one

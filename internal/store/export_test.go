@@ -57,3 +57,11 @@ func (db *DB) UpdateTeam(ctx context.Context, t *catalog.Team, prevVersion int) 
 func (db *DB) DeleteTeam(ctx context.Context, key string) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteTeam(ctx, key) })
 }
+
+func (db *DB) CreateMember(ctx context.Context, m *catalog.Member) error {
+	return db.tx(ctx, true, func(t *txn) error { return insertMember(ctx, t, m) })
+}
+
+func (db *DB) CreateToken(ctx context.Context, tok *catalog.Token) error {
+	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
+}

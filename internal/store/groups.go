@@ -282,16 +282,6 @@ func (t *txn) GroupForUpdate(ctx context.Context, projectID, key string) (*catal
 	return g, loadGroupMetrics(ctx, t, []*catalog.MetricGroup{g})
 }
 
-func (db *DB) selectGroups(ctx context.Context, q string, args ...any) ([]catalog.MetricGroup, error) {
-	var out []catalog.MetricGroup
-	err := db.tx(ctx, false, func(t *txn) error {
-		var err error
-		out, err = queryGroups(ctx, t, q, args...)
-		return err
-	})
-	return out, err
-}
-
 func queryGroups(ctx context.Context, t *txn, q string, args ...any) ([]catalog.MetricGroup, error) {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
