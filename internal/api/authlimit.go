@@ -73,7 +73,7 @@ func (l *authFailLimiter) check(w http.ResponseWriter, addr string) error {
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
 	h.Set("X-Ratelimit-Reset", strconv.FormatInt(full.UnixMilli(), 10))
-	return core.Errorf(core.KindRateLimited, "too many failed authentications from this address (more than %d per %s); retry after the time in Retry-After", l.burst, authFailWindow)
+	return core.Errorf(kindRateLimited, "too many failed authentications from this address (more than %d per %s); retry after the time in Retry-After", l.burst, authFailWindow)
 }
 
 // fail spends one failed authentication of addr.

@@ -9,6 +9,14 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
+// Error kinds only the HTTP transport produces.
+const (
+	kindMethodNotAllowed = core.KindTransport + iota
+	kindTooLarge
+	kindUnsupportedMedia
+	kindRateLimited
+)
+
 // errorBody is LaunchDarkly's error representation.
 type errorBody struct {
 	Code    string `json:"code"`
@@ -21,16 +29,16 @@ var statusOf = map[core.ErrorKind]struct {
 	status int
 	code   string
 }{
-	core.KindInvalid:          {http.StatusBadRequest, "invalid_request"},
-	core.KindUnauthorized:     {http.StatusUnauthorized, "unauthorized"},
-	core.KindForbidden:        {http.StatusForbidden, "forbidden"},
-	core.KindNotFound:         {http.StatusNotFound, "not_found"},
-	core.KindMethodNotAllowed: {http.StatusMethodNotAllowed, "method_not_allowed"},
-	core.KindConflict:         {http.StatusConflict, "conflict"},
-	core.KindTooLarge:         {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
-	core.KindUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	core.KindRateLimited:      {http.StatusTooManyRequests, "rate_limited"},
-	core.KindInternal:         {http.StatusInternalServerError, "internal_server_error"},
+	core.KindInvalid:      {http.StatusBadRequest, "invalid_request"},
+	core.KindUnauthorized: {http.StatusUnauthorized, "unauthorized"},
+	core.KindForbidden:    {http.StatusForbidden, "forbidden"},
+	core.KindNotFound:     {http.StatusNotFound, "not_found"},
+	kindMethodNotAllowed:  {http.StatusMethodNotAllowed, "method_not_allowed"},
+	core.KindConflict:     {http.StatusConflict, "conflict"},
+	kindTooLarge:          {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
+	kindUnsupportedMedia:  {http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	kindRateLimited:       {http.StatusTooManyRequests, "rate_limited"},
+	core.KindInternal:     {http.StatusInternalServerError, "internal_server_error"},
 }
 
 // writeError writes err as LaunchDarkly error JSON. Unclassified errors are

@@ -49,5 +49,5 @@ func (rl *rateLimiter) allow(w http.ResponseWriter) error {
 	}
 	wait := time.Duration((1 - tokens) / float64(rl.lim.Limit()) * float64(time.Second))
 	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return core.Errorf(core.KindRateLimited, "rate limit of %d requests per %s exceeded; retry after the time in Retry-After", rl.burst, rateWindow)
+	return core.Errorf(kindRateLimited, "rate limit of %d requests per %s exceeded; retry after the time in Retry-After", rl.burst, rateWindow)
 }

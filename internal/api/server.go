@@ -113,7 +113,7 @@ func (s *Server) dispatch(rt route) http.Handler {
 		h, ok := rt.methods[r.Method]
 		if !ok {
 			w.Header().Set("Allow", allow)
-			return core.Errorf(core.KindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+			return core.Errorf(kindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
 		}
 		return h(w, r)
 	})
@@ -247,7 +247,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, core.Errorf(core.KindUnsupportedMedia, "Content-Type must be application/json")
+			return nil, core.Errorf(kindUnsupportedMedia, "Content-Type must be application/json")
 		}
 		if dm := params["domain-model"]; dm != "" {
 			return nil, core.Errorf(core.KindInvalid, "domain-model %q is not supported here; send a JSON Patch", dm)
@@ -256,7 +256,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, core.Errorf(core.KindTooLarge, "request body is larger than %d bytes", s.maxBody)
+		return nil, core.Errorf(kindTooLarge, "request body is larger than %d bytes", s.maxBody)
 	}
 	if err != nil {
 		return nil, core.Errorf(core.KindInvalid, "request body could not be read")

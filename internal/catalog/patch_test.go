@@ -367,8 +367,8 @@ func TestApplyMetricPatchCopyAmplification(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if core.KindOf(err) != core.KindInvalid && core.KindOf(err) != core.KindTooLarge {
-			t.Errorf("applyMetricPatch error = %v, want a core.KindInvalid or core.KindTooLarge error", err)
+		if core.KindOf(err) != core.KindInvalid {
+			t.Errorf("applyMetricPatch error = %v, want a core.KindInvalid error", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("applyMetricPatch of 40 self-copies did not finish within 5s")

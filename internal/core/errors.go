@@ -11,7 +11,9 @@ import (
 // ErrorKind classifies an error so that transports can choose a status.
 type ErrorKind int
 
-// Error kinds. Anything that is not a *Error is treated as KindInternal.
+// Error kinds of the domain. Anything that is not a *Error is treated as
+// KindInternal. Transports add kinds of their own (too large, method not
+// allowed…) from KindTransport on.
 const (
 	KindInternal ErrorKind = iota
 	KindInvalid
@@ -19,10 +21,9 @@ const (
 	KindForbidden
 	KindNotFound
 	KindConflict
-	KindMethodNotAllowed
-	KindTooLarge
-	KindUnsupportedMedia
-	KindRateLimited
+
+	// KindTransport is the first kind a transport may define for itself.
+	KindTransport ErrorKind = 100
 )
 
 // Error is a classified domain error whose Message is safe to show to clients.
