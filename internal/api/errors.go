@@ -35,6 +35,7 @@ var statusOf = map[core.ErrorKind]struct {
 	core.KindNotFound:     {http.StatusNotFound, "not_found"},
 	kindMethodNotAllowed:  {http.StatusMethodNotAllowed, "method_not_allowed"},
 	core.KindConflict:     {http.StatusConflict, "conflict"},
+	core.KindUnavailable:  {http.StatusServiceUnavailable, "service_unavailable"},
 	kindTooLarge:          {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
 	kindUnsupportedMedia:  {http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	kindRateLimited:       {http.StatusTooManyRequests, "rate_limited"},
@@ -68,8 +69,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		// A store sentinel: its text comes from the driver, not for clients.
 		msg = map[core.ErrorKind]string{
-			core.KindConflict: "the request conflicts with a concurrent change; fetch the resource and retry",
-			core.KindNotFound: "the resource does not exist",
+			core.KindConflict:    "the request conflicts with a concurrent change; fetch the resource and retry",
+			core.KindNotFound:    "the resource does not exist",
+			core.KindInvalid:     "text must not contain U+0000 (NUL) or invalid UTF-8",
+			core.KindUnavailable: "the database connection failed; retry later",
 		}[kind]
 		s.log.Info("unexplained store error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	}

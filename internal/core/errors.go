@@ -21,6 +21,9 @@ const (
 	KindForbidden
 	KindNotFound
 	KindConflict
+	// KindUnavailable means the database could not be reached or lost the
+	// connection; the request may be retried.
+	KindUnavailable
 
 	// KindTransport is the first kind a transport may define for itself.
 	KindTransport ErrorKind = 100
@@ -55,8 +58,13 @@ func KindOf(err error) ErrorKind {
 			return KindConflict
 		}
 	}
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return KindNotFound
+	case errors.Is(err, ErrUnstorable):
+		return KindInvalid
+	case errors.Is(err, ErrUnavailable):
+		return KindUnavailable
 	}
 	return KindInternal
 }
@@ -74,4 +82,9 @@ var (
 	ErrReference = errors.New("dangling reference")
 	// ErrInUse means a row cannot be removed because others refer to it.
 	ErrInUse = errors.New("in use")
+	// ErrUnstorable means the database refused text it cannot hold (U+0000,
+	// invalid UTF-8), which the transports should have refused first.
+	ErrUnstorable = errors.New("unstorable text")
+	// ErrUnavailable means the connection to the database failed.
+	ErrUnavailable = errors.New("database unavailable")
 )

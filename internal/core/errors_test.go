@@ -24,3 +24,12 @@ func TestKindOf(t *testing.T) {
 		}
 	}
 }
+
+func TestKindOfUnavailableAndUnstorable(t *testing.T) {
+	if k := KindOf(fmt.Errorf("%w: unexpected EOF", ErrUnavailable)); k != KindUnavailable {
+		t.Errorf("unavailable: %v", k)
+	}
+	if k := KindOf(fmt.Errorf("%w: 22021", ErrUnstorable)); k != KindInvalid {
+		t.Errorf("unstorable: %v", k)
+	}
+}

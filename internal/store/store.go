@@ -6,10 +6,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -253,10 +256,26 @@ func classify(err error) error {
 			// Text PostgreSQL cannot store (U+0000, invalid UTF-8). The API
 			// refuses it at the boundary; this only keeps a miss from being
 			// a 500.
-			return core.Errorf(core.KindInvalid, "text must not contain U+0000 (NUL) or invalid UTF-8")
+			return fmt.Errorf("%w: %v", core.ErrUnstorable, err)
 		}
 	}
+	if lostConnection(err) {
+		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
+	}
 	return err
+}
+
+// lostConnection reports whether err means the connection to the database
+// failed (refused, reset, closed under a query) rather than that the
+// database refused the statement.
+func lostConnection(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, net.ErrClosed)
 }
 
 // tx runs fn in one transaction on the writer (write) or reader pool and
