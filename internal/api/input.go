@@ -54,7 +54,12 @@ func (s *Server) checkInput(next http.Handler) http.Handler {
 			return core.Errorf(core.KindNotFound, "no resource at %q", r.URL.EscapedPath())
 		}
 		if r.URL.RawQuery != "" {
-			q, _ := url.ParseQuery(r.URL.RawQuery)
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
+				// Go drops what it cannot parse (a bad %-escape, a ";"):
+				// refuse the query instead of answering for part of it.
+				return core.Errorf(core.KindInvalid, "the query string is malformed: escape %%, ; and other reserved characters in parameter values")
+			}
 			for _, k := range slices.Sorted(maps.Keys(q)) {
 				if badText(k) {
 					return core.Errorf(core.KindInvalid, "query parameter name %q contains U+0000 (NUL) or invalid UTF-8", k)

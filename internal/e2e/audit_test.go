@@ -348,3 +348,17 @@ func TestAuditConcurrentPatches(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedQueryString: a query string Go cannot parse whole is a 400,
+// never answered as if the unparsable part were absent.
+func TestMalformedQueryString(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		for _, q := range []string{"spec=proj/a:metric/y;tag", "filter=%zz", "limit=5;offset=1"} {
+			st, body, _ := e.doUndoc(t, http.MethodGet, "/api/v2/auditlog?"+q, "")
+			wantError(t, q, st, body, http.StatusBadRequest, "the query string is malformed")
+			st, body, _ = e.doUndoc(t, http.MethodGet, "/api/v2/metrics/default?"+q, "")
+			wantError(t, q, st, body, http.StatusBadRequest, "the query string is malformed")
+		}
+	})
+}
