@@ -142,7 +142,7 @@ type metricGroupCollectionRep struct {
 
 func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseGroupQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	q, err := parseGroupQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseGroupExpand(r.URL.Query().Get("expand"))
+	expand, err := parseGroupExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}

@@ -234,11 +234,11 @@ type metricCollectionRep struct {
 
 func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseMetricQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	q, err := parseMetricQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
 	if err != nil {
 		return err
 	}
-	expand, err := catalog.ParseMetricListExpand(qv.Get("expand"))
+	expand, err := parseMetricListExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	expand, err := catalog.ParseMetricExpand(qv.Get("expand"))
+	expand, err := parseMetricExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func metricVersionPath(projectKey, key, versionID string) string {
 
 func (s *Server) listMetricVersions(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	page, err := catalog.ParsePage(qv.Get("limit"), qv.Get("offset"), 20, 100)
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), 20, 100)
 	if err != nil {
 		return err
 	}
