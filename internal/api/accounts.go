@@ -69,7 +69,7 @@ func newMemberRep(m *catalog.MemberDetail, expand catalog.ExpandSet) memberRep {
 	for _, t := range m.MaintainedTeams {
 		rep.PermissionGrants = append(rep.PermissionGrants, permissionGrantRep{Resource: "team/" + t.Key, ActionSet: catalog.ActionSetMaintainTeam})
 	}
-	if expand["roleAttributes"] {
+	if expand[catalog.ExpandRoleAttributes] {
 		rep.RoleAttributes = &map[string][]string{}
 	}
 	return rep
@@ -185,23 +185,23 @@ func newTeamRep(t *catalog.Team, expand catalog.ExpandSet) teamRep {
 		Key:   t.Key, Name: t.Name, Description: t.Description,
 		CreationDate: epochMS(t.CreatedAt), LastModified: epochMS(t.UpdatedAt), Version: t.Version,
 	}
-	if expand["members"] {
+	if expand[catalog.ExpandMembers] {
 		rep.Members = &teamMembersRep{TotalCount: t.MemberCount}
 	}
-	if expand["maintainers"] {
+	if expand[catalog.ExpandMaintainers] {
 		m := &teamMaintainersRep{TotalCount: len(t.Maintainers), Items: make([]memberSummary, 0, len(t.Maintainers))}
 		for i := range t.Maintainers {
 			m.Items = append(m.Items, *memberSummaryRep(&t.Maintainers[i]))
 		}
 		rep.Maintainers = m
 	}
-	if expand["roles"] {
+	if expand[catalog.ExpandRoles] {
 		rep.Roles = &teamCollectionRep{Items: []any{}}
 	}
-	if expand["projects"] {
+	if expand[catalog.ExpandProjects] {
 		rep.Projects = &teamCollectionRep{Items: []any{}}
 	}
-	if expand["roleAttributes"] {
+	if expand[catalog.ExpandRoleAttributes] {
 		rep.RoleAttributes = &map[string][]string{}
 	}
 	return rep

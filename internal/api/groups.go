@@ -120,11 +120,11 @@ func newGroupRep(g *catalog.MetricGroup, expand catalog.ExpandSet, exps []catalo
 			NameInGroup: m.NameInGroup, RandomizationUnits: m.Def.RandomizationUnits, AnalysisUnits: m.Def.RandomizationUnits,
 		})
 	}
-	if expand["experimentCount"] {
+	if expand[catalog.ExpandExperimentCount] {
 		n := g.Usage.ExperimentCount
 		rep.ExperimentCount = &n
 	}
-	if expand["experiments"] {
+	if expand[catalog.ExpandExperiments] {
 		list := make([]dependentExperiment, 0, len(exps))
 		for _, e := range exps {
 			list = append(list, newExperimentRep(e))

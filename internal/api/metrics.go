@@ -165,26 +165,26 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		rep.LastSeen = &l
 	}
 	u := m.Usage
-	if expand["experimentCount"] {
+	if expand[catalog.ExpandExperimentCount] {
 		rep.ExperimentCount = &u.ExperimentCount
 	}
-	if expand["metricGroupCount"] {
+	if expand[catalog.ExpandMetricGroupCount] {
 		rep.MetricGroupCount = &u.MetricGroupCount
 	}
-	if expand["guardedRolloutCount"] {
+	if expand[catalog.ExpandGuardedRolloutCount] {
 		rep.GuardedRolloutCount = &u.GuardedRolloutCount
 	}
 	if x == nil {
 		return rep
 	}
-	if expand["experiments"] {
+	if expand[catalog.ExpandExperiments] {
 		list := make([]dependentExperiment, 0, len(x.Experiments))
 		for _, e := range x.Experiments {
 			list = append(list, newExperimentRep(e))
 		}
 		rep.Experiments = &list
 	}
-	if expand["metricGroups"] {
+	if expand[catalog.ExpandMetricGroups] {
 		list := make([]dependentMetricGroup, 0, len(x.MetricGroups))
 		rep.MetricGroups = &list
 		for _, g := range x.MetricGroups {
@@ -195,14 +195,14 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 			})
 		}
 	}
-	if expand["guardedRollouts"] {
+	if expand[catalog.ExpandGuardedRollouts] {
 		list := make([]dependentRollout, 0, len(x.GuardedRollouts))
 		for _, g := range x.GuardedRollouts {
 			list = append(list, newRolloutRep(g))
 		}
 		rep.GuardedRollouts = &list
 	}
-	if expand["eventSources"] {
+	if expand[catalog.ExpandEventSources] {
 		list := make([]eventSource, 0, len(x.EventSources))
 		for _, e := range x.EventSources {
 			list = append(list, eventSource{Key: e.Key, LastSeen: epochMS(e.LastSeen)})

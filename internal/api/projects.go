@@ -95,8 +95,8 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func expandEnvironments(r *http.Request) (bool, error) {
-	set, err := parseExpand(r.URL.Query().Get("expand"), []string{"environments"})
-	return set["environments"], err
+	set, err := parseExpand(r.URL.Query().Get("expand"), catalog.ProjectExpands)
+	return set[catalog.ExpandEnvironments], err
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {

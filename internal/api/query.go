@@ -172,24 +172,23 @@ func splitTags(s string) []string {
 }
 
 // parseExpand splits a comma-separated expand parameter and checks every
-// name against allowed.
-func parseExpand(s string, allowed []string) (catalog.ExpandSet, error) {
+// name against allowed, one of the catalog's per-read lists.
+func parseExpand(s string, allowed []catalog.Expand) (catalog.ExpandSet, error) {
 	set := catalog.ExpandSet{}
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		ok := false
-		for _, a := range allowed {
-			if a == part {
-				ok = true
+		x := catalog.Expand(part)
+		if !slices.Contains(allowed, x) {
+			names := make([]string, len(allowed))
+			for i, a := range allowed {
+				names[i] = string(a)
 			}
+			return nil, invalid("expand %q is not supported; supported values: %s", part, strings.Join(names, ", "))
 		}
-		if !ok {
-			return nil, invalid("expand %q is not supported; supported values: %s", part, strings.Join(allowed, ", "))
-		}
-		set[part] = true
+		set[x] = true
 	}
 	return set, nil
 }

@@ -49,11 +49,10 @@ func parseMemberQuery(limit, offset, filterText, sort string) (catalog.MemberQue
 	return q, nil
 }
 
-// parseMemberExpand checks the expand parameter of member reads. Custom
-// roles are always listed; role attributes expand to an empty object, as
-// metricsd stores none.
+// parseMemberExpand checks the expand parameter of member reads
+// (catalog.MemberExpands).
 func parseMemberExpand(s string) (catalog.ExpandSet, error) {
-	return parseExpand(s, []string{"customRoles", "roleAttributes"})
+	return parseExpand(s, catalog.MemberExpands)
 }
 
 // parseTeamQuery reads the list parameters of the teams endpoint.
@@ -85,14 +84,13 @@ func parseTeamQuery(limit, offset, filterText string) (catalog.TeamQuery, error)
 
 // parseTeamExpand checks the expand parameter of single-team requests.
 func parseTeamExpand(s string) (catalog.ExpandSet, error) {
-	return parseExpand(s, []string{"members", "roles", "roleAttributes", "projects", "maintainers"})
+	return parseExpand(s, catalog.TeamExpands)
 }
 
-// parseTeamListExpand checks the expand parameter of the team list, which
-// (in LaunchDarkly's current API version) no longer expands roles or
-// projects.
+// parseTeamListExpand checks the expand parameter of the team list
+// (catalog.TeamListExpands).
 func parseTeamListExpand(s string) (catalog.ExpandSet, error) {
-	return parseExpand(s, []string{"members", "roleAttributes", "maintainers"})
+	return parseExpand(s, catalog.TeamListExpands)
 }
 
 // parseTeamMaintainersPage reads limit and offset of the maintainer list.

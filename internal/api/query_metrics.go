@@ -150,15 +150,14 @@ func nonEmptyStrings(cl filter.Clause) ([]string, error) {
 	return s, nil
 }
 
-// metricExpansions are the expand values a metric read accepts.
-var metricExpansions = []string{"experiments", "experimentCount", "metricGroups", "metricGroupCount", "eventSources", "guardedRollouts", "guardedRolloutCount", "lastUsedInExperiment", "lastUsedInGuardedRollout"}
-
 // parseMetricExpand parses expand for a single-metric read.
-func parseMetricExpand(s string) (catalog.ExpandSet, error) { return parseExpand(s, metricExpansions) }
+func parseMetricExpand(s string) (catalog.ExpandSet, error) {
+	return parseExpand(s, catalog.MetricExpands)
+}
 
 // parseMetricListExpand parses expand for the metric list.
 func parseMetricListExpand(s string) (catalog.ExpandSet, error) {
-	return parseExpand(s, []string{"experimentCount"})
+	return parseExpand(s, catalog.MetricListExpands)
 }
 
 var groupFilterSpec = filter.Spec{
@@ -221,5 +220,5 @@ func applyGroupClause(q *catalog.GroupQuery, cl filter.Clause) error {
 
 // parseGroupExpand parses expand for a single group read.
 func parseGroupExpand(s string) (catalog.ExpandSet, error) {
-	return parseExpand(s, []string{"experiments", "experimentCount"})
+	return parseExpand(s, catalog.GroupExpands)
 }

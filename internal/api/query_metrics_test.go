@@ -174,12 +174,12 @@ func TestParseExpand(t *testing.T) {
 		wantErr string
 	}{
 		{in: "", want: catalog.ExpandSet{}},
-		{in: "experiments", want: catalog.ExpandSet{"experiments": true}},
-		{in: " experimentCount , metricGroups,,lastUsedInGuardedRollout", want: catalog.ExpandSet{"experimentCount": true, "metricGroups": true, "lastUsedInGuardedRollout": true}},
-		{in: "experiments,experiments", want: catalog.ExpandSet{"experiments": true}},
+		{in: "experiments", want: catalog.ExpandSet{catalog.ExpandExperiments: true}},
+		{in: " experimentCount , metricGroups,,lastUsedInGuardedRollout", want: catalog.ExpandSet{catalog.ExpandExperimentCount: true, catalog.ExpandMetricGroups: true, catalog.ExpandLastUsedInGuardedRollout: true}},
+		{in: "experiments,experiments", want: catalog.ExpandSet{catalog.ExpandExperiments: true}},
 		{in: "bogus", wantErr: `expand "bogus" is not supported; supported values: experiments, experimentCount, metricGroups, metricGroupCount, eventSources, guardedRollouts, guardedRolloutCount, lastUsedInExperiment, lastUsedInGuardedRollout`},
 		{in: "Experiments", wantErr: `expand "Experiments" is not supported; supported values: experiments, experimentCount, metricGroups, metricGroupCount, eventSources, guardedRollouts, guardedRolloutCount, lastUsedInExperiment, lastUsedInGuardedRollout`},
-		{in: "experimentCount", list: true, want: catalog.ExpandSet{"experimentCount": true}},
+		{in: "experimentCount", list: true, want: catalog.ExpandSet{catalog.ExpandExperimentCount: true}},
 		{in: "experiments", list: true, wantErr: `expand "experiments" is not supported; supported values: experimentCount`},
 	}
 	for _, tt := range tests {
@@ -354,8 +354,8 @@ func TestParseGroupExpand(t *testing.T) {
 		wantErr string
 	}{
 		{"", catalog.ExpandSet{}, ""},
-		{"experiments", catalog.ExpandSet{"experiments": true}, ""},
-		{"experimentCount, experiments", catalog.ExpandSet{"experiments": true, "experimentCount": true}, ""},
+		{"experiments", catalog.ExpandSet{catalog.ExpandExperiments: true}, ""},
+		{"experimentCount, experiments", catalog.ExpandSet{catalog.ExpandExperiments: true, catalog.ExpandExperimentCount: true}, ""},
 		{"metricGroups", nil, `expand "metricGroups" is not supported; supported values: experiments, experimentCount`},
 	} {
 		got, err := parseGroupExpand(c.in)

@@ -333,7 +333,7 @@ func (c *Catalog) GetMetricGroup(ctx context.Context, projectKey, key string, ex
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	}
-	if err != nil || !expand["experiments"] {
+	if err != nil || !expand[ExpandExperiments] {
 		return g, nil, err
 	}
 	exps, err := c.store.GroupExperiments(ctx, g.ID)

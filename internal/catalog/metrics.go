@@ -180,7 +180,7 @@ func (c *Catalog) GetMetric(ctx context.Context, projectKey, key, versionID stri
 		want[k] = v
 	}
 	if m.Usage.AttachedFlagCount > 0 {
-		want["attachedFeatures"] = true
+		want[ExpandAttachedFeatures] = true
 	}
 	if len(want) == 0 {
 		return m, nil, nil

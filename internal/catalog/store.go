@@ -38,9 +38,6 @@ type Seed struct {
 	Environments []Environment
 }
 
-// ExpandSet names the metric expansions a read should load.
-type ExpandSet map[string]bool
-
 // Store persists the catalog. Reads are methods of their own, each one
 // consistent snapshot; every write runs through Transact. Methods report
 // missing rows with core.ErrNotFound, unique violations with
