@@ -69,7 +69,7 @@ func newMemberRep(m *catalog.MemberDetail, expand catalog.ExpandSet) memberRep {
 	for _, t := range m.MaintainedTeams {
 		rep.PermissionGrants = append(rep.PermissionGrants, permissionGrantRep{Resource: "team/" + t.Key, ActionSet: catalog.ActionSetMaintainTeam})
 	}
-	if expand["roleAttributes"] {
+	if expand[catalog.ExpandRoleAttributes] {
 		rep.RoleAttributes = &map[string][]string{}
 	}
 	return rep
@@ -92,11 +92,11 @@ func newMembersRep(ms []catalog.MemberDetail, expand catalog.ExpandSet, l links,
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseMemberQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"), qv.Get("sort"))
+	q, err := parseMemberQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"), qv.Get("sort"))
 	if err != nil {
 		return err
 	}
-	expand, err := catalog.ParseMemberExpand(qv.Get("expand"))
+	expand, err := parseMemberExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (s *Server) createMembers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseMemberExpand(r.URL.Query().Get("expand"))
+	expand, err := parseMemberExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -185,23 +185,23 @@ func newTeamRep(t *catalog.Team, expand catalog.ExpandSet) teamRep {
 		Key:   t.Key, Name: t.Name, Description: t.Description,
 		CreationDate: epochMS(t.CreatedAt), LastModified: epochMS(t.UpdatedAt), Version: t.Version,
 	}
-	if expand["members"] {
+	if expand[catalog.ExpandMembers] {
 		rep.Members = &teamMembersRep{TotalCount: t.MemberCount}
 	}
-	if expand["maintainers"] {
+	if expand[catalog.ExpandMaintainers] {
 		m := &teamMaintainersRep{TotalCount: len(t.Maintainers), Items: make([]memberSummary, 0, len(t.Maintainers))}
 		for i := range t.Maintainers {
 			m.Items = append(m.Items, *memberSummaryRep(&t.Maintainers[i]))
 		}
 		rep.Maintainers = m
 	}
-	if expand["roles"] {
+	if expand[catalog.ExpandRoles] {
 		rep.Roles = &teamCollectionRep{Items: []any{}}
 	}
-	if expand["projects"] {
+	if expand[catalog.ExpandProjects] {
 		rep.Projects = &teamCollectionRep{Items: []any{}}
 	}
-	if expand["roleAttributes"] {
+	if expand[catalog.ExpandRoleAttributes] {
 		rep.RoleAttributes = &map[string][]string{}
 	}
 	return rep
@@ -215,11 +215,11 @@ type teamsRep struct {
 
 func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseTeamQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"))
+	q, err := parseTeamQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("filter"))
 	if err != nil {
 		return err
 	}
-	expand, err := catalog.ParseTeamListExpand(qv.Get("expand"))
+	expand, err := parseTeamListExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	expand, err := parseTeamExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	expand, err := parseTeamExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
 const semanticPatchModel = "launchdarkly.semanticpatch"
 
 func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseTeamExpand(r.URL.Query().Get("expand"))
+	expand, err := parseTeamExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -314,7 +314,7 @@ type teamMaintainerPageRep struct {
 
 func (s *Server) listTeamMaintainers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	page, err := catalog.ParseTeamMaintainersPage(q.Get("limit"), q.Get("offset"))
+	page, err := parseTeamMaintainersPage(q.Get("limit"), q.Get("offset"))
 	if err != nil {
 		return err
 	}

@@ -120,11 +120,11 @@ func newGroupRep(g *catalog.MetricGroup, expand catalog.ExpandSet, exps []catalo
 			NameInGroup: m.NameInGroup, RandomizationUnits: m.Def.RandomizationUnits, AnalysisUnits: m.Def.RandomizationUnits,
 		})
 	}
-	if expand["experimentCount"] {
+	if expand[catalog.ExpandExperimentCount] {
 		n := g.Usage.ExperimentCount
 		rep.ExperimentCount = &n
 	}
-	if expand["experiments"] {
+	if expand[catalog.ExpandExperiments] {
 		list := make([]dependentExperiment, 0, len(exps))
 		for _, e := range exps {
 			list = append(list, newExperimentRep(e))
@@ -142,7 +142,7 @@ type metricGroupCollectionRep struct {
 
 func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseGroupQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	q, err := parseGroupQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
-	expand, err := catalog.ParseGroupExpand(r.URL.Query().Get("expand"))
+	expand, err := parseGroupExpand(r.URL.Query().Get("expand"))
 	if err != nil {
 		return err
 	}

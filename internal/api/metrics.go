@@ -165,26 +165,26 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		rep.LastSeen = &l
 	}
 	u := m.Usage
-	if expand["experimentCount"] {
+	if expand[catalog.ExpandExperimentCount] {
 		rep.ExperimentCount = &u.ExperimentCount
 	}
-	if expand["metricGroupCount"] {
+	if expand[catalog.ExpandMetricGroupCount] {
 		rep.MetricGroupCount = &u.MetricGroupCount
 	}
-	if expand["guardedRolloutCount"] {
+	if expand[catalog.ExpandGuardedRolloutCount] {
 		rep.GuardedRolloutCount = &u.GuardedRolloutCount
 	}
 	if x == nil {
 		return rep
 	}
-	if expand["experiments"] {
+	if expand[catalog.ExpandExperiments] {
 		list := make([]dependentExperiment, 0, len(x.Experiments))
 		for _, e := range x.Experiments {
 			list = append(list, newExperimentRep(e))
 		}
 		rep.Experiments = &list
 	}
-	if expand["metricGroups"] {
+	if expand[catalog.ExpandMetricGroups] {
 		list := make([]dependentMetricGroup, 0, len(x.MetricGroups))
 		rep.MetricGroups = &list
 		for _, g := range x.MetricGroups {
@@ -195,14 +195,14 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 			})
 		}
 	}
-	if expand["guardedRollouts"] {
+	if expand[catalog.ExpandGuardedRollouts] {
 		list := make([]dependentRollout, 0, len(x.GuardedRollouts))
 		for _, g := range x.GuardedRollouts {
 			list = append(list, newRolloutRep(g))
 		}
 		rep.GuardedRollouts = &list
 	}
-	if expand["eventSources"] {
+	if expand[catalog.ExpandEventSources] {
 		list := make([]eventSource, 0, len(x.EventSources))
 		for _, e := range x.EventSources {
 			list = append(list, eventSource{Key: e.Key, LastSeen: epochMS(e.LastSeen)})
@@ -234,11 +234,11 @@ type metricCollectionRep struct {
 
 func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	q, err := catalog.ParseMetricQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
+	q, err := parseMetricQuery(qv.Get("limit"), qv.Get("offset"), qv.Get("sort"), qv.Get("filter"))
 	if err != nil {
 		return err
 	}
-	expand, err := catalog.ParseMetricListExpand(qv.Get("expand"))
+	expand, err := parseMetricListExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	expand, err := catalog.ParseMetricExpand(qv.Get("expand"))
+	expand, err := parseMetricExpand(qv.Get("expand"))
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func metricVersionPath(projectKey, key, versionID string) string {
 
 func (s *Server) listMetricVersions(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	page, err := catalog.ParsePage(qv.Get("limit"), qv.Get("offset"), 20, 100)
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), 20, 100)
 	if err != nil {
 		return err
 	}

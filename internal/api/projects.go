@@ -95,8 +95,8 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func expandEnvironments(r *http.Request) (bool, error) {
-	set, err := catalog.ParseExpand(r.URL.Query().Get("expand"), []string{"environments"})
-	return set["environments"], err
+	set, err := parseExpand(r.URL.Query().Get("expand"), catalog.ProjectExpands)
+	return set[catalog.ExpandEnvironments], err
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
@@ -124,7 +124,7 @@ type projectsRep struct {
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	pq, err := catalog.ParseProjectQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
+	pq, err := parseProjectQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	eq, err := catalog.ParseEnvironmentQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
+	eq, err := parseEnvironmentQuery(q.Get("limit"), q.Get("offset"), q.Get("filter"), q.Get("sort"))
 	if err != nil {
 		return err
 	}

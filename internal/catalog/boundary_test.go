@@ -2,55 +2,10 @@ package catalog
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/metricsd/metricsd/internal/core"
-	"github.com/metricsd/metricsd/internal/filter"
 )
-
-// TestFilterErrorsKeepPosition: list-filter errors are core.KindInvalid
-// and still unwrap to the *filter.Error with its byte position.
-func TestFilterErrorsKeepPosition(t *testing.T) {
-	tests := []struct {
-		name  string
-		parse func(string) error
-		in    string
-		pos   int
-		msg   string
-	}{
-		{"metric repeat", func(s string) error { _, err := ParseMetricQuery("", "", "", s); return err },
-			"eventKind equals custom, eventKind equals click", 25, `field "eventKind" may appear only once`},
-		{"metric value", func(s string) error { _, err := ParseMetricQuery("", "", "", s); return err },
-			"isNumeric equals maybe", 17, "expected true or false, found string \"maybe\""},
-		{"metric syntax", func(s string) error { _, err := ParseMetricQuery("", "", "", s); return err },
-			`query equals "a\u0000"`, 15, `invalid escape sequence in string: \u0000 (NUL) is not allowed`},
-		{"group repeat", func(s string) error { _, err := ParseGroupQuery("", "", "", s); return err },
-			"kind equals funnel and kind equals standard", 23, `field "kind" may appear only once`},
-		{"group value", func(s string) error { _, err := ParseGroupQuery("", "", "", s); return err },
-			"kind equals nope", 12, "must be one of funnel, standard, guardrail; found \"nope\""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.parse(tt.in)
-			if k := core.KindOf(err); k != core.KindInvalid {
-				t.Fatalf("error %v has kind %v, want KindInvalid", err, k)
-			}
-			var fe *filter.Error
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %v does not unwrap to a *filter.Error", err)
-			}
-			if fe.Pos != tt.pos || fe.Msg != tt.msg {
-				t.Errorf("filter error at %d %q, want at %d %q", fe.Pos, fe.Msg, tt.pos, tt.msg)
-			}
-			if want := (&filter.Error{Pos: tt.pos, Msg: tt.msg}).Error(); err.Error() != want {
-				t.Errorf("message %q, want %q", err.Error(), want)
-			}
-		})
-	}
-}
 
 // TestLengthsCountCharacters: every name and description limit counts
 // characters, not bytes.

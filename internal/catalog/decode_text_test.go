@@ -98,25 +98,3 @@ func TestDecodeStrictReadOnly(t *testing.T) {
 		}
 	}
 }
-
-// TestPageBounds: offsets beyond MaxOffset are refused, so that paging
-// links cannot overflow.
-func TestPageBounds(t *testing.T) {
-	for _, c := range []struct{ offset, want string }{
-		{"0", ""},
-		{"1000000000", ""},
-		{"1000000001", "offset must be at most 1000000000"},
-		{"9223372036854775807", "offset must be at most 1000000000"},
-		{"9223372036854775808", "offset must be a non-negative integer"},
-		{"-1", "offset must be a non-negative integer"},
-	} {
-		_, err := ParsePage("", c.offset, 20, 50)
-		got := ""
-		if err != nil {
-			got = err.Error()
-		}
-		if got != c.want {
-			t.Errorf("ParsePage(offset=%s) = %q, want %q", c.offset, got, c.want)
-		}
-	}
-}

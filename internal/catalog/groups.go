@@ -19,7 +19,6 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 
 	"github.com/metricsd/metricsd/internal/core"
-	"github.com/metricsd/metricsd/internal/filter"
 )
 
 // MetricGroupPost is the body of a create-metric-group request. key may be
@@ -334,16 +333,11 @@ func (c *Groups) GetMetricGroup(ctx context.Context, projectKey, key string, exp
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	}
-	if err != nil || !expand["experiments"] {
+	if err != nil || !expand[ExpandExperiments] {
 		return g, nil, err
 	}
 	exps, err := c.store.GroupExperiments(ctx, g.ID)
 	return g, exps, err
-}
-
-// ParseGroupExpand parses expand for a single group read.
-func ParseGroupExpand(s string) (ExpandSet, error) {
-	return ParseExpand(s, []string{"experiments", "experimentCount"})
 }
 
 // ListMetricGroups returns one page of a project's groups and the total.
@@ -464,62 +458,4 @@ func checkMetricInGroups(ctx context.Context, tx MetricTx, cur *Metric, def Metr
 		}
 	}
 	return nil
-}
-
-var groupFilterSpec = filter.Spec{
-	"query":             filter.Ops("equals").Repeated(),
-	"kind":              filter.Ops("equals"),
-	"hasConnections":    filter.Ops("equals"),
-	"experimentStatus":  filter.Ops("equals"),
-	"maintainerIds":     filter.Ops("anyOf"),
-	"maintainerTeamKey": filter.Ops("equals"),
-}
-
-// ParseGroupQuery reads the list parameters of the metric groups endpoint.
-func ParseGroupQuery(limit, offset, sort, filterText string) (GroupQuery, error) {
-	var q GroupQuery
-	page, err := ParsePage(limit, offset, DefaultMetricLimit, MaxMetricLimit)
-	if err != nil {
-		return q, err
-	}
-	q.Page = page
-	if q.Sort, err = ParseSort(sort, "name", "createdAt", "connectionCount"); err != nil {
-		return q, err
-	}
-	expr, err := ParseFilter(filterText, groupFilterSpec)
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range expr.Clauses {
-		if err := applyGroupClause(&q, cl); err != nil {
-			return q, filterInvalid(err)
-		}
-	}
-	return q, nil
-}
-
-func applyGroupClause(q *GroupQuery, cl filter.Clause) error {
-	v := cl.Value
-	var err error
-	switch cl.Field {
-	case "query":
-		var s []string
-		if s, err = v.AsStrings(); err == nil {
-			q.Queries = append(q.Queries, s)
-		}
-	case "kind":
-		q.Kind, err = v.OneOf(GroupFunnel, GroupStandard, GroupGuardrail)
-	case "hasConnections":
-		var b bool
-		if b, err = v.AsBool(); err == nil {
-			q.HasConnections = &b
-		}
-	case "experimentStatus":
-		q.ExperimentStatus, err = v.OneOf("not_started", "running", "stopped", "started")
-	case "maintainerIds":
-		q.MaintainerIDs, err = v.AsStrings()
-	case "maintainerTeamKey":
-		q.MaintainerTeamKey, err = v.AsString()
-	}
-	return err
 }

@@ -102,51 +102,6 @@ func TestNewMember(t *testing.T) {
 	}
 }
 
-func TestParseMemberQuery(t *testing.T) {
-	yes, no := true, false
-	tests := []struct {
-		limit, offset, filter, sort string
-		want                        MemberQuery
-		wantErr                     string
-	}{
-		{"", "", "", "", MemberQuery{Page: core.Page{Limit: 20}}, ""},
-		{"1000", "5", "", "", MemberQuery{Page: core.Page{Limit: 1000, Offset: 5}}, ""},
-		{"1001", "", "", "", MemberQuery{}, "limit must be an integer between 1 and 1000"},
-		{"", "-1", "", "", MemberQuery{}, "offset must be a non-negative integer"},
-		{"", "", "query:ann", "", MemberQuery{Page: core.Page{Limit: 20}, Query: "ann"}, ""},
-		{"", "", "query:abc,role:admin|customrole", "", MemberQuery{Page: core.Page{Limit: 20}, Query: "abc", Roles: []string{"admin", "customrole"}}, ""},
-		{"", "", " id:a|b|a , email:X@y.io ", "", MemberQuery{Page: core.Page{Limit: 20}, IDs: []string{"a", "b"}, Emails: []string{"X@y.io"}}, ""},
-		{"", "", "team:core,noteam:false", "", MemberQuery{Page: core.Page{Limit: 20}, TeamKey: "core", NoTeam: &no}, ""},
-		{"", "", "noteam:true", "", MemberQuery{Page: core.Page{Limit: 20}, NoTeam: &yes}, ""},
-		{"", "", "noteam:yes", "", MemberQuery{}, `filter field "noteam" must be true or false`},
-		{"", "", "noteam:1", "", MemberQuery{}, `filter field "noteam" must be true or false`},
-		{"", "", "lastSeen:{\"never\":true}", "", MemberQuery{}, `filter field "lastSeen" is not supported; use query, role, id, email, team, noteam`},
-		{"", "", "query", "", MemberQuery{}, `filter "query" must have the form field:value`},
-		{"", "", "query:", "", MemberQuery{}, `filter "query:" must have the form field:value`},
-		{"", "", "query:a,query:b", "", MemberQuery{}, `filter field "query" may appear only once`},
-		{"", "", "", "displayName", MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName"}}}, ""},
-		{"", "", "", "-displayName", MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, ""},
-		{"", "", "", "lastSeen", MemberQuery{}, `sort field "lastSeen" is not supported; use displayName, with - for descending order`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.limit+"|"+tt.offset+"|"+tt.filter+"|"+tt.sort, func(t *testing.T) {
-			got, err := ParseMemberQuery(tt.limit, tt.offset, tt.filter, tt.sort)
-			if d := cmp.Diff(tt.wantErr, errText(err)); d != "" {
-				t.Fatalf("error (-want +got):\n%s", d)
-			}
-			if err != nil {
-				if core.KindOf(err) != core.KindInvalid {
-					t.Errorf("core.KindOf = %v, want core.KindInvalid", core.KindOf(err))
-				}
-				return
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("query (-want +got):\n%s", d)
-			}
-		})
-	}
-}
-
 func TestDescribeMaintained(t *testing.T) {
 	ref := func(kind, project, key string) MaintainedRef {
 		return MaintainedRef{Kind: kind, ProjectKey: project, Key: key}

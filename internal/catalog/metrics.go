@@ -180,7 +180,7 @@ func (c *Metrics) GetMetric(ctx context.Context, projectKey, key, versionID stri
 		want[k] = v
 	}
 	if m.Usage.AttachedFlagCount > 0 {
-		want["attachedFeatures"] = true
+		want[ExpandAttachedFeatures] = true
 	}
 	if len(want) == 0 {
 		return m, nil, nil
@@ -332,40 +332,6 @@ func applyMetricPatch(cur *Metric, ops []patch.Op) (MetricDef, error) {
 	}
 	reconcilePatchedUnits(&def, cur.Def.RandomizationUnits)
 	return def, nil
-}
-
-// metricExpansions are the expand values a metric read accepts.
-var metricExpansions = []string{"experiments", "experimentCount", "metricGroups", "metricGroupCount", "eventSources", "guardedRollouts", "guardedRolloutCount", "lastUsedInExperiment", "lastUsedInGuardedRollout"}
-
-// ParseExpand splits a comma-separated expand parameter and checks every
-// name against allowed.
-func ParseExpand(s string, allowed []string) (ExpandSet, error) {
-	set := ExpandSet{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		ok := false
-		for _, a := range allowed {
-			if a == part {
-				ok = true
-			}
-		}
-		if !ok {
-			return nil, invalid("expand %q is not supported; supported values: %s", part, strings.Join(allowed, ", "))
-		}
-		set[part] = true
-	}
-	return set, nil
-}
-
-// ParseMetricExpand parses expand for a single-metric read.
-func ParseMetricExpand(s string) (ExpandSet, error) { return ParseExpand(s, metricExpansions) }
-
-// ParseMetricListExpand parses expand for the metric list.
-func ParseMetricListExpand(s string) (ExpandSet, error) {
-	return ParseExpand(s, []string{"experimentCount"})
 }
 
 // ListMetricVersions returns one page of a metric's versions, newest first.

@@ -38,9 +38,6 @@ type Seed struct {
 	Environments []Environment
 }
 
-// ExpandSet names the metric expansions a read should load.
-type ExpandSet map[string]bool
-
 // Store persists the catalog: what every service needs, together. Reads
 // are methods of their own, each one consistent snapshot; every write runs
 // through Transact, the one write seam, which runs fn in one transaction

@@ -13,11 +13,6 @@ const (
 	MaxTeamMaintainerLimit     = 100
 )
 
-// ParseTeamMaintainersPage reads limit and offset of the maintainer list.
-func ParseTeamMaintainersPage(limit, offset string) (core.Page, error) {
-	return ParsePage(limit, offset, DefaultTeamMaintainerLimit, MaxTeamMaintainerLimit)
-}
-
 // ListTeamMaintainers returns one page of a team's maintainers and their
 // number.
 func (c *Teams) ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error) {

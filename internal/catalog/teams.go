@@ -73,45 +73,6 @@ type TeamQuery struct {
 	NoMembers *bool
 }
 
-// ParseTeamQuery reads the list parameters of the teams endpoint.
-func ParseTeamQuery(limit, offset, filterText string) (TeamQuery, error) {
-	var q TeamQuery
-	page, err := ParsePage(limit, offset, DefaultTeamLimit, MaxTeamLimit)
-	if err != nil {
-		return q, err
-	}
-	q.Page = page
-	clauses, err := parseColonFilter(filterText, []string{"query", "nomembers"})
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range clauses {
-		switch cl.field {
-		case "query":
-			q.Query = cl.value
-		case "nomembers":
-			b, err := parseFilterBool(cl)
-			if err != nil {
-				return q, err
-			}
-			q.NoMembers = &b
-		}
-	}
-	return q, nil
-}
-
-// ParseTeamExpand checks the expand parameter of single-team requests.
-func ParseTeamExpand(s string) (ExpandSet, error) {
-	return ParseExpand(s, []string{"members", "roles", "roleAttributes", "projects", "maintainers"})
-}
-
-// ParseTeamListExpand checks the expand parameter of the team list, which
-// (in LaunchDarkly's current API version) no longer expands roles or
-// projects.
-func ParseTeamListExpand(s string) (ExpandSet, error) {
-	return ParseExpand(s, []string{"members", "roleAttributes", "maintainers"})
-}
-
 func validateTeamName(field, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {

@@ -11,54 +11,6 @@ import (
 	"github.com/metricsd/metricsd/internal/patch"
 )
 
-func TestParseTeamQuery(t *testing.T) {
-	yes := true
-	tests := []struct {
-		limit, offset, filter string
-		want                  TeamQuery
-		wantErr               string
-	}{
-		{"", "", "", TeamQuery{Page: core.Page{Limit: 20}}, ""},
-		{"100", "3", "", TeamQuery{Page: core.Page{Limit: 100, Offset: 3}}, ""},
-		{"101", "", "", TeamQuery{}, "limit must be an integer between 1 and 100"},
-		{"0", "", "", TeamQuery{}, "limit must be an integer between 1 and 100"},
-		{"", "", "query:core", TeamQuery{Page: core.Page{Limit: 20}, Query: "core"}, ""},
-		{"", "", "query:core,nomembers:true", TeamQuery{Page: core.Page{Limit: 20}, Query: "core", NoMembers: &yes}, ""},
-		{"", "", "nomembers:maybe", TeamQuery{}, `filter field "nomembers" must be true or false`},
-		{"", "", "name:core", TeamQuery{}, `filter field "name" is not supported; use query, nomembers`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.limit+"|"+tt.offset+"|"+tt.filter, func(t *testing.T) {
-			got, err := ParseTeamQuery(tt.limit, tt.offset, tt.filter)
-			if d := cmp.Diff(tt.wantErr, errText(err)); d != "" {
-				t.Fatalf("error (-want +got):\n%s", d)
-			}
-			if err == nil {
-				if d := cmp.Diff(tt.want, got); d != "" {
-					t.Errorf("query (-want +got):\n%s", d)
-				}
-			}
-		})
-	}
-}
-
-func TestParseTeamExpand(t *testing.T) {
-	if _, err := ParseTeamExpand("members,roles,roleAttributes,projects,maintainers"); err != nil {
-		t.Errorf("single team: %v", err)
-	}
-	if _, err := ParseTeamListExpand("members,roleAttributes,maintainers"); err != nil {
-		t.Errorf("list: %v", err)
-	}
-	want := `expand "roles" is not supported; supported values: members, roleAttributes, maintainers`
-	if _, err := ParseTeamListExpand("members,roles"); errText(err) != want {
-		t.Errorf("list expand=roles: %v, want %s", err, want)
-	}
-	want = `expand "bogus" is not supported; supported values: members, roles, roleAttributes, projects, maintainers`
-	if _, err := ParseTeamExpand("bogus"); errText(err) != want {
-		t.Errorf("expand=bogus: %v, want %s", err, want)
-	}
-}
-
 func TestGrantMaintainers(t *testing.T) {
 	tests := []struct {
 		g       PermissionGrantInput

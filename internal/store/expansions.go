@@ -12,20 +12,20 @@ import (
 func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalog.ExpandSet) (*catalog.MetricExpansions, error) {
 	x := &catalog.MetricExpansions{}
 	err := db.tx(ctx, false, func(t *txn) error {
-		if want["experiments"] || want["lastUsedInExperiment"] {
+		if want[catalog.ExpandExperiments] || want[catalog.ExpandLastUsedInExperiment] {
 			exps, err := queryExperiments(ctx, t, metricID)
 			if err != nil {
 				return err
 			}
-			if want["experiments"] {
+			if want[catalog.ExpandExperiments] {
 				x.Experiments = exps
 			}
-			if want["lastUsedInExperiment"] && len(exps) > 0 {
+			if want[catalog.ExpandLastUsedInExperiment] && len(exps) > 0 {
 				last := exps[len(exps)-1]
 				x.LastUsedInExperiment = &last
 			}
 		}
-		if want["metricGroups"] {
+		if want[catalog.ExpandMetricGroups] {
 			rows, err := t.query(ctx, `SELECT DISTINCT g.key, g.name, g.kind, p.key, g.created_at FROM metric_group_metrics gm
 				JOIN metric_groups g ON g.id = gm.group_id JOIN projects p ON p.id = g.project_id
 				WHERE gm.metric_id = ? ORDER BY g.created_at, g.key`, metricID)
@@ -46,20 +46,20 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 				return err
 			}
 		}
-		if want["guardedRollouts"] || want["lastUsedInGuardedRollout"] || want["guardedRolloutCount"] {
+		if want[catalog.ExpandGuardedRollouts] || want[catalog.ExpandLastUsedInGuardedRollout] || want[catalog.ExpandGuardedRolloutCount] {
 			rs, err := queryRollouts(ctx, t, metricID)
 			if err != nil {
 				return err
 			}
-			if want["guardedRollouts"] {
+			if want[catalog.ExpandGuardedRollouts] {
 				x.GuardedRollouts = rs
 			}
-			if want["lastUsedInGuardedRollout"] && len(rs) > 0 {
+			if want[catalog.ExpandLastUsedInGuardedRollout] && len(rs) > 0 {
 				last := rs[len(rs)-1]
 				x.LastUsedInGuardedRollout = &last
 			}
 		}
-		if want["attachedFeatures"] {
+		if want[catalog.ExpandAttachedFeatures] {
 			rows, err := t.query(ctx, `SELECT e.flag_key, e.flag_name FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
 				WHERE `+usesMetricID("em")+` AND `+runningExperiment+`
 				UNION SELECT r.flag_key, r.flag_name FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
@@ -79,7 +79,7 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 				return err
 			}
 		}
-		if want["eventSources"] {
+		if want[catalog.ExpandEventSources] {
 			rows, err := t.query(ctx, `SELECT source, last_seen FROM metric_event_sources WHERE metric_id = ? ORDER BY source`, metricID)
 			if err != nil {
 				return err

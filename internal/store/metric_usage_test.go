@@ -140,7 +140,7 @@ func TestMetricUsage(t *testing.T) {
 		r2 := catalog.GuardedRolloutRef{ID: "r2", ProjectKey: "usage", FlagKey: "flag-e", FlagName: "Flag E", FlagPurpose: "", EnvironmentKey: "test", EnvironmentName: "Test", Status: "rolled_back", CreatedAt: at(41 * time.Second)}
 		r3 := catalog.GuardedRolloutRef{ID: "r3", ProjectKey: "usage", FlagKey: "flag-f", FlagName: "Flag F", FlagPurpose: "migration", EnvironmentKey: "production", EnvironmentName: "Production", Status: "monitoring", CreatedAt: at(42 * time.Second)}
 
-		everything := catalog.ExpandSet{"experiments": true, "metricGroups": true, "guardedRollouts": true, "eventSources": true, "lastUsedInExperiment": true, "lastUsedInGuardedRollout": true}
+		everything := catalog.ExpandSet{catalog.ExpandExperiments: true, catalog.ExpandMetricGroups: true, catalog.ExpandGuardedRollouts: true, catalog.ExpandEventSources: true, catalog.ExpandLastUsedInExperiment: true, catalog.ExpandLastUsedInGuardedRollout: true}
 		for _, tc := range []struct {
 			metric string
 			want   catalog.ExpandSet
@@ -179,12 +179,12 @@ func TestMetricUsage(t *testing.T) {
 				EventSources:    []catalog.EventSource{},
 			}},
 			{"grouped", catalog.ExpandSet{}, catalog.MetricExpansions{}},
-			{"grouped", catalog.ExpandSet{"experiments": true}, catalog.MetricExpansions{Experiments: []catalog.ExperimentRef{e2, e3, e4}}},
-			{"grouped", catalog.ExpandSet{"lastUsedInExperiment": true}, catalog.MetricExpansions{LastUsedInExperiment: &e4}},
-			{"grouped", catalog.ExpandSet{"metricGroups": true}, catalog.MetricExpansions{MetricGroups: []catalog.MetricGroupRef{g1, g2}}},
-			{"grouped", catalog.ExpandSet{"guardedRollouts": true}, catalog.MetricExpansions{GuardedRollouts: []catalog.GuardedRolloutRef{r2, r3}}},
-			{"grouped", catalog.ExpandSet{"lastUsedInGuardedRollout": true}, catalog.MetricExpansions{LastUsedInGuardedRollout: &r3}},
-			{"direct", catalog.ExpandSet{"eventSources": true}, catalog.MetricExpansions{EventSources: []catalog.EventSource{
+			{"grouped", catalog.ExpandSet{catalog.ExpandExperiments: true}, catalog.MetricExpansions{Experiments: []catalog.ExperimentRef{e2, e3, e4}}},
+			{"grouped", catalog.ExpandSet{catalog.ExpandLastUsedInExperiment: true}, catalog.MetricExpansions{LastUsedInExperiment: &e4}},
+			{"grouped", catalog.ExpandSet{catalog.ExpandMetricGroups: true}, catalog.MetricExpansions{MetricGroups: []catalog.MetricGroupRef{g1, g2}}},
+			{"grouped", catalog.ExpandSet{catalog.ExpandGuardedRollouts: true}, catalog.MetricExpansions{GuardedRollouts: []catalog.GuardedRolloutRef{r2, r3}}},
+			{"grouped", catalog.ExpandSet{catalog.ExpandLastUsedInGuardedRollout: true}, catalog.MetricExpansions{LastUsedInGuardedRollout: &r3}},
+			{"direct", catalog.ExpandSet{catalog.ExpandEventSources: true}, catalog.MetricExpansions{EventSources: []catalog.EventSource{
 				{Key: "launchdarkly", LastSeen: at(50 * time.Second)},
 				{Key: "snowflake", LastSeen: at(55 * time.Second)},
 			}}},
