@@ -179,7 +179,7 @@ func (c *Metrics) GetMetric(ctx context.Context, projectKey, key, versionID stri
 	for k, v := range expand {
 		want[k] = v
 	}
-	if m.Usage.AttachedFlagCount > 0 {
+	if m.Usage != nil && m.Usage.AttachedFlagCount > 0 {
 		want[ExpandAttachedFeatures] = true
 	}
 	if len(want) == 0 {

@@ -70,7 +70,9 @@ type Metric struct {
 	// Comment is the change comment stored with this version.
 	Comment    string
 	Maintainer *Member
-	Usage      MetricUsage
+	// Usage is what refers to the metric, computed at read time; nil for
+	// a metric read as a member of a group, whose usage is not loaded.
+	Usage *MetricUsage
 }
 
 // MetricUsage holds counters derived from experiments, metric groups,

@@ -29,8 +29,7 @@ LEFT JOIN teams tm ON tm.key = g.maintainer_team_key`
 // groupMetricSelect reads the current version of every metric of the groups
 // named by the IN list appended to it, in group order.
 var groupMetricSelect = `SELECT gm.group_id, gm.name_in_group, ` + metricHeadCols + `, m.version, m.version_id, m.updated_at, m.archived_at, m.maintainer_team_key, v.def, v.comment,
-	` + memberJoinCols + `,
-	0, 0, 0, 0, 0, 0, NULL
+	` + memberJoinCols + `
 FROM metric_group_metrics gm
 JOIN metrics m ON m.id = gm.metric_id
 JOIN metric_versions v ON v.version_id = m.version_id
@@ -84,7 +83,7 @@ func loadGroupMetrics(ctx context.Context, t *txn, groups []*catalog.MetricGroup
 	defer rows.Close()
 	for rows.Next() {
 		var groupID, nameInGroup string
-		m, err := scanMetric(prefixScanner{rows, []any{&groupID, &nameInGroup}})
+		m, err := scanMetricRow(prefixScanner{rows, []any{&groupID, &nameInGroup}}, false)
 		if err != nil {
 			return err
 		}

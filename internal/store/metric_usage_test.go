@@ -111,11 +111,11 @@ func TestMetricUsage(t *testing.T) {
 		}
 		for key, want := range wantUsage {
 			got := mustGetMetric(t, db, p.ID, key, "")
-			if d := diff(want, got.Usage); d != "" {
+			if d := diff(want, *got.Usage); d != "" {
 				t.Errorf("usage of %s (-want +got):\n%s", key, d)
 			}
 			got = mustGetMetric(t, db, p.ID, key, "ver-u-"+key+"-1")
-			if d := diff(want, got.Usage); d != "" {
+			if d := diff(want, *got.Usage); d != "" {
 				t.Errorf("usage of %s read by versionID (-want +got):\n%s", key, d)
 			}
 		}
@@ -124,7 +124,7 @@ func TestMetricUsage(t *testing.T) {
 			t.Fatalf("ListMetrics: %v", err)
 		}
 		for _, m := range listed {
-			if d := diff(wantUsage[m.Key], m.Usage); d != "" {
+			if d := diff(wantUsage[m.Key], *m.Usage); d != "" {
 				t.Errorf("listed usage of %s (-want +got):\n%s", m.Key, d)
 			}
 		}

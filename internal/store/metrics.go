@@ -65,7 +65,13 @@ JOIN metrics m ON m.id = v.metric_id
 JOIN projects p ON p.id = m.project_id
 LEFT JOIN members mb ON mb.id = v.maintainer_id`
 
-func scanMetric(s scanner) (*catalog.Metric, error) {
+// scanMetric scans a row of currentMetricSelect or versionMetricSelect,
+// usage columns included.
+func scanMetric(s scanner) (*catalog.Metric, error) { return scanMetricRow(s, true) }
+
+// scanMetricRow scans a metric row; withUsage says whether the row carries
+// the usage columns (group member rows do not).
+func scanMetricRow(s scanner, withUsage bool) (*catalog.Metric, error) {
 	var m catalog.Metric
 	var created, updated int64
 	var archived, lastSeen sql.NullInt64
@@ -73,12 +79,17 @@ func scanMetric(s scanner) (*catalog.Metric, error) {
 	var def string
 	var mbID, mbEmail, mbFirst, mbLast, mbRole sql.NullString
 	var mbCreated sql.NullInt64
-	u := &m.Usage
-	if err := s.Scan(&m.ID, &m.ProjectID, &m.ProjectKey, &m.Key, &m.Kind, &created,
+	dest := []any{&m.ID, &m.ProjectID, &m.ProjectKey, &m.Key, &m.Kind, &created,
 		&m.Version, &m.VersionID, &updated, &archived, &team, &def, &m.Comment,
-		&mbID, &mbEmail, &mbFirst, &mbLast, &mbRole, &mbCreated,
-		&u.ExperimentCount, &u.ActiveExperimentCount, &u.MetricGroupCount, &u.GuardedRolloutCount,
-		&u.ActiveGuardedRolloutCount, &u.AttachedFlagCount, &lastSeen); err != nil {
+		&mbID, &mbEmail, &mbFirst, &mbLast, &mbRole, &mbCreated}
+	var u *catalog.MetricUsage
+	if withUsage {
+		u = &catalog.MetricUsage{}
+		m.Usage = u
+		dest = append(dest, &u.ExperimentCount, &u.ActiveExperimentCount, &u.MetricGroupCount, &u.GuardedRolloutCount,
+			&u.ActiveGuardedRolloutCount, &u.AttachedFlagCount, &lastSeen)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return nil, classify(err)
 	}
 	m.CreatedAt, m.UpdatedAt, m.MaintainerTeamKey = fromMS(created), fromMS(updated), team.String
@@ -86,7 +97,7 @@ func scanMetric(s scanner) (*catalog.Metric, error) {
 		t := fromMS(archived.Int64)
 		m.ArchivedAt = &t
 	}
-	if lastSeen.Valid {
+	if u != nil && lastSeen.Valid {
 		t := fromMS(lastSeen.Int64)
 		u.LastSeen = &t
 	}

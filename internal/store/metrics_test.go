@@ -20,7 +20,7 @@ func fullMetric(p catalog.Project, maintainer catalog.Member) *catalog.Metric {
 	archived := at(90 * time.Minute)
 	return &catalog.Metric{
 		ID: "metric-full", ProjectID: p.ID, ProjectKey: p.Key, Key: "checkout-latency", Kind: catalog.KindTrace,
-		Version: 1, VersionID: "9b2f7d0e-5f6c-4c1e-8d0a-000000000001",
+		Version: 1, VersionID: "9b2f7d0e-5f6c-4c1e-8d0a-000000000001", Usage: &catalog.MetricUsage{},
 		CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour + time.Minute), ArchivedAt: &archived,
 		MaintainerTeamKey: "team-checkout",
 		Comment:           "initial version",

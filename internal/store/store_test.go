@@ -151,6 +151,8 @@ func simpleMetric(p catalog.Project, id, key string, created time.Time) *catalog
 	return &catalog.Metric{
 		ID: id, ProjectID: p.ID, ProjectKey: p.Key, Key: key, Kind: catalog.KindCustom,
 		Version: 1, VersionID: "ver-" + id + "-1", CreatedAt: created, UpdatedAt: created,
+		// What a read computes for a metric nothing uses.
+		Usage: &catalog.MetricUsage{},
 		Def: catalog.MetricDef{
 			Name: "Metric " + key, Tags: []string{}, EventKey: key, RandomizationUnits: []string{"user"},
 			UnitAggregationType: "average", AnalysisType: "mean",
