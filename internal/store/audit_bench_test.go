@@ -15,6 +15,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/patch"
 	"github.com/metricsd/metricsd/internal/resource"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -62,7 +63,7 @@ func benchMetric(p *catalog.Project, key string) *catalog.Metric {
 
 // metricChange builds the change the catalog records for a metric write
 // (catalog.metricChange): target, parent, documents, delta and actions.
-func metricChange(p *catalog.Project, before, after *catalog.Metric, delta []catalog.PatchOp, comment string, actions ...action.Action) *audit.Change {
+func metricChange(p *catalog.Project, before, after *catalog.Metric, delta []patch.Op, comment string, actions ...action.Action) *audit.Change {
 	c := &audit.Change{
 		Parent:  &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name},
 		Actions: actions, Comment: comment,
@@ -132,7 +133,7 @@ func BenchmarkWriteAudit(b *testing.B) {
 				seq++
 				key := fmt.Sprintf("patched-%d", seq%patched)
 				desc := fmt.Sprintf("Share of sessions that reach the order confirmation page (revision %d).", seq)
-				ops := []catalog.PatchOp{{Op: "replace", Path: "/description", Value: json.RawMessage(fmt.Sprintf("%q", desc))}}
+				ops := []patch.Op{{Op: "replace", Path: "/description", Value: json.RawMessage(fmt.Sprintf("%q", desc))}}
 				return db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) {
 					p, err := tx.Project(ctx, "bench")
 					if err != nil {
