@@ -174,6 +174,9 @@ func groupChange(p *Project, before, after *MetricGroup, delta []patch.Op, comme
 	if delta != nil {
 		c.Delta, _ = json.Marshal(delta)
 	}
+	if actions == nil {
+		c.Actions = changeActions(c.Before, c.After, groupFieldActions, action.UpdateMetricGroupMetrics)
+	}
 	return c
 }
 
@@ -424,8 +427,7 @@ func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, b
 			if out, err = tx.GroupForUpdate(ctx, p.ID, key); err != nil {
 				return nil, err
 			}
-			actions := changeActions(GroupDocument(cur), GroupDocument(out), groupFieldActions, action.UpdateMetricGroupMetrics)
-			return groupChange(p, cur, out, ops, comment, actions), nil
+			return groupChange(p, cur, out, ops, comment, nil), nil
 		})
 	})
 	return out, err

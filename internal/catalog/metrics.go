@@ -96,7 +96,8 @@ func metricTarget(projectKey string, m *Metric) audit.Target {
 }
 
 // metricChange describes a metric write for the audit log; before or
-// after is nil on create and delete.
+// after is nil on create and delete. Nil actions are derived from the
+// fields that changed.
 func metricChange(p *Project, before, after *Metric, delta []patch.Op, comment string, actions []action.Action) *audit.Change {
 	c := &audit.Change{
 		Parent:  &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name},
@@ -110,6 +111,9 @@ func metricChange(p *Project, before, after *Metric, delta []patch.Op, comment s
 	}
 	if delta != nil {
 		c.Delta, _ = json.Marshal(delta)
+	}
+	if actions == nil {
+		c.Actions = changeActions(c.Before, c.After, metricFieldActions, action.UpdateMetric)
 	}
 	return c
 }
@@ -315,8 +319,7 @@ func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body 
 		if out, err = tx.Metric(ctx, p.ID, cur.Key, next.VersionID); err != nil {
 			return nil, err
 		}
-		before, after := MetricDocument(cur), MetricDocument(out)
-		return metricChange(p, cur, out, ops, comment, changeActions(before, after, metricFieldActions, action.UpdateMetric)), nil
+		return metricChange(p, cur, out, ops, comment, nil), nil
 	})
 	return out, err
 }
