@@ -164,20 +164,7 @@ func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
 }
 
 func groupChange(p *Project, before, after *MetricGroup, delta []patch.Op, comment string, actions []action.Action) *audit.Change {
-	c := &audit.Change{Parent: &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name}, Actions: actions, Comment: comment}
-	if before != nil {
-		c.Target, c.Before = groupTarget(p.Key, before), GroupDocument(before)
-	}
-	if after != nil {
-		c.Target, c.After = groupTarget(p.Key, after), GroupDocument(after)
-	}
-	if delta != nil {
-		c.Delta, _ = json.Marshal(delta)
-	}
-	if actions == nil {
-		c.Actions = changeActions(c.Before, c.After, groupFieldActions, action.UpdateMetricGroupMetrics)
-	}
-	return c
+	return childChange(p, before, after, groupTarget, GroupDocument, delta, comment, actions, groupFieldActions, action.UpdateMetricGroupMetrics)
 }
 
 var groupFieldActions = map[string]action.Action{

@@ -99,21 +99,29 @@ func metricTarget(projectKey string, m *Metric) audit.Target {
 // after is nil on create and delete. Nil actions are derived from the
 // fields that changed.
 func metricChange(p *Project, before, after *Metric, delta []patch.Op, comment string, actions []action.Action) *audit.Change {
+	return childChange(p, before, after, metricTarget, MetricDocument, delta, comment, actions, metricFieldActions, action.UpdateMetric)
+}
+
+// childChange describes a write of a resource of project p (a metric or a
+// metric group): target and doc render it, table and fallback name the
+// actions of the fields a patch changed when actions is nil.
+func childChange[T any](p *Project, before, after *T, target func(string, *T) audit.Target, doc func(*T) json.RawMessage,
+	delta []patch.Op, comment string, actions []action.Action, table map[string]action.Action, fallback action.Action) *audit.Change {
 	c := &audit.Change{
 		Parent:  &audit.Parent{Resource: resource.Project(p.Key).String(), Name: p.Name},
 		Actions: actions, Comment: comment,
 	}
 	if before != nil {
-		c.Target, c.Before = metricTarget(p.Key, before), MetricDocument(before)
+		c.Target, c.Before = target(p.Key, before), doc(before)
 	}
 	if after != nil {
-		c.Target, c.After = metricTarget(p.Key, after), MetricDocument(after)
+		c.Target, c.After = target(p.Key, after), doc(after)
 	}
 	if delta != nil {
 		c.Delta, _ = json.Marshal(delta)
 	}
 	if actions == nil {
-		c.Actions = changeActions(c.Before, c.After, metricFieldActions, action.UpdateMetric)
+		c.Actions = changeActions(c.Before, c.After, table, fallback)
 	}
 	return c
 }

@@ -115,20 +115,9 @@ func (t *txn) Environments(ctx context.Context, projectID string) ([]catalog.Env
 // ListEnvironments returns a project's environments in creation order.
 func (db *DB) ListEnvironments(ctx context.Context, projectID string) ([]catalog.Environment, error) {
 	var out []catalog.Environment
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT `+envCols+` FROM environments WHERE project_id = ? ORDER BY created_at, id`, projectID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEnvironment(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *e)
-		}
-		return rows.Err()
+	err := db.tx(ctx, false, func(t *txn) (err error) {
+		out, err = t.Environments(ctx, projectID)
+		return err
 	})
 	return out, err
 }
