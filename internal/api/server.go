@@ -103,14 +103,22 @@ func (s *Server) routes() http.Handler {
 // dispatch picks the handler for the request method, answering 405 with an
 // Allow header for any other method.
 func (s *Server) dispatch(rt route) http.Handler {
-	allowed := make([]string, 0, len(rt.methods))
+	allowed := make([]string, 0, len(rt.methods)+1)
 	for m := range rt.methods {
 		allowed = append(allowed, m)
+	}
+	get, readable := rt.methods[http.MethodGet]
+	if readable {
+		allowed = append(allowed, http.MethodHead)
 	}
 	slices.Sort(allowed)
 	allow := strings.Join(allowed, ", ")
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		h, ok := rt.methods[r.Method]
+		if r.Method == http.MethodHead && readable {
+			// A HEAD is the GET without its body (net/http drops it).
+			h, ok = get, true
+		}
 		if !ok {
 			w.Header().Set("Allow", allow)
 			return core.Errorf(kindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
@@ -246,6 +254,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
+		if mt == "application/merge-patch+json" {
+			return nil, core.Errorf(kindUnsupportedMedia, "JSON Merge Patch (application/merge-patch+json) is not supported; send a JSON Patch array as application/json")
+		}
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return nil, core.Errorf(kindUnsupportedMedia, "Content-Type must be application/json")
 		}

@@ -362,3 +362,35 @@ func TestMalformedQueryString(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditMembersCreatedTogether: one write that creates several members
+// records one entry that names every one of them, and a spec or q for any of
+// them finds it.
+func TestAuditMembersCreatedTogether(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		ids := e.createMembers(t, `[{"email":"ann@example.com"},{"email":"bob@example.com"},{"email":"cy_d@example.com"}]`)
+		all := e.auditEntries(t, "spec="+url.QueryEscape("member/*"), 20)
+		if len(all) != 1 {
+			t.Fatalf("%d entries for member/*, want 1", len(all))
+		}
+		var want []string
+		for _, id := range ids {
+			want = append(want, "createMember member/"+id)
+		}
+		if d := cmp.Diff(want, accesses(all[0])); d != "" {
+			t.Errorf("accesses (-want +got):\n%s", d)
+		}
+		for _, id := range ids {
+			if got := e.auditEntries(t, "spec="+url.QueryEscape("member/"+id), 20); len(got) != 1 {
+				t.Errorf("spec member/%s: %d entries, want 1", id, len(got))
+			}
+			if got := e.auditEntries(t, "q="+id, 20); len(got) != 1 {
+				t.Errorf("q=%s: %d entries, want 1", id, len(got))
+			}
+		}
+		if got := e.auditEntries(t, "spec="+url.QueryEscape("member/nobody"), 20); len(got) != 0 {
+			t.Errorf("spec member/nobody: %d entries, want 0", len(got))
+		}
+	})
+}

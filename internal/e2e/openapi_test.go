@@ -214,6 +214,11 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 	allow := req.Context().Value(undocumentedOK) != nil
 	var problems []string
 	switch st := resp.StatusCode; {
+	case req.Method == http.MethodHead:
+		if len(body) != 0 {
+			problems = append(problems, "HEAD response has a body")
+		}
+		return problems
 	case st == http.StatusNoContent:
 		if len(body) != 0 {
 			problems = append(problems, "204 response has a body")

@@ -54,16 +54,32 @@ func TestProtocol(t *testing.T) {
 			}
 		})
 
+		t.Run("HEAD answers like GET without a body", func(t *testing.T) {
+			st, body, hdr := e.doUndoc(t, http.MethodHead, metric, "")
+			if st != http.StatusOK || len(body) != 0 || hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("HEAD %s: %d %q %q", metric, st, body, hdr.Get("Content-Type"))
+			}
+			st, _, _ = e.doUndoc(t, http.MethodHead, "/api/v2/metrics/default/none", "")
+			if st != http.StatusNotFound {
+				t.Errorf("HEAD of an unknown metric: %d", st)
+			}
+		})
+
+		t.Run("JSON Merge Patch is 415", func(t *testing.T) {
+			st, body, _ := e.doUndoc(t, http.MethodPatch, metric, `{"description":"m"}`, "Content-Type: application/merge-patch+json")
+			wantError(t, "merge patch", st, body, http.StatusUnsupportedMediaType, "JSON Merge Patch")
+		})
+
 		t.Run("method not allowed", func(t *testing.T) {
 			for _, c := range []struct{ method, path, allow string }{
-				{http.MethodPut, metric, "DELETE, GET, PATCH"},
-				{http.MethodPost, metric, "DELETE, GET, PATCH"},
-				{http.MethodPut, "/api/v2/metrics/default", "GET, POST"},
-				{http.MethodPatch, "/api/v2/metrics/default", "GET, POST"},
-				{http.MethodDelete, "/api/v2/projects", "GET, POST"},
-				{http.MethodPost, "/api/v2/projects/default", "DELETE, GET"},
-				{http.MethodPut, "/api/v2/projects/default/environments", "GET"},
-				{http.MethodDelete, "/api/v2/projects/default/environments/test", "GET"},
+				{http.MethodPut, metric, "DELETE, GET, HEAD, PATCH"},
+				{http.MethodPost, metric, "DELETE, GET, HEAD, PATCH"},
+				{http.MethodPut, "/api/v2/metrics/default", "GET, HEAD, POST"},
+				{http.MethodPatch, "/api/v2/metrics/default", "GET, HEAD, POST"},
+				{http.MethodDelete, "/api/v2/projects", "GET, HEAD, POST"},
+				{http.MethodPost, "/api/v2/projects/default", "DELETE, GET, HEAD"},
+				{http.MethodPut, "/api/v2/projects/default/environments", "GET, HEAD"},
+				{http.MethodDelete, "/api/v2/projects/default/environments/test", "GET, HEAD"},
 			} {
 				body := ""
 				if c.method != http.MethodDelete {

@@ -15,7 +15,7 @@ import (
 // keeps in columns of their own (k1..k3) for spec filters.
 const maxSpecDepth = 3
 
-const auditSummaryCols = `a.id, a.date, a.kind, a.resource, a.shape, a.k1, a.k2, a.k3, a.name, a.tags, a.actions,
+const auditSummaryCols = `a.id, a.date, a.kind, a.resource, a.shape, a.k1, a.k2, a.k3, a.name, a.tags, a.others, a.actions,
 	a.parent_resource, a.parent_name, a.member_id, a.member_email, a.member_first_name, a.member_last_name, a.member_role,
 	a.token_id, a.token_name, a.token_ending, a.service_token, a.comment, a.title_verb, a.description, a.short_description`
 
@@ -38,23 +38,20 @@ func insertAuditEntry(ctx context.Context, t *txn, e *audit.Entry) error {
 	if err != nil {
 		return err
 	}
-	var resources []string
-	if len(e.Target.Others) > 0 {
-		resources = e.Target.Others
-	}
+	resources := e.Target.Others
 	parent := audit.Parent{}
 	if e.Parent != nil {
 		parent = *e.Parent
 	}
 	p := e.Principal
 	search := strings.ToLower(e.Target.Name + "\x1f" + strings.Join(names[:], "\x1f") + "\x1f" + strings.Join(resources, "\x1f"))
-	_, err = t.exec(ctx, `INSERT INTO audit_log (id, date, kind, resource, shape, k1, k2, k3, name, search, tags, actions,
+	_, err = t.exec(ctx, `INSERT INTO audit_log (id, date, kind, resource, shape, k1, k2, k3, name, search, tags, others, actions,
 		parent_resource, parent_name, member_id, member_email, member_first_name, member_last_name, member_role,
 		token_id, token_name, token_ending, service_token, comment, title_verb, description, short_description,
 		delta, previous_version, current_version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, ms(e.Date), e.Target.Kind, e.Target.Resource(), strings.Join(kinds, ":"), names[0], names[1], names[2],
-		e.Target.Name, search, tagList(tags), string(actions),
+		e.Target.Name, search, tagList(tags), tagList(resources), string(actions),
 		parent.Resource, parent.Name, p.MemberID, p.Email, p.FirstName, p.LastName, p.Role,
 		p.TokenID, p.TokenName, p.TokenEnding, p.ServiceToken, e.Comment, e.TitleVerb, e.Description, e.ShortDescription,
 		nullRaw(e.Delta), nullRaw(e.Before), nullRaw(e.After))
@@ -79,11 +76,11 @@ func nullRaw(b json.RawMessage) any {
 func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
 	var e audit.Entry
 	var date int64
-	var resourceStr, shape, tags, actions string
+	var resourceStr, shape, tags, others, actions string
 	var k [maxSpecDepth]string
 	p := &e.Principal
 	var parent audit.Parent
-	dest := []any{&e.ID, &date, &e.Target.Kind, &resourceStr, &shape, &k[0], &k[1], &k[2], &e.Target.Name, &tags, &actions,
+	dest := []any{&e.ID, &date, &e.Target.Kind, &resourceStr, &shape, &k[0], &k[1], &k[2], &e.Target.Name, &tags, &others, &actions,
 		&parent.Resource, &parent.Name, &p.MemberID, &p.Email, &p.FirstName, &p.LastName, &p.Role,
 		&p.TokenID, &p.TokenName, &p.TokenEnding, &p.ServiceToken, &e.Comment, &e.TitleVerb, &e.Description, &e.ShortDescription}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
@@ -106,6 +103,9 @@ func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
 	}
 	if t := strings.Trim(tags, ","); t != "" && len(kinds) > 0 {
 		e.Target.Spec.Segments[len(kinds)-1].Tags = strings.Split(t, ",")
+	}
+	if o := strings.Trim(others, ","); o != "" {
+		e.Target.Others = strings.Split(o, ",")
 	}
 	return &e, nil
 }
@@ -134,11 +134,12 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, e
 	}
 	var post *resource.Spec
 	if q.Spec != nil {
-		c, a, exact := specConditions(*q.Spec)
-		conds, args = append(conds, c...), append(args, a...)
-		if !exact {
-			post = q.Spec
-		}
+		c, a := specConditions(*q.Spec)
+		// Entries with further targets of the same shape (members created
+		// together) are matched against each of them below.
+		conds = append(conds, "(("+strings.Join(c, " AND ")+") OR (a.shape = ? AND a.others <> ','))")
+		args = append(append(args, a...), a[0])
+		post = q.Spec
 	}
 	// Entries of one millisecond sort by ID; IDs begin with the millisecond,
 	// so the order is the date order.
@@ -155,7 +156,7 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, e
 			if err != nil {
 				return err
 			}
-			if post != nil && !post.Matches(e.Target.Spec) {
+			if post != nil && !targetMatches(*post, &e.Target) {
 				continue
 			}
 			out = append(out, *e)
@@ -165,11 +166,11 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, e
 	return out, err
 }
 
-// specConditions compiles a spec into conditions on the audit_log columns.
-// exact is false when the SQL only narrows the result (globs in tag
-// selectors or beyond the stored depth) and the caller must match each row.
-func specConditions(s resource.Spec) (conds []string, args []any, exact bool) {
-	exact = true
+// specConditions compiles a spec into conditions on the audit_log columns,
+// the shape first. They narrow the rows to a superset of the matches (a
+// glob in a tag selector, tags on an outer segment and segments past the
+// stored depth are left to the caller's match of each row).
+func specConditions(s resource.Spec) (conds []string, args []any) {
 	kinds := make([]string, len(s.Segments))
 	for i, seg := range s.Segments {
 		kinds[i] = string(seg.Kind)
@@ -179,7 +180,6 @@ func specConditions(s resource.Spec) (conds []string, args []any, exact bool) {
 	cols := [maxSpecDepth]string{"a.k1", "a.k2", "a.k3"}
 	for i, seg := range s.Segments {
 		if i >= maxSpecDepth {
-			exact = false
 			break
 		}
 		if seg.Name == "*" || seg.Name == "" {
@@ -196,20 +196,14 @@ func specConditions(s resource.Spec) (conds []string, args []any, exact bool) {
 	if len(s.Segments) > 0 {
 		for _, tag := range s.Segments[len(s.Segments)-1].Tags {
 			pat, isExact := resource.LikePattern(tag)
-			if !isExact {
-				exact = false
+			if isExact {
+				pat = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(pat)
 			}
 			conds = append(conds, `a.tags LIKE ? ESCAPE '\'`)
 			args = append(args, "%,"+pat+",%")
 		}
-		for _, seg := range s.Segments[:len(s.Segments)-1] {
-			if len(seg.Tags) > 0 {
-				// Only the target's own tags are stored.
-				exact = false
-			}
-		}
 	}
-	return conds, args, exact
+	return conds, args
 }
 
 // AuditEntry returns one entry with its documents and delta.
@@ -229,4 +223,18 @@ func (db *DB) AuditEntry(ctx context.Context, id string) (*audit.Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// targetMatches reports whether spec names the target or one of its other
+// resources.
+func targetMatches(spec resource.Spec, t *audit.Target) bool {
+	if spec.Matches(t.Spec) {
+		return true
+	}
+	for _, o := range t.Others {
+		if r, err := resource.Parse(o); err == nil && spec.Matches(r) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,7 @@
--- audit_log holds one row per committed change. IDs sort by time (their
--- first 12 hex digits are the millisecond), so pages walk the primary key.
--- shape and k1..k3 decompose the target's resource specifier so that a
--- spec filter is a few indexed equality or LIKE conditions.
+-- audit_log holds one row per committed change. shape and k1..k3
+-- decompose the target's resource specifier so that a spec filter is a few
+-- indexed equality or LIKE conditions; others lists further targets of the
+-- same write (",member/a,member/b,"; "," for none).
 CREATE TABLE audit_log (
     id                TEXT PRIMARY KEY,
     date              BIGINT NOT NULL,
@@ -14,6 +14,7 @@ CREATE TABLE audit_log (
     name              TEXT NOT NULL,
     search            TEXT NOT NULL,
     tags              TEXT NOT NULL,
+    others            TEXT NOT NULL,
     actions           TEXT NOT NULL,
     parent_resource   TEXT NOT NULL,
     parent_name       TEXT NOT NULL,
@@ -34,10 +35,16 @@ CREATE TABLE audit_log (
     previous_version  TEXT,
     current_version   TEXT
 );
-CREATE INDEX audit_log_shape ON audit_log(shape, id);
-CREATE INDEX audit_log_shape_k1 ON audit_log(shape, k1, id);
-CREATE INDEX audit_log_shape_k2 ON audit_log(shape, k2, id);
-CREATE INDEX audit_log_date ON audit_log(date);
+-- Pages are ordered by (date, id), newest first. Each index ends in
+-- (date, id), so that a page walks one index backwards in page order after
+-- the equality conditions and stops after one page of matches; the other
+-- conditions (a LIKE on a key, tags) are checked per row on the way.
+-- Indexes ending in id alone made PostgreSQL and SQLite sort every match
+-- to return ten (docs/PERFORMANCE.md, "Audit log").
+CREATE INDEX audit_log_shape_date ON audit_log(shape, date, id);
+CREATE INDEX audit_log_shape_k1_date ON audit_log(shape, k1, date, id);
+CREATE INDEX audit_log_shape_k2_date ON audit_log(shape, k2, date, id);
+CREATE INDEX audit_log_date_id ON audit_log(date, id);
 
 -- Who made each metric version: the member's ID and, so that the history
 -- stays readable after the member is deleted, their email at the time.
