@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -22,6 +23,12 @@ func TestProjectListFilterSort(t *testing.T) {
 		} {
 			if st, b, _ := e.do(t, http.MethodPost, "/api/v2/projects", body); st != http.StatusCreated {
 				t.Fatalf("create project %s: %d %s", body, st, b)
+			}
+			// Creation times have millisecond precision; let the next
+			// project be created in a later millisecond so that creation
+			// order is defined.
+			for start := time.Now().UnixMilli(); time.Now().UnixMilli() <= start+1; {
+				time.Sleep(time.Millisecond)
 			}
 		}
 		api := e.api(t)
