@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -53,7 +54,7 @@ type memberRep struct {
 	RoleAttributes     *map[string][]string `json:"roleAttributes,omitempty"`
 }
 
-func newMemberRep(m *catalog.MemberDetail, expand catalog.ExpandSet) memberRep {
+func newMemberRep(m *account.MemberDetail, expand catalog.ExpandSet) memberRep {
 	rep := memberRep{
 		Links: links{"self": jsonLink(memberPath(m.ID))},
 		ID:    m.ID, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Email: m.Email,
@@ -67,7 +68,7 @@ func newMemberRep(m *catalog.MemberDetail, expand catalog.ExpandSet) memberRep {
 		})
 	}
 	for _, t := range m.MaintainedTeams {
-		rep.PermissionGrants = append(rep.PermissionGrants, permissionGrantRep{Resource: "team/" + t.Key, ActionSet: catalog.ActionSetMaintainTeam})
+		rep.PermissionGrants = append(rep.PermissionGrants, permissionGrantRep{Resource: "team/" + t.Key, ActionSet: account.ActionSetMaintainTeam})
 	}
 	if expand[catalog.ExpandRoleAttributes] {
 		rep.RoleAttributes = &map[string][]string{}
@@ -82,7 +83,7 @@ type membersRep struct {
 	TotalCount int         `json:"totalCount"`
 }
 
-func newMembersRep(ms []catalog.MemberDetail, expand catalog.ExpandSet, l links, total int) membersRep {
+func newMembersRep(ms []account.MemberDetail, expand catalog.ExpandSet, l links, total int) membersRep {
 	rep := membersRep{Items: make([]memberRep, 0, len(ms)), Links: l, TotalCount: total}
 	for i := range ms {
 		rep.Items = append(rep.Items, newMemberRep(&ms[i], expand))
@@ -179,7 +180,7 @@ type teamRep struct {
 	Maintainers    *teamMaintainersRep  `json:"maintainers,omitempty"`
 }
 
-func newTeamRep(t *catalog.Team, expand catalog.ExpandSet) teamRep {
+func newTeamRep(t *account.Team, expand catalog.ExpandSet) teamRep {
 	rep := teamRep{
 		Links: links{"self": jsonLink(teamPath(t.Key)), "parent": jsonLink(teamsPath)},
 		Key:   t.Key, Name: t.Name, Description: t.Description,
@@ -240,7 +241,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in catalog.TeamPost
+	var in account.TeamPost
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
 	}

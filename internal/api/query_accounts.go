@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -12,9 +13,9 @@ var memberFilterFields = []string{"query", "role", "id", "email", "team", "notea
 // parseMemberQuery reads the list parameters of the members endpoint. The
 // filter is LaunchDarkly's "field:value,field:value" form; lists inside a
 // value are separated by "|".
-func parseMemberQuery(limit, offset, filterText, sort string) (catalog.MemberQuery, error) {
-	var q catalog.MemberQuery
-	page, err := parsePage(limit, offset, catalog.DefaultMemberLimit, catalog.MaxMemberLimit)
+func parseMemberQuery(limit, offset, filterText, sort string) (account.MemberQuery, error) {
+	var q account.MemberQuery
+	page, err := parsePage(limit, offset, account.DefaultMemberLimit, account.MaxMemberLimit)
 	if err != nil {
 		return q, err
 	}
@@ -56,9 +57,9 @@ func parseMemberExpand(s string) (catalog.ExpandSet, error) {
 }
 
 // parseTeamQuery reads the list parameters of the teams endpoint.
-func parseTeamQuery(limit, offset, filterText string) (catalog.TeamQuery, error) {
-	var q catalog.TeamQuery
-	page, err := parsePage(limit, offset, catalog.DefaultTeamLimit, catalog.MaxTeamLimit)
+func parseTeamQuery(limit, offset, filterText string) (account.TeamQuery, error) {
+	var q account.TeamQuery
+	page, err := parsePage(limit, offset, account.DefaultTeamLimit, account.MaxTeamLimit)
 	if err != nil {
 		return q, err
 	}
@@ -95,5 +96,5 @@ func parseTeamListExpand(s string) (catalog.ExpandSet, error) {
 
 // parseTeamMaintainersPage reads limit and offset of the maintainer list.
 func parseTeamMaintainersPage(limit, offset string) (core.Page, error) {
-	return parsePage(limit, offset, catalog.DefaultTeamMaintainerLimit, catalog.MaxTeamMaintainerLimit)
+	return parsePage(limit, offset, account.DefaultTeamMaintainerLimit, account.MaxTeamMaintainerLimit)
 }

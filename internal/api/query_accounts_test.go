@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -12,27 +12,27 @@ func TestParseMemberQuery(t *testing.T) {
 	yes, no := true, false
 	tests := []struct {
 		limit, offset, filter, sort string
-		want                        catalog.MemberQuery
+		want                        account.MemberQuery
 		wantErr                     string
 	}{
-		{"", "", "", "", catalog.MemberQuery{Page: core.Page{Limit: 20}}, ""},
-		{"1000", "5", "", "", catalog.MemberQuery{Page: core.Page{Limit: 1000, Offset: 5}}, ""},
-		{"1001", "", "", "", catalog.MemberQuery{}, "limit must be an integer between 1 and 1000"},
-		{"", "-1", "", "", catalog.MemberQuery{}, "offset must be a non-negative integer"},
-		{"", "", "query:ann", "", catalog.MemberQuery{Page: core.Page{Limit: 20}, Query: "ann"}, ""},
-		{"", "", "query:abc,role:admin|customrole", "", catalog.MemberQuery{Page: core.Page{Limit: 20}, Query: "abc", Roles: []string{"admin", "customrole"}}, ""},
-		{"", "", " id:a|b|a , email:X@y.io ", "", catalog.MemberQuery{Page: core.Page{Limit: 20}, IDs: []string{"a", "b"}, Emails: []string{"X@y.io"}}, ""},
-		{"", "", "team:core,noteam:false", "", catalog.MemberQuery{Page: core.Page{Limit: 20}, TeamKey: "core", NoTeam: &no}, ""},
-		{"", "", "noteam:true", "", catalog.MemberQuery{Page: core.Page{Limit: 20}, NoTeam: &yes}, ""},
-		{"", "", "noteam:yes", "", catalog.MemberQuery{}, `filter field "noteam" must be true or false`},
-		{"", "", "noteam:1", "", catalog.MemberQuery{}, `filter field "noteam" must be true or false`},
-		{"", "", "lastSeen:{\"never\":true}", "", catalog.MemberQuery{}, `filter field "lastSeen" is not supported; use query, role, id, email, team, noteam`},
-		{"", "", "query", "", catalog.MemberQuery{}, `filter "query" must have the form field:value`},
-		{"", "", "query:", "", catalog.MemberQuery{}, `filter "query:" must have the form field:value`},
-		{"", "", "query:a,query:b", "", catalog.MemberQuery{}, `filter field "query" may appear only once`},
-		{"", "", "", "displayName", catalog.MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName"}}}, ""},
-		{"", "", "", "-displayName", catalog.MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, ""},
-		{"", "", "", "lastSeen", catalog.MemberQuery{}, `sort field "lastSeen" is not supported; use displayName, with - for descending order`},
+		{"", "", "", "", account.MemberQuery{Page: core.Page{Limit: 20}}, ""},
+		{"1000", "5", "", "", account.MemberQuery{Page: core.Page{Limit: 1000, Offset: 5}}, ""},
+		{"1001", "", "", "", account.MemberQuery{}, "limit must be an integer between 1 and 1000"},
+		{"", "-1", "", "", account.MemberQuery{}, "offset must be a non-negative integer"},
+		{"", "", "query:ann", "", account.MemberQuery{Page: core.Page{Limit: 20}, Query: "ann"}, ""},
+		{"", "", "query:abc,role:admin|customrole", "", account.MemberQuery{Page: core.Page{Limit: 20}, Query: "abc", Roles: []string{"admin", "customrole"}}, ""},
+		{"", "", " id:a|b|a , email:X@y.io ", "", account.MemberQuery{Page: core.Page{Limit: 20}, IDs: []string{"a", "b"}, Emails: []string{"X@y.io"}}, ""},
+		{"", "", "team:core,noteam:false", "", account.MemberQuery{Page: core.Page{Limit: 20}, TeamKey: "core", NoTeam: &no}, ""},
+		{"", "", "noteam:true", "", account.MemberQuery{Page: core.Page{Limit: 20}, NoTeam: &yes}, ""},
+		{"", "", "noteam:yes", "", account.MemberQuery{}, `filter field "noteam" must be true or false`},
+		{"", "", "noteam:1", "", account.MemberQuery{}, `filter field "noteam" must be true or false`},
+		{"", "", "lastSeen:{\"never\":true}", "", account.MemberQuery{}, `filter field "lastSeen" is not supported; use query, role, id, email, team, noteam`},
+		{"", "", "query", "", account.MemberQuery{}, `filter "query" must have the form field:value`},
+		{"", "", "query:", "", account.MemberQuery{}, `filter "query:" must have the form field:value`},
+		{"", "", "query:a,query:b", "", account.MemberQuery{}, `filter field "query" may appear only once`},
+		{"", "", "", "displayName", account.MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName"}}}, ""},
+		{"", "", "", "-displayName", account.MemberQuery{Page: core.Page{Limit: 20}, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, ""},
+		{"", "", "", "lastSeen", account.MemberQuery{}, `sort field "lastSeen" is not supported; use displayName, with - for descending order`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.limit+"|"+tt.offset+"|"+tt.filter+"|"+tt.sort, func(t *testing.T) {
@@ -57,17 +57,17 @@ func TestParseTeamQuery(t *testing.T) {
 	yes := true
 	tests := []struct {
 		limit, offset, filter string
-		want                  catalog.TeamQuery
+		want                  account.TeamQuery
 		wantErr               string
 	}{
-		{"", "", "", catalog.TeamQuery{Page: core.Page{Limit: 20}}, ""},
-		{"100", "3", "", catalog.TeamQuery{Page: core.Page{Limit: 100, Offset: 3}}, ""},
-		{"101", "", "", catalog.TeamQuery{}, "limit must be an integer between 1 and 100"},
-		{"0", "", "", catalog.TeamQuery{}, "limit must be an integer between 1 and 100"},
-		{"", "", "query:core", catalog.TeamQuery{Page: core.Page{Limit: 20}, Query: "core"}, ""},
-		{"", "", "query:core,nomembers:true", catalog.TeamQuery{Page: core.Page{Limit: 20}, Query: "core", NoMembers: &yes}, ""},
-		{"", "", "nomembers:maybe", catalog.TeamQuery{}, `filter field "nomembers" must be true or false`},
-		{"", "", "name:core", catalog.TeamQuery{}, `filter field "name" is not supported; use query, nomembers`},
+		{"", "", "", account.TeamQuery{Page: core.Page{Limit: 20}}, ""},
+		{"100", "3", "", account.TeamQuery{Page: core.Page{Limit: 100, Offset: 3}}, ""},
+		{"101", "", "", account.TeamQuery{}, "limit must be an integer between 1 and 100"},
+		{"0", "", "", account.TeamQuery{}, "limit must be an integer between 1 and 100"},
+		{"", "", "query:core", account.TeamQuery{Page: core.Page{Limit: 20}, Query: "core"}, ""},
+		{"", "", "query:core,nomembers:true", account.TeamQuery{Page: core.Page{Limit: 20}, Query: "core", NoMembers: &yes}, ""},
+		{"", "", "nomembers:maybe", account.TeamQuery{}, `filter field "nomembers" must be true or false`},
+		{"", "", "name:core", account.TeamQuery{}, `filter field "name" is not supported; use query, nomembers`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.limit+"|"+tt.offset+"|"+tt.filter, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -59,7 +59,7 @@ type memberSummary struct {
 	Email     string `json:"email"`
 }
 
-func memberSummaryRep(m *catalog.Member) *memberSummary {
+func memberSummaryRep(m *account.Member) *memberSummary {
 	if m == nil {
 		return nil
 	}

@@ -1,3 +1,7 @@
+// Package catalog owns metricsd's catalog: projects, environments, metrics
+// and metric groups (their types, rules and versions), the services that
+// apply those rules, one per aggregate, and the Store and Tx interfaces the
+// SQL store implements. It knows nothing of HTTP or SQL.
 package catalog
 
 import (
@@ -13,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -25,8 +30,8 @@ type Services struct {
 	Projects *Projects
 	Metrics  *Metrics
 	Groups   *Groups
-	Members  *Members
-	Teams    *Teams
+	Members  *account.Members
+	Teams    *account.Teams
 	Audit    *audit.Log
 }
 
@@ -38,8 +43,8 @@ func New(s Store) *Services {
 		Projects: &Projects{store: s, now: now},
 		Metrics:  &Metrics{store: s, now: now},
 		Groups:   &Groups{store: s, now: now},
-		Members:  &Members{store: s, now: now},
-		Teams:    &Teams{store: s, now: now},
+		Members:  account.NewMembers(s, now),
+		Teams:    account.NewTeams(s, now),
 		Audit:    audit.NewLog(s),
 	}
 }
@@ -58,9 +63,9 @@ type projectReader interface {
 type AuthStore interface {
 	Ping(ctx context.Context) error
 	Bootstrap(ctx context.Context, seed *Seed) (bool, error)
-	EnsureToken(ctx context.Context, t *Token) error
-	TokenByHash(ctx context.Context, hash []byte) (*Token, *Member, error)
-	Owner(ctx context.Context) (*Member, error)
+	EnsureToken(ctx context.Context, t *account.Token) error
+	TokenByHash(ctx context.Context, hash []byte) (*account.Token, *account.Member, error)
+	Owner(ctx context.Context) (*account.Member, error)
 }
 
 // Auth resolves access tokens to principals and seeds fresh databases.
@@ -129,18 +134,6 @@ type Groups struct {
 	now   core.Clock
 }
 
-// Members serves account members.
-type Members struct {
-	store MemberStore
-	now   core.Clock
-}
-
-// Teams serves teams.
-type Teams struct {
-	store TeamStore
-	now   core.Clock
-}
-
 // HashToken returns the stored form of an access token.
 func HashToken(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
@@ -195,11 +188,11 @@ func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated stri
 	if secret == "" {
 		secret = NewTokenSecret()
 	}
-	owner := Member{ID: core.NewObjectID(), Email: "owner@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: now}
+	owner := account.Member{ID: core.NewObjectID(), Email: "owner@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: now}
 	proj := Project{ID: core.NewObjectID(), Key: "default", Name: "Default", Tags: []string{}, IncludeInSnippetByDefault: false, UsingEnvironmentID: false, UsingMobileKey: true, CreatedAt: now}
 	seed := &Seed{
 		Owner:        owner,
-		Token:        Token{ID: core.NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), CreatedAt: now},
+		Token:        account.Token{ID: core.NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), CreatedAt: now},
 		Project:      proj,
 		Environments: defaultEnvironments(proj.ID, now),
 	}
@@ -220,7 +213,7 @@ func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated stri
 	if err != nil {
 		return "", err
 	}
-	return "", c.store.EnsureToken(ctx, &Token{ID: core.NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), CreatedAt: now})
+	return "", c.store.EnsureToken(ctx, &account.Token{ID: core.NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), CreatedAt: now})
 }
 
 func newEnvironment(projectID, key, name, color string, critical bool, now time.Time) Environment {

@@ -41,7 +41,7 @@ func FuzzMetricPost(f *testing.F) {
 			}
 			return
 		}
-		if ValidateKey("key", in.Key) != nil || in.Kind == "" {
+		if core.ValidateKey("key", in.Key) != nil || in.Kind == "" {
 			return
 		}
 		def := in.MetricDef

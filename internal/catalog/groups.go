@@ -51,7 +51,7 @@ func (c *Groups) CreateMetricGroup(ctx context.Context, projectKey string, in Me
 		if key, err = deriveGroupKey(def.Name); err != nil {
 			return nil, err
 		}
-	} else if err := ValidateKey("key", key); err != nil {
+	} else if err := core.ValidateKey("key", key); err != nil {
 		return nil, err
 	}
 	if err := validateGroupShape(&def); err != nil {
@@ -122,7 +122,7 @@ func groupWriteError(err error, projectKey string) error {
 	if errors.Is(err, ErrGuardrailTaken) {
 		return core.Errorf(core.KindConflict, "project %q already has a guardrail metric group", projectKey)
 	}
-	var missing *MissingRefsError
+	var missing *core.MissingRefsError
 	if errors.As(err, &missing) {
 		return maintainerError(err)
 	}
@@ -202,7 +202,7 @@ func normalizeGroup(d *GroupDef) {
 	if d.Tags == nil {
 		d.Tags = []string{}
 	}
-	d.Tags = dedupe(d.Tags)
+	d.Tags = core.Dedupe(d.Tags)
 	if d.Metrics == nil {
 		d.Metrics = []GroupMetricIn{}
 	}

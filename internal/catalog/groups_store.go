@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -24,8 +25,8 @@ type MetricGroup struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	Def            GroupDef
-	Maintainer     *Member
-	MaintainerTeam *TeamRef
+	Maintainer     *account.Member
+	MaintainerTeam *account.TeamRef
 	Metrics        []GroupMetric
 	Usage          GroupUsage
 }
@@ -51,12 +52,6 @@ type GroupMetricIn struct {
 type GroupMetric struct {
 	Metric
 	NameInGroup string
-}
-
-// TeamRef summarises a team.
-type TeamRef struct {
-	Key  string
-	Name string
 }
 
 // GroupUsage counts what refers to a metric group.

@@ -210,7 +210,7 @@ func TestSlugKey(t *testing.T) {
 				t.Errorf("slugKey(%q) = %q, want %q", tt.name, got, tt.want)
 			}
 			if got != "" {
-				if err := ValidateKey("key", got); err != nil {
+				if err := core.ValidateKey("key", got); err != nil {
 					t.Errorf("slugKey(%q) = %q is not a valid key: %v", tt.name, got, err)
 				}
 			}
@@ -242,7 +242,7 @@ func TestSlugKeyLong(t *testing.T) {
 			t.Errorf("slugKey(%.40q…) = %q has a stray separator", name, got)
 		}
 		// Room is left for the -N suffix of a repeated name.
-		if err := ValidateKey("key", got+"-100"); err != nil {
+		if err := core.ValidateKey("key", got+"-100"); err != nil {
 			t.Errorf("slugKey(%.40q…) with a suffix is not a valid key: %v", name, err)
 		}
 	}

@@ -99,25 +99,10 @@ type MetricPost struct {
 }
 
 var (
-	keyPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	tagPattern   = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-	unitPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	filterOps    = []string{"in", "endsWith", "startsWith", "matches", "contains", "lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual", "before", "after", "semVerEqual", "semVerLessThan", "semVerGreaterThan"}
-	maxKeyLength = 256
+	tagPattern  = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+	unitPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	filterOps   = []string{"in", "endsWith", "startsWith", "matches", "contains", "lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual", "before", "after", "semVerEqual", "semVerLessThan", "semVerGreaterThan"}
 )
-
-// ValidateKey checks a resource key.
-func ValidateKey(field, key string) error {
-	switch {
-	case key == "":
-		return core.Errorf(core.KindInvalid, "%s is required", field)
-	case len(key) > maxKeyLength:
-		return core.Errorf(core.KindInvalid, "%s must be at most %d characters", field, maxKeyLength)
-	case !keyPattern.MatchString(key):
-		return core.Errorf(core.KindInvalid, "%s %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", field, key)
-	}
-	return nil
-}
 
 // normalizeMetric fills defaults into d. It never overrides a given value.
 func normalizeMetric(key string, d *MetricDef) {
@@ -128,7 +113,7 @@ func normalizeMetric(key string, d *MetricDef) {
 	if d.Tags == nil {
 		d.Tags = []string{}
 	}
-	d.Tags = dedupe(d.Tags)
+	d.Tags = core.Dedupe(d.Tags)
 	mergeUnitNames(d)
 	if len(d.RandomizationUnits) == 0 {
 		d.RandomizationUnits = []string{"user"}
@@ -146,16 +131,6 @@ func normalizeMetric(key string, d *MetricDef) {
 		zero := 0.0
 		d.EventDefault.Value = &zero
 	}
-}
-
-func dedupe(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, s := range in {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func invalid(format string, args ...any) error { return core.Errorf(core.KindInvalid, format, args...) }

@@ -424,7 +424,7 @@ func TestValidateKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"="+tt.key, func(t *testing.T) {
-			err := ValidateKey(tt.field, tt.key)
+			err := core.ValidateKey(tt.field, tt.key)
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -433,7 +433,7 @@ func TestValidateKey(t *testing.T) {
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("ValidateKey(%q, %q) mismatch (-want +got):\n%s", tt.field, tt.key, diff)
+				t.Errorf("core.ValidateKey(%q, %q) mismatch (-want +got):\n%s", tt.field, tt.key, diff)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ import (
 // CreateMetric validates in and stores it as version 1 of a new metric.
 // The maintainer defaults to the acting member.
 func (c *Metrics) CreateMetric(ctx context.Context, projectKey string, in MetricPost) (*Metric, error) {
-	if err := ValidateKey("key", in.Key); err != nil {
+	if err := core.ValidateKey("key", in.Key); err != nil {
 		return nil, err
 	}
 	if in.Kind == "" {
@@ -80,7 +80,7 @@ func projectIn(ctx context.Context, tx ProjectTx, key string) (*Project, error) 
 // maintainerError names the maintainer a write referred to that does not
 // exist; other errors pass through.
 func maintainerError(err error) error {
-	var missing *MissingRefsError
+	var missing *core.MissingRefsError
 	if errors.As(err, &missing) && len(missing.Keys) > 0 {
 		if missing.What == "team" {
 			return invalid("maintainerTeamKey %q does not name a team", missing.Keys[0])

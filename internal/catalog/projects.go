@@ -70,7 +70,7 @@ func validateTags(field string, tags []string) error {
 // CreateProject creates a project with the given environments, or with
 // "production" and "test" when none are given.
 func (c *Projects) CreateProject(ctx context.Context, in ProjectPost) (*Project, []Environment, error) {
-	if err := ValidateKey("key", in.Key); err != nil {
+	if err := core.ValidateKey("key", in.Key); err != nil {
 		return nil, nil, err
 	}
 	name := strings.TrimSpace(in.Name)
@@ -88,7 +88,7 @@ func (c *Projects) CreateProject(ctx context.Context, in ProjectPost) (*Project,
 	}
 	now := c.now()
 	p := &Project{
-		ID: core.NewObjectID(), Key: in.Key, Name: name, Tags: dedupe(orEmpty(in.Tags)),
+		ID: core.NewObjectID(), Key: in.Key, Name: name, Tags: core.Dedupe(core.OrEmpty(in.Tags)),
 		IncludeInSnippetByDefault: in.IncludeInSnippetByDefault, UsingMobileKey: true, CreatedAt: now,
 	}
 	if cs := in.DefaultClientSideAvailability; cs != nil {
@@ -103,7 +103,7 @@ func (c *Projects) CreateProject(ctx context.Context, in ProjectPost) (*Project,
 	seen := map[string]bool{}
 	for i, e := range in.Environments {
 		field := fmt.Sprintf("environments[%d]", i)
-		if err := ValidateKey(field+".key", e.Key); err != nil {
+		if err := core.ValidateKey(field+".key", e.Key); err != nil {
 			return nil, nil, err
 		}
 		if seen[e.Key] {
@@ -125,7 +125,7 @@ func (c *Projects) CreateProject(ctx context.Context, in ProjectPost) (*Project,
 		// Creation times keep the order the environments were given in.
 		env := newEnvironment(p.ID, e.Key, strings.TrimSpace(e.Name), e.Color, e.Critical, now.Add(time.Duration(i)*time.Millisecond))
 		env.DefaultTTL, env.SecureMode, env.DefaultTrackEvents = e.DefaultTTL, e.SecureMode, e.DefaultTrackEvents
-		env.ConfirmChanges, env.RequireComments, env.Tags = e.ConfirmChanges, e.RequireComments, dedupe(orEmpty(e.Tags))
+		env.ConfirmChanges, env.RequireComments, env.Tags = e.ConfirmChanges, e.RequireComments, core.Dedupe(core.OrEmpty(e.Tags))
 		envs = append(envs, env)
 	}
 	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
@@ -180,13 +180,6 @@ func projectChange(before, after *Project, envs []Environment, a action.Action) 
 		c.After = raw
 	}
 	return c
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // GetProject returns a project and its environments.

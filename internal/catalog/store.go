@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -32,8 +33,8 @@ type MetricQuery struct {
 
 // Seed is the content of a fresh database.
 type Seed struct {
-	Owner        Member
-	Token        Token
+	Owner        account.Member
+	Token        account.Token
 	Project      Project
 	Environments []Environment
 }
@@ -46,15 +47,15 @@ type Seed struct {
 // records nothing. Methods report missing rows with core.ErrNotFound,
 // unique violations with core.ErrDuplicate, failed optimistic checks with
 // core.ErrStale and broken references with core.ErrReference (or a
-// *MissingRefsError).
+// *core.MissingRefsError).
 type Store interface {
 	Close() error
 	AuthStore
 	ProjectStore
 	MetricStore
 	GroupStore
-	MemberStore
-	TeamStore
+	account.MemberStore
+	account.TeamStore
 	audit.Reader
 }
 
@@ -66,7 +67,7 @@ type Tx interface {
 	ProjectTx
 	MetricTx
 	GroupTx
-	AccountTx
+	account.Tx
 }
 
 // ProjectTx is what project writes need.
@@ -81,7 +82,7 @@ type ProjectTx interface {
 
 // MetricTx is what metric writes need. Writes that name a maintainer lock
 // the member or team, and report one that does not exist with a
-// *MissingRefsError.
+// *core.MissingRefsError.
 type MetricTx interface {
 	// MetricForUpdate returns the head of a metric, locked.
 	MetricForUpdate(ctx context.Context, projectID, key string) (*Metric, error)
@@ -122,5 +123,5 @@ type MetricVersion struct {
 	AuthorID    string
 	AuthorEmail string
 	// Author is the member who made the version, nil when they are gone.
-	Author *Member
+	Author *account.Member
 }

@@ -1,6 +1,10 @@
 package catalog
 
-import "time"
+import (
+	"time"
+
+	"github.com/metricsd/metricsd/internal/account"
+)
 
 // Project groups environments and metrics.
 type Project struct {
@@ -33,25 +37,6 @@ type Environment struct {
 	CreatedAt          time.Time
 }
 
-// Member is an account member: a person who owns tokens and maintains metrics.
-type Member struct {
-	ID        string
-	Email     string
-	FirstName string
-	LastName  string
-	Role      string
-	CreatedAt time.Time
-}
-
-// Token is an API access token. Only a hash of its secret is stored.
-type Token struct {
-	ID        string
-	MemberID  string
-	Name      string
-	Hash      []byte
-	CreatedAt time.Time
-}
-
 // Metric is one stored version of a metric together with facts computed
 // from the rest of the catalog at read time.
 type Metric struct {
@@ -69,7 +54,7 @@ type Metric struct {
 	Def               MetricDef
 	// Comment is the change comment stored with this version.
 	Comment    string
-	Maintainer *Member
+	Maintainer *account.Member
 	// Usage is what refers to the metric, computed at read time; nil for
 	// a metric read as a member of a group, whose usage is not loaded.
 	Usage *MetricUsage

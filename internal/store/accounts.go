@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 )
 
@@ -30,8 +31,8 @@ const memberCols = `id, email, first_name, last_name, role, created_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanMember(s scanner) (*catalog.Member, error) {
-	var m catalog.Member
+func scanMember(s scanner) (*account.Member, error) {
+	var m account.Member
 	var created int64
 	if err := s.Scan(&m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &created); err != nil {
 		return nil, classify(err)
@@ -40,21 +41,21 @@ func scanMember(s scanner) (*catalog.Member, error) {
 	return &m, nil
 }
 
-func insertMember(ctx context.Context, t *txn, m *catalog.Member) error {
+func insertMember(ctx context.Context, t *txn, m *account.Member) error {
 	_, err := t.exec(ctx, `INSERT INTO members (`+memberCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		m.ID, m.Email, m.FirstName, m.LastName, m.Role, ms(m.CreatedAt))
 	return err
 }
 
-func insertToken(ctx context.Context, t *txn, tok *catalog.Token) error {
+func insertToken(ctx context.Context, t *txn, tok *account.Token) error {
 	_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 		tok.ID, tok.MemberID, tok.Name, tok.Hash, ms(tok.CreatedAt))
 	return err
 }
 
 // GetMember returns a member by ID.
-func (db *DB) GetMember(ctx context.Context, id string) (*catalog.Member, error) {
-	var m *catalog.Member
+func (db *DB) GetMember(ctx context.Context, id string) (*account.Member, error) {
+	var m *account.Member
 	err := db.tx(ctx, false, func(t *txn) (err error) {
 		m, err = scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE id = ?`, id))
 		return err
@@ -63,8 +64,8 @@ func (db *DB) GetMember(ctx context.Context, id string) (*catalog.Member, error)
 }
 
 // Owner returns the earliest owner.
-func (db *DB) Owner(ctx context.Context) (*catalog.Member, error) {
-	var m *catalog.Member
+func (db *DB) Owner(ctx context.Context) (*account.Member, error) {
+	var m *account.Member
 	err := db.tx(ctx, false, func(t *txn) (err error) {
 		m, err = scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE role = 'owner' ORDER BY created_at, id LIMIT 1`))
 		return err
@@ -77,7 +78,7 @@ func (db *DB) Owner(ctx context.Context) (*catalog.Member, error) {
 // together with the same new admin token all succeed and store it once (a
 // check before the insert would let two of them both see it missing).
 // ON CONFLICT ... DO NOTHING is understood by PostgreSQL and SQLite >= 3.24.
-func (db *DB) EnsureToken(ctx context.Context, tok *catalog.Token) error {
+func (db *DB) EnsureToken(ctx context.Context, tok *account.Token) error {
 	return db.tx(ctx, true, func(t *txn) error {
 		_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (hash) DO NOTHING`,
@@ -88,12 +89,12 @@ func (db *DB) EnsureToken(ctx context.Context, tok *catalog.Token) error {
 
 // TokenByHash returns a token and its member. It is on every request's
 // path: one indexed statement.
-func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*catalog.Token, *catalog.Member, error) {
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*account.Token, *account.Member, error) {
 	row := db.readRow(ctx, `SELECT t.id, t.member_id, t.name, t.hash, t.created_at,
 		m.id, m.email, m.first_name, m.last_name, m.role, m.created_at
 		FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.hash = ?`, hash)
-	var tok catalog.Token
-	var m catalog.Member
+	var tok account.Token
+	var m account.Member
 	var tc, mc int64
 	if err := row.Scan(&tok.ID, &tok.MemberID, &tok.Name, &tok.Hash, &tc, &m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &mc); err != nil {
 		return nil, nil, classify(err)

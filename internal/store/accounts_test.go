@@ -8,22 +8,23 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
-func newMember(id, email, role string, created time.Time, teams ...string) catalog.NewMember {
-	return catalog.NewMember{
-		Member:   catalog.Member{ID: id, Email: email, FirstName: "F" + id, LastName: "L" + id, Role: role, CreatedAt: created},
+func newMember(id, email, role string, created time.Time, teams ...string) account.NewMember {
+	return account.NewMember{
+		Member:   account.Member{ID: id, Email: email, FirstName: "F" + id, LastName: "L" + id, Role: role, CreatedAt: created},
 		TeamKeys: teams,
 	}
 }
 
-func mustTeam(t *testing.T, db *store.DB, key string, created time.Time, members, maintainers []string) *catalog.Team {
+func mustTeam(t *testing.T, db *store.DB, key string, created time.Time, members, maintainers []string) *account.Team {
 	t.Helper()
-	tm := &catalog.Team{Key: key, Name: "Team " + key, Description: "about " + key, Version: 1, CreatedAt: created, UpdatedAt: created,
+	tm := &account.Team{Key: key, Name: "Team " + key, Description: "about " + key, Version: 1, CreatedAt: created, UpdatedAt: created,
 		MemberIDs: members, MaintainerIDs: maintainers}
 	if err := db.CreateTeam(t.Context(), tm); err != nil {
 		t.Fatalf("CreateTeam(%s): %v", key, err)
@@ -31,7 +32,7 @@ func mustTeam(t *testing.T, db *store.DB, key string, created time.Time, members
 	return tm
 }
 
-func mustGetTeam(t *testing.T, db *store.DB, key string) *catalog.Team {
+func mustGetTeam(t *testing.T, db *store.DB, key string) *account.Team {
 	t.Helper()
 	tm, err := db.GetTeam(t.Context(), key)
 	if err != nil {
@@ -40,15 +41,15 @@ func mustGetTeam(t *testing.T, db *store.DB, key string) *catalog.Team {
 	return tm
 }
 
-func teamRefs(keys ...string) []catalog.TeamRef {
-	out := []catalog.TeamRef{}
+func teamRefs(keys ...string) []account.TeamRef {
+	out := []account.TeamRef{}
 	for _, k := range keys {
-		out = append(out, catalog.TeamRef{Key: k, Name: "Team " + k})
+		out = append(out, account.TeamRef{Key: k, Name: "Team " + k})
 	}
 	return out
 }
 
-func memberIDs(ms []catalog.MemberDetail) []string {
+func memberIDs(ms []account.MemberDetail) []string {
 	out := []string{}
 	for _, m := range ms {
 		out = append(out, m.ID)
@@ -64,7 +65,7 @@ func TestCreateMembers(t *testing.T) {
 		mustTeam(t, db, "core", at(0), nil, nil)
 		mustTeam(t, db, "web", at(0), nil, nil)
 
-		batch := []catalog.NewMember{
+		batch := []account.NewMember{
 			newMember("m1", "Ann@Example.com", "reader", at(time.Second), "core", "web"),
 			newMember("m2", "bob@example.com", "admin", at(time.Second+time.Millisecond)),
 		}
@@ -75,7 +76,7 @@ func TestCreateMembers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetMemberDetail: %v", err)
 		}
-		want := &catalog.MemberDetail{Member: batch[0].Member, Teams: teamRefs("core", "web"), MaintainedTeams: []catalog.TeamRef{}}
+		want := &account.MemberDetail{Member: batch[0].Member, Teams: teamRefs("core", "web"), MaintainedTeams: []account.TeamRef{}}
 		if d := diff(want, got); d != "" {
 			t.Errorf("member detail (-want +got):\n%s", d)
 		}
@@ -88,30 +89,30 @@ func TestCreateMembers(t *testing.T) {
 		}
 		before := countRows()
 		t.Run("email taken ignoring case", func(t *testing.T) {
-			err := db.CreateMembers(ctx, []catalog.NewMember{
+			err := db.CreateMembers(ctx, []account.NewMember{
 				newMember("m3", "carl@example.com", "reader", at(2*time.Second), "core"),
 				newMember("m4", "ann@example.COM", "reader", at(2*time.Second)),
 			})
-			var row *catalog.RowError
+			var row *account.RowError
 			if !errors.As(err, &row) || row.Index != 1 || !errors.Is(err, core.ErrDuplicate) {
 				t.Errorf("err = %v, want a RowError for index 1 wrapping ErrDuplicate", err)
 			}
 		})
 		t.Run("unknown team", func(t *testing.T) {
-			err := db.CreateMembers(ctx, []catalog.NewMember{
+			err := db.CreateMembers(ctx, []account.NewMember{
 				newMember("m5", "dan@example.com", "reader", at(2*time.Second), "core", "nope", "gone"),
 				newMember("m6", "eve@example.com", "reader", at(2*time.Second), "nope"),
 			})
-			var missing *catalog.MissingRefsError
+			var missing *core.MissingRefsError
 			if !errors.As(err, &missing) || !errors.Is(err, core.ErrReference) {
 				t.Fatalf("err = %v, want a MissingRefsError", err)
 			}
-			if d := cmp.Diff(&catalog.MissingRefsError{What: "team", Keys: []string{"nope", "gone"}}, missing); d != "" {
+			if d := cmp.Diff(&core.MissingRefsError{What: "team", Keys: []string{"nope", "gone"}}, missing); d != "" {
 				t.Errorf("missing (-want +got):\n%s", d)
 			}
 		})
 		t.Run("duplicate ID", func(t *testing.T) {
-			err := db.CreateMembers(ctx, []catalog.NewMember{newMember("m1", "fay@example.com", "reader", at(0))})
+			err := db.CreateMembers(ctx, []account.NewMember{newMember("m1", "fay@example.com", "reader", at(0))})
 			wantErr(t, "duplicate ID", err, core.ErrDuplicate)
 		})
 		if after := countRows(); after != before {
@@ -129,7 +130,7 @@ func TestCreateMembersConcurrentSameEmail(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				id := "racer-" + string(rune('a'+i))
-				errs[i] = db.CreateMembers(t.Context(), []catalog.NewMember{newMember(id, "Same@example.com", "reader", at(0))})
+				errs[i] = db.CreateMembers(t.Context(), []account.NewMember{newMember(id, "Same@example.com", "reader", at(0))})
 			})
 		}
 		wg.Wait()
@@ -155,7 +156,7 @@ func TestListMembers(t *testing.T) {
 		mustTeam(t, db, "core", at(0), nil, nil)
 		mustTeam(t, db, "Web", at(0), nil, nil)
 		owner := mustMember(t, db, "o", "owner@example.com", "owner", at(0))
-		members := []catalog.NewMember{
+		members := []account.NewMember{
 			newMember("a", "zed@example.com", "admin", at(1*time.Second), "core"),
 			newMember("b", "amy@example.com", "reader", at(2*time.Second), "Web"),
 			newMember("c", "CAT@example.com", "writer", at(3*time.Second)),
@@ -166,7 +167,7 @@ func TestListMembers(t *testing.T) {
 		if err := db.CreateMembers(ctx, members); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.UpdateTeam(ctx, &catalog.Team{Key: "core", Name: "Team core", Version: 2, UpdatedAt: at(5 * time.Second),
+		if err := db.UpdateTeam(ctx, &account.Team{Key: "core", Name: "Team core", Version: 2, UpdatedAt: at(5 * time.Second),
 			MemberIDs: []string{"a", "d"}, MaintainerIDs: []string{"b"}}, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -174,23 +175,23 @@ func TestListMembers(t *testing.T) {
 		page := core.Page{Limit: 10}
 		tests := []struct {
 			name string
-			q    catalog.MemberQuery
+			q    account.MemberQuery
 			want []string
 		}{
-			{"all in creation order", catalog.MemberQuery{Page: page}, []string{"o", "a", "b", "c", "d"}},
-			{"query matches email", catalog.MemberQuery{Page: page, Query: "cat@"}, []string{"c"}},
-			{"query matches full name ignoring case", catalog.MemberQuery{Page: page, Query: "fd ld"}, []string{"d"}},
-			{"query with LIKE wildcards is literal", catalog.MemberQuery{Page: page, Query: "%"}, []string{}},
-			{"admins include the owner", catalog.MemberQuery{Page: page, Roles: []string{"admin"}}, []string{"o", "a"}},
-			{"roles", catalog.MemberQuery{Page: page, Roles: []string{"writer", "no_access", "custom"}}, []string{"c", "d"}},
-			{"ids", catalog.MemberQuery{Page: page, IDs: []string{"d", "b", "zz"}}, []string{"b", "d"}},
-			{"emails ignoring case", catalog.MemberQuery{Page: page, Emails: []string{"cat@example.com", "AMY@example.com"}}, []string{"b", "c"}},
-			{"team ignoring case", catalog.MemberQuery{Page: page, TeamKey: "web"}, []string{"b", "d"}},
-			{"no team", catalog.MemberQuery{Page: page, NoTeam: &yes}, []string{"o", "c"}},
-			{"some team", catalog.MemberQuery{Page: page, NoTeam: &no}, []string{"a", "b", "d"}},
-			{"by display name", catalog.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName"}}}, []string{"b", "c", "a", "d", "o"}},
-			{"by display name descending", catalog.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, []string{"o", "d", "a", "c", "b"}},
-			{"combined", catalog.MemberQuery{Page: page, TeamKey: "core", Roles: []string{"admin"}}, []string{"a"}},
+			{"all in creation order", account.MemberQuery{Page: page}, []string{"o", "a", "b", "c", "d"}},
+			{"query matches email", account.MemberQuery{Page: page, Query: "cat@"}, []string{"c"}},
+			{"query matches full name ignoring case", account.MemberQuery{Page: page, Query: "fd ld"}, []string{"d"}},
+			{"query with LIKE wildcards is literal", account.MemberQuery{Page: page, Query: "%"}, []string{}},
+			{"admins include the owner", account.MemberQuery{Page: page, Roles: []string{"admin"}}, []string{"o", "a"}},
+			{"roles", account.MemberQuery{Page: page, Roles: []string{"writer", "no_access", "custom"}}, []string{"c", "d"}},
+			{"ids", account.MemberQuery{Page: page, IDs: []string{"d", "b", "zz"}}, []string{"b", "d"}},
+			{"emails ignoring case", account.MemberQuery{Page: page, Emails: []string{"cat@example.com", "AMY@example.com"}}, []string{"b", "c"}},
+			{"team ignoring case", account.MemberQuery{Page: page, TeamKey: "web"}, []string{"b", "d"}},
+			{"no team", account.MemberQuery{Page: page, NoTeam: &yes}, []string{"o", "c"}},
+			{"some team", account.MemberQuery{Page: page, NoTeam: &no}, []string{"a", "b", "d"}},
+			{"by display name", account.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName"}}}, []string{"b", "c", "a", "d", "o"}},
+			{"by display name descending", account.MemberQuery{Page: page, Sort: []core.SortKey{{Field: "displayName", Desc: true}}}, []string{"o", "d", "a", "c", "b"}},
+			{"combined", account.MemberQuery{Page: page, TeamKey: "core", Roles: []string{"admin"}}, []string{"a"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -207,24 +208,24 @@ func TestListMembers(t *testing.T) {
 			})
 		}
 		t.Run("paging", func(t *testing.T) {
-			got, total, err := db.ListMembers(ctx, catalog.MemberQuery{Page: core.Page{Limit: 2, Offset: 2}})
+			got, total, err := db.ListMembers(ctx, account.MemberQuery{Page: core.Page{Limit: 2, Offset: 2}})
 			if err != nil || total != 5 {
 				t.Fatalf("total %d, err %v", total, err)
 			}
 			if d := cmp.Diff([]string{"b", "c"}, memberIDs(got)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
-			got, total, err = db.ListMembers(ctx, catalog.MemberQuery{Page: core.Page{Limit: 2, Offset: 9}})
+			got, total, err = db.ListMembers(ctx, account.MemberQuery{Page: core.Page{Limit: 2, Offset: 9}})
 			if err != nil || total != 5 || got == nil || len(got) != 0 {
 				t.Errorf("past the end: %v, %d, %v; want an empty page and total 5", got, total, err)
 			}
 		})
 		t.Run("details", func(t *testing.T) {
-			got, _, err := db.ListMembers(ctx, catalog.MemberQuery{Page: page})
+			got, _, err := db.ListMembers(ctx, account.MemberQuery{Page: page})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []catalog.MemberDetail{
+			want := []account.MemberDetail{
 				{Member: owner, Teams: teamRefs(), MaintainedTeams: teamRefs()},
 				{Member: members[0].Member, Teams: teamRefs("core"), MaintainedTeams: teamRefs()},
 				{Member: members[1].Member, Teams: teamRefs("Web"), MaintainedTeams: teamRefs("core")},
@@ -267,17 +268,17 @@ func TestDeleteMember(t *testing.T) {
 		}
 		insertGroup(raw, "g1", p.ID, "funnel", busy.ID, "")
 		mustTeam(t, db, "core", at(0), []string{busy.ID, idle.ID}, []string{idle.ID})
-		tok := catalog.Token{ID: "tok-idle", MemberID: idle.ID, Name: "t", Hash: catalog.HashToken("idle-secret"), CreatedAt: at(0)}
+		tok := account.Token{ID: "tok-idle", MemberID: idle.ID, Name: "t", Hash: catalog.HashToken("idle-secret"), CreatedAt: at(0)}
 		if err := db.CreateToken(ctx, &tok); err != nil {
 			t.Fatal(err)
 		}
 
 		err := db.DeleteMember(ctx, busy.ID)
-		var maint *catalog.MaintainsError
+		var maint *account.MaintainsError
 		if !errors.As(err, &maint) || !errors.Is(err, core.ErrInUse) {
 			t.Fatalf("delete a maintainer: %v, want a MaintainsError", err)
 		}
-		wantRefs := []catalog.MaintainedRef{
+		wantRefs := []account.MaintainedRef{
 			{Kind: "metric", ProjectKey: "alpha", Key: "checkout"}, {Kind: "metric", ProjectKey: "alpha", Key: "signup"},
 			{Kind: "metric", ProjectKey: "beta", Key: "latency"}, {Kind: "metric group", ProjectKey: "alpha", Key: "funnel"},
 		}
@@ -326,8 +327,8 @@ func TestTeams(t *testing.T) {
 
 		created := mustTeam(t, db, "core", at(time.Second), []string{"ann", "bob"}, []string{"cat", "ann"})
 		got := mustGetTeam(t, db, "core")
-		want := &catalog.Team{Key: "core", Name: "Team core", Description: "about core", Version: 1, CreatedAt: created.CreatedAt, UpdatedAt: created.UpdatedAt,
-			MemberIDs: []string{"ann", "bob"}, MaintainerIDs: []string{"ann", "cat"}, MemberCount: 2, Maintainers: []catalog.Member{ann, cat}}
+		want := &account.Team{Key: "core", Name: "Team core", Description: "about core", Version: 1, CreatedAt: created.CreatedAt, UpdatedAt: created.UpdatedAt,
+			MemberIDs: []string{"ann", "bob"}, MaintainerIDs: []string{"ann", "cat"}, MemberCount: 2, Maintainers: []account.Member{ann, cat}}
 		if d := diff(want, got); d != "" {
 			t.Errorf("GetTeam (-want +got):\n%s", d)
 		}
@@ -339,14 +340,14 @@ func TestTeams(t *testing.T) {
 			return [3]int{raw.count("SELECT COUNT(*) FROM teams"), raw.count("SELECT COUNT(*) FROM team_members"), raw.count("SELECT COUNT(*) FROM team_maintainers")}
 		}
 		before := rows()
-		wantErr(t, "duplicate key", db.CreateTeam(ctx, &catalog.Team{Key: "core", Name: "Other", Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}), core.ErrDuplicate)
-		err := db.CreateTeam(ctx, &catalog.Team{Key: "web", Name: "Web", Version: 1, CreatedAt: at(0), UpdatedAt: at(0),
+		wantErr(t, "duplicate key", db.CreateTeam(ctx, &account.Team{Key: "core", Name: "Other", Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}), core.ErrDuplicate)
+		err := db.CreateTeam(ctx, &account.Team{Key: "web", Name: "Web", Version: 1, CreatedAt: at(0), UpdatedAt: at(0),
 			MemberIDs: []string{"ann", "ghost"}, MaintainerIDs: []string{"phantom", "ghost"}})
-		var missing *catalog.MissingRefsError
+		var missing *core.MissingRefsError
 		if !errors.As(err, &missing) {
 			t.Fatalf("unknown members: %v, want a MissingRefsError", err)
 		}
-		if d := cmp.Diff(&catalog.MissingRefsError{What: "member", Keys: []string{"ghost", "phantom"}}, missing); d != "" {
+		if d := cmp.Diff(&core.MissingRefsError{What: "member", Keys: []string{"ghost", "phantom"}}, missing); d != "" {
 			t.Errorf("(-want +got):\n%s", d)
 		}
 		if after := rows(); after != before {
@@ -355,10 +356,10 @@ func TestTeams(t *testing.T) {
 
 		t.Run("update", func(t *testing.T) {
 			joined := raw.count(`SELECT created_at FROM team_members WHERE team_key = 'core' AND member_id = 'bob'`)
-			next := &catalog.Team{Key: "core", Name: "Core", Description: "", Version: 2, UpdatedAt: at(time.Hour),
+			next := &account.Team{Key: "core", Name: "Core", Description: "", Version: 2, UpdatedAt: at(time.Hour),
 				MemberIDs: []string{"bob", "cat"}, MaintainerIDs: []string{"bob"}}
 			wantErr(t, "stale version", db.UpdateTeam(ctx, next, 7), core.ErrStale)
-			wantErr(t, "unknown team", db.UpdateTeam(ctx, &catalog.Team{Key: "nope", Name: "x", Version: 2}, 1), core.ErrNotFound)
+			wantErr(t, "unknown team", db.UpdateTeam(ctx, &account.Team{Key: "nope", Name: "x", Version: 2}, 1), core.ErrNotFound)
 			bad := *next
 			bad.MemberIDs = []string{"bob", "ghost"}
 			if err := db.UpdateTeam(ctx, &bad, 1); !errors.As(err, &missing) || len(missing.Keys) != 1 || missing.Keys[0] != "ghost" {
@@ -371,8 +372,8 @@ func TestTeams(t *testing.T) {
 				t.Fatalf("UpdateTeam: %v", err)
 			}
 			got := mustGetTeam(t, db, "core")
-			want := &catalog.Team{Key: "core", Name: "Core", Description: "", Version: 2, CreatedAt: created.CreatedAt, UpdatedAt: at(time.Hour),
-				MemberIDs: []string{"bob", "cat"}, MaintainerIDs: []string{"bob"}, MemberCount: 2, Maintainers: []catalog.Member{bob}}
+			want := &account.Team{Key: "core", Name: "Core", Description: "", Version: 2, CreatedAt: created.CreatedAt, UpdatedAt: at(time.Hour),
+				MemberIDs: []string{"bob", "cat"}, MaintainerIDs: []string{"bob"}, MemberCount: 2, Maintainers: []account.Member{bob}}
 			if d := diff(want, got); d != "" {
 				t.Errorf("after update (-want +got):\n%s", d)
 			}
@@ -414,7 +415,7 @@ func TestTeams(t *testing.T) {
 			mustTeam(t, db, "web-team", at(2*time.Second), nil, []string{"ann"})
 			mustTeam(t, db, "ops", at(3*time.Second), []string{"ann"}, nil)
 			yes, no := true, false
-			keys := func(ts []catalog.Team) []string {
+			keys := func(ts []account.Team) []string {
 				out := []string{}
 				for _, t := range ts {
 					out = append(out, t.Key)
@@ -424,15 +425,15 @@ func TestTeams(t *testing.T) {
 			page := core.Page{Limit: 10}
 			for _, tt := range []struct {
 				name string
-				q    catalog.TeamQuery
+				q    account.TeamQuery
 				want []string
 			}{
-				{"all", catalog.TeamQuery{Page: page}, []string{"core", "web-team", "ops"}},
-				{"query on key", catalog.TeamQuery{Page: page, Query: "WEB"}, []string{"web-team"}},
-				{"query on name", catalog.TeamQuery{Page: page, Query: "team o"}, []string{"ops"}},
-				{"no members", catalog.TeamQuery{Page: page, NoMembers: &yes}, []string{"web-team"}},
-				{"some members", catalog.TeamQuery{Page: page, NoMembers: &no}, []string{"core", "ops"}},
-				{"paged", catalog.TeamQuery{Page: core.Page{Limit: 1, Offset: 1}}, []string{"web-team"}},
+				{"all", account.TeamQuery{Page: page}, []string{"core", "web-team", "ops"}},
+				{"query on key", account.TeamQuery{Page: page, Query: "WEB"}, []string{"web-team"}},
+				{"query on name", account.TeamQuery{Page: page, Query: "team o"}, []string{"ops"}},
+				{"no members", account.TeamQuery{Page: page, NoMembers: &yes}, []string{"web-team"}},
+				{"some members", account.TeamQuery{Page: page, NoMembers: &no}, []string{"core", "ops"}},
+				{"paged", account.TeamQuery{Page: core.Page{Limit: 1, Offset: 1}}, []string{"web-team"}},
 			} {
 				got, total, err := db.ListTeams(ctx, tt.q)
 				if err != nil {
@@ -445,7 +446,7 @@ func TestTeams(t *testing.T) {
 					t.Errorf("%s: total %d", tt.name, total)
 				}
 			}
-			got, _, err := db.ListTeams(ctx, catalog.TeamQuery{Page: page})
+			got, _, err := db.ListTeams(ctx, account.TeamQuery{Page: page})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -461,11 +462,11 @@ func TestTeams(t *testing.T) {
 			raw.exec(`UPDATE metrics SET maintainer_team_key = 'ops' WHERE id = ?`, m.ID)
 			insertGroup(raw, "g1", p.ID, "funnel", "", "ops")
 			err := db.DeleteTeam(ctx, "ops")
-			var maint *catalog.MaintainsError
+			var maint *account.MaintainsError
 			if !errors.As(err, &maint) {
 				t.Fatalf("delete a maintaining team: %v", err)
 			}
-			if d := cmp.Diff([]catalog.MaintainedRef{{Kind: "metric", ProjectKey: "alpha", Key: "signup"}, {Kind: "metric group", ProjectKey: "alpha", Key: "funnel"}}, maint.Refs); d != "" {
+			if d := cmp.Diff([]account.MaintainedRef{{Kind: "metric", ProjectKey: "alpha", Key: "signup"}, {Kind: "metric group", ProjectKey: "alpha", Key: "funnel"}}, maint.Refs); d != "" {
 				t.Errorf("refs (-want +got):\n%s", d)
 			}
 			if tm := mustGetTeam(t, db, "ops"); tm.MemberCount != 1 {

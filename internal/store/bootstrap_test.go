@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
@@ -15,11 +16,11 @@ import (
 )
 
 func bootstrapSeed(suffix string, created time.Time) *catalog.Seed {
-	owner := catalog.Member{ID: "owner-" + suffix, Email: "owner-" + suffix + "@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: created}
+	owner := account.Member{ID: "owner-" + suffix, Email: "owner-" + suffix + "@metricsd.local", FirstName: "Metricsd", LastName: "Owner", Role: "owner", CreatedAt: created}
 	p, envs := fixtureProject("proj-"+suffix, "default-"+suffix, created)
 	return &catalog.Seed{
 		Owner:        owner,
-		Token:        catalog.Token{ID: "tok-" + suffix, MemberID: owner.ID, Name: "bootstrap admin token", Hash: catalog.HashToken("secret-" + suffix), CreatedAt: created},
+		Token:        account.Token{ID: "tok-" + suffix, MemberID: owner.ID, Name: "bootstrap admin token", Hash: catalog.HashToken("secret-" + suffix), CreatedAt: created},
 		Project:      p,
 		Environments: envs,
 	}
@@ -100,7 +101,7 @@ func TestBootstrap(t *testing.T) {
 		}
 
 		// EnsureToken inserts once; a second token with the same hash is a no-op.
-		admin := catalog.Token{ID: "tok-admin", MemberID: seed.Owner.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: catalog.HashToken("admin"), CreatedAt: at(time.Second)}
+		admin := account.Token{ID: "tok-admin", MemberID: seed.Owner.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: catalog.HashToken("admin"), CreatedAt: at(time.Second)}
 		if err := db.EnsureToken(ctx, &admin); err != nil {
 			t.Fatalf("first EnsureToken: %v", err)
 		}
@@ -127,9 +128,9 @@ func TestBootstrap(t *testing.T) {
 			t.Errorf("TokenByHash(unknown): err = %v, want ErrNotFound", err)
 		}
 		wantErr(t, "CreateToken with a known hash", db.CreateToken(ctx, &again), core.ErrDuplicate)
-		dupEmail := catalog.Member{ID: "m-dup", Email: seed.Owner.Email, Role: "writer", CreatedAt: at(0)}
+		dupEmail := account.Member{ID: "m-dup", Email: seed.Owner.Email, Role: "writer", CreatedAt: at(0)}
 		wantErr(t, "CreateMember with a known email", db.CreateMember(ctx, &dupEmail), core.ErrDuplicate)
-		orphan := catalog.Token{ID: "tok-orphan", MemberID: "nobody", Name: "x", Hash: []byte("x"), CreatedAt: at(0)}
+		orphan := account.Token{ID: "tok-orphan", MemberID: "nobody", Name: "x", Hash: []byte("x"), CreatedAt: at(0)}
 		wantErr(t, "CreateToken for an unknown member", db.CreateToken(ctx, &orphan), core.ErrReference)
 
 		// Owner is the earliest member with the owner role.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 )
@@ -38,7 +39,7 @@ func (db *DB) CreateMetricGroup(ctx context.Context, g *catalog.MetricGroup) err
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateMetricGroup(ctx, g) })
 }
 
-func (db *DB) CreateMembers(ctx context.Context, ms []catalog.NewMember) error {
+func (db *DB) CreateMembers(ctx context.Context, ms []account.NewMember) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateMembers(ctx, ms) })
 }
 
@@ -46,11 +47,11 @@ func (db *DB) DeleteMember(ctx context.Context, id string) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteMember(ctx, id) })
 }
 
-func (db *DB) CreateTeam(ctx context.Context, t *catalog.Team) error {
+func (db *DB) CreateTeam(ctx context.Context, t *account.Team) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.CreateTeam(ctx, t) })
 }
 
-func (db *DB) UpdateTeam(ctx context.Context, t *catalog.Team, prevVersion int) error {
+func (db *DB) UpdateTeam(ctx context.Context, t *account.Team, prevVersion int) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.UpdateTeam(ctx, t, prevVersion) })
 }
 
@@ -58,10 +59,10 @@ func (db *DB) DeleteTeam(ctx context.Context, key string) error {
 	return db.write(ctx, func(tx catalog.Tx) error { return tx.DeleteTeam(ctx, key) })
 }
 
-func (db *DB) CreateMember(ctx context.Context, m *catalog.Member) error {
+func (db *DB) CreateMember(ctx context.Context, m *account.Member) error {
 	return db.tx(ctx, true, func(t *txn) error { return insertMember(ctx, t, m) })
 }
 
-func (db *DB) CreateToken(ctx context.Context, tok *catalog.Token) error {
+func (db *DB) CreateToken(ctx context.Context, tok *account.Token) error {
 	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -54,11 +55,11 @@ func scanGroup(s scanner) (*catalog.MetricGroup, error) {
 	g.Def.Tags, g.Def.MaintainerID, g.Def.MaintainerTeamKey = decodeStrings(tags), maintainerID.String, teamKey.String
 	g.CreatedAt, g.UpdatedAt = fromMS(created), fromMS(updated)
 	if mbID.Valid {
-		g.Maintainer = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+		g.Maintainer = &account.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
 			LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
 	}
 	if tmKey.Valid {
-		g.MaintainerTeam = &catalog.TeamRef{Key: tmKey.String, Name: tmName.String}
+		g.MaintainerTeam = &account.TeamRef{Key: tmKey.String, Name: tmName.String}
 	}
 	return &g, nil
 }

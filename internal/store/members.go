@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -14,12 +14,12 @@ import (
 const joinTeamIfExists = `INSERT INTO team_members (team_key, member_id, created_at) SELECT key, ?, ? FROM teams WHERE key = ?`
 
 // CreateMembers stores members and their team memberships, all or none.
-func (t *txn) CreateMembers(ctx context.Context, members []catalog.NewMember) error {
+func (t *txn) CreateMembers(ctx context.Context, members []account.NewMember) error {
 	var missing []string
 	for i := range members {
 		m := &members[i]
 		if err := insertMember(ctx, t, &m.Member); err != nil {
-			return &catalog.RowError{Index: i, Err: err}
+			return &account.RowError{Index: i, Err: err}
 		}
 		for _, key := range m.TeamKeys {
 			res, err := t.exec(ctx, joinTeamIfExists, m.ID, ms(m.CreatedAt), key)
@@ -32,14 +32,14 @@ func (t *txn) CreateMembers(ctx context.Context, members []catalog.NewMember) er
 		}
 	}
 	if len(missing) > 0 {
-		return &catalog.MissingRefsError{What: "team", Keys: missing}
+		return &core.MissingRefsError{What: "team", Keys: missing}
 	}
 	return nil
 }
 
 // GetMemberDetail returns a member with its teams.
-func (db *DB) GetMemberDetail(ctx context.Context, id string) (*catalog.MemberDetail, error) {
-	var out *catalog.MemberDetail
+func (db *DB) GetMemberDetail(ctx context.Context, id string) (*account.MemberDetail, error) {
+	var out *account.MemberDetail
 	err := db.tx(ctx, false, func(t *txn) (err error) {
 		out, err = t.memberDetail(ctx, id, "")
 		return err
@@ -48,16 +48,16 @@ func (db *DB) GetMemberDetail(ctx context.Context, id string) (*catalog.MemberDe
 }
 
 // MemberDetail returns a member with its teams, locked inside a write.
-func (t *txn) MemberDetail(ctx context.Context, id string) (*catalog.MemberDetail, error) {
+func (t *txn) MemberDetail(ctx context.Context, id string) (*account.MemberDetail, error) {
 	return t.memberDetail(ctx, id, t.d.forUpdate)
 }
 
-func (t *txn) memberDetail(ctx context.Context, id, lock string) (*catalog.MemberDetail, error) {
+func (t *txn) memberDetail(ctx context.Context, id, lock string) (*account.MemberDetail, error) {
 	m, err := scanMember(t.row(ctx, `SELECT `+memberCols+` FROM members WHERE id = ?`+lock, id))
 	if err != nil {
 		return nil, err
 	}
-	out, err := memberDetails(ctx, t, []catalog.Member{*m})
+	out, err := memberDetails(ctx, t, []account.Member{*m})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (t *txn) memberDetail(ctx context.Context, id, lock string) (*catalog.Membe
 }
 
 // memberWhere compiles a MemberQuery into a WHERE clause over members m.
-func memberWhere(q catalog.MemberQuery) (string, []any) {
+func memberWhere(q account.MemberQuery) (string, []any) {
 	conds := []string{"1 = 1"}
 	var args []any
 	in := func(expr string, vals []string, lower bool) {
@@ -84,8 +84,8 @@ func memberWhere(q catalog.MemberQuery) (string, []any) {
 	if len(q.Roles) > 0 {
 		roles := q.Roles
 		// Owners count as admins, as in LaunchDarkly.
-		if slices.Contains(roles, "admin") && !slices.Contains(roles, catalog.RoleOwner) {
-			roles = append(roles[:len(roles):len(roles)], catalog.RoleOwner)
+		if slices.Contains(roles, "admin") && !slices.Contains(roles, account.RoleOwner) {
+			roles = append(roles[:len(roles):len(roles)], account.RoleOwner)
 		}
 		in("m.role", roles, false)
 	}
@@ -127,9 +127,9 @@ func memberOrder(keys []core.SortKey) string {
 
 // ListMembers returns one page of members with their teams and the number
 // of all matches, from one snapshot.
-func (db *DB) ListMembers(ctx context.Context, q catalog.MemberQuery) ([]catalog.MemberDetail, int, error) {
+func (db *DB) ListMembers(ctx context.Context, q account.MemberQuery) ([]account.MemberDetail, int, error) {
 	where, args := memberWhere(q)
-	out := []catalog.MemberDetail{}
+	out := []account.MemberDetail{}
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
 		if err := t.row(ctx, `SELECT COUNT(*) FROM members m WHERE `+where, args...).Scan(&total); err != nil {
@@ -143,7 +143,7 @@ func (db *DB) ListMembers(ctx context.Context, q catalog.MemberQuery) ([]catalog
 		if err != nil {
 			return err
 		}
-		var ms []catalog.Member
+		var ms []account.Member
 		err = func() error {
 			defer rows.Close()
 			for rows.Next() {
@@ -165,12 +165,12 @@ func (db *DB) ListMembers(ctx context.Context, q catalog.MemberQuery) ([]catalog
 }
 
 // memberDetails loads the teams of members, in one statement.
-func memberDetails(ctx context.Context, t *txn, ms []catalog.Member) ([]catalog.MemberDetail, error) {
-	out := make([]catalog.MemberDetail, len(ms))
+func memberDetails(ctx context.Context, t *txn, ms []account.Member) ([]account.MemberDetail, error) {
+	out := make([]account.MemberDetail, len(ms))
 	index := make(map[string]int, len(ms))
 	args := make([]any, 0, 2*len(ms))
 	for i, m := range ms {
-		out[i] = catalog.MemberDetail{Member: m, Teams: []catalog.TeamRef{}, MaintainedTeams: []catalog.TeamRef{}}
+		out[i] = account.MemberDetail{Member: m, Teams: []account.TeamRef{}, MaintainedTeams: []account.TeamRef{}}
 		index[m.ID] = i
 		args = append(args, m.ID)
 	}
@@ -189,7 +189,7 @@ func memberDetails(ctx context.Context, t *txn, ms []catalog.Member) ([]catalog.
 	for rows.Next() {
 		var memberID string
 		var maintains int
-		var ref catalog.TeamRef
+		var ref account.TeamRef
 		if err := rows.Scan(&memberID, &maintains, &ref.Key, &ref.Name); err != nil {
 			return nil, err
 		}
@@ -206,7 +206,7 @@ func memberDetails(ctx context.Context, t *txn, ms []catalog.Member) ([]catalog.
 // maintained lists the metrics and metric groups whose column col (the
 // maintainer_id or maintainer_team_key of both tables) equals v, ordered by
 // kind, project and key.
-func maintained(ctx context.Context, t *txn, col, v string) ([]catalog.MaintainedRef, error) {
+func maintained(ctx context.Context, t *txn, col, v string) ([]account.MaintainedRef, error) {
 	rows, err := t.query(ctx, `SELECT 'metric', p.key, m.key FROM metrics m JOIN projects p ON p.id = m.project_id WHERE m.`+col+` = ?
 		UNION ALL SELECT 'metric group', p.key, g.key FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE g.`+col+` = ?
 		ORDER BY 1, 2, 3`, v, v)
@@ -214,9 +214,9 @@ func maintained(ctx context.Context, t *txn, col, v string) ([]catalog.Maintaine
 		return nil, err
 	}
 	defer rows.Close()
-	var out []catalog.MaintainedRef
+	var out []account.MaintainedRef
 	for rows.Next() {
-		var r catalog.MaintainedRef
+		var r account.MaintainedRef
 		if err := rows.Scan(&r.Kind, &r.ProjectKey, &r.Key); err != nil {
 			return nil, err
 		}
@@ -230,7 +230,7 @@ func maintained(ctx context.Context, t *txn, col, v string) ([]catalog.Maintaine
 // first, so that no write can make it a maintainer while its uses are
 // checked.
 func (t *txn) DeleteMember(ctx context.Context, id string) error {
-	ok, err := t.exists(ctx, `SELECT 1 FROM members WHERE id = ? AND role <> ?`+t.d.forUpdate, id, catalog.RoleOwner)
+	ok, err := t.exists(ctx, `SELECT 1 FROM members WHERE id = ? AND role <> ?`+t.d.forUpdate, id, account.RoleOwner)
 	if err != nil {
 		return err
 	}
@@ -242,9 +242,9 @@ func (t *txn) DeleteMember(ctx context.Context, id string) error {
 		return err
 	}
 	if len(refs) > 0 {
-		return &catalog.MaintainsError{Refs: refs}
+		return &account.MaintainsError{Refs: refs}
 	}
-	res, err := t.exec(ctx, `DELETE FROM members WHERE id = ? AND role <> ?`, id, catalog.RoleOwner)
+	res, err := t.exec(ctx, `DELETE FROM members WHERE id = ? AND role <> ?`, id, account.RoleOwner)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
@@ -102,7 +103,7 @@ func scanMetricRow(s scanner, withUsage bool) (*catalog.Metric, error) {
 		u.LastSeen = &t
 	}
 	if mbID.Valid {
-		m.Maintainer = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+		m.Maintainer = &account.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
 			LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
 	}
 	if err := json.Unmarshal([]byte(def), &m.Def); err != nil {
@@ -495,7 +496,7 @@ func (db *DB) MetricVersions(ctx context.Context, metricID string, page core.Pag
 			}
 			v.CreatedAt = fromMS(created)
 			if mbID.Valid {
-				v.Author = &catalog.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
+				v.Author = &account.Member{ID: mbID.String, Email: mbEmail.String, FirstName: mbFirst.String,
 					LastName: mbLast.String, Role: mbRole.String, CreatedAt: fromMS(mbCreated.Int64)}
 			}
 			out = append(out, v)

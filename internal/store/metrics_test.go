@@ -10,13 +10,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // fullMetric sets every field of a metric and its definition.
-func fullMetric(p catalog.Project, maintainer catalog.Member) *catalog.Metric {
+func fullMetric(p catalog.Project, maintainer account.Member) *catalog.Metric {
 	archived := at(90 * time.Minute)
 	return &catalog.Metric{
 		ID: "metric-full", ProjectID: p.ID, ProjectKey: p.Key, Key: "checkout-latency", Kind: catalog.KindTrace,

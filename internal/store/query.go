@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -50,7 +49,7 @@ func searchConditions(alias string, queries [][]string) ([]string, []any) {
 // lockMaintainers checks, inside a write, that the member and team a
 // metric or group names as maintainer exist, and keeps them from being
 // deleted until the write commits (SQLite writers are serialised anyway).
-// A missing one is a *catalog.MissingRefsError. Empty values name nothing.
+// A missing one is a *core.MissingRefsError. Empty values name nothing.
 func lockMaintainers(ctx context.Context, t *txn, memberID, teamKey string) error {
 	for _, ref := range []struct{ what, q, v string }{
 		{"member", `SELECT 1 FROM members WHERE id = ?`, memberID},
@@ -64,7 +63,7 @@ func lockMaintainers(ctx context.Context, t *txn, memberID, teamKey string) erro
 			return err
 		}
 		if !ok {
-			return &catalog.MissingRefsError{What: ref.what, Keys: []string{ref.v}}
+			return &core.MissingRefsError{What: ref.what, Keys: []string{ref.v}}
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for raw SQL
 	_ "modernc.org/sqlite"             // "sqlite" driver for raw SQL
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -106,9 +107,9 @@ func (r *rawSQL) count(q string, args ...any) int {
 	return n
 }
 
-func mustMember(t *testing.T, db *store.DB, id, email, role string, created time.Time) catalog.Member {
+func mustMember(t *testing.T, db *store.DB, id, email, role string, created time.Time) account.Member {
 	t.Helper()
-	m := catalog.Member{ID: id, Email: email, FirstName: "First " + id, LastName: "Last " + id, Role: role, CreatedAt: created}
+	m := account.Member{ID: id, Email: email, FirstName: "First " + id, LastName: "Last " + id, Role: role, CreatedAt: created}
 	if err := db.CreateMember(t.Context(), &m); err != nil {
 		t.Fatalf("CreateMember(%s): %v", id, err)
 	}

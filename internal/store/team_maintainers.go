@@ -3,15 +3,15 @@ package store
 import (
 	"context"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
 // ListTeamMaintainers returns one page of the members who maintain a team,
 // ordered by email like the team's maintainers expansion, and their number,
 // from one snapshot. An unknown team is core.ErrNotFound.
-func (db *DB) ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]catalog.Member, int, error) {
-	var out []catalog.Member
+func (db *DB) ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]account.Member, int, error) {
+	var out []account.Member
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
 		var exists int

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -13,14 +13,14 @@ import (
 const teamCols = `t.key, t.name, t.description, t.version, t.created_at, t.updated_at,
 	(SELECT COUNT(*) FROM team_members tm WHERE tm.team_key = t.key)`
 
-func scanTeam(s scanner) (*catalog.Team, error) {
-	var t catalog.Team
+func scanTeam(s scanner) (*account.Team, error) {
+	var t account.Team
 	var created, updated int64
 	if err := s.Scan(&t.Key, &t.Name, &t.Description, &t.Version, &created, &updated, &t.MemberCount); err != nil {
 		return nil, classify(err)
 	}
 	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
-	t.Maintainers = []catalog.Member{}
+	t.Maintainers = []account.Member{}
 	t.MaintainerIDs = []string{}
 	return &t, nil
 }
@@ -34,7 +34,7 @@ const (
 
 // addTeamRows inserts the rows of ids with one of the statements above and
 // returns the IDs that name no member.
-func addTeamRows(ctx context.Context, t *txn, stmt string, team *catalog.Team, ids []string) ([]string, error) {
+func addTeamRows(ctx context.Context, t *txn, stmt string, team *account.Team, ids []string) ([]string, error) {
 	var missing []string
 	for _, id := range ids {
 		res, err := t.exec(ctx, stmt, team.Key, ms(team.UpdatedAt), id)
@@ -49,7 +49,7 @@ func addTeamRows(ctx context.Context, t *txn, stmt string, team *catalog.Team, i
 }
 
 // CreateTeam stores a team with its members and maintainers.
-func (t *txn) CreateTeam(ctx context.Context, team *catalog.Team) error {
+func (t *txn) CreateTeam(ctx context.Context, team *account.Team) error {
 	if _, err := t.exec(ctx, `INSERT INTO teams (key, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		team.Key, team.Name, team.Description, team.Version, ms(team.CreatedAt), ms(team.UpdatedAt)); err != nil {
 		return err
@@ -70,12 +70,12 @@ func missingMembers(ids []string) error {
 		return nil
 	}
 	slices.Sort(ids)
-	return &catalog.MissingRefsError{What: "member", Keys: slices.Compact(ids)}
+	return &core.MissingRefsError{What: "member", Keys: slices.Compact(ids)}
 }
 
 // GetTeam returns a team with its member IDs, member count and maintainers.
-func (db *DB) GetTeam(ctx context.Context, key string) (*catalog.Team, error) {
-	var team *catalog.Team
+func (db *DB) GetTeam(ctx context.Context, key string) (*account.Team, error) {
+	var team *account.Team
 	err := db.tx(ctx, false, func(t *txn) (err error) {
 		team, err = t.team(ctx, key, "")
 		return err
@@ -84,11 +84,11 @@ func (db *DB) GetTeam(ctx context.Context, key string) (*catalog.Team, error) {
 }
 
 // TeamForUpdate returns a team like GetTeam, locked inside a write.
-func (t *txn) TeamForUpdate(ctx context.Context, key string) (*catalog.Team, error) {
+func (t *txn) TeamForUpdate(ctx context.Context, key string) (*account.Team, error) {
 	return t.team(ctx, key, t.d.forUpdate)
 }
 
-func (t *txn) team(ctx context.Context, key, lock string) (*catalog.Team, error) {
+func (t *txn) team(ctx context.Context, key, lock string) (*account.Team, error) {
 	if lock != "" {
 		// Lock the bare row first, then read (see MetricForUpdate).
 		if _, err := t.exec(ctx, `SELECT 1 FROM teams WHERE key = ?`+lock, key); err != nil {
@@ -109,15 +109,15 @@ func (t *txn) team(ctx context.Context, key, lock string) (*catalog.Team, error)
 	if team.MemberIDs == nil {
 		team.MemberIDs = []string{}
 	}
-	return team, loadMaintainers(ctx, t, []*catalog.Team{team})
+	return team, loadMaintainers(ctx, t, []*account.Team{team})
 }
 
 // loadMaintainers fills in the maintainers of teams, in one statement.
-func loadMaintainers(ctx context.Context, t *txn, teams []*catalog.Team) error {
+func loadMaintainers(ctx context.Context, t *txn, teams []*account.Team) error {
 	if len(teams) == 0 {
 		return nil
 	}
-	byKey := make(map[string]*catalog.Team, len(teams))
+	byKey := make(map[string]*account.Team, len(teams))
 	args := make([]any, 0, len(teams))
 	for _, tm := range teams {
 		byKey[tm.Key] = tm
@@ -131,7 +131,7 @@ func loadMaintainers(ctx context.Context, t *txn, teams []*catalog.Team) error {
 	defer rows.Close()
 	for rows.Next() {
 		var key string
-		var m catalog.Member
+		var m account.Member
 		var created int64
 		if err := rows.Scan(&key, &m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &created); err != nil {
 			return err
@@ -150,7 +150,7 @@ func loadMaintainers(ctx context.Context, t *txn, teams []*catalog.Team) error {
 	return nil
 }
 
-func teamWhere(q catalog.TeamQuery) (string, []any) {
+func teamWhere(q account.TeamQuery) (string, []any) {
 	conds := []string{"1 = 1"}
 	var args []any
 	if q.Query != "" {
@@ -169,9 +169,9 @@ func teamWhere(q catalog.TeamQuery) (string, []any) {
 
 // ListTeams returns one page of teams in creation order with their member
 // counts and maintainers, and the number of all matches.
-func (db *DB) ListTeams(ctx context.Context, q catalog.TeamQuery) ([]catalog.Team, int, error) {
+func (db *DB) ListTeams(ctx context.Context, q account.TeamQuery) ([]account.Team, int, error) {
 	where, args := teamWhere(q)
-	out := []catalog.Team{}
+	out := []account.Team{}
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
 		if err := t.row(ctx, `SELECT COUNT(*) FROM teams t WHERE `+where, args...).Scan(&total); err != nil {
@@ -199,7 +199,7 @@ func (db *DB) ListTeams(ctx context.Context, q catalog.TeamQuery) ([]catalog.Tea
 		if err != nil {
 			return err
 		}
-		ptrs := make([]*catalog.Team, len(out))
+		ptrs := make([]*account.Team, len(out))
 		for i := range out {
 			ptrs[i] = &out[i]
 		}
@@ -211,7 +211,7 @@ func (db *DB) ListTeams(ctx context.Context, q catalog.TeamQuery) ([]catalog.Tea
 // UpdateTeam stores the team's name, description, members and maintainers
 // if its version is still prevVersion. Memberships that stay keep their
 // rows.
-func (t *txn) UpdateTeam(ctx context.Context, team *catalog.Team, prevVersion int) error {
+func (t *txn) UpdateTeam(ctx context.Context, team *account.Team, prevVersion int) error {
 	res, err := t.exec(ctx, `UPDATE teams SET name = ?, description = ?, version = ?, updated_at = ? WHERE key = ? AND version = ?`,
 		team.Name, team.Description, team.Version, ms(team.UpdatedAt), team.Key, prevVersion)
 	if err != nil {
@@ -284,7 +284,7 @@ func (t *txn) DeleteTeam(ctx context.Context, key string) error {
 		return err
 	}
 	if len(refs) > 0 {
-		return &catalog.MaintainsError{Refs: refs}
+		return &account.MaintainsError{Refs: refs}
 	}
 	return nil
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -24,7 +24,7 @@ func TestUnstorableTextIsInvalid(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		now := time.Now()
-		err = db.CreateTeam(t.Context(), &catalog.Team{Key: "t", Name: "a\x00b", Version: 1, CreatedAt: now, UpdatedAt: now})
+		err = db.CreateTeam(t.Context(), &account.Team{Key: "t", Name: "a\x00b", Version: 1, CreatedAt: now, UpdatedAt: now})
 		if k := core.KindOf(err); err == nil || k != core.KindInvalid {
 			t.Errorf("CreateTeam with U+0000 in the name: %v (kind %v), want a core.KindInvalid error", err, k)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 )
@@ -53,4 +54,10 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// TransactAccounts is Transact for member and team writes: the same seam,
+// typed for the account package's unit of work.
+func (db *DB) TransactAccounts(ctx context.Context, fn func(tx account.Tx) (*audit.Change, error)) error {
+	return db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) { return fn(tx) })
 }

@@ -1,4 +1,4 @@
-package catalog
+package account
 
 import (
 	"errors"
@@ -124,9 +124,9 @@ func TestMaintainsErrorIs(t *testing.T) {
 	if !isErr(err, core.ErrInUse) || isErr(err, core.ErrReference) {
 		t.Errorf("MaintainsError must be core.ErrInUse only")
 	}
-	var missing error = &MissingRefsError{What: "member", Keys: []string{"a"}}
+	var missing error = &core.MissingRefsError{What: "member", Keys: []string{"a"}}
 	if !isErr(missing, core.ErrReference) || isErr(missing, core.ErrInUse) {
-		t.Errorf("MissingRefsError must be core.ErrReference only")
+		t.Errorf("core.MissingRefsError must be core.ErrReference only")
 	}
 	row := &RowError{Index: 3, Err: core.ErrDuplicate}
 	if !isErr(row, core.ErrDuplicate) || row.Error() != "row 3: duplicate" {

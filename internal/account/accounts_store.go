@@ -1,4 +1,4 @@
-package catalog
+package account
 
 import (
 	"context"
@@ -31,12 +31,12 @@ type TeamStore interface {
 	ListTeamMaintainers(ctx context.Context, teamKey string, page core.Page) ([]Member, int, error)
 }
 
-// AccountTx is what member and team writes need.
-type AccountTx interface {
+// Tx is what member and team writes need: the unit of work of one write.
+type Tx interface {
 	// CreateMembers stores new members and the team memberships they start
 	// with, all or none. An email already taken (ignoring case) is a
 	// *RowError wrapping core.ErrDuplicate; team keys that name no team are a
-	// *MissingRefsError.
+	// *core.MissingRefsError.
 	CreateMembers(ctx context.Context, ms []NewMember) error
 	// MemberDetail returns a member with its teams.
 	MemberDetail(ctx context.Context, id string) (*MemberDetail, error)
@@ -46,7 +46,7 @@ type AccountTx interface {
 	DeleteMember(ctx context.Context, id string) error
 	// CreateTeam stores a team with its members and maintainers. A taken
 	// key is core.ErrDuplicate; member IDs that name no member are a
-	// *MissingRefsError.
+	// *core.MissingRefsError.
 	CreateTeam(ctx context.Context, t *Team) error
 	// TeamForUpdate returns a team with its members and maintainers,
 	// locked.
@@ -70,19 +70,6 @@ func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.
 
 // Unwrap returns the row's error.
 func (e *RowError) Unwrap() error { return e.Err }
-
-// MissingRefsError lists references to rows that do not exist.
-type MissingRefsError struct {
-	What string   // "member" or "team"
-	Keys []string // the IDs or keys that name nothing
-}
-
-func (e *MissingRefsError) Error() string {
-	return fmt.Sprintf("no %s %s", e.What, strings.Join(e.Keys, ", "))
-}
-
-// Is makes errors.Is(err, core.ErrReference) hold.
-func (e *MissingRefsError) Is(target error) bool { return target == core.ErrReference }
 
 // MaintainedRef names a metric or metric group that a member or team
 // maintains.

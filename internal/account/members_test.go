@@ -1,4 +1,4 @@
-package catalog
+package account
 
 import (
 	"regexp"
@@ -130,13 +130,13 @@ func TestDescribeMaintained(t *testing.T) {
 
 func TestDescribeMissing(t *testing.T) {
 	tests := []struct {
-		err  *MissingRefsError
+		err  *core.MissingRefsError
 		want string
 	}{
-		{&MissingRefsError{What: "team", Keys: []string{"x"}}, `no team has the key "x"`},
-		{&MissingRefsError{What: "team", Keys: []string{"x", "y"}}, `no teams have the keys "x", "y"`},
-		{&MissingRefsError{What: "member", Keys: []string{"1"}}, `no member has the ID "1"`},
-		{&MissingRefsError{What: "member", Keys: []string{"1", "2"}}, `no members have the IDs "1", "2"`},
+		{&core.MissingRefsError{What: "team", Keys: []string{"x"}}, `no team has the key "x"`},
+		{&core.MissingRefsError{What: "team", Keys: []string{"x", "y"}}, `no teams have the keys "x", "y"`},
+		{&core.MissingRefsError{What: "member", Keys: []string{"1"}}, `no member has the ID "1"`},
+		{&core.MissingRefsError{What: "member", Keys: []string{"1", "2"}}, `no members have the IDs "1", "2"`},
 	}
 	for _, tt := range tests {
 		if got := describeMissing(tt.err); got != tt.want {

@@ -1,4 +1,4 @@
-package catalog
+package account
 
 import (
 	"context"
@@ -116,7 +116,7 @@ func sortedSet(s []string) []string {
 
 // CreateTeam validates in and stores a new team.
 func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
-	if err := ValidateKey("key", in.Key); err != nil {
+	if err := core.ValidateKey("key", in.Key); err != nil {
 		return nil, err
 	}
 	name, err := validateTeamName("name", in.Name)
@@ -146,9 +146,9 @@ func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 		MemberIDs: sortedSet(in.MemberIDs), MaintainerIDs: sortedSet(maintainers),
 	}
 	var out *Team
-	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
 		err := tx.CreateTeam(ctx, t)
-		var missing *MissingRefsError
+		var missing *core.MissingRefsError
 		switch {
 		case errors.Is(err, core.ErrDuplicate):
 			return nil, core.Errorf(core.KindConflict, "a team with key %q already exists", in.Key)
@@ -178,7 +178,7 @@ type teamDocument struct {
 func teamChange(before, after *Team, delta json.RawMessage, comment string, actions []action.Action) *audit.Change {
 	doc := func(t *Team) json.RawMessage {
 		raw, _ := json.Marshal(teamDocument{Key: t.Key, Name: t.Name, Description: t.Description, Version: t.Version,
-			Members: orEmpty(t.MemberIDs), Maintainers: orEmpty(t.MaintainerIDs)})
+			Members: core.OrEmpty(t.MemberIDs), Maintainers: core.OrEmpty(t.MaintainerIDs)})
 		return raw
 	}
 	c := &audit.Change{Actions: actions, Delta: delta, Comment: comment}
@@ -212,7 +212,7 @@ func (c *Teams) ListTeams(ctx context.Context, q TeamQuery) ([]Team, int, error)
 
 // DeleteTeam removes a team unless it maintains metrics or metric groups.
 func (c *Teams) DeleteTeam(ctx context.Context, key string) error {
-	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	return c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
 		cur, err := tx.TeamForUpdate(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
@@ -371,7 +371,7 @@ func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, 
 		return nil, err
 	}
 	var out *Team
-	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
 		cur, err := tx.TeamForUpdate(ctx, key)
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
@@ -406,7 +406,7 @@ func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, 
 		next.Version = cur.Version + 1
 		next.UpdatedAt = c.now()
 		err = tx.UpdateTeam(ctx, &next, cur.Version)
-		var missing *MissingRefsError
+		var missing *core.MissingRefsError
 		switch {
 		case errors.As(err, &missing):
 			return nil, invalid("%s", describeMissing(missing))

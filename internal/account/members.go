@@ -1,4 +1,4 @@
-package catalog
+package account
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 			ID: core.NewObjectID(), Email: email, FirstName: first, LastName: last, Role: role,
 			CreatedAt: now.Add(time.Duration(i) * time.Millisecond),
 		},
-		TeamKeys: dedupe(orEmpty(f.TeamKeys)),
+		TeamKeys: core.Dedupe(core.OrEmpty(f.TeamKeys)),
 	}, nil
 }
 
@@ -172,7 +172,7 @@ func (c *Members) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 		}
 		seen[lower] = i
 	}
-	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
 		if err := tx.CreateMembers(ctx, ms); err != nil {
 			return nil, err
 		}
@@ -183,7 +183,7 @@ func (c *Members) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 		return membersChange(nil, docs, action.CreateMember), nil
 	})
 	var row *RowError
-	var missing *MissingRefsError
+	var missing *core.MissingRefsError
 	switch {
 	case errors.As(err, &row) && errors.Is(err, core.ErrDuplicate):
 		return nil, core.Errorf(core.KindConflict, "a member with email %q already exists", ms[row.Index].Email)
@@ -211,7 +211,7 @@ type memberDocument struct {
 }
 
 func newMemberDocument(m *Member, teams []string) memberDocument {
-	return memberDocument{ID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Teams: orEmpty(teams)}
+	return memberDocument{ID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Teams: core.OrEmpty(teams)}
 }
 
 // membersChange records the creation or deletion of members: one entry for
@@ -249,8 +249,8 @@ func membersChange(before, after []memberDocument, a action.Action) *audit.Chang
 	return c
 }
 
-// describeMissing names the keys of a MissingRefsError for a message.
-func describeMissing(e *MissingRefsError) string {
+// describeMissing names the keys of a core.MissingRefsError for a message.
+func describeMissing(e *core.MissingRefsError) string {
 	quoted := make([]string, len(e.Keys))
 	for i, k := range e.Keys {
 		quoted[i] = strconv.Quote(k)
@@ -290,7 +290,7 @@ func (c *Members) ListMembers(ctx context.Context, q MemberQuery) ([]MemberDetai
 // owner cannot be deleted, and neither can a member who maintains metrics
 // or metric groups: deleting them would leave those without a maintainer.
 func (c *Members) DeleteMember(ctx context.Context, id string) error {
-	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	err := c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
 		m, err := tx.MemberDetail(ctx, id)
 		if errors.Is(err, core.ErrNotFound) {
 			return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
