@@ -101,6 +101,14 @@ func NewEntry(ctx context.Context, c Change, now time.Time) Entry {
 	return e
 }
 
+// IDFloor returns the smallest entry ID of millisecond ms: every entry
+// recorded at ms or later has an ID at least this.
+func IDFloor(ms int64) string {
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(ms)<<16)
+	return hex.EncodeToString(b[:])
+}
+
 // NewID returns a 24-hex-digit entry ID whose first 12 digits are the
 // millisecond time, so that IDs sort by time.
 func NewID(now time.Time) string {

@@ -116,17 +116,19 @@ func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
 func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
 	conds := []string{"1 = 1"}
 	var args []any
-	switch {
-	case q.BeforeID != "":
-		conds = append(conds, "(a.date < ? OR (a.date = ? AND a.id < ?))")
-		args = append(args, q.Before, q.Before, q.BeforeID)
-	case q.Before != 0:
-		conds = append(conds, "a.date < ?")
-		args = append(args, q.Before)
+	// IDs begin with the entry's millisecond, so date bounds are ID bounds
+	// and every page walks an index that ends in id.
+	if q.Before != 0 {
+		conds = append(conds, "a.id < ?")
+		args = append(args, audit.IDFloor(q.Before))
+	}
+	if q.BeforeID != "" {
+		conds = append(conds, "a.id < ?")
+		args = append(args, q.BeforeID)
 	}
 	if q.After != 0 {
-		conds = append(conds, "a.date > ?")
-		args = append(args, q.After)
+		conds = append(conds, "a.id >= ?")
+		args = append(args, audit.IDFloor(q.After+1))
 	}
 	if q.Q != "" {
 		conds = append(conds, `a.search LIKE ? ESCAPE '!'`)
@@ -135,15 +137,17 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, e
 	var post *resource.Spec
 	if q.Spec != nil {
 		c, a := specConditions(*q.Spec)
-		// Entries with further targets of the same shape (members created
-		// together) are matched against each of them below.
-		conds = append(conds, "(("+strings.Join(c, " AND ")+") OR (a.shape = ? AND a.others <> ','))")
-		args = append(append(args, a...), a[0])
+		if hasOthers(*q.Spec) && len(c) > 1 {
+			// Entries of members created together name the others in a
+			// column of their own; they are matched against each below.
+			// c[0] is the shape, the rest name the first target.
+			c = []string{c[0], "((" + strings.Join(c[1:], " AND ") + ") OR a.others <> ',')"}
+		}
+		conds, args = append(conds, c...), append(args, a...)
 		post = q.Spec
 	}
-	// Entries of one millisecond sort by ID; IDs begin with the millisecond,
-	// so the order is the date order.
-	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY a.date DESC, a.id DESC LIMIT ?`
+	// IDs begin with the millisecond, so ID order is date order.
+	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY a.id DESC LIMIT ?`
 	var out []audit.Entry
 	err := db.tx(ctx, false, func(t *txn) error {
 		rows, err := t.query(ctx, query, append(args, q.Limit)...)
@@ -237,4 +241,10 @@ func targetMatches(spec resource.Spec, t *audit.Target) bool {
 		}
 	}
 	return false
+}
+
+// hasOthers reports whether entries whose target matches spec's shape can
+// have further targets: only members are created several at once.
+func hasOthers(spec resource.Spec) bool {
+	return len(spec.Segments) == 1 && spec.Segments[0].Kind == resource.KindMember
 }

@@ -35,16 +35,15 @@ CREATE TABLE audit_log (
     previous_version  TEXT,
     current_version   TEXT
 );
--- Pages are ordered by (date, id), newest first. Each index ends in
--- (date, id), so that a page walks one index backwards in page order after
--- the equality conditions and stops after one page of matches; the other
--- conditions (a LIKE on a key, tags) are checked per row on the way.
--- Indexes ending in id alone made PostgreSQL and SQLite sort every match
--- to return ten (docs/PERFORMANCE.md, "Audit log").
-CREATE INDEX audit_log_shape_date ON audit_log(shape, date, id);
-CREATE INDEX audit_log_shape_k1_date ON audit_log(shape, k1, date, id);
-CREATE INDEX audit_log_shape_k2_date ON audit_log(shape, k2, date, id);
-CREATE INDEX audit_log_date_id ON audit_log(date, id);
+-- Pages are ordered by id, newest first: an ID begins with the entry's
+-- millisecond (twelve hex digits), so ID order is date order and date bounds
+-- are ID bounds. Each index ends in id, so that a page walks one index
+-- backwards in page order after the equality conditions and stops after one
+-- page of matches; the other conditions (a LIKE on a key, tags) are checked
+-- per row on the way. The primary key serves the unfiltered log.
+CREATE INDEX audit_log_shape ON audit_log(shape, id);
+CREATE INDEX audit_log_shape_k1 ON audit_log(shape, k1, id);
+CREATE INDEX audit_log_shape_k2 ON audit_log(shape, k2, id);
 
 -- Who made each metric version: the member's ID and, so that the history
 -- stays readable after the member is deleted, their email at the time.
