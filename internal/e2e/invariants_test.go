@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -20,11 +21,18 @@ type request struct {
 // status outside ok fails t: a race may refuse a write, never break.
 func (e *env) raceTwo(t *testing.T, a, b request, ok ...int) (int, int) {
 	t.Helper()
+	st := e.raceAll(t, []request{a, b}, ok...)
+	return st[0], st[1]
+}
+
+// raceAll sends every request at the same moment and returns the statuses.
+func (e *env) raceAll(t *testing.T, reqs []request, ok ...int) []int {
+	t.Helper()
 	ctx := allowUndocumented(context.Background())
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	var st [2]int
-	for i, r := range []request{a, b} {
+	st := make([]int, len(reqs))
+	for i, r := range reqs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -35,18 +43,14 @@ func (e *env) raceTwo(t *testing.T, a, b request, ok ...int) (int, int) {
 				return
 			}
 			st[i] = s
-			allowed := false
-			for _, o := range ok {
-				allowed = allowed || s == o
-			}
-			if !allowed {
+			if !slices.Contains(ok, s) {
 				t.Errorf("%s %s: status %d: %s", r.method, r.path, s, body)
 			}
 		}()
 	}
 	close(start)
 	wg.Wait()
-	return st[0], st[1]
+	return st
 }
 
 // statusOf returns the status of a GET.
@@ -89,18 +93,22 @@ func TestCrossRowInvariantsUnderRaces(t *testing.T) {
 			}
 		})
 
-		t.Run("delete a metric while a group with it is created", func(t *testing.T) {
-			for i := range rounds {
-				m, g := fmt.Sprintf("del-%d", i), fmt.Sprintf("del-group-%d", i)
+		t.Run("delete a metric while groups with it are created", func(t *testing.T) {
+			const groups = 3
+			for i := range 2 * rounds {
+				m := fmt.Sprintf("del-%d", i)
 				e.createMetric(t, "default", fmt.Sprintf(`{"key":%q,"kind":"custom","eventKey":"e"}`, m))
-				e.raceTwo(t,
-					request{http.MethodDelete, metricPath("default", m), "", nil},
-					request{http.MethodPost, mgCollectionPath("default"), groupBody(g, "fixed", m), beta},
-					204, 201, 400, 409)
+				reqs := []request{{http.MethodDelete, metricPath("default", m), "", nil}}
+				for j := range groups {
+					reqs = append(reqs, request{http.MethodPost, mgCollectionPath("default"), groupBody(fmt.Sprintf("del-group-%d-%d", i, j), "fixed", m), beta})
+				}
+				e.raceAll(t, reqs, 204, 201, 400, 409)
 				exists := e.statusOf(t, metricPath("default", m)) == http.StatusOK
-				grouped := e.statusOf(t, mgPath("default", g), betaHeader) == http.StatusOK
-				if grouped && !exists {
-					t.Errorf("round %d: group %s holds the deleted metric %s", i, g, m)
+				for j := range groups {
+					g := fmt.Sprintf("del-group-%d-%d", i, j)
+					if e.statusOf(t, mgPath("default", g), betaHeader) == http.StatusOK && !exists {
+						t.Errorf("round %d: group %s holds the deleted metric %s", i, g, m)
+					}
 				}
 			}
 		})
