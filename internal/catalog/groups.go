@@ -40,10 +40,13 @@ var groupReadOnly = []string{"_id", "_version", "_creationDate", "_lastModified"
 // to the acting member when neither a member nor a team is named.
 func (c *Groups) CreateMetricGroup(ctx context.Context, projectKey string, in MetricGroupPost) (*MetricGroup, error) {
 	def := in.GroupDef
+	normalizeGroup(&def)
+	if err := resolveMaintainer(&def, true); err != nil {
+		return nil, err
+	}
 	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
 		def.MaintainerID = p.MemberID
 	}
-	normalizeGroup(&def)
 	deriveKey := in.Key == ""
 	key := in.Key
 	if deriveKey {
@@ -231,6 +234,35 @@ func groupMetrics(ctx context.Context, tx GroupTx, projectID string, d *GroupDef
 	return metrics, validateGroupMetrics(d.Kind, metrics)
 }
 
+// resolveMaintainer turns a maintainer given as {"key", "kind"} into
+// maintainerId or maintainerTeamKey. On a create, naming the maintainer in
+// both forms is allowed only when they agree; in a patch the object, when
+// the patch set it, replaces the maintainer.
+func resolveMaintainer(d *GroupDef, create bool) error {
+	m := d.Maintainer
+	if m == nil {
+		return nil
+	}
+	d.Maintainer = nil
+	if m.Key == "" {
+		return invalid("maintainer.key is required")
+	}
+	id, team := "", ""
+	switch m.Kind {
+	case "member":
+		id = m.Key
+	case "team":
+		team = m.Key
+	default:
+		return invalid("maintainer.kind must be member or team")
+	}
+	if create && (d.MaintainerID != "" || d.MaintainerTeamKey != "") && (d.MaintainerID != id || d.MaintainerTeamKey != team) {
+		return invalid("maintainer names a different maintainer than maintainerId or maintainerTeamKey; name it once")
+	}
+	d.MaintainerID, d.MaintainerTeamKey = id, team
+	return nil
+}
+
 // validateGroupShape checks what needs no other resource.
 func validateGroupShape(d *GroupDef) error {
 	if d.Name == "" {
@@ -394,6 +426,9 @@ func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, b
 				return nil, err
 			}
 			normalizeGroup(&def)
+			if err := resolveMaintainer(&def, false); err != nil {
+				return nil, err
+			}
 			if reflect.DeepEqual(def, cur.Def) {
 				out = cur
 				return nil, nil

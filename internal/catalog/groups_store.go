@@ -33,13 +33,23 @@ type MetricGroup struct {
 
 // GroupDef is the editable part of a metric group, in wire names.
 type GroupDef struct {
-	Name              string          `json:"name"`
-	Kind              string          `json:"kind"`
-	Description       string          `json:"description"`
-	Tags              []string        `json:"tags"`
-	MaintainerID      string          `json:"maintainerId,omitempty"`
-	MaintainerTeamKey string          `json:"maintainerTeamKey,omitempty"`
-	Metrics           []GroupMetricIn `json:"metrics"`
+	Name              string   `json:"name"`
+	Kind              string   `json:"kind"`
+	Description       string   `json:"description"`
+	Tags              []string `json:"tags"`
+	MaintainerID      string   `json:"maintainerId,omitempty"`
+	MaintainerTeamKey string   `json:"maintainerTeamKey,omitempty"`
+	// Maintainer is the maintainer in the shape of LaunchDarkly's current
+	// representation ({"key", "kind": "member"|"team"}), accepted on writes
+	// and resolved into MaintainerID or MaintainerTeamKey; never stored.
+	Maintainer *MaintainerRef  `json:"maintainer,omitempty"`
+	Metrics    []GroupMetricIn `json:"metrics"`
+}
+
+// MaintainerRef names a maintainer: a member by ID or a team by key.
+type MaintainerRef struct {
+	Key  string `json:"key"`
+	Kind string `json:"kind"`
 }
 
 // GroupMetricIn names one metric of a group and its label there.

@@ -94,11 +94,28 @@ func TestMetricGroupMaintainerShapes(t *testing.T) {
 			t.Errorf("patched maintainer (-want +got):\n%s", d)
 		}
 
-		// MetricGroupPost names the maintainer with maintainerId (or
-		// metricsd's maintainerTeamKey); a maintainer object is not part of it.
+		// The maintainer may also be named in the shape of LaunchDarkly's
+		// current representation, on create and in a patch.
 		st, body = e.mgDo(t, http.MethodPost, mgCollectionPath("default"), `{"key":"obj","name":"Obj","kind":"standard","tags":[],"maintainer":{"key":"growth","kind":"team"},"metrics":[{"key":"a"},{"key":"b"}]}`)
-		if got := wantError(t, "maintainer object", st, body, http.StatusBadRequest); got.Message != `unknown field "maintainer"` {
-			t.Errorf("message %q", got.Message)
+		if st != http.StatusCreated {
+			t.Fatalf("create with a maintainer object: %d %s", st, body)
+		}
+		diffJSON(t, "maintainer from an object", teamMaintainerJSON("growth", "Growth"), obj(t, body)["maintainer"])
+		st, body = e.mgPatch(t, "default", "obj", `[{"op":"replace","path":"/maintainer","value":{"key":"`+e.ownerID+`","kind":"member"}}]`)
+		if st != http.StatusOK {
+			t.Fatalf("patch with a maintainer object: %d %s", st, body)
+		}
+		if d := cmp.Diff(roundTrip(t, mgOwnerMaintainer(e)), obj(t, body)["maintainer"]); d != "" {
+			t.Errorf("maintainer patched by object (-want +got):\n%s", d)
+		}
+		for _, c := range []struct{ body, msg string }{
+			{`"maintainerId":"` + e.ownerID + `","maintainer":{"key":"growth","kind":"team"}`, "maintainer names a different maintainer than maintainerId or maintainerTeamKey"},
+			{`"maintainer":{"key":"growth","kind":"robot"}`, "maintainer.kind must be member or team"},
+			{`"maintainer":{"kind":"team"}`, "maintainer.key is required"},
+			{`"maintainer":{"key":"nope","kind":"team"}`, `maintainerTeamKey "nope" does not name a team`},
+		} {
+			st, body = e.mgDo(t, http.MethodPost, mgCollectionPath("default"), `{"key":"obj2","name":"Obj","kind":"standard",`+c.body+`,"metrics":[{"key":"a"},{"key":"b"}]}`)
+			wantError(t, c.body, st, body, http.StatusBadRequest, c.msg)
 		}
 	})
 }
