@@ -156,7 +156,7 @@ func parseAuditQuery(qv url.Values) (audit.Query, error) {
 	}{{"before", &q.Before}, {"after", &q.After}} {
 		if v := qv.Get(p.name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || n > audit.MaxDate {
 				return q, core.Errorf(core.KindInvalid, "%s must be a timestamp in epoch milliseconds", p.name)
 			}
 			*p.dst = n
@@ -177,14 +177,10 @@ func parseAuditQuery(qv url.Values) (audit.Query, error) {
 		}
 		q.Spec = &spec
 	}
-	// beforeId (a metricsd extension the next link carries) continues a
-	// page inside one millisecond.
-	if v := qv.Get("beforeId"); v != "" {
-		if q.Before == 0 {
-			return q, core.Errorf(core.KindInvalid, "beforeId needs before")
-		}
-		q.BeforeID = v
-	}
+	// beforeId (a metricsd extension the next link carries) continues
+	// after the last entry of the page before, inside its millisecond too;
+	// it takes the place of before.
+	q.BeforeID = qv.Get("beforeId")
 	return q, nil
 }
 
@@ -194,7 +190,7 @@ func (s *Server) listAuditEntries(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	entries, err := s.svc.Audit.Entries(r.Context(), q)
+	entries, next, err := s.svc.Audit.Entries(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -210,16 +206,14 @@ func (s *Server) listAuditEntries(w http.ResponseWriter, r *http.Request) error 
 	if limit == 0 {
 		limit = audit.DefaultLimit
 	}
-	if len(entries) == limit {
-		last := entries[len(entries)-1]
-		next := url.Values{}
+	if next != "" {
+		nq := url.Values{}
 		for k, v := range qv {
-			next[k] = v
+			nq[k] = v
 		}
-		next.Set("limit", strconv.Itoa(limit))
-		next.Set("before", strconv.FormatInt(epochMS(last.Date), 10))
-		next.Set("beforeId", last.ID)
-		rep.Links["next"] = jsonLink(auditPath + encodeQuery(next))
+		nq.Set("limit", strconv.Itoa(limit))
+		nq.Set("beforeId", next)
+		rep.Links["next"] = jsonLink(auditPath + encodeQuery(nq))
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

@@ -171,7 +171,9 @@ func TestAuditLog(t *testing.T) {
 				{"limit=0", "limit must be an integer between 1 and 20"},
 				{"limit=21", "limit must be an integer between 1 and 20"},
 				{"before=yesterday", "before must be a timestamp"},
-				{"beforeId=abc", "beforeId needs before"},
+				{"beforeId=abc", "beforeId must be an audit log entry ID"},
+				{"before=281474976710656", "before must be a timestamp"},
+				{"after=9223372036854775807", "after must be a timestamp"},
 			} {
 				st, body, _ := e.doUndoc(t, http.MethodGet, "/api/v2/auditlog?"+tt.query, "")
 				wantError(t, tt.query, st, body, http.StatusBadRequest, tt.msg)

@@ -113,6 +113,25 @@ func TestCrossRowInvariantsUnderRaces(t *testing.T) {
 			}
 		})
 
+		t.Run("patch metrics and the group that holds them at once", func(t *testing.T) {
+			e.createMetric(t, "default", `{"key":"pa","kind":"custom","eventKey":"e"}`)
+			e.createMetric(t, "default", `{"key":"pb","kind":"custom","eventKey":"e"}`)
+			e.mgCreate(t, "default", groupBody("pg", "pa", "pb"))
+			for round := range 3 {
+				var reqs []request
+				for i := range 16 {
+					if i%2 == 0 {
+						reqs = append(reqs, request{http.MethodPatch, metricPath("default", []string{"pa", "pb"}[i%4/2]),
+							fmt.Sprintf(`[{"op":"replace","path":"/description","value":"m %d %d"}]`, round, i), nil})
+					} else {
+						reqs = append(reqs, request{http.MethodPatch, mgPath("default", "pg"),
+							fmt.Sprintf(`[{"op":"replace","path":"/description","value":"g %d %d"}]`, round, i), beta})
+					}
+				}
+				e.raceAll(t, reqs, 200)
+			}
+		})
+
 		t.Run("delete a member while a metric names them maintainer", func(t *testing.T) {
 			for i := range rounds {
 				id := e.createMembers(t, fmt.Sprintf(`[{"email":"race%d@example.com","role":"writer"}]`, i))[0]

@@ -110,21 +110,33 @@ func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
 	return &e, nil
 }
 
-// AuditEntries returns one page of entries, newest first. A spec filter
-// compiles to conditions on the decomposed specifier columns, so the page
-// walks an index whatever the size of the log.
-func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+// auditBatch is how many rows one statement of an audit page reads when
+// rows may have to be matched in Go after the SQL; auditScanLimit bounds the
+// rows one page examines before it answers with what it found and a cursor.
+const (
+	auditBatch     = 100
+	auditScanLimit = 10000
+)
+
+// AuditEntries returns up to q.Limit entries, newest first, and the ID to
+// continue before when more may follow. A spec filter compiles to
+// conditions on the decomposed specifier columns, so the page walks an
+// index whatever the size of the log; what SQL can only narrow (tag globs,
+// members created together) is matched per row, reading on until the page
+// is full.
+func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, string, error) {
 	conds := []string{"1 = 1"}
 	var args []any
 	// IDs begin with the entry's millisecond, so date bounds are ID bounds
-	// and every page walks an index that ends in id.
-	if q.Before != 0 {
-		conds = append(conds, "a.id < ?")
-		args = append(args, audit.IDFloor(q.Before))
-	}
-	if q.BeforeID != "" {
+	// and every page walks an index that ends in id. A cursor (BeforeID)
+	// continues inside its millisecond.
+	switch {
+	case q.BeforeID != "":
 		conds = append(conds, "a.id < ?")
 		args = append(args, q.BeforeID)
+	case q.Before != 0:
+		conds = append(conds, "a.id < ?")
+		args = append(args, audit.IDFloor(q.Before))
 	}
 	if q.After != 0 {
 		conds = append(conds, "a.id >= ?")
@@ -146,28 +158,66 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, e
 		conds, args = append(conds, c...), append(args, a...)
 		post = q.Spec
 	}
-	// IDs begin with the millisecond, so ID order is date order.
-	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY a.id DESC LIMIT ?`
+	// IDs begin with the millisecond, so ID order is date order. The cursor
+	// condition comes last so that each batch can move it.
+	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` AND a.id < ? ORDER BY a.id DESC LIMIT ?`
+	batch := q.Limit
+	if post != nil {
+		batch = max(q.Limit, auditBatch)
+	}
 	var out []audit.Entry
+	next := ""
 	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, query, append(args, q.Limit)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditSummary(rows)
+		cursor := "g" // above every hex ID
+		for scanned := 0; ; {
+			rows, err := t.query(ctx, query, append(args, cursor, batch)...)
 			if err != nil {
 				return err
 			}
-			if post != nil && !targetMatches(*post, &e.Target) {
-				continue
+			n := 0
+			for rows.Next() {
+				e, err := scanAuditSummary(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				n++
+				cursor = e.ID
+				if post != nil && !targetMatches(*post, &e.Target) {
+					continue
+				}
+				if len(out) == q.Limit {
+					// One match more than the page: there is a next page.
+					next = out[len(out)-1].ID
+					break
+				}
+				out = append(out, *e)
 			}
-			out = append(out, *e)
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			scanned += n
+			switch {
+			case next != "", n < batch:
+				return nil
+			case len(out) == q.Limit && post == nil:
+				// A full page read without matching in Go: whether more
+				// follow is one more row away; say yes and let the next
+				// page find out.
+				next = out[len(out)-1].ID
+				return nil
+			case scanned >= auditScanLimit:
+				// Matches are sparse: answer what was found and continue
+				// after the last row examined.
+				next = cursor
+				return nil
+			}
 		}
-		return rows.Err()
 	})
-	return out, err
+	return out, next, err
 }
 
 // specConditions compiles a spec into conditions on the audit_log columns,

@@ -290,7 +290,7 @@ func BenchmarkAuditPage(b *testing.B) {
 				for i, s := range sizes {
 					b.Run(q.name+"/"+s.name, func(b *testing.B) {
 						for range b.N {
-							page, err := dbs[i].AuditEntries(ctx, audit.Query{Spec: &spec, Limit: 10})
+							page, _, err := dbs[i].AuditEntries(ctx, audit.Query{Spec: &spec, Limit: 10})
 							if err != nil {
 								b.Fatal(err)
 							}

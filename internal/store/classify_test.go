@@ -9,6 +9,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/metricsd/metricsd/internal/core"
 )
 
@@ -36,6 +37,20 @@ func TestClassifyLostConnection(t *testing.T) {
 		}
 		if !errors.Is(got, tt.want) {
 			t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestExhaustedRetries: a deadlock or serialization failure that outlasts
+// the retries is a conflict the client may retry, never an internal error.
+func TestExhaustedRetries(t *testing.T) {
+	for _, code := range []string{"40001", "40P01"} {
+		err := &pgconn.PgError{Code: code}
+		if !retryable(err) {
+			t.Errorf("%s is not retryable", code)
+		}
+		if got := core.KindOf(exhausted(err)); got != core.KindConflict {
+			t.Errorf("exhausted %s: kind %v, want conflict", code, got)
 		}
 	}
 }

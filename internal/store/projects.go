@@ -58,9 +58,14 @@ func (t *txn) CreateProject(ctx context.Context, p *catalog.Project, envs []cata
 	return insertProject(ctx, t, p, envs)
 }
 
-// Project resolves a project key inside a write.
+// Project resolves a project key inside a write and locks the project row
+// against other writers of the project until the write ends. Every write
+// of a project's metrics and groups starts here, so they take their locks
+// in one order (project, then metrics and groups) and cannot deadlock one
+// another; they serialise on the row that bumpGeneration updates anyway.
+// SQLite serialises all writers already.
 func (t *txn) Project(ctx context.Context, key string) (*catalog.Project, error) {
-	return scanProject(t.row(ctx, `SELECT `+projectCols+` FROM projects WHERE key = ?`, key))
+	return scanProject(t.row(ctx, `SELECT `+projectCols+` FROM projects WHERE key = ?`+t.d.lockProject, key))
 }
 
 // GetProject returns a project by key.

@@ -186,11 +186,14 @@ type dialect struct {
 	// other writers until the transaction ends. SQLite needs neither: its
 	// writers are serialised.
 	forUpdate string
+	// lockProject locks a project row for a write of what it holds,
+	// without blocking inserts that reference it.
+	lockProject string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE", forUpdate: " FOR UPDATE"}
+	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockProject: " FOR NO KEY UPDATE"}
 )
 
 // unindexed marks a column so that the planner does not use an index for

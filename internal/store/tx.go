@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -10,6 +12,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // maxAttempts bounds how often a write is retried after the database
@@ -33,15 +36,31 @@ func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Chang
 			e := audit.NewEntry(ctx, *change, time.Now().UTC().Truncate(time.Millisecond))
 			return insertAuditEntry(ctx, t, &e)
 		})
-		if attempt == maxAttempts || !retryable(err) {
+		if !retryable(err) {
 			return err
 		}
+		if attempt == maxAttempts {
+			return exhausted(err)
+		}
+		// Back off with jitter, so that writers that collided do not
+		// collide again in step.
+		wait := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
+}
+
+// exhausted classifies a transient refusal that outlasted every retry:
+// another writer kept winning (409, retry) or SQLite stayed locked by
+// another process (503, retry later). Never an internal error.
+func exhausted(err error) error {
+	if isBusy(err) {
+		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%w: %v", core.ErrStale, err)
 }
 
 // retryable reports whether err is a transient refusal worth a retry.
