@@ -110,13 +110,10 @@ func scanAuditSummary(s scanner, extra ...any) (*audit.Entry, error) {
 	return &e, nil
 }
 
-// auditBatch is how many rows one statement of an audit page reads when
-// rows may have to be matched in Go after the SQL; auditScanLimit bounds the
-// rows one page examines before it answers with what it found and a cursor.
-const (
-	auditBatch     = 100
-	auditScanLimit = 10000
-)
+// auditScanLimit bounds the rows one audit page examines, when rows are
+// matched in Go after the SQL, before it answers with what it found and a
+// cursor after the last row examined.
+const auditScanLimit = 10000
 
 // AuditEntries returns up to q.Limit entries, newest first, and the ID to
 // continue before when more may follow. A spec filter compiles to
@@ -148,22 +145,26 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, s
 	}
 	var post *resource.Spec
 	if q.Spec != nil {
-		c, a := specConditions(*q.Spec)
+		c, a, exact := specConditions(*q.Spec)
 		if hasOthers(*q.Spec) && len(c) > 1 {
+			exact = false
 			// Entries of members created together name the others in a
 			// column of their own; they are matched against each below.
 			// c[0] is the shape, the rest name the first target.
 			c = []string{c[0], "((" + strings.Join(c[1:], " AND ") + ") OR a.others <> ',')"}
 		}
 		conds, args = append(conds, c...), append(args, a...)
-		post = q.Spec
+		if !exact {
+			post = q.Spec
+		}
 	}
 	// IDs begin with the millisecond, so ID order is date order. The cursor
 	// condition comes last so that each batch can move it.
 	query := `SELECT ` + auditSummaryCols + ` FROM audit_log a WHERE ` + strings.Join(conds, " AND ") + ` AND a.id < ? ORDER BY a.id DESC LIMIT ?`
 	batch := q.Limit
 	if post != nil {
-		batch = max(q.Limit, auditBatch)
+		// Some rows may not match: read a little more than a page at a time.
+		batch = 2 * q.Limit
 	}
 	var out []audit.Entry
 	next := ""
@@ -221,19 +222,25 @@ func (db *DB) AuditEntries(ctx context.Context, q audit.Query) ([]audit.Entry, s
 }
 
 // specConditions compiles a spec into conditions on the audit_log columns,
-// the shape first. They narrow the rows to a superset of the matches (a
-// glob in a tag selector, tags on an outer segment and segments past the
-// stored depth are left to the caller's match of each row).
-func specConditions(s resource.Spec) (conds []string, args []any) {
+// the shape first. exact is false when they only narrow the rows to a
+// superset of the matches (a glob in a tag selector, tags on an outer
+// segment, segments past the stored depth), which the caller then matches
+// row by row.
+func specConditions(s resource.Spec) (conds []string, args []any, exact bool) {
+	exact = true
 	kinds := make([]string, len(s.Segments))
 	for i, seg := range s.Segments {
 		kinds[i] = string(seg.Kind)
+		if i < len(s.Segments)-1 && len(seg.Tags) > 0 {
+			exact = false // only the target's own tags are stored
+		}
 	}
 	conds = append(conds, "a.shape = ?")
 	args = append(args, strings.Join(kinds, ":"))
 	cols := [maxSpecDepth]string{"a.k1", "a.k2", "a.k3"}
 	for i, seg := range s.Segments {
 		if i >= maxSpecDepth {
+			exact = false
 			break
 		}
 		if seg.Name == "*" || seg.Name == "" {
@@ -243,6 +250,8 @@ func specConditions(s resource.Spec) (conds []string, args []any) {
 		if isExact {
 			conds = append(conds, cols[i]+" = ?")
 		} else {
+			// LIKE ignores ASCII case on SQLite; globs do not.
+			exact = false
 			conds = append(conds, cols[i]+` LIKE ? ESCAPE '\'`)
 		}
 		args = append(args, pat)
@@ -253,11 +262,14 @@ func specConditions(s resource.Spec) (conds []string, args []any) {
 			if isExact {
 				pat = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(pat)
 			}
+			// LIKE ignores ASCII case on SQLite, and a glob's % can span
+			// tags: the rows are matched again one by one.
+			exact = false
 			conds = append(conds, `a.tags LIKE ? ESCAPE '\'`)
 			args = append(args, "%,"+pat+",%")
 		}
 	}
-	return conds, args
+	return conds, args, exact
 }
 
 // AuditEntry returns one entry with its documents and delta.
