@@ -192,3 +192,28 @@ func parseExpand(s string, allowed []catalog.Expand) (catalog.ExpandSet, error) 
 	}
 	return set, nil
 }
+
+// colonList is what a list in LaunchDarkly's "field:value" filter style
+// asks for: a page, a sort and the filter's clauses.
+type colonList struct {
+	page    core.Page
+	sort    []core.SortKey
+	clauses []colonClause
+}
+
+// parseColonList reads limit, offset, sort (one of sorts; no sort
+// parameter when sorts is empty) and a "field:value,…" filter over fields.
+func parseColonList(limit, offset, sort, filterText string, defLimit, maxLimit int, sorts, fields []string) (colonList, error) {
+	var l colonList
+	var err error
+	if l.page, err = parsePage(limit, offset, defLimit, maxLimit); err != nil {
+		return l, err
+	}
+	if len(sorts) > 0 {
+		if l.sort, err = parseSort(sort, sorts...); err != nil {
+			return l, err
+		}
+	}
+	l.clauses, err = parseColonFilter(filterText, fields)
+	return l, err
+}

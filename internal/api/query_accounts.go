@@ -14,20 +14,13 @@ var memberFilterFields = []string{"query", "role", "id", "email", "team", "notea
 // filter is LaunchDarkly's "field:value,field:value" form; lists inside a
 // value are separated by "|".
 func parseMemberQuery(limit, offset, filterText, sort string) (account.MemberQuery, error) {
-	var q account.MemberQuery
-	page, err := parsePage(limit, offset, account.DefaultMemberLimit, account.MaxMemberLimit)
+	l, err := parseColonList(limit, offset, sort, filterText, account.DefaultMemberLimit, account.MaxMemberLimit,
+		[]string{"displayName"}, memberFilterFields)
+	q := account.MemberQuery{Page: l.page, Sort: l.sort}
 	if err != nil {
 		return q, err
 	}
-	q.Page = page
-	if q.Sort, err = parseSort(sort, "displayName"); err != nil {
-		return q, err
-	}
-	clauses, err := parseColonFilter(filterText, memberFilterFields)
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range clauses {
+	for _, cl := range l.clauses {
 		switch cl.field {
 		case "query":
 			q.Query = cl.value
@@ -58,17 +51,13 @@ func parseMemberExpand(s string) (catalog.ExpandSet, error) {
 
 // parseTeamQuery reads the list parameters of the teams endpoint.
 func parseTeamQuery(limit, offset, filterText string) (account.TeamQuery, error) {
-	var q account.TeamQuery
-	page, err := parsePage(limit, offset, account.DefaultTeamLimit, account.MaxTeamLimit)
+	l, err := parseColonList(limit, offset, "", filterText, account.DefaultTeamLimit, account.MaxTeamLimit,
+		nil, []string{"query", "nomembers"})
+	q := account.TeamQuery{Page: l.page}
 	if err != nil {
 		return q, err
 	}
-	q.Page = page
-	clauses, err := parseColonFilter(filterText, []string{"query", "nomembers"})
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range clauses {
+	for _, cl := range l.clauses {
 		switch cl.field {
 		case "query":
 			q.Query = cl.value

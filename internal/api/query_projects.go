@@ -7,20 +7,13 @@ import "github.com/metricsd/metricsd/internal/catalog"
 // ("+"-separated, all must match) and keys ("|"-separated, any may match),
 // and sort by name or createdOn.
 func parseProjectQuery(limit, offset, filterText, sort string) (catalog.ProjectQuery, error) {
-	var q catalog.ProjectQuery
-	page, err := parsePage(limit, offset, catalog.DefaultProjectLimit, catalog.MaxProjectLimit)
+	l, err := parseColonList(limit, offset, sort, filterText, catalog.DefaultProjectLimit, catalog.MaxProjectLimit,
+		[]string{"name", "createdOn"}, []string{"query", "tags", "keys"})
+	q := catalog.ProjectQuery{Page: l.page, Sort: l.sort}
 	if err != nil {
 		return q, err
 	}
-	q.Page = page
-	if q.Sort, err = parseSort(sort, "name", "createdOn"); err != nil {
-		return q, err
-	}
-	clauses, err := parseColonFilter(filterText, []string{"query", "tags", "keys"})
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range clauses {
+	for _, cl := range l.clauses {
 		switch cl.field {
 		case "query":
 			q.Query = cl.value
@@ -37,20 +30,13 @@ func parseProjectQuery(limit, offset, filterText, sort string) (catalog.ProjectQ
 // /api/v2/projects/{projectKey}/environments: the filter fields query and
 // tags, and sort by name, createdOn or critical.
 func parseEnvironmentQuery(limit, offset, filterText, sort string) (catalog.EnvironmentQuery, error) {
-	var q catalog.EnvironmentQuery
-	page, err := parsePage(limit, offset, catalog.DefaultEnvironmentLimit, catalog.MaxEnvironmentLimit)
+	l, err := parseColonList(limit, offset, sort, filterText, catalog.DefaultEnvironmentLimit, catalog.MaxEnvironmentLimit,
+		[]string{"name", "createdOn", "critical"}, []string{"query", "tags"})
+	q := catalog.EnvironmentQuery{Page: l.page, Sort: l.sort}
 	if err != nil {
 		return q, err
 	}
-	q.Page = page
-	if q.Sort, err = parseSort(sort, "name", "createdOn", "critical"); err != nil {
-		return q, err
-	}
-	clauses, err := parseColonFilter(filterText, []string{"query", "tags"})
-	if err != nil {
-		return q, err
-	}
-	for _, cl := range clauses {
+	for _, cl := range l.clauses {
 		switch cl.field {
 		case "query":
 			q.Query = cl.value
