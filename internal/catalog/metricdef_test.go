@@ -1,9 +1,11 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
@@ -436,5 +438,38 @@ func TestValidateKey(t *testing.T) {
 				t.Errorf("core.ValidateKey(%q, %q) mismatch (-want +got):\n%s", tt.field, tt.key, diff)
 			}
 		})
+	}
+}
+
+// TestMetricDocumentMatchesPatchDocument: the audit log's metric document,
+// written directly, is the document JSON Patch applies to.
+func TestMetricDocumentMatchesPatchDocument(t *testing.T) {
+	pct := 95
+	base := Metric{ID: "m1", Key: "k", Kind: KindCustom, Version: 3, VersionID: "v3", CreatedAt: time.UnixMilli(1700000000123)}
+	for _, def := range []MetricDef{
+		{},
+		{Name: "N", Tags: []string{"a"}, RandomizationUnits: []string{"user"}, DataSource: DataSource{Key: "launchdarkly"}},
+		{Name: "Full", Description: `d "quoted" <b>`, Tags: []string{}, MaintainerID: "x", IsNumeric: true, Unit: "ms", SuccessCriteria: "LowerThanBaseline",
+			EventKey: "e", RandomizationUnits: []string{"user", "org"}, UnitAggregationType: "sum", AnalysisType: "percentile", PercentileValue: &pct,
+			EventDefault: &EventDefault{Disabled: true}, Archived: true, URLs: []URLMatcher{{Kind: "exact", URL: "https://x"}}},
+		{Name: "Units", RandomizationUnits: []string{"user"}, AnalysisUnits: []string{"user"}},
+	} {
+		m := base
+		m.Def = def
+		doc, err := patchDocument(&m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(doc)
+		var a, b any
+		if err := json.Unmarshal(want, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(MetricDocument(&m), &b); err != nil {
+			t.Fatalf("MetricDocument is not JSON: %v: %s", err, MetricDocument(&m))
+		}
+		if d := cmp.Diff(a, b); d != "" {
+			t.Errorf("MetricDocument(%+v) (-patchDocument +MetricDocument):\n%s", def, d)
+		}
 	}
 }

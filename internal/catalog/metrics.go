@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/resource"
@@ -130,12 +132,47 @@ func childChange[T any](p *Project, before, after *T, target func(string, *T) au
 // Patch applies to: its identity and every editable field. The audit log
 // keeps it before and after each change, and version diffs compare it.
 func MetricDocument(m *Metric) json.RawMessage {
-	doc, err := patchDocument(m)
+	if len(m.Def.AnalysisUnits) > 0 {
+		// Not stored that way; render it the general way.
+		doc, err := patchDocument(m)
+		if err != nil {
+			return nil
+		}
+		raw, _ := json.Marshal(doc)
+		return raw
+	}
+	// The same document as patchDocument, written directly: one Marshal
+	// instead of marshal, unmarshal and marshal again (every write renders
+	// one or two of these for the audit log).
+	def, err := json.Marshal(m.Def)
 	if err != nil {
 		return nil
 	}
-	raw, _ := json.Marshal(doc)
-	return raw
+	var b bytes.Buffer
+	b.Grow(len(def) + 256)
+	b.WriteString(`{"_creationDate":`)
+	b.WriteString(strconv.FormatInt(m.CreatedAt.UnixMilli(), 10))
+	b.WriteString(`,"_version":`)
+	b.WriteString(strconv.Itoa(m.Version))
+	for _, f := range [...]struct{ name, value string }{{"_id", m.ID}, {"_versionId", m.VersionID}, {"key", m.Key}, {"kind", m.Kind}} {
+		v, _ := json.Marshal(f.value)
+		b.WriteString(`,"` + f.name + `":`)
+		b.Write(v)
+	}
+	if len(def) > 2 {
+		b.WriteByte(',')
+		b.Write(def[1 : len(def)-1])
+	}
+	for _, name := range patch.EmptyFields(m.Def) {
+		if name != "analysisUnits" {
+			b.WriteString(`,"` + name + `":null`)
+		}
+	}
+	units, _ := json.Marshal(m.Def.RandomizationUnits)
+	b.WriteString(`,"analysisUnits":`)
+	b.Write(units)
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // metricFieldActions maps the wire names of metric fields to the action a

@@ -86,6 +86,9 @@ const maxPatchCopyBytes = 64 << 10
 // Document renders v (a struct of editable fields) as a JSON object
 // in which every field is present, null when empty, so that "replace" works
 // on unset fields too.
+//
+// EmptyFields names the members that Document adds as null to what
+// json.Marshal(v) writes, for callers that build the document as bytes.
 func Document(v any) (map[string]json.RawMessage, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -164,4 +167,39 @@ func compactJSON(b json.RawMessage) []byte {
 		return b
 	}
 	return buf.Bytes()
+}
+
+// EmptyFields returns the JSON names of the fields of struct v that
+// json.Marshal leaves out (omitempty and empty by encoding/json's rules),
+// which Document renders as null.
+func EmptyFields(v any) []string {
+	rv := reflect.ValueOf(v)
+	t := rv.Type()
+	var out []string
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || !strings.Contains(opts, "omitempty") {
+			continue
+		}
+		f := rv.Field(i)
+		empty := false
+		switch f.Kind() {
+		case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+			empty = f.Len() == 0
+		case reflect.Bool:
+			empty = !f.Bool()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			empty = f.Int() == 0
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			empty = f.Uint() == 0
+		case reflect.Float32, reflect.Float64:
+			empty = f.Float() == 0
+		case reflect.Interface, reflect.Pointer:
+			empty = f.IsNil()
+		}
+		if empty {
+			out = append(out, name)
+		}
+	}
+	return out
 }
