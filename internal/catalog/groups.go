@@ -143,12 +143,19 @@ func groupTarget(projectKey string, g *MetricGroup) audit.Target {
 
 // GroupDocument renders the document a metric group patch applies to.
 func GroupDocument(g *MetricGroup) json.RawMessage {
-	doc, err := groupPatchDocument(g)
+	raw, err := patch.Render(g.Def, groupIdentity(g)...)
 	if err != nil {
 		return nil
 	}
-	raw, _ := json.Marshal(doc)
 	return raw
+}
+
+// groupIdentity are the read-only members of a group's patch document.
+func groupIdentity(g *MetricGroup) []patch.Member {
+	return []patch.Member{
+		{Name: "_id", Value: g.ID}, {Name: "_version", Value: g.Version}, {Name: "_creationDate", Value: g.CreatedAt.UnixMilli()},
+		{Name: "_lastModified", Value: g.UpdatedAt.UnixMilli()}, {Name: "key", Value: g.Key},
+	}
 }
 
 func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
@@ -156,12 +163,8 @@ func groupPatchDocument(g *MetricGroup) (map[string]json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range map[string]any{
-		"_id": g.ID, "_version": g.Version, "_creationDate": g.CreatedAt.UnixMilli(),
-		"_lastModified": g.UpdatedAt.UnixMilli(), "key": g.Key,
-	} {
-		b, _ := json.Marshal(v)
-		doc[k] = b
+	for _, m := range groupIdentity(g) {
+		doc[m.Name], _ = json.Marshal(m.Value)
 	}
 	return doc, nil
 }

@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/metricsd/metricsd/internal/core"
@@ -266,6 +268,33 @@ func TestValidateGroupShapeLengthsInCharacters(t *testing.T) {
 		d := groupShapeDef(c.change)
 		if err := validateGroupShape(&d); err != nil {
 			t.Errorf("%s of 200 or 3000 two-byte characters: %v", c.name, err)
+		}
+	}
+}
+
+// TestGroupDocumentMatchesPatchDocument: the audit log's group document,
+// written directly, is the document JSON Patch applies to.
+func TestGroupDocumentMatchesPatchDocument(t *testing.T) {
+	for _, def := range []GroupDef{
+		{},
+		{Name: "G", Kind: GroupFunnel, Tags: []string{"a"}, MaintainerID: "m", Metrics: []GroupMetricIn{{Key: "a", NameInGroup: "step 1"}}},
+		{Name: "T", Kind: GroupStandard, Description: "<d>", MaintainerTeamKey: "core", Metrics: []GroupMetricIn{}},
+	} {
+		g := &MetricGroup{ID: "g1", Key: "g", Version: 2, CreatedAt: time.UnixMilli(1700000000001), UpdatedAt: time.UnixMilli(1700000000002), Def: def}
+		doc, err := groupPatchDocument(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(doc)
+		var a, b any
+		if err := json.Unmarshal(want, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(GroupDocument(g), &b); err != nil {
+			t.Fatalf("GroupDocument is not JSON: %v: %s", err, GroupDocument(g))
+		}
+		if d := cmp.Diff(a, b); d != "" {
+			t.Errorf("GroupDocument(%+v) (-groupPatchDocument +GroupDocument):\n%s", def, d)
 		}
 	}
 }

@@ -1,12 +1,10 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/resource"
@@ -133,7 +131,8 @@ func childChange[T any](p *Project, before, after *T, target func(string, *T) au
 // keeps it before and after each change, and version diffs compare it.
 func MetricDocument(m *Metric) json.RawMessage {
 	if len(m.Def.AnalysisUnits) > 0 {
-		// Not stored that way; render it the general way.
+		// Not stored that way (both names would be members of the
+		// definition); render it the general way.
 		doc, err := patchDocument(m)
 		if err != nil {
 			return nil
@@ -141,38 +140,21 @@ func MetricDocument(m *Metric) json.RawMessage {
 		raw, _ := json.Marshal(doc)
 		return raw
 	}
-	// The same document as patchDocument, written directly: one Marshal
-	// instead of marshal, unmarshal and marshal again (every write renders
-	// one or two of these for the audit log).
-	def, err := json.Marshal(m.Def)
+	raw, err := patch.Render(m.Def, metricIdentity(m)...)
 	if err != nil {
 		return nil
 	}
-	var b bytes.Buffer
-	b.Grow(len(def) + 256)
-	b.WriteString(`{"_creationDate":`)
-	b.WriteString(strconv.FormatInt(m.CreatedAt.UnixMilli(), 10))
-	b.WriteString(`,"_version":`)
-	b.WriteString(strconv.Itoa(m.Version))
-	for _, f := range [...]struct{ name, value string }{{"_id", m.ID}, {"_versionId", m.VersionID}, {"key", m.Key}, {"kind", m.Kind}} {
-		v, _ := json.Marshal(f.value)
-		b.WriteString(`,"` + f.name + `":`)
-		b.Write(v)
+	return raw
+}
+
+// metricIdentity are the read-only members of a metric's patch document,
+// with analysisUnits shown beside randomizationUnits.
+func metricIdentity(m *Metric) []patch.Member {
+	return []patch.Member{
+		{Name: "_id", Value: m.ID}, {Name: "_version", Value: m.Version}, {Name: "_versionId", Value: m.VersionID},
+		{Name: "_creationDate", Value: m.CreatedAt.UnixMilli()}, {Name: "key", Value: m.Key}, {Name: "kind", Value: m.Kind},
+		{Name: "analysisUnits", Value: m.Def.RandomizationUnits},
 	}
-	if len(def) > 2 {
-		b.WriteByte(',')
-		b.Write(def[1 : len(def)-1])
-	}
-	for _, name := range patch.EmptyFields(m.Def) {
-		if name != "analysisUnits" {
-			b.WriteString(`,"` + name + `":null`)
-		}
-	}
-	units, _ := json.Marshal(m.Def.RandomizationUnits)
-	b.WriteString(`,"analysisUnits":`)
-	b.Write(units)
-	b.WriteByte('}')
-	return b.Bytes()
 }
 
 // metricFieldActions maps the wire names of metric fields to the action a
@@ -292,14 +274,9 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range map[string]any{
-		"_id": m.ID, "_version": m.Version, "_versionId": m.VersionID,
-		"_creationDate": m.CreatedAt.UnixMilli(), "key": m.Key, "kind": m.Kind,
-	} {
-		b, _ := json.Marshal(v)
-		doc[k] = b
+	for _, f := range metricIdentity(m) {
+		doc[f.Name], _ = json.Marshal(f.Value)
 	}
-	showAnalysisUnits(doc)
 	return doc, nil
 }
 

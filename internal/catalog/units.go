@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"encoding/json"
 	"slices"
 )
 
@@ -44,14 +43,6 @@ func reconcilePatchedUnits(d *MetricDef, prev []string) {
 		d.AnalysisUnits = nil
 	case !randomizationChanged:
 		d.RandomizationUnits, d.AnalysisUnits = d.AnalysisUnits, nil
-	}
-}
-
-// showAnalysisUnits puts the analysisUnits alias into a patch document, equal
-// to randomizationUnits, so that clients can test and replace either.
-func showAnalysisUnits(doc map[string]json.RawMessage) {
-	if r, ok := doc["randomizationUnits"]; ok {
-		doc["analysisUnits"] = r
 	}
 }
 

@@ -203,3 +203,56 @@ func EmptyFields(v any) []string {
 	}
 	return out
 }
+
+// Member is one member of a JSON object: a name and a value to marshal.
+type Member struct {
+	Name  string
+	Value any
+}
+
+// Render writes the document Document(v) describes, plus the members of
+// extra, as JSON in one Marshal of v (Document marshals, unmarshals and
+// marshals again). The names of extra must not be members json.Marshal
+// writes for v; an empty member of v with the name of an extra one gives
+// way to it.
+func Render(v any, extra ...Member) (json.RawMessage, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(len(raw) + 32*len(extra) + 64)
+	b.WriteByte('{')
+	given := make(map[string]bool, len(extra))
+	for i, m := range extra {
+		val, err := json.Marshal(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, _ := json.Marshal(m.Name)
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(val)
+		given[m.Name] = true
+	}
+	sep := func() {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+	}
+	if len(raw) > 2 {
+		sep()
+		b.Write(raw[1 : len(raw)-1])
+	}
+	for _, name := range EmptyFields(v) {
+		if !given[name] {
+			sep()
+			b.WriteString(`"` + name + `":null`)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
