@@ -20,6 +20,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/experiment"
 )
 
 // Services are the catalog's domain services, one per aggregate. Each holds
@@ -33,6 +34,9 @@ type Services struct {
 	Members  *account.Members
 	Teams    *account.Teams
 	Audit    *audit.Log
+	// Experiments and Rollouts connect metrics to flags.
+	Experiments *experiment.Experiments
+	Rollouts    *experiment.Rollouts
 }
 
 // New returns the services over s.
@@ -46,6 +50,9 @@ func New(s Store) *Services {
 		Members:  account.NewMembers(s, now),
 		Teams:    account.NewTeams(s, now),
 		Audit:    audit.NewLog(s),
+
+		Experiments: experiment.NewExperiments(s, now),
+		Rollouts:    experiment.NewRollouts(s, now),
 	}
 }
 

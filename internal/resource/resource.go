@@ -96,6 +96,13 @@ const (
 	KindTeam        Kind = "team"
 	KindRole        Kind = "role"
 	KindToken       Kind = "token"
+	// KindFlag is LaunchDarkly's feature flag, which metricsd names (in
+	// experiments and guarded rollouts) but does not manage.
+	KindFlag Kind = "flag"
+	// KindMeasuredRollout is a guarded rollout of a flag in an
+	// environment (proj/p:env/e:flag/f:measured-rollout/id), the path
+	// LaunchDarkly's own links use for them.
+	KindMeasuredRollout Kind = "measured-rollout"
 )
 
 // kindAccount is the only kind written without a name.
@@ -121,7 +128,8 @@ var parents = map[Kind]Kind{
 	KindEnvironment:             KindProject,
 	KindMetric:                  KindProject,
 	KindMetricGroup:             KindProject,
-	"flag":                      KindEnvironment,
+	KindFlag:                    KindEnvironment,
+	KindMeasuredRollout:         KindFlag,
 	"segment":                   KindEnvironment,
 	KindExperiment:              KindEnvironment,
 	"holdout":                   KindEnvironment,
@@ -311,6 +319,27 @@ func MetricGroup(projectKey, key string, tags []string) Spec {
 	return Spec{Segments: []Segment{
 		{Kind: KindProject, Name: projectKey},
 		{Kind: KindMetricGroup, Name: key, Tags: canonicalTags(tags)},
+	}}
+}
+
+// Experiment returns the specifier proj/p:env/e:experiment/key of an
+// experiment that carries tags.
+func Experiment(projectKey, envKey, key string, tags []string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindEnvironment, Name: envKey},
+		{Kind: KindExperiment, Name: key, Tags: canonicalTags(tags)},
+	}}
+}
+
+// MeasuredRollout returns the specifier
+// proj/p:env/e:flag/f:measured-rollout/id of a guarded rollout.
+func MeasuredRollout(projectKey, envKey, flagKey, id string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindEnvironment, Name: envKey},
+		{Kind: KindFlag, Name: flagKey},
+		{Kind: KindMeasuredRollout, Name: id},
 	}}
 }
 

@@ -19,8 +19,11 @@ func usesMetric(alias string) string {
 	return fmt.Sprintf("(%[1]s.metric_id = m.id OR %[1]s.metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = m.id))", alias)
 }
 
+// runningExperiment holds for an experiment_metrics row em of an
+// experiment e whose current iteration runs and uses the row (rows written
+// without an iteration count for the current one).
 const (
-	runningExperiment = "e.status = 'running' AND e.archived_at IS NULL"
+	runningExperiment = "e.status = 'running' AND e.archived_at IS NULL AND (em.iteration_id IS NULL OR em.iteration_id = e.current_iteration_id)"
 	activeRollout     = "r.status = 'monitoring'"
 )
 
