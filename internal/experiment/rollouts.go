@@ -270,7 +270,7 @@ func rolloutChange(before, after *Rollout, delta json.RawMessage, comment string
 	c := &audit.Change{Actions: actions, Delta: delta, Comment: comment}
 	for _, r := range []*Rollout{before, after} {
 		if r != nil {
-			c.Target = audit.Target{Kind: string(resource.KindMeasuredRollout), Spec: resource.MeasuredRollout(r.ProjectKey, r.EnvironmentKey, r.FlagKey, r.ID), Name: r.FlagName}
+			c.Target = audit.Target{Kind: string(resource.KindMeasuredRollout), Spec: resource.MeasuredRollout(r.ProjectKey, r.EnvironmentKey, r.ID), Name: r.FlagName}
 		}
 	}
 	if before != nil {

@@ -100,8 +100,7 @@ const (
 	// experiments and guarded rollouts) but does not manage.
 	KindFlag Kind = "flag"
 	// KindMeasuredRollout is a guarded rollout of a flag in an
-	// environment (proj/p:env/e:flag/f:measured-rollout/id), the path
-	// LaunchDarkly's own links use for them.
+	// environment, named by its ID (proj/p:env/e:measured-rollout/id).
 	KindMeasuredRollout Kind = "measured-rollout"
 )
 
@@ -129,7 +128,7 @@ var parents = map[Kind]Kind{
 	KindMetric:                  KindProject,
 	KindMetricGroup:             KindProject,
 	KindFlag:                    KindEnvironment,
-	KindMeasuredRollout:         KindFlag,
+	KindMeasuredRollout:         KindEnvironment,
 	"segment":                   KindEnvironment,
 	KindExperiment:              KindEnvironment,
 	"holdout":                   KindEnvironment,
@@ -332,13 +331,12 @@ func Experiment(projectKey, envKey, key string, tags []string) Spec {
 	}}
 }
 
-// MeasuredRollout returns the specifier
-// proj/p:env/e:flag/f:measured-rollout/id of a guarded rollout.
-func MeasuredRollout(projectKey, envKey, flagKey, id string) Spec {
+// MeasuredRollout returns the specifier proj/p:env/e:measured-rollout/id
+// of a guarded rollout.
+func MeasuredRollout(projectKey, envKey, id string) Spec {
 	return Spec{Segments: []Segment{
 		{Kind: KindProject, Name: projectKey},
 		{Kind: KindEnvironment, Name: envKey},
-		{Kind: KindFlag, Name: flagKey},
 		{Kind: KindMeasuredRollout, Name: id},
 	}}
 }

@@ -152,6 +152,10 @@ func queryRollouts(ctx context.Context, t *txn, metricID string) ([]catalog.Guar
 	if err != nil {
 		return nil, err
 	}
+	return scanRolloutRefs(rows)
+}
+
+func scanRolloutRefs(rows *sql.Rows) ([]catalog.GuardedRolloutRef, error) {
 	defer rows.Close()
 	out := []catalog.GuardedRolloutRef{}
 	for rows.Next() {

@@ -190,16 +190,18 @@ func (db *DB) GetMetricGroup(ctx context.Context, projectID, key string) (*catal
 	return g, err
 }
 
-// DeleteMetricGroup removes a group unless an experiment or guarded rollout
-// uses it.
+// DeleteMetricGroup removes a group unless an experiment iteration or an
+// active guarded rollout uses it.
 func (t *txn) DeleteMetricGroup(ctx context.Context, projectID, key string) error {
 	var id string
 	if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 		return classify(err)
 	}
-	if err := refuseIfUsed(ctx, t, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
-		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
-		ORDER BY 1`, id, id); err != nil {
+	if err := refuseIfUsed(ctx, t, groupBlockers, id, id); err != nil {
+		return err
+	}
+	// Finished rollouts do not keep the group; they forget it.
+	if _, err := t.exec(ctx, `DELETE FROM guarded_rollout_metrics WHERE metric_group_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id); err != nil {

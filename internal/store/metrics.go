@@ -288,16 +288,18 @@ func (t *txn) Metric(ctx context.Context, projectID, key, versionID string) (*ca
 	return scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
 }
 
-// DeleteMetric removes a metric unless a metric group or experiment uses it.
+// DeleteMetric removes a metric unless a metric group, an experiment
+// iteration or an active guarded rollout uses it.
 func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	var id string
 	if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 		return classify(err)
 	}
-	if err := refuseIfUsed(ctx, t, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
-		UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
-		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
-		ORDER BY 1`, id, id, id); err != nil {
+	if err := refuseIfUsed(ctx, t, metricBlockers, id, id, id); err != nil {
+		return err
+	}
+	// Finished rollouts do not keep the metric; they forget it.
+	if _, err := t.exec(ctx, `DELETE FROM guarded_rollout_metrics WHERE metric_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
@@ -306,19 +308,27 @@ func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	return bumpGeneration(ctx, t, projectID)
 }
 
-// refuseIfUsed runs a query naming the resources that use a row and
-// returns an *catalog.InUseError listing them, if any.
+// refuseIfUsed runs a blocker query (kind, key, environment key, status
+// rows) and returns an *catalog.InUseError listing them, if any.
 func refuseIfUsed(ctx context.Context, t *txn, q string, args ...any) error {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	users, err := collectStrings(rows)
-	if err != nil {
+	defer rows.Close()
+	var blockers []catalog.Blocker
+	for rows.Next() {
+		var b catalog.Blocker
+		if err := rows.Scan(&b.Kind, &b.Key, &b.EnvironmentKey, &b.Status); err != nil {
+			return err
+		}
+		blockers = append(blockers, b)
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(users) > 0 {
-		return &catalog.InUseError{Users: users}
+	if len(blockers) > 0 {
+		return &catalog.InUseError{Blockers: blockers}
 	}
 	return nil
 }
