@@ -17,6 +17,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -142,7 +143,8 @@ func BenchmarkAPI(b *testing.B) {
 			}
 			seedProject(b, ctx, cat, db, "k1", 1_000)
 			seedProject(b, ctx, cat, db, "k100", 100_000)
-			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			// Rate limits off: these time the handlers (BenchmarkRateLimit times the limits).
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 
 			b.Run("get", func(b *testing.B) {
 				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100/metric-050000", "") })
@@ -243,7 +245,8 @@ func BenchmarkGroups(b *testing.B) {
 			if err := db.Analyze(ctx); err != nil {
 				b.Fatal(err)
 			}
-			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			// Rate limits off: these time the handlers (BenchmarkRateLimit times the limits).
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 			list := "/api/v2/projects/g10k/metric-groups?" + url.Values{
 				"filter": {`kind equals funnel and query equals 'checkout'`}, "sort": {"-createdAt"}, "limit": {"20"},
 			}.Encode()
@@ -265,5 +268,47 @@ func (e benchEnv) mustBeta(b *testing.B, want int, method, path string) {
 	e.srv.ServeHTTP(w, r)
 	if w.Code != want {
 		b.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, want, w.Body.String())
+	}
+}
+
+// BenchmarkRateLimit measures a small GET with the rate limits off, counted
+// in memory, and (on PostgreSQL) counted in the database the replicas share:
+//
+//	go test -run=^$ -bench=BenchmarkRateLimit -benchtime=3000x ./internal/api/
+func BenchmarkRateLimit(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, testdb.New(b, backend).URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			cat := catalog.New(db)
+			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
+				b.Fatal(err)
+			}
+			// Windows too large to be spent: the cost of counting, not of 429s.
+			huge := &ratelimit.Config{Global: 1 << 30, RouteRead: 1 << 30, RouteWrite: 1 << 30, TokenShare: 50}
+			variants := []struct {
+				name string
+				opts api.Options
+			}{
+				{"off", api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}},
+				{"memory", api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: huge}},
+			}
+			if c := db.RateCounter(); c != nil {
+				variants = append(variants, struct {
+					name string
+					opts api.Options
+				}{"shared", api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: huge, RateCounter: c}})
+			}
+			for _, v := range variants {
+				e := benchEnv{srv: api.New(cat, v.opts), cat: cat}
+				b.Run(v.name, func(b *testing.B) {
+					timed(b, func(int) { e.must(b, 200, "GET", "/api/v2/projects/default", "") })
+				})
+			}
+		})
 	}
 }
