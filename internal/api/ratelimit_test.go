@@ -36,8 +36,12 @@ type rejections struct {
 	got []ratelimit.Rejection
 }
 
-func (r *rejections) Rejected(x ratelimit.Rejection) { r.mu.Lock(); r.got = append(r.got, x); r.mu.Unlock() }
-func (r *rejections) CounterFailed(error)            {}
+func (r *rejections) Rejected(x ratelimit.Rejection) {
+	r.mu.Lock()
+	r.got = append(r.got, x)
+	r.mu.Unlock()
+}
+func (r *rejections) CounterFailed(error) {}
 
 const secondToken = "api-second-token-for-rate-limits"
 

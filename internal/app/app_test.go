@@ -54,11 +54,15 @@ func TestParseConfig(t *testing.T) {
 			env: allEnv,
 			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AdminToken: "tok", AuthCacheTTL: 0, LogLevel: slog.LevelWarn,
 				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100},
-				TLSCert: "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
+				TLSCert:    "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
 		{name: "every rate limit switched off", args: []string{"--rate-limit=0", "--rate-limit-route-read=0", "--rate-limit-route-write=0"},
-			want: with(func(c *Config) { c.RateLimits = limits(func(l *ratelimit.Config) { l.Global, l.RouteRead, l.RouteWrite = 0, 0, 0 }) })},
+			want: with(func(c *Config) {
+				c.RateLimits = limits(func(l *ratelimit.Config) { l.Global, l.RouteRead, l.RouteWrite = 0, 0, 0 })
+			})},
 		{name: "a bulk import: write windows and the token cap off", env: map[string]string{"METRICSD_RATE_LIMIT_ROUTE_WRITE": "0", "METRICSD_RATE_LIMIT_TOKEN_SHARE": "0"},
-			want: with(func(c *Config) { c.RateLimits = limits(func(l *ratelimit.Config) { l.RouteWrite, l.TokenShare = 0, 0 }) })},
+			want: with(func(c *Config) {
+				c.RateLimits = limits(func(l *ratelimit.Config) { l.RouteWrite, l.TokenShare = 0, 0 })
+			})},
 		{name: "per replica as a bare flag", args: []string{"--rate-limit-per-replica"},
 			want: with(func(c *Config) { c.RateLimitPerReplica = true })},
 		{name: "a flag wins over an invalid variable", args: []string{"--auth-cache-ttl=1m"}, env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "soon"},
