@@ -19,6 +19,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// on PostgreSQL, where they are otherwise counted in the database that
 	// the replicas share.
 	RateLimitPerReplica bool
+	// Clock tells the rate limiter the time; nil is the system clock. It
+	// has no flag: tests set it to start windows where they want.
+	Clock core.Clock
 	LogLevel            slog.Level
 	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
@@ -243,7 +247,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout}
+	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock}
 	if !cfg.RateLimitPerReplica {
 		// nil on SQLite, whose one replica counts in memory.
 		opts.RateCounter = db.RateCounter()
