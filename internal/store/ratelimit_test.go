@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,15 +125,34 @@ func TestRateCounterReplicas(t *testing.T) {
 }
 
 // BenchmarkRateCounter is one request's shared count with a token share,
-// a route window and the global window.
+// a route window and the global window: "serial" one at a time, "parallel"
+// from 16 goroutines (two per token) contending for the global row.
 func BenchmarkRateCounter(b *testing.B) {
 	db := openBench(b, "postgres")
 	c := db.RateCounter()
 	ctx := context.Background()
-	steps := []ratelimit.Step{{Bucket: "token:a", Cap: 1 << 30}, {Bucket: "route:GET /x", Cap: 1 << 30}, {Bucket: "global", Cap: 1 << 30}}
-	for b.Loop() {
-		if _, err := c.Take(ctx, 1_800_000_000_000, steps); err != nil {
-			b.Fatal(err)
-		}
+	steps := func(token string) []ratelimit.Step {
+		return []ratelimit.Step{{Bucket: "token:" + token, Cap: 1 << 30}, {Bucket: "route:GET /x", Cap: 1 << 30}, {Bucket: "global", Cap: 1 << 30}}
 	}
+	b.Run("serial", func(b *testing.B) {
+		s := steps("a")
+		for b.Loop() {
+			if _, err := c.Take(ctx, 1_800_000_000_000, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		var n atomic.Int64
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			s := steps(fmt.Sprint("t", n.Add(1)/2))
+			for pb.Next() {
+				if _, err := c.Take(ctx, 1_800_000_000_000, s); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
