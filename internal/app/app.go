@@ -39,8 +39,8 @@ type Config struct {
 	RateLimitPerReplica bool
 	// Clock tells the rate limiter the time; nil is the system clock. It
 	// has no flag: tests set it to start windows where they want.
-	Clock core.Clock
-	LogLevel            slog.Level
+	Clock    core.Clock
+	LogLevel slog.Level
 	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
 	// TLSCert and TLSKey name PEM files; when both are set the server

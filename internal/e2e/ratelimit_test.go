@@ -176,27 +176,28 @@ func TestRateLimitReset(t *testing.T) {
 // (the flags' defaults, as `metricsd serve` has them) limits: a token gets
 // its default share, 500 requests per window, then 429.
 func TestRateLimitDefaults(t *testing.T) {
-	b := testdb.New(t, "sqlite")
-	cfg, err := app.ParseConfig([]string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string {
-		return map[string]string{"METRICSD_DATABASE_URL": b.URL, "METRICSD_ADMIN_TOKEN": testAdminToken}[k]
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &fixedClock{now: limitWindow}
-	cfg.Clock = clk.Now
-	a, _ := runApp(t, cfg)
-	e := newEnv(t, b, a, testAdminToken)
-	for i := range ratelimit.DefaultGlobal * ratelimit.DefaultTokenShare / 100 {
-		if st, _, _ := e.do(t, "GET", "/api/v2/projects/default", ""); st != http.StatusOK {
-			t.Fatalf("request %d: %d", i+1, st)
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		cfg, err := app.ParseConfig([]string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string {
+			return map[string]string{"METRICSD_DATABASE_URL": b.URL, "METRICSD_ADMIN_TOKEN": testAdminToken}[k]
+		}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	st, body, h := e.doUndoc(t, "GET", "/api/v2/projects/default", "")
-	wantError(t, "request 501", st, body, http.StatusTooManyRequests, "share of the global rate limit (500 of 1000 requests per 10s)")
-	if h.Get("Retry-After") != "10" || h.Get("X-Ratelimit-Global-Remaining") != "0" || h.Get("X-Ratelimit-Route-Remaining") != "0" {
-		t.Errorf("headers %v", h)
-	}
+		clk := &fixedClock{now: limitWindow}
+		cfg.Clock = clk.Now
+		a, _ := runApp(t, cfg)
+		e := newEnv(t, b, a, testAdminToken)
+		for i := range ratelimit.DefaultGlobal * ratelimit.DefaultTokenShare / 100 {
+			if st, _, _ := e.do(t, "GET", "/api/v2/projects/default", ""); st != http.StatusOK {
+				t.Fatalf("request %d: %d", i+1, st)
+			}
+		}
+		st, body, h := e.doUndoc(t, "GET", "/api/v2/projects/default", "")
+		wantError(t, "request 501", st, body, http.StatusTooManyRequests, "share of the global rate limit (500 of 1000 requests per 10s)")
+		if h.Get("Retry-After") != "10" || h.Get("X-Ratelimit-Global-Remaining") != "0" || h.Get("X-Ratelimit-Route-Remaining") != "0" {
+			t.Errorf("headers %v", h)
+		}
+	})
 }
 
 // TestRateLimitReplicas: two replicas on one PostgreSQL database share the
