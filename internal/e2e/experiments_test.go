@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	ldapi "github.com/launchdarkly/api-client-go/v22"
@@ -42,6 +43,65 @@ const auditIteration = `{"hypothesis":"h","flags":{"f":{"ruleId":"fallthrough","
 // default project's production environment.
 func rolloutsPath(flag string) string {
 	return "/api/v2/projects/default/flags/" + flag + "/environments/production/measured-rollouts"
+}
+
+// createExperiment creates an experiment in the default project's
+// production environment on flag from a raw iteration body and applies the
+// instructions that follow, one patch each; it returns the experiment as
+// the last write left it.
+func (e *env) createExperiment(t testing.TB, key, name, iteration string, instructions ...string) map[string]any {
+	t.Helper()
+	st, body, _ := e.do(t, http.MethodPost, expPath, `{"key":"`+key+`","name":"`+name+`","iteration":`+iteration+`}`)
+	if st != http.StatusCreated {
+		t.Fatalf("create experiment %s: %d %s", key, st, body)
+	}
+	for _, in := range instructions {
+		if st, body, _ = e.do(t, http.MethodPatch, expPath+"/"+key, `{"instructions":[`+in+`]}`); st != http.StatusOK {
+			t.Fatalf("experiment %s %s: %d %s", key, in, st, body)
+		}
+	}
+	return obj(t, body)
+}
+
+// simpleIteration is an iteration on flag over the named metrics and
+// groups (groups prefixed with "group:"); the first entry is primary.
+func simpleIteration(flag string, refs ...string) string {
+	var ms, primary string
+	for i, r := range refs {
+		if i > 0 {
+			ms += ","
+		}
+		if g, ok := strings.CutPrefix(r, "group:"); ok {
+			ms += `{"key":"` + g + `","isGroup":true}`
+			if i == 0 {
+				primary = `"primaryFunnelKey":"` + g + `"`
+			}
+			continue
+		}
+		ms += `{"key":"` + r + `"}`
+		if i == 0 {
+			primary = `"primarySingleMetricKey":"` + r + `"`
+		}
+	}
+	return `{"hypothesis":"h","flags":{"` + flag + `":{"ruleId":"fallthrough","flagConfigVersion":1}},"metrics":[` + ms + `],` + primary + `,
+		"treatments":[{"name":"A","baseline":true,"allocationPercent":"100","parameters":[{"flagKey":"` + flag + `","variationId":"v"}]}]}`
+}
+
+// Instructions for createExperiment.
+const (
+	startIt   = `{"kind":"startIteration"}`
+	stopIt    = `{"kind":"stopIteration"}`
+	archiveIt = `{"kind":"archiveExperiment"}`
+)
+
+// createRollout creates a guarded rollout of flag in production.
+func (e *env) createRollout(t testing.TB, flag, body string) map[string]any {
+	t.Helper()
+	st, b, _ := e.doUndoc(t, http.MethodPost, rolloutsPath(flag), body)
+	if st != http.StatusCreated {
+		t.Fatalf("create rollout of %s: %d %s", flag, st, b)
+	}
+	return obj(t, b)
 }
 
 func instr(kind string, kv ...any) map[string]any {
