@@ -557,3 +557,20 @@ func msOrNil(t *time.Time) any {
 	}
 	return ms(*t)
 }
+
+// ImportExperiments stores many new experiments, as built by the
+// experiment service, in one transaction without audit entries: for bulk
+// loads such as benchmarks. Their iterations must already be valid.
+func (db *DB) ImportExperiments(ctx context.Context, es []*experiment.Experiment) error {
+	if err := db.tx(ctx, true, func(t *txn) error {
+		for _, e := range es {
+			if err := t.SaveExperiment(ctx, e, 0); err != nil {
+				return fmt.Errorf("experiment %q: %w", e.Key, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return db.Analyze(ctx)
+}
