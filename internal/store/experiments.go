@@ -428,9 +428,10 @@ func experimentWhere(s *experiment.Scope, q experiment.Query) (string, []any) {
 		args = append(args, q.Status)
 	}
 	if q.MetricKey != "" {
-		where += ` AND EXISTS (SELECT 1 FROM experiment_metrics em JOIN metrics m ON m.project_id = e.project_id AND m.key = ?
-			WHERE em.experiment_id = e.id AND ` + usesMetric("em") + `)`
-		args = append(args, q.MetricKey)
+		where += ` AND e.id IN (SELECT em.experiment_id FROM experiment_metrics em JOIN metrics m ON m.id = em.metric_id WHERE m.project_id = ? AND m.key = ?
+			UNION SELECT em.experiment_id FROM experiment_metrics em JOIN metric_group_metrics gm ON gm.group_id = em.metric_group_id
+				JOIN metrics m ON m.id = gm.metric_id WHERE m.project_id = ? AND m.key = ?)`
+		args = append(args, s.ProjectID, q.MetricKey, s.ProjectID, q.MetricKey)
 	}
 	return where, args
 }
@@ -461,6 +462,10 @@ func (db *DB) ListExperiments(ctx context.Context, s *experiment.Scope, q experi
 // what they use.
 func (t *txn) SaveExperiment(ctx context.Context, e *experiment.Experiment, prevVersion int) error {
 	if err := lockMaintainers(ctx, t, e.MaintainerID, ""); err != nil {
+		return err
+	}
+	// What uses a metric decides which metrics connection filters match.
+	if err := bumpGeneration(ctx, t, e.ProjectID); err != nil {
 		return err
 	}
 	tags, _ := json.Marshal(core.OrEmpty(e.Tags))

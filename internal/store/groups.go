@@ -354,7 +354,7 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 var groupSortColumns = map[string]string{
 	"createdAt":       "g.created_at",
 	"name":            "g.name_lower",
-	"connectionCount": "((SELECT COUNT(*) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(*) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))",
+	"connectionCount": "((SELECT COUNT(DISTINCT em.experiment_id) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(DISTINCT rm.rollout_id) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))",
 }
 
 // ListMetricGroups returns one page of groups, their metrics and the total:
@@ -363,12 +363,11 @@ func (db *DB) ListMetricGroups(ctx context.Context, projectID string, q catalog.
 	where, args := groupWhere(projectID, q)
 	var out []catalog.MetricGroup
 	var total int
-	// Counts are cached like metric counts, unless the filter looks at
-	// experiments or rollouts, which the generation does not cover.
-	cacheable := q.HasConnections == nil && q.ExperimentStatus == ""
+	// Counts are cached like metric counts; experiment and rollout writes
+	// bump the generation too.
 	err := db.tx(ctx, false, func(t *txn) error {
 		var err error
-		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args)
+		total, err = db.cachedCount(ctx, t, projectID, true, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args)
 		if err != nil {
 			return err
 		}

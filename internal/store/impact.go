@@ -28,20 +28,22 @@ const (
 // MetricImpact lists the running experiments and active rollouts that use
 // a metric, directly or through a group: two statements.
 func (t *txn) MetricImpact(ctx context.Context, metricID string) (*catalog.Impact, error) {
-	return impact(ctx, t, usesMetricID("em"), usesMetricID("rm"), metricID, metricID)
+	return impact(ctx, t, usedBy("experiment_metrics", "?"), usedBy("guarded_rollout_metrics", "?"), metricID, metricID)
 }
 
 // GroupImpact lists the running experiments and active rollouts that use a
 // group: two statements.
 func (t *txn) GroupImpact(ctx context.Context, groupID string) (*catalog.Impact, error) {
-	return impact(ctx, t, "em.metric_group_id = ?", "rm.metric_group_id = ?", groupID)
+	return impact(ctx, t, "(SELECT * FROM experiment_metrics WHERE metric_group_id = ?)", "(SELECT * FROM guarded_rollout_metrics WHERE metric_group_id = ?)", groupID)
 }
 
-func impact(ctx context.Context, t *txn, expCond, rolloutCond string, args ...any) (*catalog.Impact, error) {
+// impact reads the running experiments and active rollouts among the rows
+// of two derived tables (of experiment_metrics and guarded_rollout_metrics).
+func impact(ctx context.Context, t *txn, expRows, rolloutRows string, args ...any) (*catalog.Impact, error) {
 	rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
-		FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
+		FROM `+expRows+` em JOIN experiments e ON e.id = em.experiment_id
 		JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
-		WHERE `+expCond+` AND `+runningExperiment+` ORDER BY e.created_at, e.key`, args...)
+		WHERE `+runningExperiment+` ORDER BY e.created_at, e.key`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +52,9 @@ func impact(ctx context.Context, t *txn, expCond, rolloutCond string, args ...an
 		return nil, err
 	}
 	rs, err := t.query(ctx, `SELECT DISTINCT r.id, p.key, r.flag_key, r.flag_name, r.flag_purpose, env.key, env.name, r.status, r.created_at
-		FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
+		FROM `+rolloutRows+` rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
 		JOIN environments env ON env.id = r.environment_id JOIN projects p ON p.id = r.project_id
-		WHERE `+rolloutCond+` AND `+activeRollout+` ORDER BY r.created_at, r.id`, args...)
+		WHERE `+activeRollout+` ORDER BY r.created_at, r.id`, args...)
 	if err != nil {
 		return nil, err
 	}

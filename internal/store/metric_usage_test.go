@@ -98,6 +98,10 @@ func TestMetricUsage(t *testing.T) {
 		ins("metric_event_sources", "metric_id, source, last_seen",
 			[]any{idOf["direct"], "snowflake", ms(55 * time.Second)},
 			[]any{idOf["direct"], "launchdarkly", ms(50 * time.Second)})
+		// Rows written here bypass the write seam, which bumps the project's
+		// generation with every experiment, rollout and group write; bump it
+		// as they would, or list counts cached before would be reused.
+		raw.exec("UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?", p.ID)
 		ins("views", "id, project_id, key, name", []any{"v1", p.ID, "kpis", "KPIs"})
 		ins("view_metrics", "view_id, metric_id", []any{"v1", idOf["direct"]}, []any{"v1", idOf["idle"]})
 

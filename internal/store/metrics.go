@@ -12,11 +12,23 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// usesMetric is a condition on an alias that has metric_id and
-// metric_group_id columns: the row refers to metric m directly or through a
-// group that contains it.
-func usesMetric(alias string) string {
-	return fmt.Sprintf("(%[1]s.metric_id = m.id OR %[1]s.metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = m.id))", alias)
+// usedBy is a derived table of the rows of table (experiment_metrics or
+// guarded_rollout_metrics) that refer to the metric whose ID is the SQL
+// expression metric, directly or through a group that contains it. Both
+// halves are index lookups; a row can appear more than once, so readers
+// count DISTINCT.
+func usedBy(table, metric string) string {
+	return fmt.Sprintf(`(SELECT u.* FROM %[1]s u WHERE u.metric_id = %[2]s
+		UNION ALL SELECT u.* FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id WHERE gm.metric_id = %[2]s)`, table, metric)
+}
+
+// connectedIDs selects the IDs of every metric that a row of table refers
+// to, directly or through a group, with no NULLs (so that NOT IN is
+// sound). A filter tests membership in this one uncorrelated set instead
+// of probing per metric.
+func connectedIDs(table string) string {
+	return fmt.Sprintf(`SELECT u.metric_id FROM %[1]s u WHERE u.metric_id IS NOT NULL
+		UNION SELECT gm.metric_id FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id`, table)
 }
 
 // runningExperiment holds for an experiment_metrics row em of an
@@ -27,11 +39,21 @@ const (
 	activeRollout     = "r.status = 'monitoring'"
 )
 
+// probeUse is a condition on the metric aliased m: a row of table refers
+// to it, directly or through a group. Two index probes per metric, for
+// pages that walk the sort index and stop early.
+func probeUse(table string) string {
+	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM %[1]s u WHERE u.metric_id = m.id)
+		OR EXISTS (SELECT 1 FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id WHERE gm.metric_id = m.id))`, table)
+}
+
 var (
-	experimentExists = "EXISTS (SELECT 1 FROM experiment_metrics em WHERE " + usesMetric("em") + ")"
-	rolloutExists    = "EXISTS (SELECT 1 FROM guarded_rollout_metrics rm WHERE " + usesMetric("rm") + ")"
-	experimentsOf    = "FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE " + usesMetric("em")
-	rolloutsOf       = "FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE " + usesMetric("rm")
+	experimentExists = "m.id IN (" + connectedIDs("experiment_metrics") + ")"
+	rolloutExists    = "m.id IN (" + connectedIDs("guarded_rollout_metrics") + ")"
+	experimentProbe  = probeUse("experiment_metrics")
+	rolloutProbe     = probeUse("guarded_rollout_metrics")
+	experimentsOf    = "FROM " + usedBy("experiment_metrics", "m.id") + " em JOIN experiments e ON e.id = em.experiment_id WHERE 1 = 1"
+	rolloutsOf       = "FROM " + usedBy("guarded_rollout_metrics", "m.id") + " rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE 1 = 1"
 )
 
 // usageCols computes MetricUsage for the metric aliased m.
@@ -416,7 +438,17 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 		cond, in := inCondition("m.version_id", q.VersionIDs)
 		conds, args = append(conds, cond), append(args, in...)
 	}
-	connected := "(" + experimentExists + " OR " + rolloutExists + ")"
+	// A count, or a page of few matches, starts from the IDs of the
+	// connected metrics (usually few); a page of many walks the sort index
+	// and probes each metric it passes.
+	connected := "m.id IN (" + connectedIDs("experiment_metrics") + " UNION " + connectedIDs("guarded_rollout_metrics") + ")"
+	experimentExists, rolloutExists := experimentExists, rolloutExists
+	if !driven {
+		connected = "(" + experimentProbe + " OR " + rolloutProbe + ")"
+		experimentExists, rolloutExists = experimentProbe, rolloutProbe
+	} else if (q.HasConnections != nil && *q.HasConnections) || q.UsedIn == "experiments" || q.UsedIn == "guarded_rollouts" || q.UsedIn == "any" {
+		conds[0] = d.unindexed("m.project_id") + " = ?"
+	}
 	if q.HasConnections != nil {
 		if *q.HasConnections {
 			conds = append(conds, connected)
@@ -452,7 +484,9 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 	err := db.tx(ctx, false, func(t *txn) error {
 		// Only conditions on metric rows and their tags are covered by the
 		// generation; conditions on other resources are always counted.
-		cacheable := q.HasConnections == nil && q.UsedIn == "" && q.View == ""
+		// Experiment and rollout writes bump it too, so that connection
+		// filters are covered.
+		cacheable := q.View == ""
 		var err error
 		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
 		if err != nil {

@@ -125,6 +125,10 @@ func (db *DB) ListRollouts(ctx context.Context, s *experiment.Scope, flagKey str
 
 // SaveRollout stores a new rollout with its metrics, or the status of one.
 func (t *txn) SaveRollout(ctx context.Context, r *experiment.Rollout, prevVersion int) error {
+	// What uses a metric decides which metrics connection filters match.
+	if err := bumpGeneration(ctx, t, r.ProjectID); err != nil {
+		return err
+	}
 	if prevVersion != 0 {
 		res, err := t.exec(ctx, `UPDATE guarded_rollouts SET status = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
 			r.Status, r.Version, ms(r.UpdatedAt), r.ID, prevVersion)
