@@ -104,7 +104,6 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 	return x, err
 }
 
-
 // queryExperiments lists experiments using the metric directly or through a
 // group, oldest first.
 func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.ExperimentRef, error) {
