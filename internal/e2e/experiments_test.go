@@ -283,6 +283,27 @@ func TestExperimentScenario(t *testing.T) {
 			t.Fatalf("stop second iteration: %d %s", st, body)
 		}
 
+		// Two iterations now: the previous one keeps its pinned v1.
+		got, _, err = api.ExperimentsApi.GetExperiment(ctx, "default", "production", "checkout").Expand("previousIterations,draftIteration,treatments").Execute()
+		if err != nil {
+			t.Fatalf("GetExperiment expanded: %v", err)
+		}
+		if len(got.PreviousIterations) != 1 || got.PreviousIterations[0].Metrics[0].VersionId != v1 || got.DraftIteration != nil {
+			t.Errorf("previousIterations %+v, draft %+v", got.PreviousIterations, got.DraftIteration)
+		}
+		if m := got.CurrentIteration.Metrics[0]; m.VersionId != v2 || len(got.CurrentIteration.Treatments) != 2 {
+			t.Errorf("second iteration pinned %s (want %s), treatments %d", m.VersionId, v2, len(got.CurrentIteration.Treatments))
+		}
+		for filter, want := range map[string]int{"metricKey:step-two": 1, "metricKey:idle": 0, "flagKey:checkout-flag": 1, "status:running": 0, "status:stopped": 1} {
+			list, resp, err := api.ExperimentsApi.GetExperiments(ctx, "default", "production").Filter(filter).Execute()
+			if err != nil {
+				t.Fatalf("GetExperiments %s: %v (status %d)", filter, err, status(resp))
+			}
+			if int(list.GetTotalCount()) != want || len(list.Items) != want {
+				t.Errorf("filter %s: %d (total %d), want %d", filter, len(list.Items), list.GetTotalCount(), want)
+			}
+		}
+
 		// Dry runs of deletes answer and change nothing.
 		st, body = e.doExt(t, http.MethodDelete, "/api/v2/metrics/default/conversion?dryRun=true", "")
 		if st != http.StatusOK {
