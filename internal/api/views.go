@@ -60,6 +60,8 @@ type viewMetricRep struct {
 	LastModified int64  `json:"lastModified"`
 	IsActive     bool   `json:"isActive"`
 	EventKey     string `json:"eventKey,omitempty"`
+	Description  string `json:"description,omitempty"`
+	Category     string `json:"category,omitempty"`
 	ID           string `json:"_id"`
 	VersionID    string `json:"_versionId"`
 	Kind         string `json:"kind"`
@@ -140,7 +142,7 @@ func newViewRep(v *view.View, accountID string, expand view.ExpandSet, metrics [
 			self := metricsPath(m.ProjectKey) + "/" + url.PathEscape(m.Key)
 			mr := viewMetricRep{
 				Key: m.Key, Name: m.Name, CreationDate: epochMS(m.CreatedAt), LastModified: epochMS(m.UpdatedAt),
-				IsActive: !m.Archived, EventKey: m.EventKey, ID: m.ID, VersionID: m.VersionID, Kind: m.Kind, IsNumeric: m.IsNumeric,
+				IsActive: !m.Archived, EventKey: m.EventKey, Description: m.Description, Category: m.Category, ID: m.ID, VersionID: m.VersionID, Kind: m.Kind, IsNumeric: m.IsNumeric,
 				Links: links{"parent": jsonLink(metricsPath(m.ProjectKey)), "self": jsonLink(self)},
 			}
 			if m.LastSeen != nil {

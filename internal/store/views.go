@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -302,8 +303,9 @@ func (db *DB) LinkedMetrics(ctx context.Context, viewID string, limit int) ([]vi
 	err := db.tx(ctx, false, func(t *txn) error {
 		out = nil
 		rows, err := t.query(ctx, `SELECT m.id, m.key, m.name, m.kind, m.event_key, m.version_id, m.is_numeric, m.archived_at,
-			m.created_at, m.updated_at, (SELECT MAX(s.last_seen) FROM metric_event_sources s WHERE s.metric_id = m.id), vm.linked_at, p.key
+			m.created_at, m.updated_at, (SELECT MAX(s.last_seen) FROM metric_event_sources s WHERE s.metric_id = m.id), vm.linked_at, p.key, v.def
 			FROM view_metrics vm JOIN metrics m ON m.id = vm.metric_id JOIN projects p ON p.id = m.project_id
+			JOIN metric_versions v ON v.version_id = m.version_id
 			WHERE vm.view_id = ? ORDER BY vm.linked_at, m.key LIMIT ?`, viewID, limit)
 		if err != nil {
 			return err
@@ -313,10 +315,16 @@ func (db *DB) LinkedMetrics(ctx context.Context, viewID string, limit int) ([]vi
 			var m view.LinkedMetric
 			var archived, lastSeen sql.NullInt64
 			var created, updated, linked int64
+			var def string
 			if err := rows.Scan(&m.ID, &m.Key, &m.Name, &m.Kind, &m.EventKey, &m.VersionID, &m.IsNumeric, &archived,
-				&created, &updated, &lastSeen, &linked, &m.ProjectKey); err != nil {
+				&created, &updated, &lastSeen, &linked, &m.ProjectKey, &def); err != nil {
 				return err
 			}
+			var text struct{ Description, Category string }
+			if err := json.Unmarshal([]byte(def), &text); err != nil {
+				return err
+			}
+			m.Description, m.Category = text.Description, text.Category
 			m.Archived = archived.Valid
 			m.CreatedAt, m.UpdatedAt, m.LinkedAt = fromMS(created), fromMS(updated), fromMS(linked)
 			if lastSeen.Valid {

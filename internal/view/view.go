@@ -83,19 +83,21 @@ func (c Counts) Total() int { return c.Flags + c.Segments + c.Metrics }
 // LinkedMetric is a metric linked to a view, as view expansions show it:
 // the metric's current version.
 type LinkedMetric struct {
-	ID         string
-	Key        string
-	Name       string
-	Kind       string
-	EventKey   string
-	VersionID  string
-	IsNumeric  bool
-	Archived   bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	LastSeen   *time.Time
-	LinkedAt   time.Time
-	ProjectKey string
+	ID          string
+	Key         string
+	Name        string
+	Description string
+	Category    string
+	Kind        string
+	EventKey    string
+	VersionID   string
+	IsNumeric   bool
+	Archived    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastSeen    *time.Time
+	LinkedAt    time.Time
+	ProjectKey  string
 }
 
 // Ref names one resource to link or unlink. EnvironmentID is set only for
