@@ -339,7 +339,7 @@ func (db *DB) LinkedMetrics(ctx context.Context, viewID string, limit int) ([]vi
 }
 
 // viewSorts maps the sort fields of the view list to columns.
-var viewSorts = map[string]string{"key": "vw.key", "name": "vw.name_lower", "updatedAt": "vw.updated_at"}
+var viewSorts = map[string]string{"key": "vw.key_lower", "name": "vw.name_lower", "updatedAt": "vw.updated_at"}
 
 // viewFilterCols maps the filter fields on view columns.
 var viewFilterCols = map[string]string{"name": "vw.name", "key": "vw.key", "maintainerId": "vw.maintainer_id", "isPayloadView": "vw.generate_sdk_keys"}
@@ -366,7 +366,7 @@ func (db *DB) ListViews(ctx context.Context, projectID string, q view.Query) ([]
 		}
 		order = append(order, col)
 	}
-	order = append(order, "vw.key", "vw.id")
+	order = append(order, "vw.key_lower", "vw.id")
 	var out []view.View
 	var total int
 	err := db.tx(ctx, false, func(t *txn) error {
