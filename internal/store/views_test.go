@@ -291,4 +291,3 @@ func TestViewStore(t *testing.T) {
 		})
 	})
 }
-
