@@ -283,6 +283,12 @@ func (l *Limiter) count(ctx context.Context, window int64, steps []Step) []Count
 		if err == nil {
 			err = errShortAnswer
 		}
+		if ctx.Err() != nil {
+			// The request itself ended (the client left, or its deadline
+			// passed): no fault of the counter.
+			counts, _ := l.local.Take(ctx, window, steps)
+			return counts
+		}
 		if l.obs != nil {
 			l.obs.CounterFailed(err)
 		}
