@@ -85,6 +85,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&limits.RouteRead), "rate-limit-route-read", "METRICSD_RATE_LIMIT_ROUTE_READ", "GET `requests` per 10 seconds to one route pattern; 0 switches these windows off")
 	bind((*countValue)(&limits.RouteWrite), "rate-limit-route-write", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "POST, PATCH and DELETE `requests` per 10 seconds to one route pattern and verb; 0 switches these windows off")
 	bind((*percentValue)(&limits.TokenShare), "rate-limit-token-share", "METRICSD_RATE_LIMIT_TOKEN_SHARE", "largest `percent`age of the global window one access token may use; 0 or 100 for no cap")
+	bind((*countValue)(&limits.Address), "rate-limit-ip", "METRICSD_RATE_LIMIT_IP", "API `requests` per 10 seconds from one client address, whatever its tokens; 0 (the default) switches it off")
 	bind((*boolValue)(&cfg.RateLimitPerReplica), "rate-limit-per-replica", "METRICSD_RATE_LIMIT_PER_REPLICA", "count rate limits in each replica's memory instead of the PostgreSQL database the replicas share")
 	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
