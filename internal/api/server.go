@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/patch"
 )
 
@@ -32,6 +32,8 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	obs      Observer
+	version  string
 }
 
 // Options configure a Server.
@@ -52,14 +54,17 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// Observer receives the request, cache and rate-limit metrics; nil
+	// means none.
+	Observer Observer
+	// Version is the build's version, shown by /healthz and /readyz.
+	Version string
 }
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version}
+	s.init()
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -72,6 +77,22 @@ func New(svc *catalog.Services, opts Options) *Server {
 	}
 	s.handler = s.routes()
 	return s
+}
+
+// init sets the defaults New and Starting share: a logger that adds the
+// request ID to every record logged with a request's context, and an
+// observer.
+func (s *Server) init() {
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	if s.obs == nil {
+		s.obs = obs.Discard{}
+	}
+	if s.version == "" {
+		s.version = "devel"
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -89,7 +110,8 @@ func (s *Server) routes() http.Handler {
 	}))
 
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", s.healthz)
+	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
+	root.HandleFunc("GET /readyz", named("/readyz", s.readyz))
 	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
 	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
@@ -97,7 +119,7 @@ func (s *Server) routes() http.Handler {
 	// Without it ServeMux would redirect /api to /api/ with an HTML body.
 	root.Handle("/api", notFound)
 	root.Handle("/", notFound)
-	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root)))))
+	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root))))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an
@@ -114,6 +136,7 @@ func (s *Server) dispatch(rt route) http.Handler {
 	slices.Sort(allowed)
 	allow := strings.Join(allowed, ", ")
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		routed(r, rt.pattern)
 		h, ok := rt.methods[r.Method]
 		if r.Method == http.MethodHead && readable {
 			// A HEAD is the GET without its body (net/http drops it).
@@ -127,17 +150,6 @@ func (s *Server) dispatch(rt route) http.Handler {
 	})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.svc.Auth.Ping(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
 // authenticate requires a valid access token on every API request except
 // CORS preflights.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -148,10 +160,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		addr := clientAddr(r)
 		if err := s.authFail.check(w, addr); err != nil {
+			s.obs.RateLimited("auth_failures")
 			return err
 		}
 		header := r.Header.Get("Authorization")
 		p, ok := s.auth.get(header)
+		if s.auth.ttl > 0 {
+			s.obs.CacheLookup("auth", ok)
+		}
 		if !ok {
 			var err error
 			if s.auth.failedRecently(header) {
@@ -171,6 +187,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.auth.put(header, p)
 		}
 		if err := s.limit.allow(w); err != nil {
+			s.obs.RateLimited("global")
 			return err
 		}
 		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
@@ -202,7 +219,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		} else {
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
-		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override")
+		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override, X-Request-Id")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id")
 		h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST, DELETE, PATCH")
 		h.Set("Access-Control-Max-Age", "300")
 		next.ServeHTTP(w, r)
@@ -212,6 +230,16 @@ func (s *Server) cors(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -231,7 +259,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		// Never log headers: they carry access tokens.
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	})
 }
 
@@ -242,7 +270,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 				s.writeError(w, r, errors.New("panic"))
 			}
 		}()

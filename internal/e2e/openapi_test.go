@@ -213,6 +213,9 @@ var errorCodes = map[int]string{
 func (v *validatingTransport) check(req *http.Request, resp *http.Response, body []byte) []string {
 	allow := req.Context().Value(undocumentedOK) != nil
 	var problems []string
+	if resp.Header.Get("X-Request-Id") == "" {
+		problems = append(problems, "no X-Request-Id header")
+	}
 	switch st := resp.StatusCode; {
 	case req.Method == http.MethodHead:
 		if len(body) != 0 {
@@ -225,6 +228,10 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 		}
 	case st >= 400:
 		problems = append(problems, checkErrorBody(resp, body)...)
+		var e struct{ ID string }
+		if json.Unmarshal(body, &e) == nil && e.ID != resp.Header.Get("X-Request-Id") {
+			problems = append(problems, fmt.Sprintf("error id %q differs from X-Request-Id %q", e.ID, resp.Header.Get("X-Request-Id")))
+		}
 	default:
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
 			problems = append(problems, fmt.Sprintf("Content-Type %q, want application/json", resp.Header.Get("Content-Type")))

@@ -1,0 +1,145 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/api"
+)
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRequestIDs checks that every response carries X-Request-Id, that an
+// error body's id is that ID, that a sane client ID is kept and any other
+// replaced by a fresh UUID, and that the request's log lines name it.
+func TestRequestIDs(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, _, _ := newTestServer(t, api.Options{Logger: log})
+	for _, c := range []struct {
+		name, method, path, token, incoming string
+		status                               int
+		keep                                 bool
+	}{
+		{"success", "GET", "/api/v2/projects", benchToken, "", 200, false},
+		{"not found", "GET", "/api/v2/metrics/default/nope", benchToken, "", 404, false},
+		{"unauthorized", "GET", "/api/v2/projects", "", "", 401, false},
+		{"unknown path", "GET", "/nowhere", "", "", 404, false},
+		{"method not allowed", "PUT", "/api/v2/projects", benchToken, "", 405, false},
+		{"healthz", "GET", "/healthz", "", "", 200, false},
+		{"sane client id", "GET", "/api/v2/metrics/default/nope", benchToken, "trace-01:abc_DEF.9", 404, true},
+		{"uuid client id", "GET", "/api/v2/metrics/default/nope", benchToken, "0b6f1c9e-3a1d-4b8e-9f7a-2c5d8e1f4a3b", 404, true},
+		{"client id with a space", "GET", "/api/v2/metrics/default/nope", benchToken, "a b", 404, false},
+		{"client id with a quote", "GET", "/api/v2/metrics/default/nope", benchToken, `a"b`, 404, false},
+		{"client id too long", "GET", "/api/v2/metrics/default/nope", benchToken, strings.Repeat("a", 129), 404, false},
+		{"client id of the longest length", "GET", "/api/v2/metrics/default/nope", benchToken, strings.Repeat("a", 128), 404, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(c.method, c.path, nil)
+			if c.token != "" {
+				req.Header.Set("Authorization", c.token)
+			}
+			if c.incoming != "" {
+				req.Header.Set("X-Request-Id", c.incoming)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, c.status, rec.Body)
+			}
+			id := rec.Header().Get("X-Request-Id")
+			if c.keep {
+				if id != c.incoming {
+					t.Errorf("X-Request-Id %q, want the client's %q", id, c.incoming)
+				}
+			} else if _, err := uuid.Parse(id); err != nil {
+				t.Errorf("X-Request-Id %q is not a fresh UUID", id)
+			}
+			if c.status >= 400 {
+				var e struct{ Code, Message, ID string }
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+					t.Fatalf("error body %s: %v", rec.Body, err)
+				}
+				if e.ID != id {
+					t.Errorf("error body id %q, X-Request-Id %q: want them equal", e.ID, id)
+				}
+			}
+			if exposed := rec.Header().Get("Access-Control-Expose-Headers"); !strings.Contains(exposed, "X-Request-Id") {
+				t.Errorf("Access-Control-Expose-Headers %q lacks X-Request-Id", exposed)
+			}
+			// The debug request line names the request's ID.
+			found := false
+			for _, line := range strings.Split(logs.String(), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == id {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no request log line with request_id %q:\n%s", id, logs.String())
+			}
+		})
+	}
+	// Every log line written while serving a request has its ID.
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if id, _ := rec["request_id"].(string); id == "" {
+			t.Errorf("log line without request_id: %s", line)
+		}
+	}
+}
+
+// TestStartingHandler checks what is served while the store is migrated.
+func TestStartingHandler(t *testing.T) {
+	h := api.Starting(api.Options{Version: "v9.9.9"})
+	for _, c := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/healthz", 200, `{"status":"starting","version":"v9.9.9"}`},
+		{"/readyz", 503, `{"status":"starting","version":"v9.9.9"}`},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		if rec.Code != c.status || strings.TrimSpace(rec.Body.String()) != c.body {
+			t.Errorf("GET %s: %d %s, want %d %s", c.path, rec.Code, rec.Body, c.status, c.body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v2/projects", nil))
+	var e struct{ Code, Message, ID string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != http.StatusServiceUnavailable || e.Code != "service_unavailable" || e.ID != rec.Header().Get("X-Request-Id") {
+		t.Errorf("GET /api/v2/projects while starting: %d %s, want 503 service_unavailable with the X-Request-Id as id", rec.Code, rec.Body)
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Errorf("no Retry-After while starting")
+	}
+}
