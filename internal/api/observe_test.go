@@ -42,8 +42,8 @@ func TestRequestIDs(t *testing.T) {
 	srv, _, _ := newTestServer(t, api.Options{Logger: log})
 	for _, c := range []struct {
 		name, method, path, token, incoming string
-		status                               int
-		keep                                 bool
+		status                              int
+		keep                                bool
 	}{
 		{"success", "GET", "/api/v2/projects", benchToken, "", 200, false},
 		{"not found", "GET", "/api/v2/metrics/default/nope", benchToken, "", 404, false},
