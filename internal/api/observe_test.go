@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/metricsd/metricsd/internal/api"
+	"github.com/metricsd/metricsd/internal/openapi"
 )
 
 // syncBuffer is a log sink safe for concurrent handlers.
@@ -141,5 +142,33 @@ func TestStartingHandler(t *testing.T) {
 	}
 	if rec.Header().Get("Retry-After") == "" {
 		t.Errorf("no Retry-After while starting")
+	}
+}
+
+// TestOpenAPIServed checks that GET /api/v2/openapi.json serves metricsd's
+// document with the server's version, to authenticated callers.
+func TestOpenAPIServed(t *testing.T) {
+	srv, _, _ := newTestServer(t, api.Options{Version: "v1.2.3"})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/v2/openapi.json", nil)
+	req.Header.Set("Authorization", benchToken)
+	srv.ServeHTTP(rec, req)
+	want, err := openapi.Document("v1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" || !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Errorf("GET /api/v2/openapi.json: %d %s, %d bytes; want 200 application/json, Document(v1.2.3)", rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
+	}
+	var doc struct {
+		Info struct{ Version string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.Info.Version != "v1.2.3" {
+		t.Errorf("info.version %q (%v), want v1.2.3", doc.Info.Version, err)
+	}
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v2/openapi.json", nil))
+	if rec.Code != 401 {
+		t.Errorf("GET /api/v2/openapi.json without a token: %d, want 401", rec.Code)
 	}
 }

@@ -81,6 +81,10 @@ func (s *Server) table() []route {
 			http.MethodPatch:  beta(s.patchMetricGroup),
 			http.MethodDelete: beta(s.deleteMetricGroup),
 		}},
+		// metricsd's own OpenAPI document (internal/openapi).
+		{openapiPath, map[string]handlerFunc{
+			http.MethodGet: s.getOpenAPI,
+		}},
 	}
 }
 

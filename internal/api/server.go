@@ -16,6 +16,7 @@ import (
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/obs"
+	"github.com/metricsd/metricsd/internal/openapi"
 	"github.com/metricsd/metricsd/internal/patch"
 )
 
@@ -34,6 +35,9 @@ type Server struct {
 	handler  http.Handler
 	obs      Observer
 	version  string
+	// openapiDoc is metricsd's OpenAPI document, built once by New.
+	openapiDoc []byte
+	openapiErr error
 }
 
 // Options configure a Server.
@@ -75,6 +79,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
+	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.handler = s.routes()
 	return s
 }
