@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,7 +82,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set(requestIDHeader, id)
-		info := &requestInfo{id: id, route: routeUnmatched, method: r.Method}
+		info := &requestInfo{id: id, route: s.patternOf(r), method: r.Method}
 		start := time.Now()
 		s.obs.RequestStarted()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -94,6 +95,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
+}
+
+// patternOf is the route table's pattern for r's path, routeUnmatched if
+// none: dispatch sets it again, but a request refused before routing (401,
+// 429) is labelled with it.
+func (s *Server) patternOf(r *http.Request) string {
+	if s.apiMux == nil || !strings.HasPrefix(r.URL.Path, "/api/") {
+		return routeUnmatched
+	}
+	if _, p := s.apiMux.Handler(r); p != "" && p != "/" {
+		return p
+	}
+	return routeUnmatched
 }
 
 // routed labels the request with its route pattern and the method it was

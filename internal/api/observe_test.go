@@ -3,12 +3,14 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -170,5 +172,69 @@ func TestOpenAPIServed(t *testing.T) {
 	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v2/openapi.json", nil))
 	if rec.Code != 401 {
 		t.Errorf("GET /api/v2/openapi.json without a token: %d, want 401", rec.Code)
+	}
+}
+
+// countingObserver records what the API reports.
+type countingObserver struct {
+	mu       sync.Mutex
+	started  int
+	finished []string // "route method status"
+	limited  map[string]int
+	cache    map[string]int // "cache hit|miss"
+}
+
+func (o *countingObserver) RequestStarted() { o.mu.Lock(); o.started++; o.mu.Unlock() }
+func (o *countingObserver) RequestFinished(route, method string, status int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.finished = append(o.finished, fmt.Sprintf("%s %s %d", route, method, status))
+}
+func (o *countingObserver) RateLimited(l string) { o.mu.Lock(); o.limited[l]++; o.mu.Unlock() }
+func (o *countingObserver) CacheLookup(c string, hit bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cache[fmt.Sprintf("%s %v", c, hit)]++
+}
+
+// TestObserverFed checks the route labels and the rate-limit and cache
+// reports the API gives its observer.
+func TestObserverFed(t *testing.T) {
+	o := &countingObserver{limited: map[string]int{}, cache: map[string]int{}}
+	srv, _, _ := newTestServer(t, api.Options{Observer: o, RateLimit: 1, AuthCacheTTL: time.Minute})
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/v2/metrics/default/m1", 404},
+		{"GET", "/api/v2/projects", 429},
+		{"GET", "/healthz", 200},
+		{"GET", "/x/y", 404},
+		{"GET", "/api/v2/nowhere", 429},
+	} {
+		req := httptest.NewRequest(c.method, c.path, nil)
+		req.Header.Set("Authorization", benchToken)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != c.status {
+			t.Fatalf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.status)
+		}
+	}
+	want := []string{
+		"/api/v2/metrics/{projectKey}/{metricKey} GET 404",
+		// Refused before routing, yet labelled with its pattern.
+		"/api/v2/projects GET 429",
+		"/healthz GET 200",
+		"unmatched GET 404",
+		"unmatched GET 429",
+	}
+	if fmt.Sprint(o.finished) != fmt.Sprint(want) || o.started != len(want) {
+		t.Errorf("requests reported %q (%d started), want %q", o.finished, o.started, want)
+	}
+	if o.limited["global"] != 2 {
+		t.Errorf("rate-limit rejections %v, want global: 2", o.limited)
+	}
+	if o.cache["auth false"] != 1 || o.cache["auth true"] != 2 {
+		t.Errorf("auth cache lookups %v, want one miss and two hits", o.cache)
 	}
 }

@@ -38,6 +38,9 @@ type Server struct {
 	// openapiDoc is metricsd's OpenAPI document, built once by New.
 	openapiDoc []byte
 	openapiErr error
+	// apiMux routes the table; observe asks it for a request's pattern
+	// before authentication, so that refused requests are labelled too.
+	apiMux *http.ServeMux
 }
 
 // Options configure a Server.
@@ -113,6 +116,7 @@ func (s *Server) routes() http.Handler {
 	api.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
+	s.apiMux = api
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
