@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/testdb"
 	"github.com/metricsd/metricsd/internal/version"
 )
@@ -118,11 +119,13 @@ next:
 func TestMetricsEndpoint(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		a := openServe(t, Config{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DatabaseURL: b.URL,
-			AdminToken: observeToken, AuthCacheTTL: time.Minute, RequestTimeout: 10 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			AdminToken: observeToken, AuthCacheTTL: time.Minute, RequestTimeout: 10 * time.Second,
+			RateLimits: &ratelimit.Config{Global: 1000, RouteRead: 2, RouteWrite: 100}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		base := "http://" + a.Addr().String()
-		for range 2 {
-			if st, _, body := send(t, "GET", base+"/api/v2/projects", ""); st != 200 {
-				t.Fatalf("GET projects: %d %s", st, body)
+		for i := range 3 {
+			// The third one spends the route's window of 2.
+			if st, _, body := send(t, "GET", base+"/api/v2/projects", ""); st != 200 && i < 2 || st != 429 && i == 2 {
+				t.Fatalf("GET projects #%d: %d %s", i+1, st, body)
 			}
 		}
 		if st, _, body := send(t, "POST", base+"/api/v2/metrics/default", `{"key":"m1","name":"M1","kind":"custom","eventKey":"e1","isNumeric":false}`); st != 201 {
@@ -150,6 +153,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}{
 			{"metricsd_http_requests_total", map[string]string{"route": "/api/v2/projects", "method": "GET", "status": "200"}, 2},
 			{"metricsd_http_request_duration_seconds", map[string]string{"route": "/api/v2/projects", "method": "GET", "status": "200"}, 2},
+			{"metricsd_http_requests_total", map[string]string{"route": "/api/v2/projects", "method": "GET", "status": "429"}, 1},
 			{"metricsd_http_requests_total", map[string]string{"route": "/api/v2/metrics/{projectKey}", "method": "POST", "status": "201"}, 1},
 			{"metricsd_http_requests_total", map[string]string{"route": "/api/v2/metrics/{projectKey}/{metricKey}", "method": "GET", "status": "404"}, 1},
 			{"metricsd_http_requests_total", map[string]string{"route": "/api/v2/metrics/{projectKey}/{metricKey}", "method": "POST", "status": "405"}, 1},
@@ -158,10 +162,12 @@ func TestMetricsEndpoint(t *testing.T) {
 			{"metricsd_http_requests_in_flight", nil, 0},
 			{"metricsd_audit_entries_written_total", map[string]string{"kind": "metric"}, 1},
 			// The first API request of the token missed the cache; the
-			// other four found it.
+			// other five found it.
 			{"metricsd_cache_lookups_total", map[string]string{"cache": "auth", "result": "miss"}, 1},
-			{"metricsd_cache_lookups_total", map[string]string{"cache": "auth", "result": "hit"}, 4},
+			{"metricsd_cache_lookups_total", map[string]string{"cache": "auth", "result": "hit"}, 5},
+			{"metricsd_rate_limit_rejections_total", map[string]string{"limiter": "route"}, 1},
 			{"metricsd_rate_limit_rejections_total", map[string]string{"limiter": "global"}, 0},
+			{"metricsd_rate_limit_shared_counter_failures_total", nil, 0},
 			{"metricsd_rate_limit_rejections_total", map[string]string{"limiter": "auth_failures"}, 0},
 			{"metricsd_events_ingested_total", nil, 0},
 			{"metricsd_event_flush_duration_seconds", nil, 0},

@@ -41,7 +41,8 @@ type CacheObserver interface {
 }
 
 // RateLimitObserver learns about requests refused by a limiter; limiter
-// names it ("global", "auth_failures", ...).
+// names the window that was spent ("global", "route", "token",
+// "auth_failures").
 type RateLimitObserver interface {
 	RateLimited(limiter string)
 }
@@ -64,6 +65,7 @@ type Metrics struct {
 	audit     *prometheus.CounterVec
 	cache     *prometheus.CounterVec
 	limited   *prometheus.CounterVec
+	rateFails prometheus.Counter
 	events    prometheus.Counter
 	flushes   *prometheus.CounterVec
 	flushTime prometheus.Histogram
@@ -106,6 +108,10 @@ func NewMetrics(version string) *Metrics {
 		Namespace: namespace, Name: "rate_limit_rejections_total",
 		Help: "Requests refused with 429, by limiter.",
 	}, []string{"limiter"})
+	m.rateFails = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "rate_limit_shared_counter_failures_total",
+		Help: "Requests counted by this replica alone because the shared rate-limit counter failed or was too slow.",
+	})
 	m.events = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "events_ingested_total",
 		Help: "SDK events accepted for ingestion.",
@@ -127,13 +133,13 @@ func NewMetrics(version string) *Metrics {
 	build.Set(1)
 	// Known label values start at 0, so that their series exist before
 	// the first event and rate() sees the first one.
-	for _, l := range []string{"global", "auth_failures"} {
+	for _, l := range []string{"global", "route", "token", "auth_failures"} {
 		m.limited.WithLabelValues(l)
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.flushes.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.inFlight, m.requests, m.latency, m.audit, m.cache, m.limited,
+	m.reg.MustRegister(m.inFlight, m.requests, m.latency, m.audit, m.cache, m.limited, m.rateFails,
 		m.events, m.flushes, m.flushTime, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -199,6 +205,10 @@ func (m *Metrics) CacheLookup(cache string, hit bool) {
 
 // RateLimited implements RateLimitObserver.
 func (m *Metrics) RateLimited(limiter string) { m.limited.WithLabelValues(limiter).Inc() }
+
+// RateCounterFailed counts a request the shared rate-limit counter could
+// not count.
+func (m *Metrics) RateCounterFailed() { m.rateFails.Inc() }
 
 // EventsIngested implements IngestObserver.
 func (m *Metrics) EventsIngested(n int) { m.events.Add(float64(n)) }
