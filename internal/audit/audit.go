@@ -123,6 +123,7 @@ var kindNoun = map[string]string{
 	"project": "the project", "environment": "the environment", "metric": "the metric",
 	"metric-group": "the metric group", "member": "the member", "team": "the team",
 	"experiment": "the experiment", "measured-rollout": "the guarded rollout",
+	"view": "the view",
 }
 
 func describe(c Change) (verb, short, long string) {

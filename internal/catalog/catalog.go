@@ -21,6 +21,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/experiment"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // Services are the catalog's domain services, one per aggregate. Each holds
@@ -37,6 +38,7 @@ type Services struct {
 	// Experiments and Rollouts connect metrics to flags.
 	Experiments *experiment.Experiments
 	Rollouts    *experiment.Rollouts
+	Views       *view.Service
 }
 
 // New returns the services over s.
@@ -53,6 +55,7 @@ func New(s Store) *Services {
 
 		Experiments: experiment.NewExperiments(s, now),
 		Rollouts:    experiment.NewRollouts(s, now),
+		Views:       view.NewService(s, now),
 	}
 }
 

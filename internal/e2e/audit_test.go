@@ -250,6 +250,12 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 				nil, 200, "experiment", "startIteration", "proj/default:env/production:experiment/x"},
 			{http.MethodPost, "/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts", rolloutsPath("f"), `{"metricKeys":["a"]}`,
 				nil, 201, "measured-rollout", "createMeasuredRollout", ""},
+			// Views.
+			{http.MethodPost, "/api/v2/projects/{projectKey}/views", viewsPath("default"), `{"key":"v","name":"V"}`, beta, 200, "view", "createView", "proj/default:view/v"},
+			{http.MethodPatch, "/api/v2/projects/{projectKey}/views/{viewKey}", viewPath("default", "v"), `{"description":"d"}`, beta, 200, "view", "updateView", "proj/default:view/v"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", viewLinkPath("default", "v", "metrics"), `{"keys":["a"]}`, beta, 200, "view", "linkMetricToView", "proj/default:view/v"},
+			{http.MethodDelete, "/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", viewLinkPath("default", "v", "metrics"), `{"keys":["a"]}`, beta, 200, "view", "unlinkMetricFromView", "proj/default:view/v"},
+			{http.MethodDelete, "/api/v2/projects/{projectKey}/views/{viewKey}", viewPath("default", "v"), "", beta, 204, "view", "deleteView", "proj/default:view/v"},
 		}
 
 		srv := api.New(catalog.New(e.app.Store()), api.Options{})
@@ -316,6 +322,8 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 				{http.MethodDelete, "/api/v2/members/" + e.ownerID, "", nil, 403},
 				{http.MethodPost, mgCollectionPath("default"), `{"key":"h","name":"H","kind":"standard","metrics":[{"key":"a"},{"key":"missing"}]}`, beta, 400},
 				{http.MethodPatch, "/api/v2/teams/nope", `{"instructions":[{"kind":"updateName","value":"x"}]}`, nil, 404},
+				{http.MethodPost, viewsPath("default"), `{"key":"w","name":"W","maintainerTeamKey":"nobody"}`, beta, 400},
+				{http.MethodPost, viewLinkPath("default", "nope", "metrics"), `{"keys":["a"]}`, beta, 404},
 			} {
 				st, body, _ := e.doUndoc(t, r.method, r.path, r.body, r.headers...)
 				if st != r.status {

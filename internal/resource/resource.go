@@ -48,8 +48,8 @@
 //     webhook, code-reference-repository, relay-proxy-config,
 //     pending-request, acct, application, domain-verification, template)
 //     only as the first segment;
-//   - env, metric and metric-group directly under proj
-//     (proj/p:env/e, proj/p:metric/m);
+//   - env, metric, metric-group and view directly under proj
+//     (proj/p:env/e, proj/p:metric/m, proj/p:view/v);
 //   - flag, segment, experiment and holdout directly under env
 //     (proj/p:env/e:experiment/x), as LaunchDarkly scopes them per
 //     environment;
@@ -91,6 +91,7 @@ const (
 	KindEnvironment Kind = "env"
 	KindMetric      Kind = "metric"
 	KindMetricGroup Kind = "metric-group"
+	KindView        Kind = "view"
 	KindExperiment  Kind = "experiment"
 	KindMember      Kind = "member"
 	KindTeam        Kind = "team"
@@ -129,6 +130,7 @@ var parents = map[Kind]Kind{
 	KindMetricGroup:             KindProject,
 	KindFlag:                    KindEnvironment,
 	KindMeasuredRollout:         KindEnvironment,
+	KindView:                    KindProject,
 	"segment":                   KindEnvironment,
 	KindExperiment:              KindEnvironment,
 	"holdout":                   KindEnvironment,
@@ -338,6 +340,15 @@ func MeasuredRollout(projectKey, envKey, id string) Spec {
 		{Kind: KindProject, Name: projectKey},
 		{Kind: KindEnvironment, Name: envKey},
 		{Kind: KindMeasuredRollout, Name: id},
+	}}
+}
+
+// View returns the specifier proj/projectKey:view/key of a view that
+// carries tags, which are copied, sorted and de-duplicated.
+func View(projectKey, key string, tags []string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindView, Name: key, Tags: canonicalTags(tags)},
 	}}
 }
 

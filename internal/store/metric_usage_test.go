@@ -102,8 +102,7 @@ func TestMetricUsage(t *testing.T) {
 		// generation with every experiment, rollout and group write; bump it
 		// as they would, or list counts cached before would be reused.
 		raw.exec("UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?", p.ID)
-		ins("views", "id, project_id, key, name", []any{"v1", p.ID, "kpis", "KPIs"})
-		ins("view_metrics", "view_id, metric_id", []any{"v1", idOf["direct"]}, []any{"v1", idOf["idle"]})
+		mustView(t, db, p.ID, "v1", "kpis", at(60*time.Second), nil, "direct", "idle")
 
 		lastSeen := at(55 * time.Second)
 		wantUsage := map[string]catalog.MetricUsage{
