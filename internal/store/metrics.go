@@ -203,11 +203,34 @@ func (db *DB) ImportMetrics(ctx context.Context, ms []*catalog.Metric) error {
 // stale until autovacuum catches up. On SQLite it does nothing: without
 // statistics its planner makes the choices metricsd's queries are written
 // for.
+//
+// It analyzes the tables of metricsd's schema only: a bare ANALYZE would
+// read every schema of the database, other applications' (or tests')
+// included.
 func (db *DB) Analyze(ctx context.Context) error {
 	if db.dialect.name != "postgres" {
 		return nil
 	}
-	_, err := db.w.ExecContext(ctx, `ANALYZE`)
+	rows, err := db.w.QueryContext(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil || len(tables) == 0 {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx, `ANALYZE `+strings.Join(tables, ", "))
 	return err
 }
 
