@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -229,5 +230,52 @@ func TestExperimentValidation(t *testing.T) {
 		st, body, _ = e.do(t, http.MethodPatch, expPath+"/x", `{"instructions":[{"kind":"updateName","value":"Renamed"}]}`,
 			"Content-Type: application/json; domain-model=other")
 		wantError(t, "other domain model", st, body, http.StatusBadRequest, `domain-model "other"`)
+	})
+}
+
+// TestGroupExperimentStatusFollowsCurrentIteration: a group filtered by
+// experimentStatus must be used by the experiment's current iteration, and
+// counts as actively used only then.
+func TestGroupExperimentStatusFollowsCurrentIteration(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		for _, k := range []string{"a", "b", "c"} {
+			e.createMetric(t, "default", `{"key":"`+k+`","kind":"custom","eventKey":"`+k+`"}`)
+		}
+		e.mgCreate(t, "default", `{"key":"old","name":"Old","kind":"standard","metrics":[{"key":"b"},{"key":"c"}]}`)
+		e.createExperiment(t, "x", "X", simpleIteration("f", "a", "group:old"), startIt)
+		running := func() string {
+			st, body := e.mgDo(t, http.MethodGet, "/api/v2/projects/default/metric-groups?filter="+url.QueryEscape("experimentStatus equals 'running'"), "")
+			if st != http.StatusOK {
+				t.Fatalf("list: %d %s", st, body)
+			}
+			var keys []string
+			for _, it := range obj(t, body)["items"].([]any) {
+				keys = append(keys, it.(map[string]any)["key"].(string))
+			}
+			return strings.Join(keys, ",")
+		}
+		if got := running(); got != "old" {
+			t.Errorf("running groups while iteration 1 uses old = %q", got)
+		}
+		if st, body, _ := e.do(t, http.MethodPost, expPath+"/x/iterations", simpleIteration("f", "a")); st != http.StatusOK {
+			t.Fatalf("iteration 2: %d %s", st, body)
+		}
+		if st, body, _ := e.do(t, http.MethodPatch, expPath+"/x", `{"instructions":[{"kind":"startIteration","changeJustification":"drop old"}]}`); st != http.StatusOK {
+			t.Fatalf("start 2: %d %s", st, body)
+		}
+		if got := running(); got != "" {
+			t.Errorf("running groups after iteration 2 dropped old = %q", got)
+		}
+		g := e.mgGet(t, "default", "old", "expand=experimentCount")
+		if g["activeExperimentCount"] != float64(0) || g["experimentCount"] != float64(1) {
+			t.Errorf("old: activeExperimentCount %v experimentCount %v, want 0 1", g["activeExperimentCount"], g["experimentCount"])
+		}
+		if m := e.getMetric(t, "default", "b", ""); m["activeExperimentCount"] != float64(0) {
+			t.Errorf("b (only in old) activeExperimentCount = %v, want 0", m["activeExperimentCount"])
+		}
+		if m := e.getMetric(t, "default", "a", ""); m["activeExperimentCount"] != float64(1) {
+			t.Errorf("a activeExperimentCount = %v, want 1", m["activeExperimentCount"])
+		}
 	})
 }

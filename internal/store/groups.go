@@ -335,7 +335,10 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 		if q.ExperimentStatus == "started" {
 			statuses = []string{"running", "stopped"}
 		}
-		conds = append(conds, "EXISTS (SELECT 1 FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id AND e.status IN ("+placeholders(len(statuses))+"))")
+		// The experiment's status is its current iteration's, so the
+		// group must be one that iteration uses.
+		conds = append(conds, "EXISTS (SELECT 1 FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id"+
+			" AND (em.iteration_id IS NULL OR em.iteration_id = e.current_iteration_id) AND e.status IN ("+placeholders(len(statuses))+"))")
 		for _, s := range statuses {
 			args = append(args, s)
 		}
