@@ -39,8 +39,11 @@ type Config struct {
 	RateLimitPerReplica bool
 	// Clock tells the rate limiter the time; nil is the system clock. It
 	// has no flag: tests set it to start windows where they want.
-	Clock    core.Clock
-	LogLevel slog.Level
+	Clock core.Clock
+	// RateObserver hears of every 429 of the rate limits and every failure
+	// of the shared counter, for metrics; nil for none. No flag.
+	RateObserver ratelimit.Observer
+	LogLevel     slog.Level
 	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
 	// TLSCert and TLSKey name PEM files; when both are set the server
@@ -248,7 +251,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock}
+	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock, RateObserver: cfg.RateObserver}
 	if !cfg.RateLimitPerReplica {
 		// nil on SQLite, whose one replica counts in memory.
 		opts.RateCounter = db.RateCounter()
