@@ -115,6 +115,10 @@ func childChange[T any](p *Project, before, after *T, target func(string, *T) au
 		c.Target, c.Before = target(p.Key, before), doc(before)
 	}
 	if after != nil {
+		if before != nil {
+			prior := c.Target.Spec
+			c.Prior = &prior
+		}
 		c.Target, c.After = target(p.Key, after), doc(after)
 	}
 	if delta != nil {

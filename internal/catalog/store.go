@@ -56,6 +56,8 @@ type Store interface {
 	GroupStore
 	account.MemberStore
 	account.TeamStore
+	account.RoleStore
+	account.TokenStore
 	audit.Reader
 }
 
