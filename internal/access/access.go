@@ -316,3 +316,63 @@ func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 	}
 	return rep
 }
+
+// AllowsEvery reports whether the grant allows action a on every resource
+// of the top-level kind k (every project, say) without looking at any one
+// of them, so that a list need not be filtered. False means only that some
+// may be denied.
+func (g Grant) AllowsEvery(k resource.Kind, a action.Action) bool {
+	if len(g.layers) == 0 {
+		return false
+	}
+	for _, p := range g.layers {
+		if !allowsEvery(p, k, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func allowsEvery(p Policy, k resource.Kind, a action.Action) bool {
+	could := func(q pattern) bool {
+		return q.any || (len(q.spec.Segments) == 1 && q.spec.Segments[0].Kind == k)
+	}
+	covers := func(q pattern) bool {
+		if q.any {
+			return true
+		}
+		if len(q.spec.Segments) != 1 {
+			return false
+		}
+		g := q.spec.Segments[0]
+		return g.Kind == k && g.Name == "*" && len(g.Tags) == 0
+	}
+	some := func(ps []pattern, f func(pattern) bool) bool {
+		for _, q := range ps {
+			if f(q) {
+				return true
+			}
+		}
+		return false
+	}
+	allowed := false
+	for i := range p {
+		s := &p[i]
+		if !s.matchesAction(a) {
+			continue
+		}
+		if s.Effect == Deny {
+			if len(s.resources) > 0 && some(s.resources, could) {
+				return false
+			}
+			if len(s.notResources) > 0 && !some(s.notResources, covers) {
+				return false
+			}
+			continue
+		}
+		if (len(s.resources) > 0 && some(s.resources, covers)) || (len(s.notResources) > 0 && !some(s.notResources, could)) {
+			allowed = true
+		}
+	}
+	return allowed
+}

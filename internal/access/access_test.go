@@ -250,3 +250,33 @@ func TestReport(t *testing.T) {
 		t.Errorf("denied = %+v", r.Denied)
 	}
 }
+
+func TestAllowsEvery(t *testing.T) {
+	reader, _ := BuiltIn(RoleReader, "m")
+	admin, _ := BuiltIn(RoleAdmin, "m")
+	cases := []struct {
+		name string
+		g    Grant
+		want bool
+	}{
+		{"reader", NewGrant(reader), true},
+		{"admin limited by reader", NewGrant(admin, reader), true},
+		{"no access", NewGrant(Policy{}), false},
+		{"zero", Grant{}, false},
+		{"one project", NewGrant(Policy{st(t, Allow, l("proj/default"), nil, l("viewProject"), nil)}), false},
+		{"all projects", NewGrant(Policy{st(t, Allow, l("proj/*"), nil, l("view*"), nil)}), true},
+		{"tagged projects", NewGrant(Policy{st(t, Allow, l("proj/*;x"), nil, l("view*"), nil)}), false},
+		{"deny one", NewGrant(reader, Policy{
+			st(t, Allow, l("*"), nil, l("*"), nil), st(t, Deny, l("proj/secret"), nil, l("viewProject"), nil)}), false},
+		{"deny of metrics only", NewGrant(Policy{
+			st(t, Allow, l("*"), nil, l("*"), nil), st(t, Deny, l("proj/*:metric/*"), nil, l("*"), nil)}), true},
+		{"deny all but projects", NewGrant(Policy{
+			st(t, Allow, l("*"), nil, l("*"), nil), st(t, Deny, nil, l("proj/*"), l("*"), nil)}), true},
+		{"allow all but one project", NewGrant(Policy{st(t, Allow, nil, l("proj/secret"), l("*"), nil)}), false},
+	}
+	for _, c := range cases {
+		if got := c.g.AllowsEvery(resource.KindProject, action.ViewProject); got != c.want {
+			t.Errorf("%s: AllowsEvery = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

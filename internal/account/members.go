@@ -273,8 +273,11 @@ func describeMissing(e *core.MissingRefsError) string {
 }
 
 func idWord(what string) string {
-	if what == "team" {
+	switch what {
+	case "team":
 		return "key"
+	case "custom role":
+		return "key or ID"
 	}
 	return "ID"
 }

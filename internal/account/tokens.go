@@ -118,10 +118,14 @@ func (c *Credential) Grant() access.Grant {
 // as; secret is the presented value, for its ending.
 func (c *Credential) Principal() core.Principal {
 	m := &c.Member
+	role := c.Token.Role
+	if role == "" && len(c.Token.CustomRoleIDs) == 0 && len(c.Token.InlineRole) == 0 {
+		role = m.Role
+	}
 	return core.Principal{
 		MemberID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role,
 		TokenID: c.Token.ID, TokenName: c.Token.Name, TokenEnding: c.Token.Ending, ServiceToken: c.Token.ServiceToken,
-		Grant: c.Grant(),
+		TokenRole: role, Grant: c.Grant(),
 	}
 }
 
@@ -153,6 +157,10 @@ type TokenPost struct {
 	InlineRole        []Statement `json:"inlineRole"`
 	ServiceToken      bool        `json:"serviceToken"`
 	DefaultAPIVersion int         `json:"defaultApiVersion"`
+	// MemberID is a metricsd extension: the member a personal token is
+	// for, the caller when empty. Making one for somebody else needs
+	// createAccessToken on member/<id>:token/*, which only admins have.
+	MemberID string `json:"memberId"`
 }
 
 // tokenDocument is the JSON Patch and audit document of a token; never its
@@ -232,6 +240,18 @@ func validateToken(ctx context.Context, tx Tx, t *Token, owner *Member) error {
 	if t.Role != "" && !t.ServiceToken && !access.RoleAtMost(t.Role, owner.Role) {
 		return core.Errorf(core.KindForbidden, "a %s cannot create or hold a token with role %s", owner.Role, t.Role)
 	}
+	// A token cannot make a token that can do more than it can: one with a
+	// base role makes tokens of that role or lower, custom roles and inline
+	// policies need an admin token, and a token limited by a policy of its
+	// own makes none.
+	if p := core.PrincipalFrom(ctx); !p.IsZero() {
+		switch {
+		case t.Role != "" && !access.RoleAtMost(t.Role, p.TokenRole):
+			return core.Errorf(core.KindForbidden, "a token acting as %s cannot create or change a token to role %s", orNone(p.TokenRole), t.Role)
+		case t.Role == "" && !access.RoleAtMost(access.RoleAdmin, p.TokenRole):
+			return core.Errorf(core.KindForbidden, "only an admin token can give tokens custom roles or an inline policy")
+		}
+	}
 	if _, err := CompilePolicy("inlineRole", t.InlineRole, "inline"); err != nil {
 		return err
 	}
@@ -250,6 +270,13 @@ func validateToken(ctx context.Context, tx Tx, t *Token, owner *Member) error {
 	return nil
 }
 
+func orNone(role string) string {
+	if role == "" {
+		return "a custom policy"
+	}
+	return role
+}
+
 // CreateToken makes a token for the calling member and returns it with
 // its value, which is shown only now.
 func (c *Tokens) CreateToken(ctx context.Context, in TokenPost) (*Token, string, error) {
@@ -257,13 +284,20 @@ func (c *Tokens) CreateToken(ctx context.Context, in TokenPost) (*Token, string,
 	if p.MemberID == "" {
 		return nil, "", core.Errorf(core.KindForbidden, "tokens are created by members")
 	}
+	member := p.MemberID
+	if in.MemberID != "" {
+		member = in.MemberID
+	}
 	now := c.now()
 	secret := NewTokenSecret()
-	t := &Token{ID: core.NewObjectID(), MemberID: p.MemberID, Name: in.Name, Description: in.Description,
+	t := &Token{ID: core.NewObjectID(), MemberID: member, Name: in.Name, Description: in.Description,
 		Hash: HashToken(secret), Role: in.Role, CustomRoleIDs: in.CustomRoleIDs, InlineRole: in.InlineRole,
 		ServiceToken: in.ServiceToken, DefaultAPIVersion: in.DefaultAPIVersion, Ending: ending(secret), CreatedAt: now, UpdatedAt: now}
 	err := c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
-		owner, err := tx.MemberDetail(ctx, p.MemberID)
+		owner, err := tx.MemberDetail(ctx, member)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, invalid("memberId: unknown member %q", member)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -291,8 +325,9 @@ func (c *Tokens) GetToken(ctx context.Context, id string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := core.Authorize(ctx, action.ViewToken, TokenSpec(t)); err != nil {
-		return nil, err
+	if !core.Allowed(ctx, action.ViewToken, TokenSpec(t)) {
+		// Others' token IDs do not leak.
+		return nil, core.Errorf(core.KindNotFound, "unknown access token %q", id)
 	}
 	return t, nil
 }

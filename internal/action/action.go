@@ -18,20 +18,20 @@ const (
 // group; changes to fields without an action of their own record
 // UpdateMetric.
 const (
-	CreateMetric              Action = "createMetric"
-	DeleteMetric              Action = "deleteMetric"
-	UpdateMetric              Action = "updateMetric"
-	UpdateName                Action = "updateName"
-	UpdateDescription         Action = "updateDescription"
-	UpdateTags                Action = "updateTags"
-	UpdateMaintainer          Action = "updateMaintainer"
-	UpdateEventKey            Action = "updateEventKey"
-	UpdateNumeric             Action = "updateNumeric"
-	UpdateNumericUnit         Action = "updateNumericUnit"
-	UpdateNumericSuccess      Action = "updateNumericSuccess"
+	CreateMetric         Action = "createMetric"
+	DeleteMetric         Action = "deleteMetric"
+	UpdateMetric         Action = "updateMetric"
+	UpdateName           Action = "updateName"
+	UpdateDescription    Action = "updateDescription"
+	UpdateTags           Action = "updateTags"
+	UpdateMaintainer     Action = "updateMaintainer"
+	UpdateEventKey       Action = "updateEventKey"
+	UpdateNumeric        Action = "updateNumeric"
+	UpdateNumericUnit    Action = "updateNumericUnit"
+	UpdateNumericSuccess Action = "updateNumericSuccess"
 	// UpdateOn is LaunchDarkly's action for turning a metric on or off; no
 	// metricsd field maps to it, but policies may name it.
-	UpdateOn Action = "updateOn"
+	UpdateOn                  Action = "updateOn"
 	UpdateSelector            Action = "updateSelector"
 	UpdateURLs                Action = "updateUrls"
 	UpdateRandomizationUnits  Action = "updateRandomizationUnits"

@@ -5,8 +5,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // beta requires the LD-API-Version: beta header, as LaunchDarkly does for
@@ -95,6 +97,18 @@ type metricGroupRep struct {
 	ExperimentCount           *int                   `json:"experimentCount,omitempty"`
 	ActiveExperimentCount     int                    `json:"activeExperimentCount"`
 	ActiveGuardedRolloutCount int                    `json:"activeGuardedRolloutCount"`
+	Access                    *accessRep             `json:"_access,omitempty"`
+}
+
+// groupSpec is the resource specifier of a metric group, with its tags.
+func groupSpec(g *catalog.MetricGroup) resource.Spec {
+	return resource.MetricGroup(g.ProjectKey, g.Key, g.Def.Tags)
+}
+
+// withGroupAccess sets the _access of a metric group's representation.
+func withGroupAccess(r *http.Request, rep metricGroupRep, g *catalog.MetricGroup) metricGroupRep {
+	rep.Access = newAccessRenderer(r.Context()).render(groupSpec(g), action.MetricGroupActions())
+	return rep
 }
 
 func groupPath(projectKey, key string) string {
@@ -154,8 +168,11 @@ func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error 
 	}
 	rep := metricGroupCollectionRep{Items: make([]metricGroupRep, 0, len(groups)), TotalCount: total,
 		Links: pageLinks(projectPath(projectKey)+"/metric-groups", qv, q.Page, total)}
+	ar := newAccessRenderer(r.Context())
 	for i := range groups {
-		rep.Items = append(rep.Items, newGroupRep(&groups[i], nil, nil))
+		item := newGroupRep(&groups[i], nil, nil)
+		item.Access = ar.render(groupSpec(&groups[i]), action.MetricGroupActions())
+		rep.Items = append(rep.Items, item)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
@@ -170,7 +187,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newGroupRep(g, nil, nil))
+	writeJSON(w, http.StatusCreated, withGroupAccess(r, newGroupRep(g, nil, nil), g))
 	return nil
 }
 
@@ -183,7 +200,7 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, expand, exps))
+	writeJSON(w, http.StatusOK, withGroupAccess(r, newGroupRep(g, expand, exps), g))
 	return nil
 }
 
@@ -196,7 +213,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, nil, nil))
+	writeJSON(w, http.StatusOK, withGroupAccess(r, newGroupRep(g, nil, nil), g))
 	return nil
 }
 

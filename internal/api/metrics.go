@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // metricRep is LaunchDarkly's MetricRep / MetricListingRep. Optional and
@@ -60,6 +62,7 @@ type metricRep struct {
 	LastUsedInExperiment      *dependentExperiment    `json:"lastUsedInExperiment,omitempty"`
 	LastUsedInGuardedRollout  *dependentRollout       `json:"lastUsedInGuardedRollout,omitempty"`
 	AttachedFeatures          []flagListing           `json:"_attachedFeatures,omitempty"`
+	Access                    *accessRep              `json:"_access,omitempty"`
 }
 
 type modification struct {
@@ -104,6 +107,15 @@ type flagListing struct {
 	Name  string `json:"name"`
 	Key   string `json:"key"`
 	Links links  `json:"_links"`
+}
+
+// metricSpec is the resource specifier of a metric, with its tags.
+func metricSpec(m *catalog.Metric) resource.Spec { return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags) }
+
+// withMetricAccess sets the _access of a metric's representation.
+func withMetricAccess(r *http.Request, rep metricRep, m *catalog.Metric) metricRep {
+	rep.Access = newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
+	return rep
 }
 
 func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
@@ -249,8 +261,10 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
+	ar := newAccessRenderer(r.Context())
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)
+		item.Access = ar.render(metricSpec(&ms[i]), action.MetricActions())
 		// Listings always carry the group count; only experimentCount is
 		// expandable there.
 		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
@@ -269,7 +283,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newMetricRep(m, nil, nil))
+	writeJSON(w, http.StatusCreated, withMetricAccess(r, newMetricRep(m, nil, nil), m))
 	return nil
 }
 
@@ -283,7 +297,7 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, expand, x))
+	writeJSON(w, http.StatusOK, withMetricAccess(r, newMetricRep(m, expand, x), m))
 	return nil
 }
 
@@ -296,7 +310,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, nil, nil))
+	writeJSON(w, http.StatusOK, withMetricAccess(r, newMetricRep(m, nil, nil), m))
 	return nil
 }
 

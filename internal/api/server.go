@@ -123,6 +123,9 @@ func (s *Server) dispatch(rt route) http.Handler {
 			w.Header().Set("Allow", allow)
 			return core.Errorf(kindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
 		}
+		if err := authorizeRead(rt.pattern, r); err != nil {
+			return err
+		}
 		return h(w, r)
 	})
 }

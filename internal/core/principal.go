@@ -23,6 +23,10 @@ type Principal struct {
 	TokenName    string
 	TokenEnding  string
 	ServiceToken bool
+	// TokenRole is the base role the token acts with: its own, or its
+	// member's for a token without one; "" for a token limited by custom
+	// roles or an inline policy. Tokens it creates may not exceed it.
+	TokenRole string
 	// Grant is what the principal may do: the token's policy and, for a
 	// personal token, its member's. Every write and read is decided by it.
 	Grant access.Grant

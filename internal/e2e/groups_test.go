@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/metricsd/metricsd/internal/action"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -156,6 +157,7 @@ func mgExpect(e *env, project, key, name, kind, description string, tags []strin
 		"metrics":               metrics,
 		"_version":              version,
 		"activeExperimentCount": 0, "activeGuardedRolloutCount": 0,
+		"_access": ownerAccess(nil, action.MetricGroupActions()),
 	}
 }
 
