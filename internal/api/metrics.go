@@ -110,7 +110,9 @@ type flagListing struct {
 }
 
 // metricSpec is the resource specifier of a metric, with its tags.
-func metricSpec(m *catalog.Metric) resource.Spec { return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags) }
+func metricSpec(m *catalog.Metric) resource.Spec {
+	return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags)
+}
 
 // withMetricAccess sets the _access of a metric's representation.
 func withMetricAccess(r *http.Request, rep metricRep, m *catalog.Metric) metricRep {

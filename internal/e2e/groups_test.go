@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"github.com/metricsd/metricsd/internal/action"
 	"fmt"
+	"github.com/metricsd/metricsd/internal/action"
 	"net/http"
 	"net/url"
 	"slices"

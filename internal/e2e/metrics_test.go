@@ -1,9 +1,9 @@
 package e2e
 
 import (
-	"github.com/metricsd/metricsd/internal/action"
 	"context"
 	"fmt"
+	"github.com/metricsd/metricsd/internal/action"
 	"net/http"
 	"regexp"
 	"strings"
