@@ -303,11 +303,33 @@ type Report struct {
 }
 
 // Report decides each of actions on r. It is the same evaluation as
-// Decide, so an action it lists as allowed is one that enforcement allows.
+// Decide (FuzzDecide checks it), so an action it lists as allowed is one
+// that enforcement allows; it matches each statement's resources against r
+// once rather than once per action.
 func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 	rep := Report{Allowed: make([]Entry, 0, len(actions)), Denied: make([]Entry, 0, len(actions))}
+	applicable := make([][]*Statement, len(g.layers))
+	for i, p := range g.layers {
+		for j := range p {
+			if p[j].matchesResource(r) {
+				applicable[i] = append(applicable[i], &p[j])
+			}
+		}
+	}
 	for _, a := range actions {
-		d := g.Decide(r, a)
+		d := Decision{}
+		for i := range applicable {
+			li := decideAction(applicable[i], a)
+			if i == 0 || !li.Allowed {
+				d = li
+			}
+			if !li.Allowed {
+				break
+			}
+		}
+		if len(g.layers) == 0 {
+			d = Decision{}
+		}
 		if d.Allowed {
 			rep.Allowed = append(rep.Allowed, Entry{Action: a, Decision: d})
 		} else {
@@ -315,6 +337,25 @@ func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 		}
 	}
 	return rep
+}
+
+// decideAction is Decide over statements already known to match the
+// resource.
+func decideAction(p []*Statement, a action.Action) Decision {
+	var allow *Statement
+	for _, s := range p {
+		if (s.Effect == Allow && allow != nil) || !s.matchesAction(a) {
+			continue
+		}
+		if s.Effect == Deny {
+			return Decision{Statement: s, RoleName: s.RoleName}
+		}
+		allow = s
+	}
+	if allow == nil {
+		return Decision{}
+	}
+	return Decision{Allowed: true, Statement: allow, RoleName: allow.RoleName}
 }
 
 // AllowsEvery reports whether the grant allows action a on every resource

@@ -97,7 +97,6 @@ type metricGroupRep struct {
 	ExperimentCount           *int                   `json:"experimentCount,omitempty"`
 	ActiveExperimentCount     int                    `json:"activeExperimentCount"`
 	ActiveGuardedRolloutCount int                    `json:"activeGuardedRolloutCount"`
-	Access                    *accessRep             `json:"_access,omitempty"`
 }
 
 // groupSpec is the resource specifier of a metric group, with its tags.
@@ -105,10 +104,9 @@ func groupSpec(g *catalog.MetricGroup) resource.Spec {
 	return resource.MetricGroup(g.ProjectKey, g.Key, g.Def.Tags)
 }
 
-// withGroupAccess sets the _access of a metric group's representation.
-func withGroupAccess(r *http.Request, rep metricGroupRep, g *catalog.MetricGroup) metricGroupRep {
-	rep.Access = newAccessRenderer(r.Context()).render(groupSpec(g), action.MetricGroupActions())
-	return rep
+// groupAccess returns the _access of a metric group for the caller.
+func groupAccess(r *http.Request, g *catalog.MetricGroup) *accessRep {
+	return newAccessRenderer(r.Context()).render(groupSpec(g), action.MetricGroupActions())
 }
 
 func groupPath(projectKey, key string) string {
@@ -169,13 +167,12 @@ func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error 
 	rep := metricGroupCollectionRep{Items: make([]metricGroupRep, 0, len(groups)), TotalCount: total,
 		Links: pageLinks(projectPath(projectKey)+"/metric-groups", qv, q.Page, total)}
 	ar := newAccessRenderer(r.Context())
+	acc := make([]*accessRep, len(groups))
 	for i := range groups {
-		item := newGroupRep(&groups[i], nil, nil)
-		item.Access = ar.render(groupSpec(&groups[i]), action.MetricGroupActions())
-		rep.Items = append(rep.Items, item)
+		rep.Items = append(rep.Items, newGroupRep(&groups[i], nil, nil))
+		acc[i] = ar.render(groupSpec(&groups[i]), action.MetricGroupActions())
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
 }
 
 func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -187,8 +184,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, withGroupAccess(r, newGroupRep(g, nil, nil), g))
-	return nil
+	return writeWithAccess(w, http.StatusCreated, newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -200,8 +196,7 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withGroupAccess(r, newGroupRep(g, expand, exps), g))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newGroupRep(g, expand, exps), groupAccess(r, g))
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -213,8 +208,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withGroupAccess(r, newGroupRep(g, nil, nil), g))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {

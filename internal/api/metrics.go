@@ -62,7 +62,6 @@ type metricRep struct {
 	LastUsedInExperiment      *dependentExperiment    `json:"lastUsedInExperiment,omitempty"`
 	LastUsedInGuardedRollout  *dependentRollout       `json:"lastUsedInGuardedRollout,omitempty"`
 	AttachedFeatures          []flagListing           `json:"_attachedFeatures,omitempty"`
-	Access                    *accessRep              `json:"_access,omitempty"`
 }
 
 type modification struct {
@@ -114,10 +113,9 @@ func metricSpec(m *catalog.Metric) resource.Spec {
 	return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags)
 }
 
-// withMetricAccess sets the _access of a metric's representation.
-func withMetricAccess(r *http.Request, rep metricRep, m *catalog.Metric) metricRep {
-	rep.Access = newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
-	return rep
+// metricAccess returns the _access of a metric for the caller.
+func metricAccess(r *http.Request, m *catalog.Metric) *accessRep {
+	return newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
 }
 
 func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
@@ -264,16 +262,16 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
 	ar := newAccessRenderer(r.Context())
+	acc := make([]*accessRep, len(ms))
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)
-		item.Access = ar.render(metricSpec(&ms[i]), action.MetricActions())
+		acc[i] = ar.render(metricSpec(&ms[i]), action.MetricActions())
 		// Listings always carry the group count; only experimentCount is
 		// expandable there.
 		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
 		rep.Items = append(rep.Items, item)
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
 }
 
 func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
@@ -285,8 +283,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, withMetricAccess(r, newMetricRep(m, nil, nil), m))
-	return nil
+	return writeWithAccess(w, http.StatusCreated, newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
@@ -299,8 +296,7 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withMetricAccess(r, newMetricRep(m, expand, x), m))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newMetricRep(m, expand, x), metricAccess(r, m))
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
@@ -312,8 +308,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withMetricAccess(r, newMetricRep(m, nil, nil), m))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
