@@ -107,6 +107,24 @@ func (s *Server) table() []route {
 		{"/api/v2/caller-identity", map[string]handlerFunc{
 			http.MethodGet: s.getCallerIdentity,
 		}},
+		// Views (beta: LD-API-Version: beta); views.go.
+		{"/api/v2/projects/{projectKey}/views", map[string]handlerFunc{
+			http.MethodGet:  beta(s.listViews),
+			http.MethodPost: beta(s.createView),
+		}},
+		{"/api/v2/projects/{projectKey}/views/{viewKey}", map[string]handlerFunc{
+			http.MethodGet:    beta(s.getView),
+			http.MethodPatch:  beta(s.patchView),
+			http.MethodDelete: beta(s.deleteView),
+		}},
+		{"/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", map[string]handlerFunc{
+			http.MethodPost:   beta(s.linkViewResources),
+			http.MethodDelete: beta(s.unlinkViewResources),
+		}},
+		// metricsd's own OpenAPI document (internal/openapi).
+		{openapiPath, map[string]handlerFunc{
+			http.MethodGet: s.getOpenAPI,
+		}},
 	}
 }
 

@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,7 +15,10 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/obs"
+	"github.com/metricsd/metricsd/internal/openapi"
 	"github.com/metricsd/metricsd/internal/patch"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -28,10 +30,18 @@ type Server struct {
 	log      *slog.Logger
 	maxBody  int64
 	auth     *authCache
-	limit    *rateLimiter
+	limit    *ratelimit.Limiter
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	obs      Observer
+	version  string
+	// openapiDoc is metricsd's OpenAPI document, built once by New.
+	openapiDoc []byte
+	openapiErr error
+	// apiMux routes the table; observe asks it for a request's pattern
+	// before authentication, so that refused requests are labelled too.
+	apiMux *http.ServeMux
 }
 
 // Options configure a Server.
@@ -41,9 +51,16 @@ type Options struct {
 	// AuthCacheTTL is how long a resolved token is trusted without asking the
 	// store again; 0 disables caching.
 	AuthCacheTTL time.Duration
-	// RateLimit is the number of authenticated API requests this replica
-	// serves per ten seconds before answering 429; 0 means no limit.
-	RateLimit int
+	// RateLimits are the rate limit windows of authenticated API requests;
+	// nil means ratelimit.Defaults(), a zero Config no limits.
+	RateLimits *ratelimit.Config
+	// RateCounter counts the windows for every replica that shares it
+	// (store.DB.RateCounter on PostgreSQL); nil counts in this process.
+	RateCounter ratelimit.Counter
+	// RateObserver hears of every 429 of the rate limits, for metrics.
+	RateObserver ratelimit.Observer
+	// Clock tells the rate limiter the time; nil is the system clock.
+	Clock core.Clock
 	// RequestTimeout bounds every API request, above all its database
 	// calls; past it the client gets 503. 0 means DefaultRequestTimeout,
 	// a negative value no bound.
@@ -52,26 +69,50 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// Observer receives the request, cache and rate-limit metrics; nil
+	// means none.
+	Observer Observer
+	// Version is the build's version, shown by /healthz and /readyz.
+	Version string
 }
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version}
+	s.init()
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	s.auth = newAuthCache(opts.AuthCacheTTL)
-	s.limit = newRateLimiter(opts.RateLimit)
+	limits := ratelimit.Defaults()
+	if opts.RateLimits != nil {
+		limits = *opts.RateLimits
+	}
+	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
 	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
 	s.timeout = opts.RequestTimeout
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
+	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.handler = s.routes()
 	return s
+}
+
+// init sets the defaults New and Starting share: a logger that adds the
+// request ID to every record logged with a request's context, and an
+// observer.
+func (s *Server) init() {
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	if s.obs == nil {
+		s.obs = obs.Discard{}
+	}
+	if s.version == "" {
+		s.version = "devel"
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -85,11 +126,16 @@ func (s *Server) routes() http.Handler {
 		api.Handle(rt.pattern, s.dispatch(rt))
 	}
 	api.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.limitRequest(w, r, r.Method, ""); err != nil {
+			return err
+		}
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
+	s.apiMux = api
 
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", s.healthz)
+	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
+	root.HandleFunc("GET /readyz", named("/readyz", s.readyz))
 	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
 	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
@@ -97,7 +143,7 @@ func (s *Server) routes() http.Handler {
 	// Without it ServeMux would redirect /api to /api/ with an HTML body.
 	root.Handle("/api", notFound)
 	root.Handle("/", notFound)
-	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root)))))
+	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root))))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an
@@ -114,31 +160,28 @@ func (s *Server) dispatch(rt route) http.Handler {
 	slices.Sort(allowed)
 	allow := strings.Join(allowed, ", ")
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		routed(r, rt.pattern)
 		h, ok := rt.methods[r.Method]
 		if r.Method == http.MethodHead && readable {
 			// A HEAD is the GET without its body (net/http drops it).
 			h, ok = get, true
 		}
 		if !ok {
+			if err := s.limitRequest(w, r, r.Method, ""); err != nil {
+				return err
+			}
 			w.Header().Set("Allow", allow)
 			return core.Errorf(kindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+		}
+		// Route windows key on the pattern of the route table and the verb.
+		if err := s.limitRequest(w, r, r.Method, rt.pattern); err != nil {
+			return err
 		}
 		if err := authorizeRead(rt.pattern, r); err != nil {
 			return err
 		}
 		return h(w, r)
 	})
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.svc.Auth.Ping(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // authenticate requires a valid access token on every API request except
@@ -151,10 +194,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		addr := clientAddr(r)
 		if err := s.authFail.check(w, addr); err != nil {
+			s.obs.RateLimited("auth_failures")
 			return err
 		}
 		header := r.Header.Get("Authorization")
 		p, ok := s.auth.get(header)
+		if s.auth.ttl > 0 {
+			s.obs.CacheLookup("auth", ok)
+		}
 		if !ok {
 			var err error
 			if s.auth.failedRecently(header) {
@@ -172,9 +219,6 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return err
 			}
 			s.auth.put(header, p)
-		}
-		if err := s.limit.allow(w); err != nil {
-			return err
 		}
 		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
 		return nil
@@ -205,7 +249,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		} else {
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
-		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override")
+		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override, X-Request-Id")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id")
 		h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST, DELETE, PATCH")
 		h.Set("Access-Control-Max-Age", "300")
 		next.ServeHTTP(w, r)
@@ -215,6 +260,16 @@ func (s *Server) cors(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -234,7 +289,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		// Never log headers: they carry access tokens.
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	})
 }
 
@@ -245,7 +300,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 				s.writeError(w, r, errors.New("panic"))
 			}
 		}()

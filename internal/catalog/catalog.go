@@ -17,6 +17,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // Services are the catalog's domain services, one per aggregate. Each holds
@@ -32,6 +33,7 @@ type Services struct {
 	Roles    *account.Roles
 	Tokens   *account.Tokens
 	Audit    *audit.Log
+	Views    *view.Service
 }
 
 // New returns the services over s. Every write of every service runs
@@ -50,6 +52,7 @@ func New(store Store) *Services {
 		Roles:    account.NewRoles(s, now),
 		Tokens:   account.NewTokens(s, now),
 		Audit:    audit.NewLog(s),
+		Views:    view.NewService(s, now),
 	}
 }
 

@@ -201,13 +201,6 @@ func (t *txn) TokenForUpdate(ctx context.Context, id string) (*account.Token, er
 	return &ts[0], nil
 }
 
-func nullMS(v *time.Time) any {
-	if v == nil {
-		return nil
-	}
-	return ms(*v)
-}
-
 // CreateToken stores a token with its custom roles.
 func (t *txn) CreateToken(ctx context.Context, tok *account.Token) error {
 	if _, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, description, hash, role, inline_role, service_token,
