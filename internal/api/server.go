@@ -177,6 +177,9 @@ func (s *Server) dispatch(rt route) http.Handler {
 		if err := s.limitRequest(w, r, r.Method, rt.pattern); err != nil {
 			return err
 		}
+		if err := authorizeRead(rt.pattern, r); err != nil {
+			return err
+		}
 		return h(w, r)
 	})
 }
