@@ -58,6 +58,8 @@ type Store interface {
 	GroupStore
 	account.MemberStore
 	account.TeamStore
+	account.RoleStore
+	account.TokenStore
 	audit.Reader
 	experiment.Store
 	view.Store

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	ldapi "github.com/launchdarkly/api-client-go/v22"
+
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -276,6 +278,35 @@ func TestGroupExperimentStatusFollowsCurrentIteration(t *testing.T) {
 		}
 		if m := e.getMetric(t, "default", "a", ""); m["activeExperimentCount"] != float64(1) {
 			t.Errorf("a activeExperimentCount = %v, want 1", m["activeExperimentCount"])
+		}
+	})
+}
+
+// TestExperimentWritesEnforced: experiment and rollout writes go through
+// the enforced write seam; a reader can read them but not change them.
+func TestExperimentWritesEnforced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		e.createMetric(t, "default", `{"key":"a","kind":"custom","eventKey":"a"}`)
+		e.createExperiment(t, "x", "X", simpleIteration("f", "a"))
+		ro := e.createRollout(t, "f", `{"metricKeys":["a"]}`)
+		_, value := newToken(t, e.client, ldapi.AccessTokenPost{Name: ptr("reader"), Role: ptr("reader")})
+		reader := &env{backend: e.backend, app: e.app, base: e.base, token: value, transport: e.transport}
+		if st, body, _ := reader.do(t, http.MethodGet, expPath+"/x", ""); st != http.StatusOK {
+			t.Errorf("reader GET experiment: %d %s", st, body)
+		}
+		for _, c := range []struct{ method, path, body, action string }{
+			{http.MethodPost, expPath, `{"key":"y","name":"Y","iteration":` + simpleIteration("f", "a") + `}`, "createExperiment"},
+			{http.MethodPatch, expPath + "/x", `{"instructions":[{"kind":"startIteration"}]}`, "startIteration"},
+			{http.MethodPost, expPath + "/x/iterations", simpleIteration("f", "a"), "createIteration"},
+			{http.MethodPost, rolloutsPath("g"), `{"metricKeys":["a"]}`, "createMeasuredRollout"},
+			{http.MethodPatch, rolloutsPath("f") + "/" + ro["_id"].(string), `{"instructions":[{"kind":"updateStatus","value":"completed"}]}`, "updateMeasuredRolloutStatus"},
+		} {
+			st, body, _ := reader.doUndoc(t, c.method, c.path, c.body)
+			wantError(t, "reader "+c.method+" "+c.path, st, body, http.StatusForbidden, c.action)
+		}
+		if st, body, _ := e.do(t, http.MethodGet, expPath+"/x", ""); st != http.StatusOK || obj(t, body)["currentIteration"].(map[string]any)["status"] != "not_started" {
+			t.Errorf("experiment after refused writes: %d %s", st, body)
 		}
 	})
 }
