@@ -30,8 +30,9 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p != "" && path.Clean(p) == p {
-			if h, pattern := mux.Handler(r); pattern != "" {
-				h.ServeHTTP(w, r)
+			if _, pattern := mux.Handler(r); pattern != "" {
+				// ServeHTTP, not the handler found: it sets the path values.
+				mux.ServeHTTP(w, r)
 				return
 			}
 		}
