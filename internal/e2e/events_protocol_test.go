@@ -128,8 +128,8 @@ func TestEventProtocol(t *testing.T) {
 				t.Fatalf("odd batch: %d %s", st, resp)
 			}
 			r := e.getJSON(t, rollupsPath("production", "custom", "odd"))["totals"].(map[string]any)
-			if r["count"] != 2.0 || r["valueCount"] != 1.0 || r["sum"] != 2.0 {
-				t.Errorf("odd totals = %v, want 2 events, one value 2", r)
+			if r["count"] != 3.0 || r["valueCount"] != 1.0 || r["sum"] != 2.0 {
+				t.Errorf("odd totals = %v, want 3 events (a string metricValue is no value), one value 2", r)
 			}
 			if r := e.getJSON(t, rollupsPath("production", "click", "odd")); r["totalCount"] != 0.0 {
 				t.Errorf("a click_pageview counted as a click: %v", r)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 )
 
 // Event kinds that feed metrics. Every other kind (identify, index,
@@ -50,13 +51,28 @@ type wireEvent struct {
 	Key          string            `json:"key"`
 	URL          string            `json:"url"`
 	CreationDate float64           `json:"creationDate"`
-	MetricValue  *float64          `json:"metricValue"`
+	MetricValue  lenientFloat      `json:"metricValue"`
 	Context      json.RawMessage   `json:"context"`
 	ContextKeys  map[string]string `json:"contextKeys"`
 	UserKey      string            `json:"userKey"`
 	User         *struct {
 		Key string `json:"key"`
 	} `json:"user"`
+}
+
+// lenientFloat is a metricValue: a finite JSON number, or nothing. Any
+// other value leaves the event without a value instead of failing it.
+type lenientFloat struct {
+	v  float64
+	ok bool
+}
+
+func (f *lenientFloat) UnmarshalJSON(b []byte) error {
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		f.v, f.ok = v, true
+	}
+	return nil
 }
 
 type wireContext struct {
@@ -109,8 +125,8 @@ func (w *wireEvent) event() Event {
 	if w.CreationDate > 0 && w.CreationDate < math.MaxInt64 {
 		e.CreationDate = int64(w.CreationDate)
 	}
-	if v := w.MetricValue; v != nil && !math.IsNaN(*v) && !math.IsInf(*v, 0) {
-		e.Value, e.HasValue = *v, true
+	if v := w.MetricValue; v.ok {
+		e.Value, e.HasValue = v.v, true
 	}
 	switch {
 	case len(w.Context) > 0 && w.Context[0] == '{':
