@@ -28,7 +28,7 @@ func (s *fakeFlushStore) TransactEvents(ctx context.Context, fn func(FlushTx) er
 	return fn(fakeTx{s})
 }
 func (s *fakeFlushStore) PruneEvents(context.Context, time.Time, time.Time) error { return nil }
-func (s *fakeFlushStore) SoleWriter() bool                                         { return false }
+func (s *fakeFlushStore) SoleWriter() bool                                        { return false }
 
 type fakeTx struct{ s *fakeFlushStore }
 
