@@ -46,6 +46,8 @@ func TestSDKKeys(t *testing.T) {
 		})
 
 		t.Run("reset SDK key without expiry", func(t *testing.T) {
+			// Resolved once, the key is cached; the reset must end that.
+			assertEventKey(t, e, prod.ApiKey, 202)
 			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentSDKKey(ctx, "default", "production").Execute()
 			if err != nil {
 				t.Fatalf("ResetEnvironmentSDKKey: %v (status %d)", err, status(resp))
@@ -86,6 +88,7 @@ func TestSDKKeys(t *testing.T) {
 		})
 
 		t.Run("reset mobile key", func(t *testing.T) {
+			assertMobileKey(t, e, prod.MobileKey, 202)
 			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentMobileKey(ctx, "default", "production").Execute()
 			if err != nil {
 				t.Fatalf("ResetEnvironmentMobileKey: %v (status %d)", err, status(resp))
