@@ -283,6 +283,35 @@ func (s *Server) listViews(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listLinkedViews answers getLinkedViews: the views a resource is linked to.
+func (s *Server) listLinkedViews(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	typ, err := view.ParseResourceType(r.PathValue("resourceType"))
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), view.DefaultLimit, view.MaxLimit)
+	if err != nil {
+		return err
+	}
+	projectKey := r.PathValue("projectKey")
+	views, total, err := s.svc.Views.Associations(r.Context(), projectKey, typ, r.PathValue("resourceKey"), qv.Get("environmentId"), page)
+	if err != nil {
+		return err
+	}
+	accountID, err := s.svc.Auth.AccountID(r.Context())
+	if err != nil {
+		return err
+	}
+	path := projectPath(projectKey) + "/view-associations/" + string(typ) + "/" + url.PathEscape(r.PathValue("resourceKey"))
+	rep := viewsRep{Items: make([]viewRep, 0, len(views)), TotalCount: total, Links: pageLinks(path, qv, page, total)}
+	for i := range views {
+		rep.Items = append(rep.Items, newViewRep(&views[i], accountID, nil, nil))
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
 func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.readJSON(w, r)
 	if err != nil {

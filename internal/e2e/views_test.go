@@ -266,6 +266,75 @@ func TestViewsBeta(t *testing.T) {
 			}
 		})
 
+		t.Run("views a resource is linked to", func(t *testing.T) {
+			linkMetrics(t, api, "default", "alpha", "signup")
+			linked := func(typ, key, envID string, limit int32) ([]string, *ldapi.Views) {
+				t.Helper()
+				req := api.ViewsBetaApi.GetLinkedViews(ctx, "default", typ, key).LDAPIVersion("beta")
+				if envID != "" {
+					req = req.EnvironmentId(envID)
+				}
+				if limit > 0 {
+					req = req.Limit(limit)
+				}
+				coll, resp, err := req.Execute()
+				if err != nil {
+					t.Fatalf("GetLinkedViews %s %s: %v (status %d)", typ, key, err, status(resp))
+				}
+				keys := []string{}
+				for _, v := range coll.Items {
+					keys = append(keys, v.Key)
+				}
+				return keys, coll
+			}
+			st, envBody, _ := e.do(t, http.MethodGet, "/api/v2/projects/default/environments/production", "")
+			if st != http.StatusOK {
+				t.Fatalf("environment: %d %s", st, envBody)
+			}
+			envID := obj(t, envBody)["_id"].(string)
+			for _, tc := range []struct {
+				typ, key, envID string
+				want            []string
+			}{
+				{"metrics", "signup", "", []string{"alpha", "checkout"}},
+				{"metrics", "latency", "", []string{"zeta"}},
+				{"metrics", "no-such-metric", "", []string{}},
+				{"flags", "new-checkout", "", []string{"checkout"}},
+				{"flags", "dark-mode", "", []string{}},
+				{"segments", "beta-users", envID, []string{"checkout"}},
+				{"segments", "beta-users", "", []string{}},
+			} {
+				got, coll := linked(tc.typ, tc.key, tc.envID, 0)
+				if !slices.Equal(got, tc.want) || int(coll.TotalCount) != len(tc.want) {
+					t.Errorf("views linked to %s %s (env %q): %v total %d, want %v", tc.typ, tc.key, tc.envID, got, coll.TotalCount, tc.want)
+				}
+			}
+			got, coll := linked("metrics", "signup", "", 1)
+			if !slices.Equal(got, []string{"alpha"}) || coll.TotalCount != 2 || coll.Links == nil || coll.Links.Next == nil {
+				t.Errorf("first page of 1: %v total %d links %+v", got, coll.TotalCount, coll.Links)
+			}
+			for _, tc := range []struct{ path, msg string }{
+				{"/api/v2/projects/default/view-associations/widgets/x", "widgets"},
+				{"/api/v2/projects/default/view-associations/flags/bad%20key", "resourceKey"},
+				{"/api/v2/projects/default/view-associations/flags/f?environmentId=e", "environmentId"},
+				{"/api/v2/projects/nope/view-associations/flags/f", `"nope"`},
+			} {
+				st, body, _ := e.doUndoc(t, http.MethodGet, tc.path, "", betaHeader)
+				want := http.StatusBadRequest
+				if tc.msg == `"nope"` {
+					want = http.StatusNotFound
+				}
+				wantError(t, tc.path, st, body, want, tc.msg)
+			}
+			st, body, _ := e.do(t, http.MethodGet, "/api/v2/projects/default/view-associations/metrics/signup", "")
+			wantError(t, "without the beta header", st, body, http.StatusForbidden, "beta")
+			unl, resp, err := api.ViewsBetaApi.UnlinkResource(ctx, "default", "alpha", "metrics").LDAPIVersion("beta").
+				ViewLinkRequest(ldapi.ViewLinkRequestKeysAsViewLinkRequest(&ldapi.ViewLinkRequestKeys{Keys: []string{"signup"}})).Execute()
+			if err != nil || unl.SuccessCount != 1 {
+				t.Fatalf("UnlinkResource: %v (status %d)", err, status(resp))
+			}
+		})
+
 		t.Run("patch", func(t *testing.T) {
 			before, _, _ := api.ViewsBetaApi.GetView(ctx, "default", "alpha").LDAPIVersion("beta").Execute()
 			got, resp, err := api.ViewsBetaApi.UpdateView(ctx, "default", "alpha").LDAPIVersion("beta").ViewPatch(ldapi.ViewPatch{
