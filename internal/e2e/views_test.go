@@ -555,3 +555,75 @@ func TestViewsConcurrentWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestViewsAccess: view writes are enforced in the write seam like every
+// other write, with the view's tags before and after a change; view reads
+// need viewProject.
+func TestViewsAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		e.createMetric(t, "default", `{"key":"m","kind":"custom","eventKey":"m"}`)
+		if st, body := e.viewDo(t, http.MethodPost, viewsPath("default"), `{"key":"shared","name":"Shared","tags":["team-a"]}`); st != http.StatusOK {
+			t.Fatalf("create: %d %s", st, body)
+		}
+		as := func(token string) func(method, path, body string) (int, []byte) {
+			return func(method, path, body string) (int, []byte) {
+				t.Helper()
+				st, b, _ := e.doUndoc(t, method, path, body, betaHeader, "Authorization: "+token)
+				return st, b
+			}
+		}
+		_, rv := newToken(t, e.client, ldapi.AccessTokenPost{Role: ptr("reader")})
+		reader := as(rv)
+		if st, body := reader(http.MethodGet, viewPath("default", "shared")+"?expand=metricsSummary", ""); st != http.StatusOK {
+			t.Errorf("reader GET: %d %s", st, body)
+		}
+		for _, op := range []struct{ method, path, body, action string }{
+			{http.MethodPost, viewsPath("default"), `{"key":"mine","name":"Mine"}`, "createView"},
+			{http.MethodPatch, viewPath("default", "shared"), `{"name":"Renamed"}`, "updateView"},
+			{http.MethodPost, viewLinkPath("default", "shared", "metrics"), `{"keys":["m"]}`, "linkMetricToView"},
+			{http.MethodPost, viewLinkPath("default", "shared", "flags"), `{"keys":["f"]}`, "linkFlagToView"},
+			{http.MethodDelete, viewPath("default", "shared"), "", "deleteView"},
+		} {
+			st, body := reader(op.method, op.path, op.body)
+			wantError(t, "reader "+op.method+" "+op.path, st, body, http.StatusForbidden, op.action)
+		}
+
+		_, tv := newToken(t, e.client, ldapi.AccessTokenPost{InlineRole: []ldapi.StatementPost{
+			allow([]string{"viewProject"}, "proj/*"),
+			allow([]string{"createView", "updateView", "linkMetricToView"}, "proj/default:view/*;team-a"),
+		}})
+		team := as(tv)
+		if st, body := team(http.MethodPost, viewsPath("default"), `{"key":"team-view","name":"Team","tags":["team-a","web"]}`); st != http.StatusOK {
+			t.Errorf("create a team-a view: %d %s", st, body)
+		}
+		st, body := team(http.MethodPost, viewsPath("default"), `{"key":"untagged","name":"Untagged"}`)
+		wantError(t, "create an untagged view", st, body, http.StatusForbidden, "createView")
+		st, body = team(http.MethodPatch, viewPath("default", "team-view"), `{"tags":["web"]}`)
+		wantError(t, "drop the selected tag", st, body, http.StatusForbidden, "updateView")
+		if st, body := team(http.MethodPatch, viewPath("default", "team-view"), `{"description":"ok","tags":["team-a"]}`); st != http.StatusOK {
+			t.Errorf("patch keeping the tag: %d %s", st, body)
+		}
+		if st, body := team(http.MethodPost, viewLinkPath("default", "team-view", "metrics"), `{"keys":["m"]}`); st != http.StatusOK {
+			t.Errorf("link a metric: %d %s", st, body)
+		}
+		st, body = team(http.MethodPost, viewLinkPath("default", "team-view", "flags"), `{"keys":["f"]}`)
+		wantError(t, "link a flag", st, body, http.StatusForbidden, "linkFlagToView")
+		st, body = team(http.MethodDelete, viewPath("default", "team-view"), "")
+		wantError(t, "delete", st, body, http.StatusForbidden, "deleteView")
+		if st, body := e.viewDo(t, http.MethodGet, viewPath("default", "team-view")+"?expand=flagsSummary,metricsSummary", ""); st != http.StatusOK ||
+			obj(t, body)["flagsSummary"].(map[string]any)["count"] != float64(0) || obj(t, body)["metricsSummary"].(map[string]any)["count"] != float64(1) {
+			t.Errorf("after the refused writes: %d %s", st, body)
+		}
+		if got := e.metricKeysInView(t, "default", "untagged"); len(got) != 0 {
+			t.Errorf("refused create left metrics: %v", got)
+		}
+		if st, _ := e.viewDo(t, http.MethodGet, viewPath("default", "untagged"), ""); st != http.StatusNotFound {
+			t.Errorf("refused create stored the view: %d", st)
+		}
+
+		_, nv := newToken(t, e.client, ldapi.AccessTokenPost{InlineRole: []ldapi.StatementPost{allow([]string{"createView"}, "proj/*:view/*")}})
+		st, body = as(nv)(http.MethodGet, viewsPath("default"), "")
+		wantError(t, "list without viewProject", st, body, http.StatusForbidden, "viewProject")
+	})
+}

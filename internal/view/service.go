@@ -398,6 +398,12 @@ func change(p *Project, before, after *View, beforeDoc, afterDoc, delta json.Raw
 		c.Target, c.Before = target(p.Key, before), beforeDoc
 	}
 	if after != nil {
+		if before != nil {
+			// Access is checked against the view as it was (its tags
+			// then) as well as as it is.
+			prior := c.Target.Spec
+			c.Prior = &prior
+		}
 		c.Target, c.After = target(p.Key, after), afterDoc
 	}
 	return c
