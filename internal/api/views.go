@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/filter"
+	"github.com/metricsd/metricsd/internal/resource"
 	"github.com/metricsd/metricsd/internal/view"
 )
 
@@ -155,12 +157,6 @@ func newViewRep(v *view.View, accountID string, expand view.ExpandSet, metrics [
 	return rep
 }
 
-type viewsRep struct {
-	Links      links     `json:"_links"`
-	Items      []viewRep `json:"items"`
-	TotalCount int       `json:"totalCount"`
-}
-
 // linkResultRep is LaunchDarkly's LinkResourceSuccessResponse and
 // UnlinkResourceSuccessResponse: a request either applies to every
 // resource it names or fails as a whole, so failureCount is 0 whenever
@@ -275,13 +271,22 @@ func (s *Server) listViews(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep := viewsRep{Items: make([]viewRep, 0, len(views)), TotalCount: total, Links: pageLinks(viewsPath(projectKey), qv, q.Page, total)}
-	for i := range views {
-		rep.Items = append(rep.Items, newViewRep(&views[i], accountID, expand, nil))
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeViews(w, r, views, accountID, expand, pageLinks(viewsPath(projectKey), qv, q.Page, total), total)
 }
+
+// writeViews writes a Views collection, each view with its _access.
+func writeViews(w http.ResponseWriter, r *http.Request, views []view.View, accountID string, expand view.ExpandSet, l links, total int) error {
+	items := make([]viewRep, 0, len(views))
+	acc := make([]*accessRep, 0, len(views))
+	ar := newAccessRenderer(r.Context())
+	for i := range views {
+		items = append(items, newViewRep(&views[i], accountID, expand, nil))
+		acc = append(acc, ar.render(viewSpec(&views[i]), action.ViewActions()))
+	}
+	return writeListWithAccess(w, items, acc, l, total)
+}
+
+func viewSpec(v *view.View) resource.Spec { return resource.View(v.ProjectKey, v.Key, v.Tags) }
 
 // listLinkedViews answers getLinkedViews: the views a resource is linked to.
 func (s *Server) listLinkedViews(w http.ResponseWriter, r *http.Request) error {
@@ -304,12 +309,7 @@ func (s *Server) listLinkedViews(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	path := projectPath(projectKey) + "/view-associations/" + string(typ) + "/" + url.PathEscape(r.PathValue("resourceKey"))
-	rep := viewsRep{Items: make([]viewRep, 0, len(views)), TotalCount: total, Links: pageLinks(path, qv, page, total)}
-	for i := range views {
-		rep.Items = append(rep.Items, newViewRep(&views[i], accountID, nil, nil))
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeViews(w, r, views, accountID, nil, pageLinks(path, qv, page, total), total)
 }
 
 func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
@@ -410,6 +410,5 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 	if err != nil {
 		return err
 	}
-	writeJSON(w, status, newViewRep(v, accountID, expand, metrics))
-	return nil
+	return writeWithAccess(w, status, newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context()).render(viewSpec(v), action.ViewActions()))
 }

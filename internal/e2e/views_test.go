@@ -103,6 +103,11 @@ func TestViewsBeta(t *testing.T) {
 				Self:   ldapi.CoreLink{Href: "/api/v2/projects/default/views/checkout", Type: "application/json"},
 			},
 			Maintainer: &ldapi.Maintainer{Id: e.ownerID, Kind: "member"},
+			// The owner may take every view action.
+			Access: created.Access,
+		}
+		if a := created.Access; a == nil || len(a.Allowed) != 9 || len(a.Denied) != 0 {
+			t.Errorf("owner's _access %+v, want all 9 view actions allowed", a)
 		}
 		if d := cmp.Diff(want, *created, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".AdditionalProperties" }, cmp.Ignore())); d != "" {
 			t.Errorf("CreateView (-want +got):\n%s", d)
@@ -599,6 +604,42 @@ func TestViewsAccess(t *testing.T) {
 		}
 		st, body := team(http.MethodPost, viewsPath("default"), `{"key":"untagged","name":"Untagged"}`)
 		wantError(t, "create an untagged view", st, body, http.StatusForbidden, "createView")
+		// _access says what the caller may do, by the evaluator that enforces.
+		tc := e.apiWithToken(t, tv)
+		got, resp, err := tc.ViewsBetaApi.GetView(context.Background(), "default", "team-view").LDAPIVersion("beta").Execute()
+		if err != nil || got.Access == nil {
+			t.Fatalf("GetView with _access: %v (status %d) %+v", err, status(resp), got)
+		}
+		var allowed, denied []string
+		for _, a := range got.Access.Allowed {
+			allowed = append(allowed, a.Action)
+		}
+		for _, d := range got.Access.Denied {
+			denied = append(denied, d.Action)
+		}
+		slices.Sort(allowed)
+		slices.Sort(denied)
+		if d := cmp.Diff([]string{"createView", "linkMetricToView", "updateView"}, allowed); d != "" {
+			t.Errorf("_access allowed (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"deleteView", "linkFlagToView", "linkSegmentToView", "unlinkFlagFromView", "unlinkMetricFromView", "unlinkSegmentFromView"}, denied); d != "" {
+			t.Errorf("_access denied (-want +got):\n%s", d)
+		}
+		coll, _, err := tc.ViewsBetaApi.GetViews(context.Background(), "default").LDAPIVersion("beta").Execute()
+		if err != nil || len(coll.Items) != 2 || coll.Items[0].Access == nil || coll.Items[1].Access == nil {
+			t.Fatalf("GetViews with _access: %v %+v", err, coll)
+		}
+		for _, v := range coll.Items {
+			n := 0
+			for _, a := range v.Access.Allowed {
+				if a.Action == "updateView" {
+					n++
+				}
+			}
+			if want := map[string]int{"shared": 1, "team-view": 1}[v.Key]; n != want {
+				t.Errorf("%s: updateView allowed %d times, want %d", v.Key, n, want)
+			}
+		}
 		st, body = team(http.MethodPatch, viewPath("default", "team-view"), `{"tags":["web"]}`)
 		wantError(t, "drop the selected tag", st, body, http.StatusForbidden, "updateView")
 		if st, body := team(http.MethodPatch, viewPath("default", "team-view"), `{"description":"ok","tags":["team-a"]}`); st != http.StatusOK {
