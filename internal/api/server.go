@@ -106,7 +106,7 @@ func (s *Server) init() {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	s.log = slog.New(LogHandler(s.log.Handler()))
 	if s.obs == nil {
 		s.obs = obs.Discard{}
 	}
