@@ -12,6 +12,10 @@ const (
 	CreateProject     Action = "createProject"
 	DeleteProject     Action = "deleteProject"
 	CreateEnvironment Action = "createEnvironment"
+	// UpdateAPIKey and UpdateMobileKey reset an environment's SDK key and
+	// mobile key.
+	UpdateAPIKey    Action = "updateApiKey"
+	UpdateMobileKey Action = "updateMobileKey"
 )
 
 // Metric actions. A patch records one update action per changed field
@@ -172,6 +176,15 @@ func MetricActions() []Action {
 		UpdateEventKey, UpdateEventDefault, UpdateNumeric, UpdateNumericSuccess, UpdateNumericUnit,
 		UpdateOn, UpdateRandomizationUnits, UpdateSelector, UpdateURLs, UpdateUnitAggregationType,
 		UpdateAnalysisType, UpdateDataSource, UpdateFilters, UpdateTraceQuery, UpdateArchived, UpdateMetric,
+	}
+}
+
+// ViewActions returns the actions a view representation's _access
+// reports.
+func ViewActions() []Action {
+	return []Action{
+		CreateView, UpdateView, DeleteView, LinkFlagToView, UnlinkFlagFromView,
+		LinkSegmentToView, UnlinkSegmentFromView, LinkMetricToView, UnlinkMetricFromView,
 	}
 }
 

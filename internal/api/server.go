@@ -15,6 +15,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/openapi"
 	"github.com/metricsd/metricsd/internal/patch"
@@ -34,6 +35,7 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	explorer *events.Explorer
 	obs      Observer
 	version  string
 	// openapiDoc is metricsd's OpenAPI document, built once by New.
@@ -57,6 +59,10 @@ type Options struct {
 	// RateCounter counts the windows for every replica that shares it
 	// (store.DB.RateCounter on PostgreSQL); nil counts in this process.
 	RateCounter ratelimit.Counter
+	// RateCounterTimeout bounds a call to RateCounter, past which the
+	// request is counted in this process; 0 means
+	// ratelimit.DefaultSharedTimeout.
+	RateCounterTimeout time.Duration
 	// RateObserver hears of every 429 of the rate limits, for metrics.
 	RateObserver ratelimit.Observer
 	// Clock tells the rate limiter the time; nil is the system clock.
@@ -69,6 +75,8 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// Explorer answers the event explorer's routes (metricsd's extension).
+	Explorer *events.Explorer
 	// Observer receives the request, cache and rate-limit metrics; nil
 	// means none.
 	Observer Observer
@@ -78,7 +86,7 @@ type Options struct {
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version, explorer: opts.Explorer}
 	s.init()
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -88,7 +96,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	if opts.RateLimits != nil {
 		limits = *opts.RateLimits
 	}
-	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
+	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, SharedTimeout: opts.RateCounterTimeout, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
 	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
 	s.timeout = opts.RequestTimeout
 	if s.timeout == 0 {

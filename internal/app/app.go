@@ -23,6 +23,8 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
@@ -42,6 +44,9 @@ type Config struct {
 	// on PostgreSQL, where they are otherwise counted in the database that
 	// the replicas share.
 	RateLimitPerReplica bool
+	// RateLimitSharedTimeout bounds the shared count of a request; past it
+	// the replica counts the request alone.
+	RateLimitSharedTimeout time.Duration
 	// Clock tells the rate limiter the time; nil is the system clock. It
 	// has no flag: tests set it to start windows where they want.
 	Clock    core.Clock
@@ -54,6 +59,12 @@ type Config struct {
 	// MetricsAddr is the address of the Prometheus listener (GET /metrics);
 	// empty for none.
 	MetricsAddr string
+	// Event ingestion (LaunchDarkly's event protocol): the largest body
+	// of a post (sent and decompressed), the posts handled at once, and
+	// the events waiting for their commit before posts get 503.
+	EventsMaxBody     int
+	EventsMaxInflight int
+	EventsMaxPending  int
 }
 
 // check reports a configuration that cannot start.
@@ -80,7 +91,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("metricsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	limits := ratelimit.Defaults()
-	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
+	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, RateLimitSharedTimeout: ratelimit.DefaultSharedTimeout, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
 	var envs []struct{ flag, env string }
 	bind := func(v flag.Value, name, env, usage string) {
 		fs.Var(v, name, usage+" (env "+env+")")
@@ -94,11 +105,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&limits.RouteWrite), "rate-limit-route-write", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "POST, PATCH and DELETE `requests` per 10 seconds to one route pattern and verb; 0 switches these windows off")
 	bind((*percentValue)(&limits.TokenShare), "rate-limit-token-share", "METRICSD_RATE_LIMIT_TOKEN_SHARE", "largest `percent`age of the global window one access token may use; 0 or 100 for no cap")
 	bind((*countValue)(&limits.Address), "rate-limit-ip", "METRICSD_RATE_LIMIT_IP", "API `requests` per 10 seconds from one client address, whatever its tokens; 0 (the default) switches it off")
+	bind((*positiveDurationValue)(&cfg.RateLimitSharedTimeout), "rate-limit-shared-timeout", "METRICSD_RATE_LIMIT_SHARED_TIMEOUT", "longest the shared PostgreSQL count of a request may take before the replica counts it alone")
 	bind((*boolValue)(&cfg.RateLimitPerReplica), "rate-limit-per-replica", "METRICSD_RATE_LIMIT_PER_REPLICA", "count rate limits in each replica's memory instead of the PostgreSQL database the replicas share")
 	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
 	bind((*stringValue)(&cfg.TLSCert), "tls-cert", "METRICSD_TLS_CERT", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
 	bind((*stringValue)(&cfg.TLSKey), "tls-key", "METRICSD_TLS_KEY", "PEM private key `file` to serve HTTPS; needs --tls-cert")
+	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
+	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
+	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
 	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n       metricsd version\n\nflags:\n")
@@ -231,6 +246,11 @@ type App struct {
 	handler atomic.Pointer[http.Handler]
 	// errc receives the servers' Serve errors; it has room for both.
 	errc chan error
+	// events receives SDK events; its flusher runs from Open until Serve
+	// has drained the servers (posts being answered wait for commits).
+	events      *events.Service
+	stopFlusher context.CancelFunc
+	flushed     chan struct{}
 	// AdminToken is the token generated for a fresh database, empty if none.
 	AdminToken string
 }
@@ -307,14 +327,34 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if !cfg.RateLimitPerReplica {
 		// nil on SQLite, whose one replica counts in memory.
 		opts.RateCounter = db.RateCounter()
+		opts.RateCounterTimeout = cfg.RateLimitSharedTimeout
 	}
 	pools := db.Pools()
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		a.metrics.WatchPools([]obs.Pool{{Name: name, DB: pools[name]}})
 	}
-	var h http.Handler = api.New(cat, opts)
+	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
+	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
+	opts.Explorer = events.NewExplorer(db, nil)
+	a.events = evs
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	a.stopFlusher, a.flushed = stopFlusher, make(chan struct{})
+	go func() { evs.Flusher.Run(flushCtx); close(a.flushed) }()
+	// The event protocol's paths are served beside the REST API, on the
+	// same listener, without its access-token authentication.
+	ing := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log})
+	h := ing.Handler(api.New(cat, opts))
 	a.handler.Store(&h)
 	return a, nil
+}
+
+// stopEvents commits what the flusher still holds and stops it; call it
+// once the servers are drained.
+func (a *App) stopEvents() {
+	if a.stopFlusher != nil {
+		a.stopFlusher()
+		<-a.flushed
+	}
 }
 
 // rateObserver reports the rate limiter's decisions to the metrics.
@@ -391,10 +431,14 @@ func (a *App) Serve(ctx context.Context) error {
 	case err := <-a.errc:
 		// A server stopped on its own: stop the other one too.
 		a.errc <- err
-		return errors.Join(a.stopServing(), a.store.Close())
+		err = a.stopServing()
+		a.stopEvents()
+		return errors.Join(err, a.store.Close())
 	case <-ctx.Done():
 	}
-	return errors.Join(a.stopServing(), a.store.Close())
+	err := a.stopServing()
+	a.stopEvents()
+	return errors.Join(err, a.store.Close())
 }
 
 // Main runs metricsd with the process's arguments and environment. It

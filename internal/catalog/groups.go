@@ -481,6 +481,9 @@ func (c *Groups) patchGroup(ctx context.Context, projectKey, key string, body []
 			}
 			if reflect.DeepEqual(def, cur.Def) {
 				out = cur
+				if err := enforceNoOp(ctx, groupTarget(p.Key, cur).Spec, ops, groupFieldActions, action.UpdateMetricGroupMetrics); err != nil {
+					return nil, err
+				}
 				return settle(ctx, tx, cur.ID, nil)
 			}
 			if err := validateGroupShape(&def); err != nil {

@@ -365,6 +365,9 @@ func (c *Metrics) patchMetric(ctx context.Context, projectKey, key string, body 
 		}
 		if reflect.DeepEqual(def, cur.Def) {
 			out = cur
+			if err := enforceNoOp(ctx, metricTarget(p.Key, cur).Spec, ops, metricFieldActions, action.UpdateMetric); err != nil {
+				return nil, err
+			}
 			return settle(ctx, tx, cur.ID, nil)
 		}
 		if err := checkMetricInGroups(ctx, tx, cur, def); err != nil {

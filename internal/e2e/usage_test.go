@@ -69,14 +69,17 @@ func TestMetricUsage(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		e := startServer(t, b)
 		ctx := context.Background()
-		used := e.createMetric(t, "default", `{"key":"used","kind":"custom","eventKey":"e"}`)
+		used := e.createMetric(t, "default", `{"key":"used","kind":"custom","eventKey":"used-event"}`)
 		grouped := e.createMetric(t, "default", `{"key":"grouped","kind":"custom","eventKey":"e"}`)
 		e.createMetric(t, "default", `{"key":"idle","kind":"custom","eventKey":"e"}`)
+		proj, _, err := e.client.ProjectsApi.GetProject(ctx, "default").Execute()
+		if err != nil {
+			t.Fatalf("GetProject: %v", err)
+		}
 		prod, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
 		if err != nil {
 			t.Fatalf("GetEnvironment: %v", err)
 		}
-		usedID := used["_id"].(string)
 
 		// Group checkout-funnel holds both metrics; "grouped" is used only
 		// through it. A running experiment uses "used" directly; an
@@ -88,10 +91,17 @@ func TestMetricUsage(t *testing.T) {
 		old := e.createExperiment(t, "exp-old", "Old experiment", simpleIteration("flag-c", "group:checkout-funnel"), startIt, stopIt, archiveIt)
 		ro := e.createRollout(t, "flag-b", `{"flagName":"Flag B","flagPurpose":"migration","metricKeys":["used"]}`)
 		rolloutID := ro["_id"].(string)
-		// Event sources have no API yet.
+		// Events are seeded directly: ingestion has its own tests.
 		db := openSeedDB(t, b)
-		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "sdk", int64(1700000400000))
-		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "api", int64(1700000350000))
+		// Events of "used" were seen in both environments.
+		testEnv, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "test").Execute()
+		if err != nil {
+			t.Fatalf("GetEnvironment: %v", err)
+		}
+		db.exec(t, `INSERT INTO event_sources (environment_id, project_id, kind, event_key, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
+			prod.Id, proj.Id, "custom", "used-event", int64(1699999200000), int64(1700000400000))
+		db.exec(t, `INSERT INTO event_sources (environment_id, project_id, kind, event_key, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
+			testEnv.Id, proj.Id, "custom", "used-event", int64(1700000000000), int64(1700000350000))
 
 		const envLinks = `"_links": {"parent": {"href": "/api/v2/projects/default/environments/production", "type": "application/json"},
 			"self": {"href": "/api/v2/projects/default/environments/production/experiments/%s", "type": "application/json"}}`
@@ -139,7 +149,9 @@ func TestMetricUsage(t *testing.T) {
 			for k, v := range jsonValue(t, `{`+usage+`, "_attachedFeatures": `+attached+`,
 				"experimentCount": 2, "metricGroupCount": 1, "guardedRolloutCount": 1,
 				"experiments": [`+expRunning+`, `+expOld+`], "metricGroups": [`+group+`],
-				"guardedRollouts": [`+rollout+`], "eventSources": [{"key": "api", "lastSeen": 1700000350000}, {"key": "sdk", "lastSeen": 1700000400000}],
+				"guardedRollouts": [`+rollout+`], "eventSources": [
+					{"key": "used-event", "kind": "custom", "environmentKey": "production", "firstSeen": 1699999200000, "lastSeen": 1700000400000, "volume30Days": 0},
+					{"key": "used-event", "kind": "custom", "environmentKey": "test", "firstSeen": 1700000000000, "lastSeen": 1700000350000, "volume30Days": 0}],
 				"lastUsedInExperiment": `+expOld+`, "lastUsedInGuardedRollout": `+rollout+`}`).(map[string]any) {
 				want[k] = v
 			}
