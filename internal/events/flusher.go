@@ -96,6 +96,10 @@ type Flusher struct {
 	// written holds the rollup rows this flusher committed, reused instead
 	// of reading them back when the store is the sole writer.
 	written map[RollupKey]*Rollup
+	// dirty is set while a transaction has added to rows of written that
+	// it has not committed yet: a retried or failed transaction clears
+	// written, whose rows are then read back.
+	dirty bool
 }
 
 // maxWritten bounds the written cache.
@@ -226,6 +230,10 @@ gather:
 		return err
 	})
 	cancel()
+	if err != nil && f.dirty {
+		clear(f.written)
+	}
+	f.dirty = false
 	if err == nil && f.store.SoleWriter() {
 		if len(f.written)+len(rows) > maxWritten {
 			clear(f.written)
@@ -256,6 +264,10 @@ gather:
 // a batch seen before adds nothing; then the merged rollups and sources.
 func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, map[RollupKey]*Rollup, error) {
 	now := f.now()
+	if f.dirty {
+		clear(f.written)
+		f.dirty = false
+	}
 	envIDs := make([]string, 0, 4)
 	seenEnv := map[string]bool{}
 	for _, p := range group {
@@ -298,6 +310,14 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 				m.Merge(r)
 				continue
 			}
+			if w := f.written[k]; w != nil {
+				// The row as committed, added to in place: no copy, and
+				// no read.
+				f.dirty = true
+				w.Merge(r)
+				merged[k] = w
+				continue
+			}
 			c := &Rollup{}
 			c.Merge(r)
 			merged[k] = c
@@ -308,15 +328,10 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 	}
 	keys := make([]RollupKey, 0, len(merged))
 	stored := map[RollupKey]*Rollup{}
-	for k := range merged {
-		if w := f.written[k]; w != nil {
-			// A copy: the cached row changes only once this commit is in.
-			c := &Rollup{}
-			c.Merge(w)
-			stored[k] = c
-			continue
+	for k, m := range merged {
+		if f.written[k] != m {
+			keys = append(keys, k)
 		}
-		keys = append(keys, k)
 	}
 	if len(keys) > 0 {
 		read, err := tx.Rollups(ctx, keys)

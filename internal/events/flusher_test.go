@@ -143,3 +143,90 @@ func TestOverload(t *testing.T) {
 		t.Errorf("first Submit: %v", err)
 	}
 }
+
+// soleStore is a fakeFlushStore that is the sole writer (so the flusher
+// reuses the rows it committed), copies rows as a database does, and can
+// roll back an attempt: failAttempts attempts are rolled back, and retried
+// inside TransactEvents when retry is set, else returned as errors.
+type soleStore struct {
+	fakeFlushStore
+	failAttempts int
+	retry        bool
+}
+
+func (s *soleStore) SoleWriter() bool { return true }
+
+func (s *soleStore) TransactEvents(ctx context.Context, fn func(FlushTx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		saved := map[RollupKey]*Rollup{}
+		for k, r := range s.rows {
+			c := &Rollup{}
+			c.Merge(r)
+			saved[k] = c
+		}
+		savedPayload := map[[2]string]bool{}
+		for k, v := range s.payload {
+			savedPayload[k] = v
+		}
+		err := fn(copyTx{fakeTx{&s.fakeFlushStore}})
+		if err == nil && s.failAttempts == 0 {
+			return nil
+		}
+		s.rows, s.payload = saved, savedPayload
+		if err == nil {
+			s.failAttempts--
+			err = errors.New("commit failed")
+		}
+		if !s.retry {
+			return err
+		}
+	}
+}
+
+type copyTx struct{ fakeTx }
+
+func (t copyTx) PutRollups(_ context.Context, rows map[RollupKey]*Rollup) error {
+	for k, r := range rows {
+		c := &Rollup{}
+		c.Merge(r)
+		t.s.rows[k] = c
+	}
+	return nil
+}
+
+// TestFlusherReuseAfterFailure: rows the flusher reuses from its own
+// commits stay right when a commit fails or is retried.
+func TestFlusherReuseAfterFailure(t *testing.T) {
+	for _, retry := range []bool{false, true} {
+		s := &soleStore{fakeFlushStore: fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}, retry: retry}
+		f := NewFlusher(s, nil, FlusherOptions{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		if err := f.Submit(ctx, batch("e", "p1", "k", 5)); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		s.failAttempts = 1
+		s.mu.Unlock()
+		err := f.Submit(ctx, batch("e", "p2", "k", 3))
+		if retry != (err == nil) {
+			t.Fatalf("retry %v: second submit: %v", retry, err)
+		}
+		if err != nil {
+			if err := f.Submit(ctx, batch("e", "p2", "k", 3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Submit(ctx, batch("e", "p3", "k", 1)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		<-done
+		if got := s.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}].Count; got != 9 {
+			t.Errorf("retry %v: count = %d, want 9", retry, got)
+		}
+	}
+}

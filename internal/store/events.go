@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -221,7 +222,8 @@ func (x eventTx) PutRollups(ctx context.Context, m map[events.RollupKey]*events.
 	}
 	// One order for every writer: fewer lock waits, better locality.
 	slices.SortFunc(keys, func(a, b events.RollupKey) int {
-		return strings.Compare(a.EnvID+"\x00"+a.Kind+"\x00"+a.Key, b.EnvID+"\x00"+b.Kind+"\x00"+b.Key)*2 + cmpInt(a.Hour, b.Hour)
+		return cmp.Or(strings.Compare(a.EnvID, b.EnvID), strings.Compare(a.Kind, b.Kind),
+			strings.Compare(a.Key, b.Key), cmp.Compare(a.Hour, b.Hour))
 	})
 	return multiRow(keys, func(part []events.RollupKey) error {
 		args := make([]any, 0, len(part)*10)
@@ -241,19 +243,9 @@ func (x eventTx) PutRollups(ctx context.Context, m map[events.RollupKey]*events.
 	})
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func (x eventTx) TouchSources(ctx context.Context, seen []events.Seen) error {
 	slices.SortFunc(seen, func(a, b events.Seen) int {
-		return strings.Compare(a.EnvID+"\x00"+a.Kind+"\x00"+a.Key, b.EnvID+"\x00"+b.Kind+"\x00"+b.Key)
+		return cmp.Or(strings.Compare(a.EnvID, b.EnvID), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Key, b.Key))
 	})
 	return multiRow(seen, func(part []events.Seen) error {
 		args := make([]any, 0, len(part)*7)
