@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -20,9 +19,8 @@ var _ events.Store = (*DB)(nil)
 // transaction, retried after transient conflicts like Transact. Events are
 // data, not changes of a resource: they record no audit entry.
 func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.tx(ctx, true, func(t *txn) error {
+	return withRetry(ctx, func() error {
+		return db.tx(ctx, true, func(t *txn) error {
 			if db.dialect.lockEvents != "" {
 				if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
 					return err
@@ -30,19 +28,7 @@ func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error)
 			}
 			return fn(eventTx{t})
 		})
-		if !retryable(err) {
-			return err
-		}
-		if attempt == maxAttempts {
-			return exhausted(err)
-		}
-		wait := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
+	})
 }
 
 // PruneEvents drops payload IDs received before payloadsBefore and SDK
