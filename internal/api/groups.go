@@ -170,8 +170,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newGroupRep(g, nil, nil))
-	return nil
+	return writeVersioned(w, r, http.StatusCreated, g.VersionToken(), newGroupRep(g, nil, nil))
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -183,8 +182,7 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, expand, exps))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, g.VersionToken(), newGroupRep(g, expand, exps))
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -192,15 +190,16 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	g, err := s.svc.Groups.PatchMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, nil, nil))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, g.VersionToken(), newGroupRep(g, nil, nil))
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if err := s.svc.Groups.DeleteMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey")); err != nil {
 		return err
 	}

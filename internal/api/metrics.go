@@ -269,8 +269,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newMetricRep(m, nil, nil))
-	return nil
+	return writeVersioned(w, r, http.StatusCreated, m.VersionToken(), newMetricRep(m, nil, nil))
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
@@ -283,8 +282,7 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, expand, x))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, expand, x))
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
@@ -292,15 +290,16 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	m, err := s.svc.Metrics.PatchMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, nil, nil))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, nil, nil))
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if err := s.svc.Metrics.DeleteMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey")); err != nil {
 		return err
 	}

@@ -243,6 +243,9 @@ func (c *Metrics) DeleteMetric(ctx context.Context, projectKey, key string) erro
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
+			return nil, err
+		}
 		err = tx.DeleteMetric(ctx, p.ID, key)
 		var inUse *InUseError
 		if errors.As(err, &inUse) {
@@ -254,6 +257,11 @@ func (c *Metrics) DeleteMetric(ctx context.Context, projectKey, key string) erro
 		return metricChange(p, cur, nil, nil, "", []action.Action{action.DeleteMetric}), nil
 	})
 }
+
+// VersionToken names the version of the metric a representation shows:
+// the version ID, which no other version of any metric shares. Conditional
+// requests compare it (core.CheckIfMatch).
+func (m *Metric) VersionToken() string { return m.VersionID }
 
 // InUseError lists the resources that keep a row from being deleted.
 type InUseError struct{ Users []string }
@@ -301,6 +309,9 @@ func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body 
 			return nil, core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
 			return nil, err
 		}
 		def, err := applyMetricPatch(cur, ops)

@@ -256,7 +256,28 @@ func (db *DB) GetMetric(ctx context.Context, projectID, key, versionID string) (
 	if versionID == "" {
 		return scanMetric(db.readRow(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
 	}
-	return scanMetric(db.readRow(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+	return versionOf(scanMetric(db.readRow(ctx, versionByIDSelect, versionID)))(projectID, key)
+}
+
+// versionByIDSelect reads one version by its primary key alone. The project
+// and key are checked on the row afterwards (versionOf): with them in the
+// WHERE clause PostgreSQL may plan, from statistics taken while the table
+// was small, to walk every metric of the project through an index on
+// project_id, which made every create read the whole project back.
+var versionByIDSelect = versionMetricSelect + ` WHERE v.version_id = ?`
+
+// versionOf returns a check that the version scanned belongs to the metric
+// key of project projectID; a version ID of another metric is not found.
+func versionOf(m *catalog.Metric, err error) func(projectID, key string) (*catalog.Metric, error) {
+	return func(projectID, key string) (*catalog.Metric, error) {
+		if err != nil {
+			return nil, err
+		}
+		if m.ProjectID != projectID || m.Key != key {
+			return nil, core.ErrNotFound
+		}
+		return m, nil
+	}
 }
 
 // MetricForUpdate returns the head of a metric, locked inside a write.
@@ -282,7 +303,7 @@ func (t *txn) Metric(ctx context.Context, projectID, key, versionID string) (*ca
 	if versionID == "" {
 		return scanMetric(t.row(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
 	}
-	return scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+	return versionOf(scanMetric(t.row(ctx, versionByIDSelect, versionID)))(projectID, key)
 }
 
 // DeleteMetric removes a metric unless a metric group or experiment uses it.

@@ -46,6 +46,8 @@ type DB struct {
 	// statements counts the statements issued, so tests can assert that a
 	// request costs a fixed number of them.
 	statements atomic.Int64
+	// stats keeps PostgreSQL's planner statistics fresh; nil on SQLite.
+	stats *statsKeeper
 }
 
 // Statements returns how many SQL statements this DB has issued.
@@ -72,6 +74,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.dialect.name == "postgres" {
+		// Migrations and whatever wrote before this process started may
+		// have left statistics behind.
+		db.stats = newStatsKeeper(db)
+		db.stats.kick()
 	}
 	return db, nil
 }
@@ -152,6 +160,7 @@ func openSQLite(path string) (*DB, error) {
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.stats.close()
 	db.rStmts.close()
 	if db.wStmts != db.rStmts {
 		db.wStmts.close()
@@ -344,12 +353,14 @@ type txn struct {
 	stmts  *stmtCache
 	misses []string // queries to prepare once the transaction is over
 	count  *atomic.Int64
+	n      int64 // statements issued in this transaction
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
 // q, or nil when q cannot be cached.
 func (t *txn) stmt(ctx context.Context, q string) (string, *sql.Stmt) {
 	t.count.Add(1)
+	t.n++
 	q = t.d.rebind(q)
 	if s := t.stmts.get(q); s != nil {
 		return q, t.tx.StmtContext(ctx, s)

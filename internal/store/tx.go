@@ -28,7 +28,9 @@ const maxAttempts = 5
 func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Change, error)) error {
 	var err error
 	for attempt := 1; ; attempt++ {
+		var statements int64
 		err = db.tx(ctx, true, func(t *txn) error {
+			defer func() { statements = t.n }()
 			change, err := fn(t)
 			if err != nil || change == nil {
 				return err
@@ -36,6 +38,9 @@ func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Chang
 			e := audit.NewEntry(ctx, *change, time.Now().UTC().Truncate(time.Millisecond))
 			return insertAuditEntry(ctx, t, &e)
 		})
+		if err == nil {
+			db.stats.wrote(statements)
+		}
 		if !retryable(err) {
 			return err
 		}
