@@ -178,11 +178,20 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), expand)
+	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricGroupKey")
+	k := repKey{kind: "metric-group", project: projectKey, key: key, expand: expandKey(expand), variant: accessVariant(r.Context())}
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, error) {
+		g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), projectKey, key, expand)
+		if err != nil {
+			return "", nil, err
+		}
+		return g.VersionToken(), newGroupRep(g, expand, exps), nil
+	})
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusOK, g.VersionToken(), newGroupRep(g, expand, exps))
+	writeEntity(w, r, http.StatusOK, e.etag, e.body)
+	return nil
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {

@@ -278,11 +278,20 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, x, err := s.svc.Metrics.GetMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId"), expand)
+	projectKey, key, versionID := r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId")
+	k := repKey{kind: "metric", project: projectKey, key: key, version: versionID, expand: expandKey(expand), variant: accessVariant(r.Context())}
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, error) {
+		m, x, err := s.svc.Metrics.GetMetric(r.Context(), projectKey, key, versionID, expand)
+		if err != nil {
+			return "", nil, err
+		}
+		return m.VersionToken(), newMetricRep(m, expand, x), nil
+	})
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, expand, x))
+	writeEntity(w, r, http.StatusOK, e.etag, e.body)
+	return nil
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {

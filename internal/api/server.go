@@ -32,6 +32,7 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	reps     *repCache
 }
 
 // Options configure a Server.
@@ -52,6 +53,10 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// RepCacheEntries bounds the cache of encoded metric and metric group
+	// representations (repcache.go). 0 means the default, a negative value
+	// no cache.
+	RepCacheEntries int
 }
 
 // New returns a Server over the catalog services.
@@ -70,6 +75,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
+	s.reps = newRepCache(opts.RepCacheEntries)
 	s.handler = s.routes()
 	return s
 }

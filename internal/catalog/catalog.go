@@ -33,6 +33,8 @@ type Services struct {
 	Members  *account.Members
 	Teams    *account.Teams
 	Audit    *audit.Log
+	// Generations versions what representation caches hold.
+	Generations *Generations
 }
 
 // New returns the services over s.
@@ -46,6 +48,8 @@ func New(s Store) *Services {
 		Members:  account.NewMembers(s, now),
 		Teams:    account.NewTeams(s, now),
 		Audit:    audit.NewLog(s),
+
+		Generations: &Generations{store: s},
 	}
 }
 

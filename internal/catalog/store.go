@@ -57,6 +57,7 @@ type Store interface {
 	account.MemberStore
 	account.TeamStore
 	audit.Reader
+	GenerationStore
 }
 
 // Tx is the unit of work of one write. Reads through it see the write's own

@@ -148,12 +148,36 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 	return nil
 }
 
-// bumpGeneration records that the metrics of a project changed, which
-// invalidates cached list counts. Every write that can change which metrics a
-// filter matches calls it in its transaction.
+// bumpGeneration records that what the metrics or metric groups of a
+// project show changed, which invalidates cached list counts (countCache)
+// and cached representations (the API's cache of encoded metrics and
+// groups, checked against ProjectGeneration on every read, on every
+// replica). Every write that can change which metrics a filter matches, or
+// any field of a metric or group representation, calls it in its own
+// transaction: metric and group writes, and any future writer of what
+// those representations derive from (experiments and their metric
+// counters, views, event sources and lastSeen). A write that fails rolls
+// the bump back with everything else.
 func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
 	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?`, projectID)
 	return err
+}
+
+// bumpAllGenerations is bumpGeneration for a write outside any one project
+// whose data metric or group representations show (a team's name, a
+// member's name), so rare that invalidating every project is cheap.
+func bumpAllGenerations(ctx context.Context, t *txn) error {
+	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1`)
+	return err
+}
+
+// ProjectGeneration returns the generation of the project key (see
+// bumpGeneration): one single-row statement, so that a cached
+// representation costs one read to validate.
+func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) {
+	var gen int64
+	err := db.readRow(ctx, `SELECT metrics_generation FROM projects WHERE key = ?`, key).Scan(&gen)
+	return gen, classify(err)
 }
 
 // CreateMetric stores version 1 of a new metric.
