@@ -60,7 +60,9 @@ func TestReplicaCachedRepresentations(t *testing.T) {
 			t.Errorf("after a group took the metric, the other replica serves metricGroupCount %v, want 1", n)
 		}
 		group := mgPath("default", "g")
-		teamName := func() any { return get("group", group, betaHeader)["maintainer"].(map[string]any)["team"].(map[string]any)["name"] }
+		teamName := func() any {
+			return get("group", group, betaHeader)["maintainer"].(map[string]any)["team"].(map[string]any)["name"]
+		}
 		if n := teamName(); n != "Core" {
 			t.Fatalf("group maintainer name %v", n)
 		}
