@@ -151,3 +151,40 @@ func TestConditionalGroupRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestConditionalTeamRequests covers the same extension on teams.
+func TestConditionalTeamRequests(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		st, body, h := e.do(t, http.MethodPost, "/api/v2/teams", `{"key":"core","name":"Core"}`)
+		if st != http.StatusCreated || h.Get("ETag") == "" {
+			t.Fatalf("create team: %d, ETag %q: %s", st, h.Get("ETag"), body)
+		}
+		st, _, h = e.do(t, http.MethodGet, "/api/v2/teams/core", "")
+		tag1 := h.Get("ETag")
+		if st != http.StatusOK || tag1 == "" {
+			t.Fatalf("GET team: %d, ETag %q", st, tag1)
+		}
+		st, body, _ = e.doUndoc(t, http.MethodGet, "/api/v2/teams/core", "", "If-None-Match: "+tag1)
+		if st != http.StatusNotModified || len(body) != 0 {
+			t.Errorf("If-None-Match: %d %q", st, body)
+		}
+		rename := func(name string) string { return `{"instructions":[{"kind":"updateName","value":"` + name + `"}]}` }
+		st, body, _ = e.do(t, http.MethodPatch, "/api/v2/teams/core", rename("Core 2"), "If-Match: "+tag1)
+		if st != http.StatusOK {
+			t.Fatalf("patch with the current tag: %d %s", st, body)
+		}
+		st, body, _ = e.doUndoc(t, http.MethodPatch, "/api/v2/teams/core", rename("Lost"), "If-Match: "+tag1)
+		wantError(t, "patch with a stale tag", st, body, http.StatusPreconditionFailed)
+		st, body, _ = e.doUndoc(t, http.MethodDelete, "/api/v2/teams/core", "", "If-Match: "+tag1)
+		wantError(t, "delete with a stale tag", st, body, http.StatusPreconditionFailed)
+		st, body, h = e.do(t, http.MethodGet, "/api/v2/teams/core", "")
+		if st != http.StatusOK || obj(t, body)["name"] != "Core 2" || obj(t, body)["_version"] != 2.0 {
+			t.Fatalf("after refused writes: %d %s", st, body)
+		}
+		st, body, _ = e.do(t, http.MethodDelete, "/api/v2/teams/core", "", "If-Match: "+h.Get("ETag"))
+		if st != http.StatusNoContent {
+			t.Errorf("delete with the current tag: %d %s", st, body)
+		}
+	})
+}

@@ -174,10 +174,26 @@ func bumpAllGenerations(ctx context.Context, t *txn) error {
 // ProjectGeneration returns the generation of the project key (see
 // bumpGeneration): one single-row statement, so that a cached
 // representation costs one read to validate.
+//
+// On SQLite not even that, while nobody has committed since the generation
+// was last read: the wal-index header that every commit of every process
+// rewrites is read first (walStamp), and a generation read after a stamp
+// is current for as long as the stamp stays the same.
 func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) {
+	st, watched := db.wal.read()
+	if watched {
+		if gen, ok := db.gens.get(key, st); ok {
+			return gen, nil
+		}
+	}
 	var gen int64
-	err := db.readRow(ctx, `SELECT metrics_generation FROM projects WHERE key = ?`, key).Scan(&gen)
-	return gen, classify(err)
+	if err := db.readRow(ctx, `SELECT metrics_generation FROM projects WHERE key = ?`, key).Scan(&gen); err != nil {
+		return 0, classify(err)
+	}
+	if watched {
+		db.gens.put(key, st, gen)
+	}
+	return gen, nil
 }
 
 // CreateMetric stores version 1 of a new metric.

@@ -48,6 +48,11 @@ type DB struct {
 	statements atomic.Int64
 	// stats keeps PostgreSQL's planner statistics fresh; nil on SQLite.
 	stats *statsKeeper
+	// wal watches SQLite's commits (nil on PostgreSQL, or when the -shm
+	// file cannot be mapped); gens remembers project generations read
+	// since the last commit, so ProjectGeneration needs no statement.
+	wal  *walStamp
+	gens *genCache
 }
 
 // Statements returns how many SQL statements this DB has issued.
@@ -155,7 +160,8 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w)}, nil
+	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
+		wal: openWALStamp(path), gens: newGenCache()}, nil
 }
 
 // Close releases the connections.
@@ -169,6 +175,7 @@ func (db *DB) Close() error {
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
+	db.wal.close()
 	return err
 }
 
