@@ -20,6 +20,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // Services are the catalog's domain services, one per aggregate. Each holds
@@ -33,6 +34,7 @@ type Services struct {
 	Members  *account.Members
 	Teams    *account.Teams
 	Audit    *audit.Log
+	Views    *view.Service
 	// Generations versions what representation caches hold.
 	Generations *Generations
 }
@@ -48,6 +50,7 @@ func New(s Store) *Services {
 		Members:  account.NewMembers(s, now),
 		Teams:    account.NewTeams(s, now),
 		Audit:    audit.NewLog(s),
+		Views:    view.NewService(s, now),
 
 		Generations: &Generations{store: s},
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/metricsd/metricsd/internal/app"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -21,8 +22,8 @@ import (
 // changed through another resource, a team's new name, a deletion.
 func TestReplicaCachedRepresentations(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		a1, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken})
-		a2, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken})
+		a1, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}})
+		a2, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}})
 		w, r := newEnv(t, b, a1, testAdminToken), newEnv(t, b, a2, testAdminToken)
 		w.createMetric(t, "default", `{"key":"c","name":"C","kind":"custom","eventKey":"c"}`)
 		w.createMetric(t, "default", `{"key":"d","name":"D","kind":"custom","eventKey":"d"}`)
@@ -127,8 +128,8 @@ func TestInvariantFailedWriteKeepsCachedBody(t *testing.T) {
 // its 2xx never shows an older version, on either replica.
 func TestConcurrentCachedReadsSeeCompletedWrites(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		a1, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken})
-		a2, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken})
+		a1, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}})
+		a2, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}})
 		envs := []*env{newEnv(t, b, a1, testAdminToken), newEnv(t, b, a2, testAdminToken)}
 		envs[0].createMetric(t, "default", `{"key":"c","name":"C","kind":"custom","eventKey":"c"}`)
 		path := metricPath("default", "c")

@@ -98,8 +98,7 @@ func TestMetricUsage(t *testing.T) {
 		ins("metric_event_sources", "metric_id, source, last_seen",
 			[]any{idOf["direct"], "snowflake", ms(55 * time.Second)},
 			[]any{idOf["direct"], "launchdarkly", ms(50 * time.Second)})
-		ins("views", "id, project_id, key, name", []any{"v1", p.ID, "kpis", "KPIs"})
-		ins("view_metrics", "view_id, metric_id", []any{"v1", idOf["direct"]}, []any{"v1", idOf["idle"]})
+		mustView(t, db, p.ID, "v1", "kpis", at(60*time.Second), nil, "direct", "idle")
 
 		lastSeen := at(55 * time.Second)
 		wantUsage := map[string]catalog.MetricUsage{
