@@ -10,6 +10,7 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -70,7 +71,7 @@ func BenchmarkWriteGrowth(b *testing.B) {
 			}
 			grow(small, 0, 1_000)
 			grow(large, 0, 1_000)
-			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 			n := 0
 			write := func(project string) (create, patch time.Duration) {
 				n++

@@ -53,6 +53,7 @@ type DB struct {
 	// since the last commit, so ProjectGeneration needs no statement.
 	wal  *walStamp
 	gens *genCache
+	path string // of the SQLite file
 }
 
 // Statements returns how many SQL statements this DB has issued.
@@ -79,6 +80,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.dialect.name == "sqlite" {
+		// The -shm file exists once a connection has read the database
+		// in WAL mode, as the migrations did.
+		db.wal = openWALStamp(db.path)
 	}
 	if db.dialect.name == "postgres" {
 		// Migrations and whatever wrote before this process started may
@@ -161,7 +167,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
 	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
-		wal: openWALStamp(path), gens: newGenCache()}, nil
+		path: path, gens: newGenCache()}, nil
 }
 
 // Close releases the connections.
