@@ -501,6 +501,13 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		// Only conditions on metric rows and their tags are covered by the
 		// generation; conditions on other resources are always counted.
 		cacheable := q.HasConnections == nil && q.UsedIn == "" && q.View == ""
+		if cacheable {
+			page, n, ok, err := db.pageFromIDs(ctx, t, projectID, q, countWhere, countArgs)
+			if err != nil || ok {
+				out, total = page, n
+				return err
+			}
+		}
 		var err error
 		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
 		if err != nil {

@@ -40,6 +40,7 @@ type DB struct {
 	r, w    *sql.DB
 	dialect dialect
 	counts  *countCache
+	ids     *idCache
 	// rStmts and wStmts cache prepared statements per pool: parsing the
 	// larger queries costs more than running them on SQLite.
 	rStmts, wStmts *stmtCache
@@ -120,7 +121,7 @@ func openPostgres(dsn string) (*DB, error) {
 	// A query cancelled by its context (the request deadline) closes its
 	// connection in pgx, and the pool discards it.
 	pool.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), rStmts: newStmtCache(pool)}
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool)}
 	db.wStmts = db.rStmts
 	return db, nil
 }
@@ -166,7 +167,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
+	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
 		path: path, gens: newGenCache()}, nil
 }
 
