@@ -74,9 +74,23 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	}
 	order := orderClause(q.Sort, metricSortColumns, "m.id")
 	key := countKey(projectID, gen, "ids "+order+" "+where, args)
+	// The whole match list is read. With a condition that an index
+	// narrows to few rows (tags, event keys, version IDs), SQLite should
+	// start from that index and sort what it finds rather than walk the
+	// whole project in sort order; without one, the walk in sort order
+	// (no sort step, and the kind index is in created order too) is the
+	// cheaper way through the project.
+	listOrder := order
+	if len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 {
+		unsorted := map[string]string{}
+		for f, col := range metricSortColumns {
+			unsorted[f] = db.dialect.unindexed(col)
+		}
+		listOrder = orderClause(q.Sort, unsorted, db.dialect.unindexed("m.id"))
+	}
 	e, hit := db.ids.get(key)
 	if !hit {
-		rows, err := t.query(ctx, `SELECT m.id FROM metrics m WHERE `+where+` ORDER BY `+order+` LIMIT ?`, append(args, maxCachedIDs+1)...)
+		rows, err := t.query(ctx, `SELECT m.id FROM metrics m WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(args, maxCachedIDs+1)...)
 		if err != nil {
 			return nil, 0, false, err
 		}
