@@ -58,7 +58,7 @@ func newMemberRep(m *account.MemberDetail, expand catalog.ExpandSet) memberRep {
 	rep := memberRep{
 		Links: links{"self": jsonLink(memberPath(m.ID))},
 		ID:    m.ID, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Email: m.Email,
-		Verified: true, CustomRoles: []string{}, MFA: "disabled", ExcludedDashboards: []string{},
+		Verified: true, CustomRoles: core.OrEmpty(m.CustomRoleIDs), MFA: "disabled", ExcludedDashboards: []string{},
 		Teams: make([]memberTeamRep, 0, len(m.Teams)), PermissionGrants: make([]permissionGrantRep, 0, len(m.MaintainedTeams)),
 		CreationDate: epochMS(m.CreatedAt),
 	}
@@ -249,7 +249,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusCreated, t.VersionToken(), newTeamRep(t, expand))
+	return writeVersioned(w, r, http.StatusCreated, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
@@ -261,7 +261,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand))
+	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 // semanticPatchModel is the Content-Type parameter LaunchDarkly asks of
@@ -292,7 +292,7 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand))
+	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {

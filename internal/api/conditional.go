@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -28,15 +27,15 @@ import (
 //     Only the version token is compared: a write is refused when the
 //     resource was written since, not when a counter moved.
 
-// encodeJSON encodes v as writeJSON does, to bytes.
-func encodeJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+// encodeWithAccess encodes v as writeWithAccess does, with its _access
+// (when acc is not nil), to bytes.
+func encodeWithAccess(v any, acc *accessRep) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := appendMember(&buf, newEncoder(&buf), v, acc); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }
 
 // entityTag returns the ETag of body, a representation of version token.
@@ -59,10 +58,10 @@ func writeEntity(w http.ResponseWriter, r *http.Request, status int, etag string
 	_, _ = w.Write(body)
 }
 
-// writeVersioned encodes v, a representation of version token, and writes
-// it with writeEntity.
-func writeVersioned(w http.ResponseWriter, r *http.Request, status int, token string, v any) error {
-	body, err := encodeJSON(v)
+// writeVersioned encodes v, a representation of version token, with its
+// _access, and writes it with writeEntity.
+func writeVersioned(w http.ResponseWriter, r *http.Request, status int, token string, v any, acc *accessRep) error {
+	body, err := encodeWithAccess(v, acc)
 	if err != nil {
 		return err
 	}

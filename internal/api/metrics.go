@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // metricRep is LaunchDarkly's MetricRep / MetricListingRep. Optional and
@@ -104,6 +106,16 @@ type flagListing struct {
 	Name  string `json:"name"`
 	Key   string `json:"key"`
 	Links links  `json:"_links"`
+}
+
+// metricSpec is the resource specifier of a metric, with its tags.
+func metricSpec(m *catalog.Metric) resource.Spec {
+	return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags)
+}
+
+// metricAccess returns the _access of a metric for the caller.
+func metricAccess(r *http.Request, m *catalog.Metric) *accessRep {
+	return newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
 }
 
 func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
@@ -249,15 +261,17 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
+	ar := newAccessRenderer(r.Context())
+	acc := make([]*accessRep, len(ms))
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)
+		acc[i] = ar.render(metricSpec(&ms[i]), action.MetricActions())
 		// Listings always carry the group count; only experimentCount is
 		// expandable there.
 		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
 		rep.Items = append(rep.Items, item)
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
 }
 
 func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
@@ -269,7 +283,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusCreated, m.VersionToken(), newMetricRep(m, nil, nil))
+	return writeVersioned(w, r, http.StatusCreated, m.VersionToken(), newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
@@ -280,12 +294,12 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	}
 	projectKey, key, versionID := r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId")
 	k := repKey{kind: "metric", project: projectKey, key: key, version: versionID, expand: expandKey(expand), variant: accessVariant(r.Context())}
-	e, err := s.cachedRep(r.Context(), k, func() (string, any, error) {
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, error) {
 		m, x, err := s.svc.Metrics.GetMetric(r.Context(), projectKey, key, versionID, expand)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		return m.VersionToken(), newMetricRep(m, expand, x), nil
+		return m.VersionToken(), newMetricRep(m, expand, x), metricAccess(r, m), nil
 	})
 	if err != nil {
 		return err
@@ -304,7 +318,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, nil, nil))
+	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {

@@ -105,36 +105,38 @@ func expandKey(x catalog.ExpandSet) string {
 	return strings.Join(names, ",")
 }
 
-// accessVariant names what in a representation may depend on who asks
-// (the _access fields access control adds): the member and base role, so
-// that no caller is ever served another's. When principals carry a
-// fingerprint of their whole policy (custom roles, teams), that fingerprint
-// belongs here, and edits of a policy need no generation bump.
+// accessVariant names what in a representation depends on who asks: the
+// _access fields, which the principal's effective policy decides
+// (core.Principal.AccessKey). Two callers with the same key are served the
+// same bytes; no caller is served another's _access.
 func accessVariant(ctx context.Context) string {
-	p := core.PrincipalFrom(ctx)
-	return p.Role + "\x00" + p.MemberID + "\x00" + p.TokenID
+	return core.PrincipalFrom(ctx).AccessKey()
 }
 
 // cachedRep serves a GET of one resource of project projectKey from the
-// cache, or builds it with load (which returns the representation and its
-// version token), stores it and serves it.
-func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, any, error)) (repEntry, error) {
+// cache, or builds it with load (which returns the representation, its
+// version token and its _access for the caller), stores it and serves it.
+func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, any, *accessRep, error)) (repEntry, error) {
 	gen, err := s.svc.Generations.Project(ctx, k.project)
 	if err != nil {
 		return repEntry{}, err
 	}
-	if e, ok := s.reps.get(k, gen); ok {
+	e, ok := s.reps.get(k, gen)
+	if s.reps != nil && s.obs != nil {
+		s.obs.CacheLookup(k.kind, ok)
+	}
+	if ok {
 		return e, nil
 	}
-	token, rep, err := load()
+	token, rep, acc, err := load()
 	if err != nil {
 		return repEntry{}, err
 	}
-	body, err := encodeJSON(rep)
+	body, err := encodeWithAccess(rep, acc)
 	if err != nil {
 		return repEntry{}, err
 	}
-	e := repEntry{gen: gen, etag: entityTag(token, body), body: body}
+	e = repEntry{gen: gen, etag: entityTag(token, body), body: body}
 	s.reps.put(k, e)
 	return e, nil
 }
