@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	ldapi "github.com/launchdarkly/api-client-go/v22"
+
 	"github.com/metricsd/metricsd/internal/app"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -173,5 +175,49 @@ func TestConcurrentCachedReadsSeeCompletedWrites(t *testing.T) {
 		}
 		cancel()
 		wg.Wait()
+	})
+}
+
+// TestReplicaCachedAccessIsPerCaller checks that the cache never serves
+// one caller's _access to another: an admin and a reader alternate GETs of
+// one metric and one group (each warming the cache for the other), and each
+// always sees its own _access and ETag.
+func TestReplicaCachedAccessIsPerCaller(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		e.createMetric(t, "default", `{"key":"c","kind":"custom","eventKey":"c"}`)
+		e.createMetric(t, "default", `{"key":"d","kind":"custom","eventKey":"d"}`)
+		if st, body, _ := e.do(t, http.MethodPost, mgCollectionPath("default"),
+			`{"key":"g","name":"G","kind":"standard","metrics":[{"key":"c"},{"key":"d"}]}`, betaHeader); st != http.StatusCreated {
+			t.Fatalf("create group: %d %s", st, body)
+		}
+		_, reader := newToken(t, e.api(t), ldapi.AccessTokenPost{Role: ptr("reader")})
+		allowed := func(m map[string]any) int { return len(m["_access"].(map[string]any)["allowed"].([]any)) }
+		for _, path := range []string{metricPath("default", "c"), mgPath("default", "g")} {
+			tags := map[string]string{}
+			for i := range 4 {
+				for _, who := range []string{"admin", "reader"} {
+					token := testAdminToken
+					if who == "reader" {
+						token = reader
+					}
+					st, body, h := e.do(t, http.MethodGet, path, "", "Authorization: "+token, betaHeader)
+					if st != http.StatusOK {
+						t.Fatalf("%s GET %s: %d %s", who, path, st, body)
+					}
+					n := allowed(obj(t, body))
+					if (who == "reader") != (n == 0) {
+						t.Errorf("round %d: %s GET %s shows %d allowed actions: another caller's _access", i, who, path, n)
+					}
+					if old, ok := tags[who]; ok && old != h.Get("ETag") {
+						t.Errorf("%s's ETag of %s moved without a write", who, path)
+					}
+					tags[who] = h.Get("ETag")
+				}
+			}
+			if tags["admin"] == tags["reader"] {
+				t.Errorf("%s: admin and reader bodies differ but share the ETag %s", path, tags["admin"])
+			}
+		}
 	})
 }
