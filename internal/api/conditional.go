@@ -27,7 +27,7 @@ import (
 //     Only the version token is compared: a write is refused when the
 //     resource was written since, not when a counter moved.
 
-// encodeWithAccess encodes v as writeWithAccess does, with its _access
+// encodeWithAccess encodes v with its _access
 // (when acc is not nil), to bytes.
 func encodeWithAccess(v any, acc *accessRep) ([]byte, error) {
 	var buf bytes.Buffer
