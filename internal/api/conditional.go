@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/core"
@@ -54,6 +55,9 @@ func writeEntity(w http.ResponseWriter, r *http.Request, status int, etag string
 		return
 	}
 	h.Set("Content-Type", "application/json")
+	// Known up front: without it a body over net/http's 2 KB buffer
+	// (one with _access) goes out chunked, in more writes.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
