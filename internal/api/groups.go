@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -194,12 +195,12 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricGroupKey")
 	k := repKey{kind: "metric-group", project: projectKey, key: key, expand: expandKey(expand), variant: accessVariant(r.Context())}
-	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, error) {
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, time.Time, error) {
 		g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), projectKey, key, expand)
 		if err != nil {
-			return "", nil, nil, err
+			return "", nil, nil, time.Time{}, err
 		}
-		return g.VersionToken(), newGroupRep(g, expand, exps), groupAccess(r, g), nil
+		return g.VersionToken(), newGroupRep(g, expand, exps), groupAccess(r, g), time.Time{}, nil
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -97,9 +98,15 @@ type dependentRollout struct {
 	Links           links  `json:"_links"`
 }
 
+// eventSource is one entry of expand=eventSources: key and lastSeen as in
+// LaunchDarkly, the rest metricsd's additions.
 type eventSource struct {
-	Key      string `json:"key"`
-	LastSeen int64  `json:"lastSeen"`
+	Key            string `json:"key"`
+	Kind           string `json:"kind"`
+	EnvironmentKey string `json:"environmentKey"`
+	FirstSeen      int64  `json:"firstSeen"`
+	LastSeen       int64  `json:"lastSeen"`
+	Volume30Days   int64  `json:"volume30Days"`
 }
 
 type flagListing struct {
@@ -163,7 +170,7 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		UnitAggregationType: d.UnitAggregationType, AnalysisType: d.AnalysisType, PercentileValue: d.PercentileValue,
 		EventDefault: d.EventDefault, DataSource: d.DataSource, Archived: d.Archived,
 		Selector: d.Selector, URLs: d.URLs, TraceQuery: d.TraceQuery, TraceValueLocation: d.TraceValueLocation,
-		IsActive:                  m.Usage.IsActive(),
+		IsActive:                  m.Usage.IsActive(time.Now()),
 		ActiveExperimentCount:     m.Usage.ActiveExperimentCount,
 		ActiveGuardedRolloutCount: m.Usage.ActiveGuardedRolloutCount,
 		AttachedFlagCount:         m.Usage.AttachedFlagCount,
@@ -217,7 +224,8 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 	if expand[catalog.ExpandEventSources] {
 		list := make([]eventSource, 0, len(x.EventSources))
 		for _, e := range x.EventSources {
-			list = append(list, eventSource{Key: e.Key, LastSeen: epochMS(e.LastSeen)})
+			list = append(list, eventSource{Key: e.Key, Kind: e.Kind, EnvironmentKey: e.EnvironmentKey,
+				FirstSeen: epochMS(e.FirstSeen), LastSeen: epochMS(e.LastSeen), Volume30Days: e.Volume30d})
 		}
 		rep.EventSources = &list
 	}
@@ -294,12 +302,17 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	}
 	projectKey, key, versionID := r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId")
 	k := repKey{kind: "metric", project: projectKey, key: key, version: versionID, expand: expandKey(expand), variant: accessVariant(r.Context())}
-	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, error) {
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, time.Time, error) {
 		m, x, err := s.svc.Metrics.GetMetric(r.Context(), projectKey, key, versionID, expand)
 		if err != nil {
-			return "", nil, nil, err
+			return "", nil, nil, time.Time{}, err
 		}
-		return m.VersionToken(), newMetricRep(m, expand, x), metricAccess(r, m), nil
+		var until time.Time
+		if m.Usage != nil && m.Usage.LastSeen != nil {
+			// isActive turns false by the clock alone.
+			until = m.Usage.LastSeen.Add(catalog.ActiveDataWindow)
+		}
+		return m.VersionToken(), newMetricRep(m, expand, x), metricAccess(r, m), until, nil
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
@@ -43,6 +44,9 @@ type repEntry struct {
 	gen  int64
 	etag string
 	body []byte
+	// until, when set, is when the body goes stale by the clock alone (a
+	// metric's isActive turns false ActiveDataWindow after lastSeen).
+	until time.Time
 }
 
 // defaultRepCacheEntries bounds the cache: about 1.5 KB a metric, so some
@@ -67,7 +71,7 @@ func (c *repCache) get(k repKey, gen int64) (repEntry, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[k]
 	c.mu.Unlock()
-	return e, ok && e.gen == gen
+	return e, ok && e.gen == gen && (e.until.IsZero() || time.Now().Before(e.until))
 }
 
 // put stores an entry, evicting arbitrary entries (Go's map order) when
@@ -114,9 +118,10 @@ func accessVariant(ctx context.Context) string {
 }
 
 // cachedRep serves a GET of one resource of project projectKey from the
-// cache, or builds it with load (which returns the representation, its
-// version token and its _access for the caller), stores it and serves it.
-func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, any, *accessRep, error)) (repEntry, error) {
+// cache, or builds it with load, stores it and serves it. load returns the
+// representation, its version token, its _access for the caller and the
+// time (zero for none) at which the body goes stale without any write.
+func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, any, *accessRep, time.Time, error)) (repEntry, error) {
 	gen, err := s.svc.Generations.Project(ctx, k.project)
 	if err != nil {
 		return repEntry{}, err
@@ -128,7 +133,7 @@ func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, a
 	if ok {
 		return e, nil
 	}
-	token, rep, acc, err := load()
+	token, rep, acc, until, err := load()
 	if err != nil {
 		return repEntry{}, err
 	}
@@ -136,7 +141,7 @@ func (s *Server) cachedRep(ctx context.Context, k repKey, load func() (string, a
 	if err != nil {
 		return repEntry{}, err
 	}
-	e = repEntry{gen: gen, etag: entityTag(token, body), body: body}
+	e = repEntry{gen: gen, etag: entityTag(token, body), body: body, until: until}
 	s.reps.put(k, e)
 	return e, nil
 }

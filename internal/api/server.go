@@ -15,6 +15,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/openapi"
 	"github.com/metricsd/metricsd/internal/patch"
@@ -34,6 +35,7 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	explorer *events.Explorer
 	obs      Observer
 	version  string
 	// openapiDoc is metricsd's OpenAPI document, built once by New.
@@ -74,6 +76,8 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// Explorer answers the event explorer's routes (metricsd's extension).
+	Explorer *events.Explorer
 	// Observer receives the request, cache and rate-limit metrics; nil
 	// means none.
 	Observer Observer
@@ -87,7 +91,7 @@ type Options struct {
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version, explorer: opts.Explorer}
 	s.init()
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes

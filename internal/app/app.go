@@ -23,6 +23,8 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
@@ -57,6 +59,12 @@ type Config struct {
 	// MetricsAddr is the address of the Prometheus listener (GET /metrics);
 	// empty for none.
 	MetricsAddr string
+	// Event ingestion (LaunchDarkly's event protocol): the largest body
+	// of a post (sent and decompressed), the posts handled at once, and
+	// the events waiting for their commit before posts get 503.
+	EventsMaxBody     int
+	EventsMaxInflight int
+	EventsMaxPending  int
 }
 
 // check reports a configuration that cannot start.
@@ -103,6 +111,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
 	bind((*stringValue)(&cfg.TLSCert), "tls-cert", "METRICSD_TLS_CERT", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
 	bind((*stringValue)(&cfg.TLSKey), "tls-key", "METRICSD_TLS_KEY", "PEM private key `file` to serve HTTPS; needs --tls-cert")
+	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
+	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
+	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
 	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n       metricsd version\n\nflags:\n")
@@ -235,6 +246,11 @@ type App struct {
 	handler atomic.Pointer[http.Handler]
 	// errc receives the servers' Serve errors; it has room for both.
 	errc chan error
+	// events receives SDK events; its flusher runs from Open until Serve
+	// has drained the servers (posts being answered wait for commits).
+	events      *events.Service
+	stopFlusher context.CancelFunc
+	flushed     chan struct{}
 	// AdminToken is the token generated for a fresh database, empty if none.
 	AdminToken string
 }
@@ -317,9 +333,28 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		a.metrics.WatchPools([]obs.Pool{{Name: name, DB: pools[name]}})
 	}
-	var h http.Handler = api.New(cat, opts)
+	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
+	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
+	opts.Explorer = events.NewExplorer(db, nil)
+	a.events = evs
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	a.stopFlusher, a.flushed = stopFlusher, make(chan struct{})
+	go func() { evs.Flusher.Run(flushCtx); close(a.flushed) }()
+	// The event protocol's paths are served beside the REST API, on the
+	// same listener, without its access-token authentication.
+	ing := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log})
+	h := ing.Handler(api.New(cat, opts))
 	a.handler.Store(&h)
 	return a, nil
+}
+
+// stopEvents commits what the flusher still holds and stops it; call it
+// once the servers are drained.
+func (a *App) stopEvents() {
+	if a.stopFlusher != nil {
+		a.stopFlusher()
+		<-a.flushed
+	}
 }
 
 // rateObserver reports the rate limiter's decisions to the metrics.
@@ -396,10 +431,14 @@ func (a *App) Serve(ctx context.Context) error {
 	case err := <-a.errc:
 		// A server stopped on its own: stop the other one too.
 		a.errc <- err
-		return errors.Join(a.stopServing(), a.store.Close())
+		err = a.stopServing()
+		a.stopEvents()
+		return errors.Join(err, a.store.Close())
 	case <-ctx.Done():
 	}
-	return errors.Join(a.stopServing(), a.store.Close())
+	err := a.stopServing()
+	a.stopEvents()
+	return errors.Join(err, a.store.Close())
 }
 
 // Main runs metricsd with the process's arguments and environment. It

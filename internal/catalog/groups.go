@@ -446,7 +446,7 @@ func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, b
 			}
 			if reflect.DeepEqual(def, cur.Def) {
 				out = cur
-				return nil, nil
+				return nil, enforceNoOp(ctx, groupTarget(p.Key, cur).Spec, ops, groupFieldActions, action.UpdateMetricGroupMetrics)
 			}
 			if err := validateGroupShape(&def); err != nil {
 				return nil, err

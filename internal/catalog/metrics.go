@@ -331,7 +331,7 @@ func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body 
 		}
 		if reflect.DeepEqual(def, cur.Def) {
 			out = cur
-			return nil, nil
+			return nil, enforceNoOp(ctx, metricTarget(p.Key, cur).Spec, ops, metricFieldActions, action.UpdateMetric)
 		}
 		if err := checkMetricInGroups(ctx, tx, cur, def); err != nil {
 			return nil, err

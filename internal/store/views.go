@@ -308,7 +308,7 @@ func linkedMetrics(ctx context.Context, t *txn, viewID string, limit int) ([]vie
 	out := []view.LinkedMetric{}
 	err := func() error {
 		rows, err := t.query(ctx, `SELECT m.id, m.key, m.name, m.kind, m.event_key, m.version_id, m.is_numeric, m.archived_at,
-			m.created_at, m.updated_at, (SELECT MAX(s.last_seen) FROM metric_event_sources s WHERE s.metric_id = m.id), vm.linked_at, p.key, v.def
+			m.created_at, m.updated_at, (SELECT MAX(s.last_seen) FROM event_sources s WHERE `+metricSource("s")+`), vm.linked_at, p.key, v.def
 			FROM view_metrics vm JOIN metrics m ON m.id = vm.metric_id JOIN projects p ON p.id = m.project_id
 			JOIN metric_versions v ON v.version_id = m.version_id
 			WHERE vm.view_id = ? ORDER BY vm.linked_at, m.key LIMIT ?`, viewID, limit)
