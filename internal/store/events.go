@@ -241,6 +241,22 @@ func (x eventTx) TouchSources(ctx context.Context, seen []events.Seen) error {
 	slices.SortFunc(seen, func(a, b events.Seen) int {
 		return strings.Compare(a.EnvID+"\x00"+a.Kind+"\x00"+a.Key, b.EnvID+"\x00"+b.Kind+"\x00"+b.Key)
 	})
+	// Metric representations show lastSeen and isActive: the projects
+	// whose sources moved get a new generation, in this transaction.
+	projects := map[string]bool{}
+	for _, s := range seen {
+		projects[s.ProjectID] = true
+	}
+	ids := make([]string, 0, len(projects))
+	for id := range projects {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := bumpGeneration(ctx, x.t, id); err != nil {
+			return err
+		}
+	}
 	return multiRow(seen, func(part []events.Seen) error {
 		args := make([]any, 0, len(part)*7)
 		for _, s := range part {

@@ -27,9 +27,11 @@ const maxAttempts = 5
 // start, so fn must read everything it decides on through tx.
 func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Change, error)) error {
 	return withRetry(ctx, func() error {
+		var statements int64
 		// kind is the target kind of the entry this attempt wrote, if any.
 		var kind string
 		err := db.tx(ctx, true, func(t *txn) error {
+			defer func() { statements = t.n }()
 			change, err := fn(t)
 			if err != nil || change == nil {
 				return err
@@ -41,6 +43,9 @@ func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Chang
 			kind = change.Target.Kind
 			return nil
 		})
+		if err == nil {
+			db.stats.wrote(statements)
+		}
 		if err == nil && kind != "" && db.observer != nil {
 			db.observer.AuditWritten(kind)
 		}
