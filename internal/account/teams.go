@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,6 +33,13 @@ const ActionSetMaintainTeam = "maintainTeam"
 
 // Team is a named set of members that can maintain metrics and metric
 // groups.
+// VersionToken names the version of the team a representation shows (its
+// key, creation time and version number); conditional requests compare it
+// (core.CheckIfMatch).
+func (t *Team) VersionToken() string {
+	return t.Key + "-" + strconv.FormatInt(t.CreatedAt.UnixMilli(), 10) + "-" + strconv.Itoa(t.Version)
+}
+
 type Team struct {
 	Key         string
 	Name        string
@@ -220,6 +228,9 @@ func (c *Teams) DeleteTeam(ctx context.Context, key string) error {
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
+			return nil, err
+		}
 		err = tx.DeleteTeam(ctx, key)
 		var maint *MaintainsError
 		switch {
@@ -377,6 +388,9 @@ func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, 
 			return nil, core.Errorf(core.KindNotFound, "unknown team %q", key)
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
 			return nil, err
 		}
 		st, err := applyTeamInstructions(cur, sp)

@@ -109,19 +109,6 @@ func newEncoder(buf *bytes.Buffer) *json.Encoder {
 	return enc
 }
 
-// writeWithAccess writes one representation with its _access.
-func writeWithAccess(w http.ResponseWriter, status int, v any, acc *accessRep) error {
-	var buf bytes.Buffer
-	if err := appendMember(&buf, newEncoder(&buf), v, acc); err != nil {
-		return err
-	}
-	buf.WriteByte('\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-	return nil
-}
-
 // writeListWithAccess writes a collection {"items", "_links",
 // "totalCount"} whose item i has the _access acc[i].
 func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessRep, l links, total int) error {

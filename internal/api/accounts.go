@@ -249,8 +249,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newTeamRep(t, expand))
-	return nil
+	return writeVersioned(w, r, http.StatusCreated, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
@@ -262,8 +261,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newTeamRep(t, expand))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 // semanticPatchModel is the Content-Type parameter LaunchDarkly asks of
@@ -289,15 +287,16 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	t, err := s.svc.Teams.PatchTeam(r.Context(), r.PathValue("teamKey"), body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newTeamRep(t, expand))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if err := s.svc.Teams.DeleteTeam(r.Context(), r.PathValue("teamKey")); err != nil {
 		return err
 	}

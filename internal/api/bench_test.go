@@ -46,38 +46,43 @@ func seedProject(b *testing.B, ctx context.Context, cat *catalog.Services, db *s
 	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
 	batch := make([]*catalog.Metric, 0, 5000)
 	for i := range n {
-		def := catalog.MetricDef{
-			Name: fmt.Sprintf("Metric %d %s", i, []string{"checkout", "signup", "latency", "errors"}[i%4]),
-			Tags: []string{fmt.Sprintf("t%d", i%10), "all"}, MaintainerID: owner.ID,
-			RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "average",
-			DataSource: catalog.DataSource{Key: "launchdarkly"},
-		}
-		kind := catalog.KindCustom
-		switch i % 4 {
-		case 0:
-			def.EventKey = "event-" + fmt.Sprint(i)
-		case 1:
-			def.EventKey, def.IsNumeric, def.SuccessCriteria = "value-"+fmt.Sprint(i), true, "LowerThanBaseline"
-		case 2:
-			kind, def.URLs = catalog.KindPageview, []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}
-		case 3:
-			kind, def.Selector = catalog.KindClick, ".buy"
-			def.URLs = []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}
-		}
-		if i%5000 == 7 {
-			def.Tags = append(def.Tags, "rare")
-		}
-		at := start.Add(time.Duration(i) * time.Second)
-		batch = append(batch, &catalog.Metric{
-			ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
-			Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def,
-		})
+		batch = append(batch, benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second)))
 		if len(batch) == cap(batch) || i == n-1 {
 			if err := db.ImportMetrics(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]
 		}
+	}
+}
+
+// benchMetric is the i-th metric of a seeded project, created at at: mixed
+// kinds, 10 rotating tags, a quarter numeric, a rare tag on one in 5,000.
+func benchMetric(p *catalog.Project, ownerID string, i int, at time.Time) *catalog.Metric {
+	def := catalog.MetricDef{
+		Name: fmt.Sprintf("Metric %d %s", i, []string{"checkout", "signup", "latency", "errors"}[i%4]),
+		Tags: []string{fmt.Sprintf("t%d", i%10), "all"}, MaintainerID: ownerID,
+		RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "average",
+		DataSource: catalog.DataSource{Key: "launchdarkly"},
+	}
+	kind := catalog.KindCustom
+	switch i % 4 {
+	case 0:
+		def.EventKey = "event-" + fmt.Sprint(i)
+	case 1:
+		def.EventKey, def.IsNumeric, def.SuccessCriteria = "value-"+fmt.Sprint(i), true, "LowerThanBaseline"
+	case 2:
+		kind, def.URLs = catalog.KindPageview, []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}
+	case 3:
+		kind, def.Selector = catalog.KindClick, ".buy"
+		def.URLs = []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}
+	}
+	if i%5000 == 7 {
+		def.Tags = append(def.Tags, "rare")
+	}
+	return &catalog.Metric{
+		ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
+		Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def,
 	}
 }
 

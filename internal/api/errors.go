@@ -35,6 +35,7 @@ var statusOf = map[core.ErrorKind]struct {
 	core.KindNotFound:     {http.StatusNotFound, "not_found"},
 	kindMethodNotAllowed:  {http.StatusMethodNotAllowed, "method_not_allowed"},
 	core.KindConflict:     {http.StatusConflict, "conflict"},
+	core.KindPrecondition: {http.StatusPreconditionFailed, "precondition_failed"},
 	core.KindUnavailable:  {http.StatusServiceUnavailable, "service_unavailable"},
 	kindTooLarge:          {http.StatusRequestEntityTooLarge, "request_entity_too_large"},
 	kindUnsupportedMedia:  {http.StatusUnsupportedMediaType, "unsupported_media_type"},

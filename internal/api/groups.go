@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -184,7 +185,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusCreated, newGroupRep(g, nil, nil), groupAccess(r, g))
+	return writeVersioned(w, r, http.StatusCreated, g.VersionToken(), newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -192,11 +193,20 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), expand)
+	projectKey, key := r.PathValue("projectKey"), r.PathValue("metricGroupKey")
+	k := repKey{kind: "metric-group", project: projectKey, key: key, expand: expandKey(expand), variant: accessVariant(r.Context())}
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, time.Time, error) {
+		g, exps, err := s.svc.Groups.GetMetricGroup(r.Context(), projectKey, key, expand)
+		if err != nil {
+			return "", nil, nil, time.Time{}, err
+		}
+		return g.VersionToken(), newGroupRep(g, expand, exps), groupAccess(r, g), time.Time{}, nil
+	})
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusOK, newGroupRep(g, expand, exps), groupAccess(r, g))
+	writeEntity(w, r, http.StatusOK, e.etag, e.body)
+	return nil
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -208,6 +218,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	if dry {
 		return s.patchMetricGroupDryRun(w, r, body)
 	}
@@ -215,10 +226,11 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusOK, newGroupRep(g, nil, nil), groupAccess(r, g))
+	return writeVersioned(w, r, http.StatusOK, g.VersionToken(), newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if dry, err := dryRun(r); err != nil || dry {
 		if err != nil {
 			return err

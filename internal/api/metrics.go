@@ -291,7 +291,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusCreated, newMetricRep(m, nil, nil), metricAccess(r, m))
+	return writeVersioned(w, r, http.StatusCreated, m.VersionToken(), newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
@@ -300,11 +300,25 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, x, err := s.svc.Metrics.GetMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId"), expand)
+	projectKey, key, versionID := r.PathValue("projectKey"), r.PathValue("metricKey"), qv.Get("versionId")
+	k := repKey{kind: "metric", project: projectKey, key: key, version: versionID, expand: expandKey(expand), variant: accessVariant(r.Context())}
+	e, err := s.cachedRep(r.Context(), k, func() (string, any, *accessRep, time.Time, error) {
+		m, x, err := s.svc.Metrics.GetMetric(r.Context(), projectKey, key, versionID, expand)
+		if err != nil {
+			return "", nil, nil, time.Time{}, err
+		}
+		var until time.Time
+		if m.Usage != nil && m.Usage.LastSeen != nil {
+			// isActive turns false by the clock alone.
+			until = m.Usage.LastSeen.Add(catalog.ActiveDataWindow)
+		}
+		return m.VersionToken(), newMetricRep(m, expand, x), metricAccess(r, m), until, nil
+	})
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusOK, newMetricRep(m, expand, x), metricAccess(r, m))
+	writeEntity(w, r, http.StatusOK, e.etag, e.body)
+	return nil
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
@@ -316,6 +330,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	if dry {
 		return s.patchMetricDryRun(w, r, body)
 	}
@@ -323,10 +338,11 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, http.StatusOK, newMetricRep(m, nil, nil), metricAccess(r, m))
+	return writeVersioned(w, r, http.StatusOK, m.VersionToken(), newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if dry, err := dryRun(r); err != nil || dry {
 		if err != nil {
 			return err

@@ -44,6 +44,7 @@ type Server struct {
 	// apiMux routes the table; observe asks it for a request's pattern
 	// before authentication, so that refused requests are labelled too.
 	apiMux *http.ServeMux
+	reps   *repCache
 }
 
 // Options configure a Server.
@@ -82,6 +83,10 @@ type Options struct {
 	Observer Observer
 	// Version is the build's version, shown by /healthz and /readyz.
 	Version string
+	// RepCacheEntries bounds the cache of encoded metric and metric group
+	// representations (repcache.go). 0 means the default, a negative value
+	// no cache.
+	RepCacheEntries int
 }
 
 // New returns a Server over the catalog services.
@@ -103,6 +108,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 		s.timeout = DefaultRequestTimeout
 	}
 	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
+	s.reps = newRepCache(opts.RepCacheEntries)
 	s.handler = s.routes()
 	return s
 }

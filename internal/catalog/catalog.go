@@ -36,6 +36,8 @@ type Services struct {
 	Experiments *experiment.Experiments
 	Rollouts    *experiment.Rollouts
 	Views       *view.Service
+	// Generations versions what representation caches hold.
+	Generations *Generations
 }
 
 // New returns the services over s. Every write of every service runs
@@ -58,6 +60,8 @@ func New(store Store) *Services {
 		Experiments: experiment.NewExperiments(s, now),
 		Rollouts:    experiment.NewRollouts(s, now),
 		Views:       view.NewService(s, now),
+
+		Generations: &Generations{store: s},
 	}
 }
 

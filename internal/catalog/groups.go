@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -427,8 +428,19 @@ func groupForUpdate(ctx context.Context, tx Tx, projectKey, key string) (*Projec
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, nil, core.Errorf(core.KindNotFound, "unknown metric group %q in project %q", key, projectKey)
 	}
-	return p, g, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := core.CheckIfMatch(ctx, g.VersionToken()); err != nil {
+		return nil, nil, err
+	}
+	return p, g, nil
 }
+
+// VersionToken names the version of the group a representation shows: its
+// ID and version number. Conditional requests compare it
+// (core.CheckIfMatch).
+func (g *MetricGroup) VersionToken() string { return g.ID + "-" + strconv.Itoa(g.Version) }
 
 // PatchMetricGroup applies a JSON Patch to a group, validates the result
 // like a create and stores it as the next version.

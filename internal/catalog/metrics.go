@@ -261,6 +261,9 @@ func (c *Metrics) deleteMetric(ctx context.Context, projectKey, key string, dry 
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
+			return nil, err
+		}
 		err = tx.DeleteMetric(ctx, p.ID, key)
 		var inUse *InUseError
 		if errors.As(err, &inUse) {
@@ -286,6 +289,11 @@ func (c *Metrics) deleteMetric(ctx context.Context, projectKey, key string, dry 
 	}
 	return nil, err
 }
+
+// VersionToken names the version of the metric a representation shows:
+// the version ID, which no other version of any metric shares. Conditional
+// requests compare it (core.CheckIfMatch).
+func (m *Metric) VersionToken() string { return m.VersionID }
 
 // metricReadOnly are the fields of the patch document that clients may test
 // but never change.
@@ -350,6 +358,9 @@ func (c *Metrics) patchMetric(ctx context.Context, projectKey, key string, body 
 			return nil, core.Errorf(core.KindNotFound, "unknown metric %q in project %q", key, projectKey)
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
 			return nil, err
 		}
 		def, err := applyMetricPatch(cur, ops)

@@ -63,6 +63,7 @@ type Store interface {
 	audit.Reader
 	experiment.Store
 	view.Store
+	GenerationStore
 }
 
 // Tx is the unit of work of one write. Reads through it see the write's own

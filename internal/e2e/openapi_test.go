@@ -254,6 +254,7 @@ var errorCodes = map[int]string{
 	404: "not_found",
 	405: "method_not_allowed",
 	409: "conflict",
+	412: "precondition_failed",
 	413: "request_entity_too_large",
 	415: "unsupported_media_type",
 	429: "rate_limited",
@@ -276,6 +277,12 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 	case st == http.StatusNoContent:
 		if len(body) != 0 {
 			problems = append(problems, "204 response has a body")
+		}
+	case st == http.StatusNotModified:
+		// A conditional GET (metricsd's ETag extension) answered from the
+		// client's copy.
+		if len(body) != 0 {
+			problems = append(problems, "304 response has a body")
 		}
 	case st >= 400:
 		problems = append(problems, checkErrorBody(resp, body)...)

@@ -262,6 +262,10 @@ func (t *txn) UpdateMember(ctx context.Context, m *account.Member) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return core.ErrNotFound
 	}
+	// Metrics and groups show their maintainer's names and role.
+	if err := bumpAllGenerations(ctx, t); err != nil {
+		return err
+	}
 	return t.setRoles(ctx, "member_custom_roles", "member_id", m.ID, m.CustomRoleIDs)
 }
 

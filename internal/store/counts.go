@@ -76,3 +76,40 @@ func (db *DB) cachedCount(ctx context.Context, t *txn, projectID string, cacheab
 	db.counts.put(key, total)
 	return total, nil
 }
+
+// genCache remembers project generations with the wal-index stamp read
+// before each was read from the database (see ProjectGeneration).
+type genCache struct {
+	mu      sync.Mutex
+	entries map[string]genEntry
+}
+
+type genEntry struct {
+	at  stamp
+	gen int64
+}
+
+func newGenCache() *genCache { return &genCache{entries: map[string]genEntry{}} }
+
+// get returns the generation of project key if it was read under stamp at.
+func (c *genCache) get(key string, at stamp) (int64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	return e.gen, ok && e.at == at
+}
+
+func (c *genCache) put(key string, at stamp, gen int64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCountEntries {
+		clear(c.entries)
+	}
+	c.entries[key] = genEntry{at: at, gen: gen}
+}

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +20,8 @@ var _ events.Store = (*DB)(nil)
 // transaction, retried after transient conflicts like Transact. Events are
 // data, not changes of a resource: they record no audit entry.
 func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.tx(ctx, true, func(t *txn) error {
+	return withRetry(ctx, func() error {
+		return db.tx(ctx, true, func(t *txn) error {
 			if db.dialect.lockEvents != "" {
 				if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
 					return err
@@ -31,19 +29,7 @@ func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error)
 			}
 			return fn(eventTx{t})
 		})
-		if !retryable(err) {
-			return err
-		}
-		if attempt == maxAttempts {
-			return exhausted(err)
-		}
-		wait := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
+	})
 }
 
 // PruneEvents drops payload IDs received before payloadsBefore and SDK
@@ -247,6 +233,22 @@ func (x eventTx) TouchSources(ctx context.Context, seen []events.Seen) error {
 	slices.SortFunc(seen, func(a, b events.Seen) int {
 		return cmp.Or(strings.Compare(a.EnvID, b.EnvID), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Key, b.Key))
 	})
+	// Metric representations show lastSeen and isActive: the projects
+	// whose sources moved get a new generation, in this transaction.
+	projects := map[string]bool{}
+	for _, s := range seen {
+		projects[s.ProjectID] = true
+	}
+	ids := make([]string, 0, len(projects))
+	for id := range projects {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := bumpGeneration(ctx, x.t, id); err != nil {
+			return err
+		}
+	}
 	return multiRow(seen, func(part []events.Seen) error {
 		args := make([]any, 0, len(part)*7)
 		for _, s := range part {

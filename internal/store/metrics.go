@@ -182,12 +182,52 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 	return nil
 }
 
-// bumpGeneration records that the metrics of a project changed, which
-// invalidates cached list counts. Every write that can change which metrics a
-// filter matches calls it in its transaction.
+// bumpGeneration records that what the metrics or metric groups of a
+// project show changed, which invalidates cached list counts (countCache)
+// and cached representations (the API's cache of encoded metrics and
+// groups, checked against ProjectGeneration on every read, on every
+// replica). Every write that can change which metrics a filter matches, or
+// any field of a metric or group representation, calls it in its own
+// transaction: metric and group writes, and any future writer of what
+// those representations derive from (experiments and their metric
+// counters, views, event sources and lastSeen). A write that fails rolls
+// the bump back with everything else.
 func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
 	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?`, projectID)
 	return err
+}
+
+// bumpAllGenerations is bumpGeneration for a write outside any one project
+// whose data metric or group representations show (a team's name, a
+// member's name), so rare that invalidating every project is cheap.
+func bumpAllGenerations(ctx context.Context, t *txn) error {
+	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1`)
+	return err
+}
+
+// ProjectGeneration returns the generation of the project key (see
+// bumpGeneration): one single-row statement, so that a cached
+// representation costs one read to validate.
+//
+// On SQLite not even that, while nobody has committed since the generation
+// was last read: the wal-index header that every commit of every process
+// rewrites is read first (walStamp), and a generation read after a stamp
+// is current for as long as the stamp stays the same.
+func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) {
+	st, watched := db.wal.read()
+	if watched {
+		if gen, ok := db.gens.get(key, st); ok {
+			return gen, nil
+		}
+	}
+	var gen int64
+	if err := db.readRow(ctx, `SELECT metrics_generation FROM projects WHERE key = ?`, key).Scan(&gen); err != nil {
+		return 0, classify(err)
+	}
+	if watched {
+		db.gens.put(key, st, gen)
+	}
+	return gen, nil
 }
 
 // CreateMetric stores version 1 of a new metric.
@@ -313,7 +353,28 @@ func (db *DB) GetMetric(ctx context.Context, projectID, key, versionID string) (
 	if versionID == "" {
 		return scanMetric(db.readRow(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
 	}
-	return scanMetric(db.readRow(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+	return versionOf(scanMetric(db.readRow(ctx, versionByIDSelect, versionID)))(projectID, key)
+}
+
+// versionByIDSelect reads one version by its primary key alone. The project
+// and key are checked on the row afterwards (versionOf): with them in the
+// WHERE clause PostgreSQL may plan, from statistics taken while the table
+// was small, to walk every metric of the project through an index on
+// project_id, which made every create read the whole project back.
+var versionByIDSelect = versionMetricSelect + ` WHERE v.version_id = ?`
+
+// versionOf returns a check that the version scanned belongs to the metric
+// key of project projectID; a version ID of another metric is not found.
+func versionOf(m *catalog.Metric, err error) func(projectID, key string) (*catalog.Metric, error) {
+	return func(projectID, key string) (*catalog.Metric, error) {
+		if err != nil {
+			return nil, err
+		}
+		if m.ProjectID != projectID || m.Key != key {
+			return nil, core.ErrNotFound
+		}
+		return m, nil
+	}
 }
 
 // MetricForUpdate returns the head of a metric, locked inside a write.
@@ -339,7 +400,7 @@ func (t *txn) Metric(ctx context.Context, projectID, key, versionID string) (*ca
 	if versionID == "" {
 		return scanMetric(t.row(ctx, currentMetricSelect+` WHERE m.project_id = ? AND m.key = ?`, projectID, key))
 	}
-	return scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
+	return versionOf(scanMetric(t.row(ctx, versionByIDSelect, versionID)))(projectID, key)
 }
 
 // DeleteMetric removes a metric unless a metric group, an experiment
@@ -519,6 +580,13 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		// Experiment and rollout writes bump it too, so that connection
 		// filters are covered.
 		cacheable := q.View == ""
+		if cacheable && q.HasConnections == nil && q.UsedIn == "" {
+			page, n, ok, err := db.pageFromIDs(ctx, t, projectID, q, countWhere, countArgs)
+			if err != nil || ok {
+				out, total = page, n
+				return err
+			}
+		}
 		var err error
 		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
 		if err != nil {

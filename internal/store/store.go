@@ -40,12 +40,21 @@ type DB struct {
 	r, w    *sql.DB
 	dialect dialect
 	counts  *countCache
+	ids     *idCache
 	// rStmts and wStmts cache prepared statements per pool: parsing the
 	// larger queries costs more than running them on SQLite.
 	rStmts, wStmts *stmtCache
 	// statements counts the statements issued, so tests can assert that a
 	// request costs a fixed number of them.
 	statements atomic.Int64
+	// stats keeps PostgreSQL's planner statistics fresh; nil on SQLite.
+	stats *statsKeeper
+	// wal watches SQLite's commits (nil on PostgreSQL, or when the -shm
+	// file cannot be mapped); gens remembers project generations read
+	// since the last commit, so ProjectGeneration needs no statement.
+	wal  *walStamp
+	gens *genCache
+	path string // of the SQLite file
 	// observer learns of every committed audit entry; nil for none.
 	observer Observer
 }
@@ -102,6 +111,17 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.dialect.name == "sqlite" {
+		// The -shm file exists once a connection has read the database
+		// in WAL mode, as the migrations did.
+		db.wal = openWALStamp(db.path)
+	}
+	if db.dialect.name == "postgres" {
+		// Migrations and whatever wrote before this process started may
+		// have left statistics behind.
+		db.stats = newStatsKeeper(db)
+		db.stats.kick()
+	}
 	return db, nil
 }
 
@@ -130,7 +150,7 @@ func openPostgres(dsn string) (*DB, error) {
 	// A query cancelled by its context (the request deadline) closes its
 	// connection in pgx, and the pool discards it.
 	pool.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), rStmts: newStmtCache(pool)}
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool)}
 	db.wStmts = db.rStmts
 	return db, nil
 }
@@ -176,11 +196,13 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w)}, nil
+	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
+		path: path, gens: newGenCache()}, nil
 }
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.stats.close()
 	db.rStmts.close()
 	if db.wStmts != db.rStmts {
 		db.wStmts.close()
@@ -189,6 +211,7 @@ func (db *DB) Close() error {
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
+	db.wal.close()
 	return err
 }
 
@@ -376,12 +399,14 @@ type txn struct {
 	stmts  *stmtCache
 	misses []string // queries to prepare once the transaction is over
 	count  *atomic.Int64
+	n      int64 // statements issued in this transaction
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
 // q, or nil when q cannot be cached.
 func (t *txn) stmt(ctx context.Context, q string) (string, *sql.Stmt) {
 	t.count.Add(1)
+	t.n++
 	q = t.d.rebind(q)
 	if s := t.stmts.get(q); s != nil {
 		return q, t.tx.StmtContext(ctx, s)

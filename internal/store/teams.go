@@ -224,6 +224,10 @@ func (t *txn) UpdateTeam(ctx context.Context, team *account.Team, prevVersion in
 		}
 		return core.ErrStale
 	}
+	// Metric groups show their maintainer team's name.
+	if err := bumpAllGenerations(ctx, t); err != nil {
+		return err
+	}
 	var missing []string
 	for _, set := range []struct {
 		table, add string

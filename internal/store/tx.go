@@ -26,12 +26,12 @@ const maxAttempts = 5
 // rolls back when fn fails or panics. Transient conflicts re-run fn from the
 // start, so fn must read everything it decides on through tx.
 func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Change, error)) error {
-	var err error
-	for attempt := 1; ; attempt++ {
+	return withRetry(ctx, func() error {
+		var statements int64
 		// kind is the target kind of the entry this attempt wrote, if any.
 		var kind string
-		err = db.tx(ctx, true, func(t *txn) error {
-			kind = ""
+		err := db.tx(ctx, true, func(t *txn) error {
+			defer func() { statements = t.n }()
 			change, err := fn(t)
 			if err != nil || change == nil {
 				return err
@@ -43,18 +43,32 @@ func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Chang
 			kind = change.Target.Kind
 			return nil
 		})
+		if err == nil {
+			db.stats.wrote(statements)
+		}
 		if err == nil && kind != "" && db.observer != nil {
 			db.observer.AuditWritten(kind)
 		}
+		return err
+	})
+}
+
+// withRetry runs attempt, one whole transaction, until it succeeds, fails
+// for a reason other than a transient conflict, or has been tried
+// maxAttempts times; a transaction that still conflicts then becomes the
+// conflict error exhausted makes of it.
+func withRetry(ctx context.Context, attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
 		if !retryable(err) {
 			return err
 		}
-		if attempt == maxAttempts {
+		if n == maxAttempts {
 			return exhausted(err)
 		}
 		// Back off with jitter, so that writers that collided do not
 		// collide again in step.
-		wait := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
+		wait := time.Duration(n*n)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
 		select {
 		case <-ctx.Done():
 			return err
