@@ -19,6 +19,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/store"
 )
 
@@ -206,8 +207,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout})
 	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
+	// The browser SDK endpoints (goals, flag evaluation) live beside the
+	// REST API, outside its token authentication and CORS policy.
+	root := http.NewServeMux()
+	ingest.NewBrowser(db, db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(root)
+	root.Handle("/", srv)
 	a.server = &http.Server{
-		Handler:           srv,
+		Handler:           root,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -1,0 +1,339 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/ingest"
+	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+const testToken = "api-ingest-test-0123456789abcdef"
+
+// browserFixture is a store with the default project, a Browser over it
+// served on 127.0.0.1, and the client-side IDs of the two environments.
+type browserFixture struct {
+	srv        *httptest.Server
+	cat        *catalog.Services
+	ctx        context.Context // carries the owner as principal
+	production string          // client-side ID
+	test       string
+}
+
+func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, b.URL)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cat := catalog.New(db)
+	if _, err := cat.Auth.Bootstrap(ctx, testToken); err != nil {
+		t.Fatalf("Bootstrap: %v", err)
+	}
+	p, err := cat.Auth.Authenticate(ctx, testToken)
+	if err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	mux := http.NewServeMux()
+	ingest.NewBrowser(db, db, ingest.BrowserOptions{MaxBodyBytes: 4096}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f := &browserFixture{srv: srv, cat: cat, ctx: core.WithPrincipal(ctx, p)}
+	_, envs, err := cat.Projects.GetProject(ctx, "default")
+	if err != nil {
+		t.Fatalf("GetProject: %v", err)
+	}
+	for _, e := range envs {
+		switch e.Key {
+		case "production":
+			f.production = e.ID
+		case "test":
+			f.test = e.ID
+		}
+	}
+	if f.production == "" || f.test == "" {
+		t.Fatalf("default environments: %+v", envs)
+	}
+	return f
+}
+
+func (f *browserFixture) createMetric(t *testing.T, project string, m catalog.MetricPost) {
+	t.Helper()
+	if _, err := f.cat.Metrics.CreateMetric(f.ctx, project, m); err != nil {
+		t.Fatalf("CreateMetric(%s): %v", m.Key, err)
+	}
+}
+
+// do sends a request and returns status, headers and body.
+func (f *browserFixture) do(t *testing.T, method, path, body string, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Add(name, strings.TrimSpace(value))
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// errorOf decodes a LaunchDarkly error body, checking its id is set.
+func errorOf(t *testing.T, body string) (code, message string) {
+	t.Helper()
+	var e struct{ Code, Message, ID string }
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.ID == "" {
+		t.Fatalf("error body %q: want LaunchDarkly error JSON with an id (%v)", body, err)
+	}
+	return e.Code, e.Message
+}
+
+func TestGoals(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newBrowserFixture(t, b)
+		// Empty project: an empty array, never null.
+		st, h, body := f.do(t, "GET", "/sdk/goals/"+f.production, "")
+		if st != 200 || body != "[]\n" || h.Get("Content-Type") != "application/json" {
+			t.Fatalf("goals of an empty project = %d %q %q, want 200 []", st, h.Get("Content-Type"), body)
+		}
+
+		mk := func(key, kind string, urls []catalog.URLMatcher, selector string, mod ...func(*catalog.MetricDef)) catalog.MetricPost {
+			m := catalog.MetricPost{Key: key, Kind: kind, MetricDef: catalog.MetricDef{URLs: urls, Selector: selector}}
+			for _, fn := range mod {
+				fn(&m.MetricDef)
+			}
+			return m
+		}
+		archived := func(d *catalog.MetricDef) { d.Archived = true }
+		f.createMetric(t, "default", mk("signup-page", "pageview", []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/signup"}}, ""))
+		f.createMetric(t, "default", mk("pricing-page", "pageview", []catalog.URLMatcher{{Kind: "canonical", URL: "https://example.com/pricing"}, {Kind: "substring", Substring: "/plans"}}, ""))
+		f.createMetric(t, "default", mk("buy-click", "click", []catalog.URLMatcher{{Kind: "regex", Pattern: `^https://example\.com/(shop|cart)`}}, "#buy, .buy-button"))
+		f.createMetric(t, "default", mk("any-click", "click", []catalog.URLMatcher{{Kind: "substring", Substring: "example"}}, "a"))
+		f.createMetric(t, "default", mk("old-page", "pageview", []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/old"}}, "", archived))
+		f.createMetric(t, "default", catalog.MetricPost{Key: "checkout", Kind: "custom", MetricDef: catalog.MetricDef{EventKey: "checkout-completed"}})
+		// Another project's goals stay out.
+		if _, _, err := f.cat.Projects.CreateProject(f.ctx, catalog.ProjectPost{Key: "other", Name: "Other"}); err != nil {
+			t.Fatalf("CreateProject: %v", err)
+		}
+		f.createMetric(t, "other", mk("other-page", "pageview", []catalog.URLMatcher{{Kind: "substring", Substring: "/"}}, ""))
+
+		want := `[
+			{"key":"any-click","kind":"click","urls":[{"kind":"substring","substring":"example"}],"selector":"a"},
+			{"key":"buy-click","kind":"click","urls":[{"kind":"regex","pattern":"^https://example\\.com/(shop|cart)"}],"selector":"#buy, .buy-button"},
+			{"key":"pricing-page","kind":"pageview","urls":[{"kind":"canonical","url":"https://example.com/pricing"},{"kind":"substring","substring":"/plans"}]},
+			{"key":"signup-page","kind":"pageview","urls":[{"kind":"exact","url":"https://example.com/signup"}]}
+		]`
+		for _, env := range []string{f.production, f.test} {
+			st, h, body = f.do(t, "GET", "/sdk/goals/"+env, "", "Origin: http://127.0.0.1:9999")
+			if st != 200 {
+				t.Fatalf("goals = %d %s", st, body)
+			}
+			if d := jsonDiff(t, want, body); d != "" {
+				t.Errorf("goals (-want +got):\n%s", d)
+			}
+			if got := h.Get("Access-Control-Allow-Origin"); got != "http://127.0.0.1:9999" {
+				t.Errorf("Access-Control-Allow-Origin = %q", got)
+			}
+			if got := h.Get("Access-Control-Expose-Headers"); got != "Date" {
+				t.Errorf("Access-Control-Expose-Headers = %q, want Date", got)
+			}
+		}
+		// Byte-exact for one goal: nothing but the four fields.
+		st, _, body = f.do(t, "GET", "/sdk/goals/"+f.production, "")
+		if st != 200 || !strings.Contains(body, `{"key":"signup-page","kind":"pageview","urls":[{"kind":"exact","url":"https://example.com/signup"}]}`) {
+			t.Errorf("goals body %s lacks the exact signup-page goal", body)
+		}
+
+		// Unknown client-side IDs are 404 with LaunchDarkly's error JSON.
+		for _, id := range []string{"0123456789abcdef01234567", "nope", "sdk-" + f.production} {
+			st, h, body := f.do(t, "GET", "/sdk/goals/"+id, "")
+			if st != 404 {
+				t.Fatalf("goals of %q = %d %s, want 404", id, st, body)
+			}
+			if code, msg := errorOf(t, body); code != "not_found" || msg != "unknown client-side ID" {
+				t.Errorf("goals of %q: error %q %q", id, code, msg)
+			}
+			if h.Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("404 without CORS headers: a browser could not read it")
+			}
+		}
+		// Other methods: 405 with Allow.
+		st, h, body = f.do(t, "POST", "/sdk/goals/"+f.production, "[]")
+		if st != 405 || h.Get("Allow") != "GET, OPTIONS" {
+			t.Errorf("POST goals = %d Allow %q %s", st, h.Get("Allow"), body)
+		}
+	})
+}
+
+func jsonDiff(t *testing.T, want, got string) string {
+	t.Helper()
+	var w, g any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("want: %v", err)
+	}
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("got %q: %v", got, err)
+	}
+	return cmp.Diff(w, g)
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestEvalx(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newBrowserFixture(t, b)
+		env := f.production
+		good := []string{
+			`{"kind":"user","key":"u1","name":"Ann"}`,
+			`{"kind":"multi","user":{"key":"u1"},"org":{"key":"o1"}}`,
+			`{"key":"legacy-user","email":"a@example.com"}`, // an old-style user
+		}
+		for _, c := range good {
+			for _, seg := range []string{b64(c), base64.URLEncoding.EncodeToString([]byte(c))} {
+				for _, p := range []string{"/contexts/", "/users/"} {
+					st, h, body := f.do(t, "GET", "/sdk/evalx/"+env+p+seg+"?withReasons=true", "")
+					if st != 200 || body != "{}\n" || h.Get("Content-Type") != "application/json" {
+						t.Errorf("GET evalx %s%s = %d %q %s", p, c, st, h.Get("Content-Type"), body)
+					}
+				}
+			}
+			for _, p := range []string{"/context", "/user"} {
+				st, _, body := f.do(t, "REPORT", "/sdk/evalx/"+env+p, c, "Content-Type: application/json")
+				if st != 200 || body != "{}\n" {
+					t.Errorf("REPORT evalx %s %s = %d %s", p, c, st, body)
+				}
+			}
+		}
+
+		bad := []struct{ name, seg, want string }{
+			{"not base64", "%21%21%21", "the context in the path is not base64url-encoded"},
+			{"standard base64 alphabet", base64.StdEncoding.EncodeToString([]byte(`{"kind":"user","key":">>>"}`)), "the context in the path is not base64url-encoded"},
+			{"not JSON", b64("user-1"), "the context is not valid: "},
+			{"JSON array", b64(`[1]`), "the context is not valid: "},
+			{"no key", b64(`{"kind":"user"}`), "the context is not valid: "},
+			{"empty key", b64(`{"kind":"user","key":""}`), "the context is not valid: "},
+			{"kind kind", b64(`{"kind":"kind","key":"k"}`), "the context is not valid: "},
+			{"bad kind chars", b64(`{"kind":"us er","key":"k"}`), "the context is not valid: "},
+			{"multi without contexts", b64(`{"kind":"multi"}`), "the context is not valid: "},
+		}
+		for _, c := range bad {
+			st, _, body := f.do(t, "GET", "/sdk/evalx/"+env+"/contexts/"+c.seg, "")
+			if st != 400 {
+				t.Errorf("%s: GET = %d %s, want 400", c.name, st, body)
+				continue
+			}
+			if code, msg := errorOf(t, body); code != "invalid_request" || !strings.HasPrefix(msg, c.want) {
+				t.Errorf("%s: error %q %q, want invalid_request %q…", c.name, code, msg, c.want)
+			}
+		}
+		for _, body := range []string{"", "{", `"user"`, `{"kind":"user"}`, `{"kind":"user","key":1}`} {
+			st, _, got := f.do(t, "REPORT", "/sdk/evalx/"+env+"/context", body, "Content-Type: application/json")
+			if st != 400 {
+				t.Errorf("REPORT %q = %d %s, want 400", body, st, got)
+				continue
+			}
+			if code, _ := errorOf(t, got); code != "invalid_request" {
+				t.Errorf("REPORT %q: code %q", body, code)
+			}
+		}
+		big := `{"kind":"user","key":"u","name":"` + strings.Repeat("x", 5000) + `"}`
+		if st, _, got := f.do(t, "REPORT", "/sdk/evalx/"+env+"/context", big); st != 413 {
+			t.Errorf("REPORT of 5 kB with a 4 kB limit = %d %s, want 413", st, got)
+		}
+
+		// Unknown environment first: 404 even for a bad context.
+		for _, req := range [][2]string{{"GET", "/sdk/evalx/nope/contexts/" + b64(good[0])}, {"GET", "/sdk/evalx/nope/contexts/!!"}, {"REPORT", "/sdk/evalx/nope/context"}} {
+			st, _, body := f.do(t, req[0], req[1], good[0])
+			if st != 404 {
+				t.Errorf("%s %s = %d %s, want 404", req[0], req[1], st, body)
+			}
+		}
+		// Wrong methods.
+		for _, req := range [][3]string{
+			{"REPORT", "/sdk/evalx/" + env + "/contexts/" + b64(good[0]), "GET, OPTIONS"},
+			{"GET", "/sdk/evalx/" + env + "/context", "REPORT, OPTIONS"},
+			{"POST", "/sdk/evalx/" + env + "/context", "REPORT, OPTIONS"},
+		} {
+			st, h, body := f.do(t, req[0], req[1], "")
+			if st != 405 || h.Get("Allow") != req[2] {
+				t.Errorf("%s %s = %d Allow %q %s, want 405 Allow %q", req[0], req[1], st, h.Get("Allow"), body, req[2])
+			}
+		}
+	})
+}
+
+func TestBrowserCORSPreflight(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newBrowserFixture(t, b)
+		env := f.production
+		cases := []struct {
+			path, method, allow string
+		}{
+			{"/sdk/goals/" + env, "GET", "GET, OPTIONS"},
+			{"/sdk/evalx/" + env + "/contexts/" + b64(`{"kind":"user","key":"u"}`), "GET", "GET, OPTIONS"},
+			{"/sdk/evalx/" + env + "/context", "REPORT", "REPORT, OPTIONS"},
+			{"/sdk/evalx/" + env + "/user", "REPORT", "REPORT, OPTIONS"},
+			// A preflight never needs a valid ID: the browser sends no
+			// credentials with it, and the real request gets the 404.
+			{"/sdk/goals/unknown", "GET", "GET, OPTIONS"},
+		}
+		for _, c := range cases {
+			st, h, body := f.do(t, "OPTIONS", c.path, "",
+				"Origin: http://127.0.0.1:5000",
+				"Access-Control-Request-Method: "+c.method,
+				"Access-Control-Request-Headers: content-type,x-launchdarkly-user-agent,x-launchdarkly-wrapper,x-launchdarkly-instance-id,x-launchdarkly-brand-new, x-evil, x-launchdarkly-bad name")
+			want := map[string]string{
+				"Access-Control-Allow-Origin":      "http://127.0.0.1:5000",
+				"Access-Control-Allow-Methods":     c.allow,
+				"Access-Control-Allow-Headers":     "Cache-Control, Content-Type, Content-Length, Accept-Encoding, X-LaunchDarkly-User-Agent, X-LaunchDarkly-Payload-ID, X-LaunchDarkly-Wrapper, X-LaunchDarkly-Event-Schema, X-LaunchDarkly-Tags, X-LaunchDarkly-Instance-Id, x-launchdarkly-brand-new",
+				"Access-Control-Allow-Credentials": "false",
+				"Access-Control-Expose-Headers":    "Date",
+				"Access-Control-Max-Age":           "300",
+			}
+			if st != 200 || body != "" {
+				t.Errorf("OPTIONS %s = %d %q, want 200 and no body", c.path, st, body)
+			}
+			got := map[string]string{}
+			for k := range want {
+				got[k] = h.Get(k)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("OPTIONS %s headers (-want +got):\n%s", c.path, d)
+			}
+			if v := strings.Join(h.Values("Vary"), ", "); !strings.Contains(v, "Origin") {
+				t.Errorf("Vary = %q, want Origin in it", v)
+			}
+		}
+		// Without Origin (not a browser), any origin.
+		st, h, _ := f.do(t, "OPTIONS", "/sdk/goals/"+env, "")
+		if st != 200 || h.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("OPTIONS without Origin = %d %q", st, h.Get("Access-Control-Allow-Origin"))
+		}
+	})
+}
