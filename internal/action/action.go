@@ -12,6 +12,10 @@ const (
 	CreateProject     Action = "createProject"
 	DeleteProject     Action = "deleteProject"
 	CreateEnvironment Action = "createEnvironment"
+	// UpdateAPIKey and UpdateMobileKey reset an environment's SDK key and
+	// mobile key.
+	UpdateAPIKey    Action = "updateApiKey"
+	UpdateMobileKey Action = "updateMobileKey"
 )
 
 // Metric actions. A patch records one update action per changed field

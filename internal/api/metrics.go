@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 )
@@ -95,9 +96,15 @@ type dependentRollout struct {
 	Links           links  `json:"_links"`
 }
 
+// eventSource is one entry of expand=eventSources: key and lastSeen as in
+// LaunchDarkly, the rest metricsd's additions.
 type eventSource struct {
-	Key      string `json:"key"`
-	LastSeen int64  `json:"lastSeen"`
+	Key            string `json:"key"`
+	Kind           string `json:"kind"`
+	EnvironmentKey string `json:"environmentKey"`
+	FirstSeen      int64  `json:"firstSeen"`
+	LastSeen       int64  `json:"lastSeen"`
+	Volume30Days   int64  `json:"volume30Days"`
 }
 
 type flagListing struct {
@@ -151,7 +158,7 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 		UnitAggregationType: d.UnitAggregationType, AnalysisType: d.AnalysisType, PercentileValue: d.PercentileValue,
 		EventDefault: d.EventDefault, DataSource: d.DataSource, Archived: d.Archived,
 		Selector: d.Selector, URLs: d.URLs, TraceQuery: d.TraceQuery, TraceValueLocation: d.TraceValueLocation,
-		IsActive:                  m.Usage.IsActive(),
+		IsActive:                  m.Usage.IsActive(time.Now()),
 		ActiveExperimentCount:     m.Usage.ActiveExperimentCount,
 		ActiveGuardedRolloutCount: m.Usage.ActiveGuardedRolloutCount,
 		AttachedFlagCount:         m.Usage.AttachedFlagCount,
@@ -205,7 +212,8 @@ func newMetricRep(m *catalog.Metric, expand catalog.ExpandSet, x *catalog.Metric
 	if expand[catalog.ExpandEventSources] {
 		list := make([]eventSource, 0, len(x.EventSources))
 		for _, e := range x.EventSources {
-			list = append(list, eventSource{Key: e.Key, LastSeen: epochMS(e.LastSeen)})
+			list = append(list, eventSource{Key: e.Key, Kind: e.Kind, EnvironmentKey: e.EnvironmentKey,
+				FirstSeen: epochMS(e.FirstSeen), LastSeen: epochMS(e.LastSeen), Volume30Days: e.Volume30d})
 		}
 		rep.EventSources = &list
 	}

@@ -29,6 +29,13 @@ func (s *Server) table() []route {
 		{"/api/v2/projects/{projectKey}/environments/{environmentKey}", map[string]handlerFunc{
 			http.MethodGet: s.getEnvironment,
 		}},
+		// SDK credentials of an environment (issue 10).
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey", map[string]handlerFunc{
+			http.MethodPost: s.resetSDKKey,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey", map[string]handlerFunc{
+			http.MethodPost: s.resetMobileKey,
+		}},
 		{"/api/v2/metrics/{projectKey}", map[string]handlerFunc{
 			http.MethodGet:  s.listMetrics,
 			http.MethodPost: s.createMetric,

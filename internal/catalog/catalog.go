@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
@@ -110,6 +108,7 @@ type ProjectStore interface {
 type Projects struct {
 	store ProjectStore
 	now   core.Clock
+	hooks keyHooks
 }
 
 // MetricStore is what metric requests need.
@@ -219,7 +218,7 @@ func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated stri
 func newEnvironment(projectID, key, name, color string, critical bool, now time.Time) Environment {
 	return Environment{
 		ID: core.NewObjectID(), ProjectID: projectID, Key: key, Name: name, Color: color,
-		APIKey: "sdk-" + uuid.NewString(), MobileKey: "mob-" + uuid.NewString(),
+		APIKey: NewSDKKey(), MobileKey: NewMobileKey(),
 		Critical: critical, Tags: []string{}, CreatedAt: now,
 	}
 }

@@ -194,7 +194,9 @@ func (c *Projects) GetProject(ctx context.Context, key string) (*Project, []Envi
 
 // DeleteProject removes a project with its environments and metrics.
 func (c *Projects) DeleteProject(ctx context.Context, key string) error {
-	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	var revoked []string
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+		revoked = revoked[:0]
 		p, err := projectIn(ctx, tx, key)
 		if err != nil {
 			return nil, err
@@ -206,8 +208,15 @@ func (c *Projects) DeleteProject(ctx context.Context, key string) error {
 		if err := tx.DeleteProject(ctx, key); err != nil {
 			return nil, err
 		}
+		for _, e := range envs {
+			revoked = append(revoked, e.APIKey, e.MobileKey, e.ID)
+		}
 		return projectChange(p, nil, envs, action.DeleteProject), nil
 	})
+	if err == nil {
+		c.hooks.revoked(revoked...)
+	}
+	return err
 }
 
 // GetEnvironment returns one environment of a project.

@@ -65,6 +65,7 @@ type Store interface {
 // rows nobody else can change meanwhile.
 type Tx interface {
 	ProjectTx
+	KeyTx
 	MetricTx
 	GroupTx
 	account.Tx

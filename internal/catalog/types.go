@@ -72,9 +72,17 @@ type MetricUsage struct {
 	LastSeen                  *time.Time
 }
 
-// IsActive reports whether a running experiment or an active guarded rollout
-// currently measures the metric.
-func (u MetricUsage) IsActive() bool {
+// ActiveDataWindow is how recent a metric's latest events must be for the
+// metric to count as active.
+const ActiveDataWindow = 7 * 24 * time.Hour
+
+// IsActive reports whether the metric had events within ActiveDataWindow
+// before now, or a running experiment or an active guarded rollout
+// currently measures it.
+func (u MetricUsage) IsActive(now time.Time) bool {
+	if u.LastSeen != nil && now.Sub(*u.LastSeen) <= ActiveDataWindow {
+		return true
+	}
 	return u.ActiveExperimentCount > 0 || u.ActiveGuardedRolloutCount > 0
 }
 
@@ -110,10 +118,17 @@ type GuardedRolloutRef struct {
 	CreatedAt       time.Time
 }
 
-// EventSource is a source of events seen for a metric.
+// EventSource is the events of one environment that feed a metric.
 type EventSource struct {
-	Key      string
+	EnvironmentKey string
+	// Kind and Key are the event kind (custom, pageview, click) and key.
+	Kind      string
+	Key       string
+	FirstSeen time.Time
+	// LastSeen is the start of the latest hour with events.
 	LastSeen time.Time
+	// Volume30d counts the events of the last 30 days.
+	Volume30d int64
 }
 
 // FlagRef names a flag attached to a metric through an experiment or rollout.

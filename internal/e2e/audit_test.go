@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -231,6 +233,8 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 		cases := []writeCase{
 			{http.MethodPost, "/api/v2/projects", "/api/v2/projects", `{"key":"p2","name":"P2"}`, nil, 201, "project", "createProject", "proj/p2"},
 			{http.MethodDelete, "/api/v2/projects/{projectKey}", "/api/v2/projects/p2", "", nil, 204, "project", "deleteProject", "proj/p2"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey", "/api/v2/projects/default/environments/test/apiKey?expiry=" + strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10), "", nil, 200, "environment", "updateApiKey", "proj/default:env/test"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey", "/api/v2/projects/default/environments/test/mobileKey", "", nil, 200, "environment", "updateMobileKey", "proj/default:env/test"},
 			{http.MethodPost, "/api/v2/metrics/{projectKey}", "/api/v2/metrics/default", `{"key":"c","kind":"custom","eventKey":"c"}`, nil, 201, "metric", "createMetric", "proj/default:metric/c"},
 			{http.MethodPatch, "/api/v2/metrics/{projectKey}/{metricKey}", metricPath("default", "c"), `[{"op":"replace","path":"/description","value":"d"}]`, nil, 200, "metric", "updateDescription", "proj/default:metric/c"},
 			{http.MethodDelete, "/api/v2/metrics/{projectKey}/{metricKey}", metricPath("default", "gone"), "", nil, 204, "metric", "deleteMetric", "proj/default:metric/gone"},

@@ -70,7 +70,7 @@ func TestMetricUsage(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		e := startServer(t, b)
 		ctx := context.Background()
-		used := e.createMetric(t, "default", `{"key":"used","kind":"custom","eventKey":"e"}`)
+		used := e.createMetric(t, "default", `{"key":"used","kind":"custom","eventKey":"used-event"}`)
 		grouped := e.createMetric(t, "default", `{"key":"grouped","kind":"custom","eventKey":"e"}`)
 		e.createMetric(t, "default", `{"key":"idle","kind":"custom","eventKey":"e"}`)
 		proj, _, err := e.client.ProjectsApi.GetProject(ctx, "default").Execute()
@@ -102,8 +102,15 @@ func TestMetricUsage(t *testing.T) {
 		db.exec(t, `INSERT INTO guarded_rollouts (id, project_id, environment_id, flag_key, flag_name, flag_purpose, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			"885ccadf-181b-4a9a-8414-7ad6f7ba2db0", proj.Id, prod.Id, "flag-b", "Flag B", "migration", "monitoring", int64(1700000300000))
 		db.exec(t, `INSERT INTO guarded_rollout_metrics (rollout_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "885ccadf-181b-4a9a-8414-7ad6f7ba2db0", usedID, nil)
-		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "sdk", int64(1700000400000))
-		db.exec(t, `INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)`, usedID, "api", int64(1700000350000))
+		// Events of "used" were seen in both environments.
+		testEnv, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "test").Execute()
+		if err != nil {
+			t.Fatalf("GetEnvironment: %v", err)
+		}
+		db.exec(t, `INSERT INTO event_sources (environment_id, project_id, kind, event_key, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
+			prod.Id, proj.Id, "custom", "used-event", int64(1699999200000), int64(1700000400000))
+		db.exec(t, `INSERT INTO event_sources (environment_id, project_id, kind, event_key, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
+			testEnv.Id, proj.Id, "custom", "used-event", int64(1700000000000), int64(1700000350000))
 
 		const envLinks = `"_links": {"parent": {"href": "/api/v2/projects/default/environments/production", "type": "application/json"},
 			"self": {"href": "/api/v2/projects/default/environments/production/experiments/%s", "type": "application/json"}}`
@@ -149,7 +156,9 @@ func TestMetricUsage(t *testing.T) {
 			for k, v := range jsonValue(t, `{`+usage+`, "_attachedFeatures": `+attached+`,
 				"experimentCount": 2, "metricGroupCount": 1, "guardedRolloutCount": 1,
 				"experiments": [`+expRunning+`, `+expOld+`], "metricGroups": [`+group+`],
-				"guardedRollouts": [`+rollout+`], "eventSources": [{"key": "api", "lastSeen": 1700000350000}, {"key": "sdk", "lastSeen": 1700000400000}],
+				"guardedRollouts": [`+rollout+`], "eventSources": [
+					{"key": "used-event", "kind": "custom", "environmentKey": "production", "firstSeen": 1699999200000, "lastSeen": 1700000400000, "volume30Days": 0},
+					{"key": "used-event", "kind": "custom", "environmentKey": "test", "firstSeen": 1700000000000, "lastSeen": 1700000350000, "volume30Days": 0}],
 				"lastUsedInExperiment": `+expOld+`, "lastUsedInGuardedRollout": `+rollout+`}`).(map[string]any) {
 				want[k] = v
 			}

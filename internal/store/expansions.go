@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 )
@@ -80,7 +81,13 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 			}
 		}
 		if want[catalog.ExpandEventSources] {
-			rows, err := t.query(ctx, `SELECT source, last_seen FROM metric_event_sources WHERE metric_id = ? ORDER BY source`, metricID)
+			since := ms(time.Now().Add(-30 * 24 * time.Hour))
+			rows, err := t.query(ctx, `SELECT env.key, s.kind, s.event_key, s.first_seen, s.last_seen,
+				(SELECT COALESCE(SUM(r.event_count), 0) FROM event_rollups r WHERE r.environment_id = s.environment_id
+					AND r.kind = s.kind AND r.event_key = s.event_key AND r.hour >= ?)
+				FROM metrics m JOIN event_sources s ON `+metricSource("s")+`
+				JOIN environments env ON env.id = s.environment_id
+				WHERE m.id = ? ORDER BY env.created_at, env.id`, since, metricID)
 			if err != nil {
 				return err
 			}
@@ -88,11 +95,11 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 			x.EventSources = []catalog.EventSource{}
 			for rows.Next() {
 				var s catalog.EventSource
-				var seen int64
-				if err := rows.Scan(&s.Key, &seen); err != nil {
+				var first, last int64
+				if err := rows.Scan(&s.EnvironmentKey, &s.Kind, &s.Key, &first, &last, &s.Volume30d); err != nil {
 					return err
 				}
-				s.LastSeen = fromMS(seen)
+				s.FirstSeen, s.LastSeen = fromMS(first), fromMS(last)
 				x.EventSources = append(x.EventSources, s)
 			}
 			if err := rows.Err(); err != nil {

@@ -95,9 +95,12 @@ func TestMetricUsage(t *testing.T) {
 			[]any{"r1", idOf["rollout-only"], nil},
 			[]any{"r2", nil, "g1"},
 			[]any{"r3", nil, "g1"})
-		ins("metric_event_sources", "metric_id, source, last_seen",
-			[]any{idOf["direct"], "snowflake", ms(55 * time.Second)},
-			[]any{idOf["direct"], "launchdarkly", ms(50 * time.Second)})
+		ins("event_sources", "environment_id, project_id, kind, event_key, first_seen, last_seen",
+			[]any{test.ID, p.ID, "custom", "direct", ms(40 * time.Second), ms(55 * time.Second)},
+			[]any{prod.ID, p.ID, "custom", "direct", ms(45 * time.Second), ms(50 * time.Second)},
+			// Not sources of "direct": another kind, another key.
+			[]any{prod.ID, p.ID, "pageview", "direct", ms(45 * time.Second), ms(58 * time.Second)},
+			[]any{prod.ID, p.ID, "custom", "idle-event", ms(45 * time.Second), ms(58 * time.Second)})
 		ins("views", "id, project_id, key, name", []any{"v1", p.ID, "kpis", "KPIs"})
 		ins("view_metrics", "view_id, metric_id", []any{"v1", idOf["direct"]}, []any{"v1", idOf["idle"]})
 
@@ -151,8 +154,8 @@ func TestMetricUsage(t *testing.T) {
 				MetricGroups:    []catalog.MetricGroupRef{g2},
 				GuardedRollouts: []catalog.GuardedRolloutRef{r1},
 				EventSources: []catalog.EventSource{
-					{Key: "launchdarkly", LastSeen: at(50 * time.Second)},
-					{Key: "snowflake", LastSeen: at(55 * time.Second)},
+					{EnvironmentKey: "production", Kind: "custom", Key: "direct", FirstSeen: at(45 * time.Second), LastSeen: at(50 * time.Second)},
+					{EnvironmentKey: "test", Kind: "custom", Key: "direct", FirstSeen: at(40 * time.Second), LastSeen: at(55 * time.Second)},
 				},
 				LastUsedInExperiment:     &e3,
 				LastUsedInGuardedRollout: &r1,
@@ -185,8 +188,8 @@ func TestMetricUsage(t *testing.T) {
 			{"grouped", catalog.ExpandSet{catalog.ExpandGuardedRollouts: true}, catalog.MetricExpansions{GuardedRollouts: []catalog.GuardedRolloutRef{r2, r3}}},
 			{"grouped", catalog.ExpandSet{catalog.ExpandLastUsedInGuardedRollout: true}, catalog.MetricExpansions{LastUsedInGuardedRollout: &r3}},
 			{"direct", catalog.ExpandSet{catalog.ExpandEventSources: true}, catalog.MetricExpansions{EventSources: []catalog.EventSource{
-				{Key: "launchdarkly", LastSeen: at(50 * time.Second)},
-				{Key: "snowflake", LastSeen: at(55 * time.Second)},
+				{EnvironmentKey: "production", Kind: "custom", Key: "direct", FirstSeen: at(45 * time.Second), LastSeen: at(50 * time.Second)},
+				{EnvironmentKey: "test", Kind: "custom", Key: "direct", FirstSeen: at(40 * time.Second), LastSeen: at(55 * time.Second)},
 			}}},
 		} {
 			got, err := db.MetricExpansions(ctx, idOf[tc.metric], tc.want)
@@ -267,7 +270,7 @@ func TestMetricUsage(t *testing.T) {
 				t.Fatalf("DeleteProject with usage rows: %v", err)
 			}
 			for _, table := range []string{"metrics", "metric_versions", "metric_tags", "metric_groups", "metric_group_metrics",
-				"experiments", "experiment_metrics", "guarded_rollouts", "guarded_rollout_metrics", "metric_event_sources", "views", "view_metrics", "environments"} {
+				"experiments", "experiment_metrics", "guarded_rollouts", "guarded_rollout_metrics", "event_sources", "views", "view_metrics", "environments"} {
 				if n := raw.count("SELECT COUNT(*) FROM " + table); n != 0 {
 					t.Errorf("%s rows after DeleteProject = %d, want 0", table, n)
 				}

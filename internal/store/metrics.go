@@ -31,6 +31,15 @@ var (
 	rolloutsOf       = "FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE " + usesMetric("rm")
 )
 
+// metricSource is a condition on an event_sources alias: the row is a
+// source of the metric aliased m, in any environment of its project. A
+// custom metric is fed by custom events with its event key; a pageview or
+// click metric by events of its kind keyed by the metric's key (the goal
+// key browser SDKs send, or the key a server-sent event's URL matched).
+func metricSource(alias string) string {
+	return fmt.Sprintf("%[1]s.project_id = m.project_id AND %[1]s.kind = m.kind AND %[1]s.event_key = (CASE WHEN m.kind = 'custom' THEN m.event_key ELSE m.key END)", alias)
+}
+
 // usageCols computes MetricUsage for the metric aliased m.
 var usageCols = strings.Join([]string{
 	"(SELECT COUNT(DISTINCT e.id) " + experimentsOf + ")",
@@ -40,7 +49,7 @@ var usageCols = strings.Join([]string{
 	"(SELECT COUNT(DISTINCT r.id) " + rolloutsOf + " AND " + activeRollout + ")",
 	"(SELECT COUNT(*) FROM (SELECT e.flag_key " + experimentsOf + " AND " + runningExperiment +
 		" UNION SELECT r.flag_key " + rolloutsOf + " AND " + activeRollout + ") f)",
-	"(SELECT MAX(s.last_seen) FROM metric_event_sources s WHERE s.metric_id = m.id)",
+	"(SELECT MAX(s.last_seen) FROM event_sources s WHERE " + metricSource("s") + ")",
 }, ",\n\t")
 
 const metricHeadCols = `m.id, m.project_id, p.key, m.key, m.kind, m.created_at`

@@ -330,7 +330,6 @@ func TestDeleteMetric(t *testing.T) {
 		}
 		other := simpleMetric(p2, "metric-keep", "doomed", at(0))
 		mustMetric(t, db, other)
-		raw.exec("INSERT INTO metric_event_sources (metric_id, source, last_seen) VALUES (?, ?, ?)", m.ID, "launchdarkly", at(0).UnixMilli())
 
 		if err := db.DeleteMetric(ctx, p.ID, "doomed"); err != nil {
 			t.Fatalf("DeleteMetric: %v", err)
@@ -340,7 +339,7 @@ func TestDeleteMetric(t *testing.T) {
 				t.Errorf("GetMetric(%q) after delete: err = %v, want ErrNotFound", v, err)
 			}
 		}
-		for _, table := range []string{"metrics WHERE id", "metric_versions WHERE metric_id", "metric_tags WHERE metric_id", "metric_event_sources WHERE metric_id"} {
+		for _, table := range []string{"metrics WHERE id", "metric_versions WHERE metric_id", "metric_tags WHERE metric_id"} {
 			if n := raw.count("SELECT COUNT(*) FROM "+table+" = ?", m.ID); n != 0 {
 				t.Errorf("%s rows left: %d", table, n)
 			}

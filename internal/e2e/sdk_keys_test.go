@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"context"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+var (
+	sdkKeyPattern    = regexp.MustCompile(`^sdk-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	mobileKeyPattern = regexp.MustCompile(`^mob-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// TestSDKKeys checks the credentials of environments: generated at
+// creation, reset with LaunchDarkly's endpoints, and never valid on the
+// REST API.
+func TestSDKKeys(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		ctx := context.Background()
+		prod, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
+		if err != nil {
+			t.Fatalf("GetEnvironment: %v", err)
+		}
+		test, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "test").Execute()
+		if err != nil {
+			t.Fatalf("GetEnvironment: %v", err)
+		}
+		for _, env := range []struct{ sdk, mob string }{{prod.ApiKey, prod.MobileKey}, {test.ApiKey, test.MobileKey}} {
+			if !sdkKeyPattern.MatchString(env.sdk) || !mobileKeyPattern.MatchString(env.mob) {
+				t.Errorf("keys %q, %q do not look like LaunchDarkly's", env.sdk, env.mob)
+			}
+		}
+		if prod.ApiKey == test.ApiKey || prod.MobileKey == test.MobileKey || prod.Id == test.Id {
+			t.Errorf("environments share credentials: %+v %+v", prod, test)
+		}
+
+		t.Run("SDK credentials are not access tokens", func(t *testing.T) {
+			for _, cred := range []string{prod.ApiKey, prod.MobileKey, prod.Id, "api_key " + prod.MobileKey} {
+				st, body, _ := e.do(t, "GET", "/api/v2/projects/default", "", "Authorization: "+cred)
+				wantError(t, "REST API with an SDK credential", st, body, 401)
+			}
+		})
+
+		t.Run("reset SDK key without expiry", func(t *testing.T) {
+			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentSDKKey(ctx, "default", "production").Execute()
+			if err != nil {
+				t.Fatalf("ResetEnvironmentSDKKey: %v (status %d)", err, status(resp))
+			}
+			if env.ApiKey == prod.ApiKey || !sdkKeyPattern.MatchString(env.ApiKey) || env.MobileKey != prod.MobileKey || env.Id != prod.Id {
+				t.Errorf("after reset: apiKey %q (was %q), mobileKey %q (was %q)", env.ApiKey, prod.ApiKey, env.MobileKey, prod.MobileKey)
+			}
+			got, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
+			if err != nil || got.ApiKey != env.ApiKey {
+				t.Errorf("GetEnvironment after reset: apiKey %q, err %v; want %q", got.ApiKey, err, env.ApiKey)
+			}
+			prod.ApiKey = env.ApiKey
+		})
+
+		t.Run("reset SDK key with expiry", func(t *testing.T) {
+			expiry := time.Now().Add(time.Hour).UnixMilli()
+			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentSDKKey(ctx, "default", "production").Expiry(expiry).Execute()
+			if err != nil {
+				t.Fatalf("ResetEnvironmentSDKKey: %v (status %d)", err, status(resp))
+			}
+			// Both keys work until the old one expires.
+			_ = prod.ApiKey
+			prod.ApiKey = env.ApiKey
+			// Resetting again without expiry retires the key in use; the
+			// one kept until expiry still works.
+			env2, _, err := e.client.EnvironmentsApi.ResetEnvironmentSDKKey(ctx, "default", "production").Execute()
+			if err != nil {
+				t.Fatalf("ResetEnvironmentSDKKey: %v", err)
+			}
+			prod.ApiKey = env2.ApiKey
+		})
+
+		t.Run("reset mobile key", func(t *testing.T) {
+			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentMobileKey(ctx, "default", "production").Execute()
+			if err != nil {
+				t.Fatalf("ResetEnvironmentMobileKey: %v (status %d)", err, status(resp))
+			}
+			if env.MobileKey == prod.MobileKey || !mobileKeyPattern.MatchString(env.MobileKey) || env.ApiKey != prod.ApiKey {
+				t.Errorf("after reset: mobileKey %q (was %q), apiKey %q (was %q)", env.MobileKey, prod.MobileKey, env.ApiKey, prod.ApiKey)
+			}
+		})
+
+		t.Run("reset errors", func(t *testing.T) {
+			st, body, _ := e.do(t, "POST", "/api/v2/projects/default/environments/nope/apiKey", "")
+			wantError(t, "unknown environment", st, body, 404)
+			st, body, _ = e.do(t, "POST", "/api/v2/projects/nope/environments/production/mobileKey", "")
+			wantError(t, "unknown project", st, body, 404)
+			st, body, _ = e.do(t, "POST", "/api/v2/projects/default/environments/production/apiKey?expiry=soon", "")
+			wantError(t, "bad expiry", st, body, 400, "expiry")
+			st, body, _ = e.do(t, "POST", "/api/v2/projects/default/environments/production/apiKey", "", "Authorization: "+prod.ApiKey)
+			wantError(t, "reset with an SDK key", st, body, 401)
+		})
+	})
+}
