@@ -19,6 +19,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/store"
 )
@@ -210,7 +211,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// The browser SDK endpoints (goals, flag evaluation) live beside the
 	// REST API, outside its token authentication and CORS policy.
 	root := http.NewServeMux()
-	ingest.NewBrowser(db, db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(root)
+	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(root)
 	root.Handle("/", srv)
 	a.server = &http.Server{
 		Handler:           root,

@@ -18,13 +18,14 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 )
 
-// ClientSideEnvironments finds environments by client-side ID.
-type ClientSideEnvironments interface {
-	// EnvironmentByClientSideID returns the environment whose _id is id,
-	// or core.ErrNotFound.
-	EnvironmentByClientSideID(ctx context.Context, id string) (*catalog.Environment, error)
+// Credentials resolves SDK credentials to environments (events.Keys).
+type Credentials interface {
+	// Resolve returns the environment of a credential of kind, or
+	// events.ErrUnknownKey.
+	Resolve(ctx context.Context, kind, value string) (*events.Env, error)
 }
 
 // GoalMetrics lists a project's metrics, for the goals endpoint.
@@ -35,7 +36,7 @@ type GoalMetrics interface {
 // Browser serves what LaunchDarkly's browser SDKs call besides the event
 // endpoints: goals and flag evaluation (always no flags).
 type Browser struct {
-	envs    ClientSideEnvironments
+	keys    Credentials
 	metrics GoalMetrics
 	log     *slog.Logger
 	timeout time.Duration
@@ -51,9 +52,9 @@ type BrowserOptions struct {
 	MaxBodyBytes int64
 }
 
-// NewBrowser returns the browser SDK endpoints over envs and metrics.
-func NewBrowser(envs ClientSideEnvironments, metrics GoalMetrics, opts BrowserOptions) *Browser {
-	b := &Browser{envs: envs, metrics: metrics, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes}
+// NewBrowser returns the browser SDK endpoints over keys and metrics.
+func NewBrowser(keys Credentials, metrics GoalMetrics, opts BrowserOptions) *Browser {
+	b := &Browser{keys: keys, metrics: metrics, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes}
 	if b.log == nil {
 		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -124,9 +125,9 @@ func (b *Browser) dispatch(rt browserRoute, methods []string) http.Handler {
 
 // environment resolves a client-side ID. An unknown one is 404, as
 // LaunchDarkly answers browser SDKs (which stop asking after it).
-func (b *Browser) environment(ctx context.Context, id string) (*catalog.Environment, error) {
-	env, err := b.envs.EnvironmentByClientSideID(ctx, id)
-	if errors.Is(err, core.ErrNotFound) {
+func (b *Browser) environment(ctx context.Context, id string) (*events.Env, error) {
+	env, err := b.keys.Resolve(ctx, catalog.CredentialClientSide, id)
+	if errors.Is(err, events.ErrUnknownKey) || errors.Is(err, core.ErrNotFound) {
 		return nil, core.Errorf(core.KindNotFound, "unknown client-side ID")
 	}
 	return env, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -48,7 +49,7 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	mux := http.NewServeMux()
-	ingest.NewBrowser(db, db, ingest.BrowserOptions{MaxBodyBytes: 4096}).Register(mux)
+	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{MaxBodyBytes: 4096}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &browserFixture{srv: srv, cat: cat, ctx: core.WithPrincipal(ctx, p)}
