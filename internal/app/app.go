@@ -208,11 +208,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout})
 	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
-	// The browser SDK endpoints (goals, flag evaluation) live beside the
+	// The SDK endpoints (browser goals and flag evaluation) live beside the
 	// REST API, outside its token authentication and CORS policy.
-	root := http.NewServeMux()
-	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(root)
-	root.Handle("/", srv)
+	sdk := http.NewServeMux()
+	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(sdk)
+	root := ingest.Mount(sdk, srv)
 	a.server = &http.Server{
 		Handler:           root,
 		TLSConfig:         tlsConfig,

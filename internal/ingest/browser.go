@@ -161,6 +161,15 @@ var browserStatus = map[core.ErrorKind]struct {
 // is logged and reaches the client as 503 (a database that did not answer
 // in time) or 500, with only an id.
 func (b *Browser) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, b.log, err)
+}
+
+// writeError is Browser.writeError for callers without a Browser; a nil
+// log discards.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	id := uuid.NewString()
 	var ce *core.Error
 	if st, ok := browserStatus[core.KindOf(err)]; ok && errors.As(err, &ce) {
@@ -168,12 +177,12 @@ func (b *Browser) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	if errors.Is(err, context.DeadlineExceeded) || core.KindOf(err) == core.KindUnavailable {
-		b.log.Warn("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Warn("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "service_unavailable", Message: "the database did not answer in time; retry later", ID: id})
 		return
 	}
-	b.log.Error("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	log.Error("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	writeJSON(w, http.StatusInternalServerError, errorBody{Code: "internal_server_error", Message: "an internal error occurred; quote this id when reporting it", ID: id})
 }
 

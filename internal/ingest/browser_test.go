@@ -50,7 +50,11 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 	}
 	mux := http.NewServeMux()
 	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{MaxBodyBytes: 4096}).Register(mux)
-	srv := httptest.NewServer(mux)
+	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, "rest "+r.URL.Path)
+	})
+	srv := httptest.NewServer(ingest.Mount(mux, rest))
 	t.Cleanup(srv.Close)
 	f := &browserFixture{srv: srv, cat: cat, ctx: core.WithPrincipal(ctx, p)}
 	_, envs, err := cat.Projects.GetProject(ctx, "default")
@@ -337,4 +341,31 @@ func TestBrowserCORSPreflight(t *testing.T) {
 			t.Errorf("OPTIONS without Origin = %d %q", st, h.Get("Access-Control-Allow-Origin"))
 		}
 	})
+}
+
+func TestMount(t *testing.T) {
+	f := newBrowserFixture(t, testdb.New(t, "sqlite"))
+	// Everything but the SDK paths is the REST API's.
+	for _, p := range []string{"/api/v2/projects", "/", "/healthz", "/sdkx", "//sdk/goals/x"} {
+		st, _, body := f.do(t, "GET", p, "")
+		if st != http.StatusTeapot || body != "rest "+p {
+			t.Errorf("GET %s = %d %q, want the REST handler", p, st, body)
+		}
+	}
+	// Unknown and non-canonical SDK paths: 404 error JSON a browser can
+	// read, never a redirect.
+	for _, p := range []string{"/sdk/nothing", "/sdk/goals", "/sdk//goals/" + f.production, "/sdk/goals/../goals/" + f.production,
+		"/sdk/./goals/" + f.production, "/sdk/evalx/" + f.production + "/contexts/"} {
+		st, h, body := f.do(t, "GET", p, "")
+		if st != 404 || h.Get("Location") != "" || h.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET %s = %d Location %q ACAO %q %s, want 404", p, st, h.Get("Location"), h.Get("Access-Control-Allow-Origin"), body)
+			continue
+		}
+		if code, _ := errorOf(t, body); code != "not_found" {
+			t.Errorf("GET %s: code %q", p, code)
+		}
+	}
+	if st, _, _ := f.do(t, "GET", "/sdk/goals/"+f.production, ""); st != 200 {
+		t.Errorf("GET goals through Mount = %d", st)
+	}
 }
