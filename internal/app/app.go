@@ -211,7 +211,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// The SDK endpoints (browser goals and flag evaluation) live beside the
 	// REST API, outside its token authentication and CORS policy.
 	sdk := http.NewServeMux()
-	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout}).Register(sdk)
+	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
+	browser.Register(sdk)
 	root := ingest.Mount(sdk, srv)
 	a.server = &http.Server{
 		Handler:           root,
@@ -223,6 +224,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Flag streams never go idle: shutdown ends them.
+	a.server.RegisterOnShutdown(browser.Close)
 	return a, nil
 }
 

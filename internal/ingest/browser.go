@@ -34,13 +34,14 @@ type GoalMetrics interface {
 }
 
 // Browser serves what LaunchDarkly's browser SDKs call besides the event
-// endpoints: goals and flag evaluation (always no flags).
+// endpoints: goals, flag evaluation (always no flags) and the flag stream.
 type Browser struct {
 	keys    Credentials
 	metrics GoalMetrics
 	log     *slog.Logger
 	timeout time.Duration
 	maxBody int64
+	streams *streams
 }
 
 // BrowserOptions configure a Browser.
@@ -50,11 +51,15 @@ type BrowserOptions struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds REPORT bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxStreams bounds the flag streams open at once; 0 means
+	// DefaultMaxStreams.
+	MaxStreams int
 }
 
 // NewBrowser returns the browser SDK endpoints over keys and metrics.
 func NewBrowser(keys Credentials, metrics GoalMetrics, opts BrowserOptions) *Browser {
-	b := &Browser{keys: keys, metrics: metrics, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes}
+	b := &Browser{keys: keys, metrics: metrics, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes,
+		streams: newStreams(opts.MaxStreams)}
 	if b.log == nil {
 		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -88,6 +93,9 @@ func (b *Browser) table() []browserRoute {
 		// The names older SDKs use for the same two endpoints.
 		{"/sdk/evalx/{clientSideId}/users/{context}", map[string]browserHandler{http.MethodGet: b.evalContextPath}},
 		{"/sdk/evalx/{clientSideId}/user", map[string]browserHandler{MethodReport: b.evalContextBody}},
+		// The flag stream (see stream.go).
+		{"/eval/{clientSideId}/{context}", map[string]browserHandler{http.MethodGet: b.streamContextPath}},
+		{"/eval/{clientSideId}", map[string]browserHandler{MethodReport: b.streamContextBody}},
 	}
 }
 

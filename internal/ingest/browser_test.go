@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -26,6 +28,7 @@ const testToken = "api-ingest-test-0123456789abcdef"
 // served on 127.0.0.1, and the client-side IDs of the two environments.
 type browserFixture struct {
 	srv        *httptest.Server
+	browser    *ingest.Browser
 	cat        *catalog.Services
 	ctx        context.Context // carries the owner as principal
 	production string          // client-side ID
@@ -49,14 +52,15 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	mux := http.NewServeMux()
-	ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{MaxBodyBytes: 4096}).Register(mux)
+	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{MaxBodyBytes: 4096, MaxStreams: 2})
+	browser.Register(mux)
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
 		_, _ = io.WriteString(w, "rest "+r.URL.Path)
 	})
 	srv := httptest.NewServer(ingest.Mount(mux, rest))
 	t.Cleanup(srv.Close)
-	f := &browserFixture{srv: srv, cat: cat, ctx: core.WithPrincipal(ctx, p)}
+	f := &browserFixture{srv: srv, browser: browser, cat: cat, ctx: core.WithPrincipal(ctx, p)}
 	_, envs, err := cat.Projects.GetProject(ctx, "default")
 	if err != nil {
 		t.Fatalf("GetProject: %v", err)
@@ -368,4 +372,86 @@ func TestMount(t *testing.T) {
 	if st, _, _ := f.do(t, "GET", "/sdk/goals/"+f.production, ""); st != 200 {
 		t.Errorf("GET goals through Mount = %d", st)
 	}
+}
+
+func TestFlagStream(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newBrowserFixture(t, b)
+		ctxSeg := b64(`{"kind":"user","key":"u1"}`)
+		open := func(method, path, body string) (*http.Response, *bufio.Reader) {
+			t.Helper()
+			var rd io.Reader
+			if body != "" {
+				rd = strings.NewReader(body)
+			}
+			req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+			req.Header.Set("Origin", "http://127.0.0.1:1234")
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			t.Cleanup(func() { resp.Body.Close() })
+			return resp, bufio.NewReader(resp.Body)
+		}
+		readPut := func(what string, resp *http.Response, rd *bufio.Reader) {
+			t.Helper()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" ||
+				resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:1234" {
+				t.Fatalf("%s: %d %q ACAO %q", what, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+			var got string
+			for range 3 {
+				line, err := rd.ReadString('\n')
+				if err != nil {
+					t.Fatalf("%s: reading the put: %v", what, err)
+				}
+				got += line
+			}
+			if got != "event: put\ndata: {}\n\n" {
+				t.Fatalf("%s: first event %q, want a put of no flags", what, got)
+			}
+		}
+		r1, rd1 := open("GET", "/eval/"+f.production+"/"+ctxSeg, "")
+		readPut("GET stream", r1, rd1)
+		r2, rd2 := open("REPORT", "/eval/"+f.production, `{"kind":"user","key":"u1"}`)
+		readPut("REPORT stream", r2, rd2)
+
+		// Past MaxStreams (2): 503 with Retry-After.
+		st, h, body := f.do(t, "GET", "/eval/"+f.production+"/"+ctxSeg, "")
+		if st != 503 || h.Get("Retry-After") == "" {
+			t.Errorf("third stream = %d Retry-After %q %s, want 503", st, h.Get("Retry-After"), body)
+		}
+		// Bad input is refused before any stream starts.
+		for _, c := range []struct {
+			method, path, body string
+			want               int
+		}{
+			{"GET", "/eval/nope/" + ctxSeg, "", 404},
+			{"GET", "/eval/" + f.production + "/" + b64(`{"kind":"user"}`), "", 400},
+			{"REPORT", "/eval/" + f.production, `{"key":`, 400},
+			{"GET", "/eval/" + f.production, "", 405},
+		} {
+			if st, _, body := f.do(t, c.method, c.path, c.body); st != c.want {
+				t.Errorf("%s %s = %d %s, want %d", c.method, c.path, st, body, c.want)
+			}
+		}
+
+		// Close ends the open streams, and refuses new ones.
+		f.browser.Close()
+		for i, rd := range []*bufio.Reader{rd1, rd2} {
+			done := make(chan error, 1)
+			go func() { _, err := io.ReadAll(rd); done <- err }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("stream %d after Close: %v, want a clean end", i+1, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("stream %d still open 10s after Close", i+1)
+			}
+		}
+		if st, _, _ := f.do(t, "GET", "/eval/"+f.production+"/"+ctxSeg, ""); st != 503 {
+			t.Errorf("stream after Close = %d, want 503", st)
+		}
+	})
 }

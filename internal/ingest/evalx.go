@@ -62,18 +62,27 @@ func (b *Browser) evalContextBody(w http.ResponseWriter, r *http.Request) error 
 	if _, err := b.environment(ctx, r.PathValue("clientSideId")); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.maxBody))
-	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
-		return core.Errorf(kindTooLarge, "request body is larger than %d bytes", b.maxBody)
-	}
+	body, err := b.readBody(w, r)
 	if err != nil {
-		return core.Errorf(core.KindInvalid, "request body could not be read")
+		return err
 	}
 	if _, err := ContextFromJSON(body); err != nil {
 		return err
 	}
 	writeFlags(w)
 	return nil
+}
+
+// readBody reads a request body of at most maxBody bytes.
+func (b *Browser) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.maxBody))
+	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+		return nil, core.Errorf(kindTooLarge, "request body is larger than %d bytes", b.maxBody)
+	}
+	if err != nil {
+		return nil, core.Errorf(core.KindInvalid, "request body could not be read")
+	}
+	return body, nil
 }
 
 func writeFlags(w http.ResponseWriter) {

@@ -11,7 +11,7 @@ import (
 // sdkPrefixes are the paths LaunchDarkly's SDKs call: everything else is
 // the REST API's.
 func sdkPrefixes() []string {
-	return []string{"/sdk/", "/events/", "/bulk", "/diagnostic", "/mobile"}
+	return []string{"/sdk/", "/eval/", "/events/", "/bulk", "/diagnostic", "/mobile"}
 }
 
 // IsSDKPath reports whether p is one of the SDK protocols' paths.
