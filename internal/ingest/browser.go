@@ -147,8 +147,8 @@ const (
 	kindTooLarge
 )
 
-// errorBody is LaunchDarkly's error representation.
-type errorBody struct {
+// browserErrorBody is LaunchDarkly's error representation.
+type browserErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	ID      string `json:"id"`
@@ -169,32 +169,32 @@ var browserStatus = map[core.ErrorKind]struct {
 // is logged and reaches the client as 503 (a database that did not answer
 // in time) or 500, with only an id.
 func (b *Browser) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, b.log, err)
+	writeBrowserError(w, r, b.log, err)
 }
 
-// writeError is Browser.writeError for callers without a Browser; a nil
-// log discards.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// writeBrowserError is Browser.writeError for callers without a Browser;
+// a nil log discards.
+func writeBrowserError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	id := uuid.NewString()
 	var ce *core.Error
 	if st, ok := browserStatus[core.KindOf(err)]; ok && errors.As(err, &ce) {
-		writeJSON(w, st.status, errorBody{Code: st.code, Message: err.Error(), ID: id})
+		writeBrowserJSON(w, st.status, browserErrorBody{Code: st.code, Message: err.Error(), ID: id})
 		return
 	}
 	if errors.Is(err, context.DeadlineExceeded) || core.KindOf(err) == core.KindUnavailable {
 		log.Warn("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "service_unavailable", Message: "the database did not answer in time; retry later", ID: id})
+		writeBrowserJSON(w, http.StatusServiceUnavailable, browserErrorBody{Code: "service_unavailable", Message: "the database did not answer in time; retry later", ID: id})
 		return
 	}
 	log.Error("SDK request failed", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-	writeJSON(w, http.StatusInternalServerError, errorBody{Code: "internal_server_error", Message: "an internal error occurred; quote this id when reporting it", ID: id})
+	writeBrowserJSON(w, http.StatusInternalServerError, browserErrorBody{Code: "internal_server_error", Message: "an internal error occurred; quote this id when reporting it", ID: id})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeBrowserJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

@@ -71,6 +71,6 @@ func (b *Browser) goals(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, GoalsOf(metrics))
+	writeBrowserJSON(w, http.StatusOK, GoalsOf(metrics))
 	return nil
 }

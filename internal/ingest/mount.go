@@ -30,7 +30,7 @@ func IsSDKPath(p string) bool {
 // has no route for.
 func Mount(sdk *http.ServeMux, rest http.Handler) http.Handler {
 	notFound := BrowserCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, nil, core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path))
+		writeBrowserError(w, r, nil, core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path))
 	}), http.MethodGet, http.MethodPost, MethodReport)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
