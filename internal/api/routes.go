@@ -36,6 +36,16 @@ func (s *Server) table() []route {
 		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey", map[string]handlerFunc{
 			http.MethodPost: s.resetMobileKey,
 		}},
+		// The event explorer: metricsd's extension (issue 10).
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/event-keys", map[string]handlerFunc{
+			http.MethodGet: s.listEventKeys,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/event-keys/{kind}/{eventKey}/rollups", map[string]handlerFunc{
+			http.MethodGet: s.listEventRollups,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/event-health", map[string]handlerFunc{
+			http.MethodGet: s.getEventHealth,
+		}},
 		{"/api/v2/metrics/{projectKey}", map[string]handlerFunc{
 			http.MethodGet:  s.listMetrics,
 			http.MethodPost: s.createMetric,

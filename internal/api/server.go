@@ -16,6 +16,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/patch"
 )
 
@@ -32,6 +33,7 @@ type Server struct {
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
+	explorer *events.Explorer
 }
 
 // Options configure a Server.
@@ -52,11 +54,13 @@ type Options struct {
 	// address may make per minute before its API requests get 429. 0 means
 	// DefaultAuthFailureLimit, a negative value no limit.
 	AuthFailureLimit int
+	// Explorer answers the event explorer's routes (metricsd's extension).
+	Explorer *events.Explorer
 }
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, explorer: opts.Explorer}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

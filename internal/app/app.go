@@ -37,6 +37,12 @@ type Config struct {
 	// TLSCert and TLSKey name PEM files; when both are set the server
 	// serves HTTPS only. One without the other is an error.
 	TLSCert, TLSKey string
+	// Event ingestion (LaunchDarkly's event protocol): the largest body
+	// of a post (sent and decompressed), the posts handled at once, and
+	// the events waiting for their commit before posts get 503.
+	EventsMaxBody     int
+	EventsMaxInflight int
+	EventsMaxPending  int
 }
 
 // check reports a configuration that cannot start.
@@ -76,6 +82,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
 	bind((*stringValue)(&cfg.TLSCert), "tls-cert", "METRICSD_TLS_CERT", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
 	bind((*stringValue)(&cfg.TLSKey), "tls-key", "METRICSD_TLS_KEY", "PEM private key `file` to serve HTTPS; needs --tls-cert")
+	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
+	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
+	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
@@ -170,6 +179,8 @@ type App struct {
 	store  *store.DB
 	server *http.Server
 	ln     net.Listener
+	// events receives SDK events; its flusher runs while Serve does.
+	events *events.Service
 	// AdminToken is the token generated for a fresh database, empty if none.
 	AdminToken string
 }
@@ -206,14 +217,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout})
-	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated}
-	// The SDK endpoints (browser goals and flag evaluation) live beside the
-	// REST API, outside its token authentication and CORS policy.
-	sdk := http.NewServeMux()
-	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
-	browser.Register(sdk)
-	root := ingest.Mount(sdk, srv)
+	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
+	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
+	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout,
+		Explorer: events.NewExplorer(db, nil)})
+	// The SDK protocols' paths are served beside the REST API, on the same
+	// listener, without its access-token authentication or CORS policy:
+	// the event endpoints, then the browser SDKs' goals, flag evaluation
+	// and flag stream.
+	browserMux := http.NewServeMux()
+	browser := ingest.NewBrowser(evs.Keys, evs.Goals, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
+	browser.Register(browserMux)
+	root := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log}).
+		Handler(ingest.Mount(browserMux, srv))
+	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated, events: evs}
 	a.server = &http.Server{
 		Handler:           root,
 		TLSConfig:         tlsConfig,
@@ -241,6 +258,12 @@ func (a *App) Store() *store.DB { return a.store }
 // Serve answers requests until ctx is cancelled, then drains in-flight
 // requests and closes the store.
 func (a *App) Serve(ctx context.Context) error {
+	// The flusher outlives the HTTP server: posts still being answered
+	// during shutdown wait for their commit.
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() { a.events.Flusher.Run(flushCtx); close(flushed) }()
+	defer func() { stopFlusher(); <-flushed }()
 	errc := make(chan error, 1)
 	go func() {
 		if a.TLS() {
@@ -252,6 +275,8 @@ func (a *App) Serve(ctx context.Context) error {
 	}()
 	select {
 	case err := <-errc:
+		stopFlusher()
+		<-flushed
 		a.store.Close()
 		return err
 	case <-ctx.Done():
@@ -262,6 +287,8 @@ func (a *App) Serve(ctx context.Context) error {
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	stopFlusher()
+	<-flushed
 	return errors.Join(err, a.store.Close())
 }
 

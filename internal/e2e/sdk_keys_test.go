@@ -57,6 +57,8 @@ func TestSDKKeys(t *testing.T) {
 			if err != nil || got.ApiKey != env.ApiKey {
 				t.Errorf("GetEnvironment after reset: apiKey %q, err %v; want %q", got.ApiKey, err, env.ApiKey)
 			}
+			assertEventKey(t, e, prod.ApiKey, 401)
+			assertEventKey(t, e, env.ApiKey, 202)
 			prod.ApiKey = env.ApiKey
 		})
 
@@ -67,7 +69,9 @@ func TestSDKKeys(t *testing.T) {
 				t.Fatalf("ResetEnvironmentSDKKey: %v (status %d)", err, status(resp))
 			}
 			// Both keys work until the old one expires.
-			_ = prod.ApiKey
+			assertEventKey(t, e, prod.ApiKey, 202)
+			assertEventKey(t, e, env.ApiKey, 202)
+			old := prod.ApiKey
 			prod.ApiKey = env.ApiKey
 			// Resetting again without expiry retires the key in use; the
 			// one kept until expiry still works.
@@ -75,6 +79,9 @@ func TestSDKKeys(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ResetEnvironmentSDKKey: %v", err)
 			}
+			assertEventKey(t, e, old, 202)
+			assertEventKey(t, e, env.ApiKey, 401)
+			assertEventKey(t, e, env2.ApiKey, 202)
 			prod.ApiKey = env2.ApiKey
 		})
 
@@ -86,6 +93,8 @@ func TestSDKKeys(t *testing.T) {
 			if env.MobileKey == prod.MobileKey || !mobileKeyPattern.MatchString(env.MobileKey) || env.ApiKey != prod.ApiKey {
 				t.Errorf("after reset: mobileKey %q (was %q), apiKey %q (was %q)", env.MobileKey, prod.MobileKey, env.ApiKey, prod.ApiKey)
 			}
+			assertMobileKey(t, e, prod.MobileKey, 401)
+			assertMobileKey(t, e, env.MobileKey, 202)
 		})
 
 		t.Run("reset errors", func(t *testing.T) {
@@ -99,4 +108,22 @@ func TestSDKKeys(t *testing.T) {
 			wantError(t, "reset with an SDK key", st, body, 401)
 		})
 	})
+}
+
+// assertEventKey posts an empty batch with an SDK key and checks the status.
+func assertEventKey(t *testing.T, e *env, key string, want int) {
+	t.Helper()
+	st, body, _ := e.doUndoc(t, "POST", "/bulk", "[]", "Authorization: "+key)
+	if st != want {
+		t.Errorf("POST /bulk with key %q: status %d (%s), want %d", key, st, body, want)
+	}
+}
+
+// assertMobileKey posts an empty batch with a mobile key.
+func assertMobileKey(t *testing.T, e *env, key string, want int) {
+	t.Helper()
+	st, body, _ := e.doUndoc(t, "POST", "/mobile/events/bulk", "[]", "Authorization: api_key "+key)
+	if st != want {
+		t.Errorf("POST /mobile/events/bulk with key %q: status %d (%s), want %d", key, st, body, want)
+	}
 }

@@ -28,16 +28,11 @@ type Credentials interface {
 	Resolve(ctx context.Context, kind, value string) (*events.Env, error)
 }
 
-// GoalMetrics lists a project's metrics, for the goals endpoint.
-type GoalMetrics interface {
-	ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error)
-}
-
 // Browser serves what LaunchDarkly's browser SDKs call besides the event
 // endpoints: goals, flag evaluation (always no flags) and the flag stream.
 type Browser struct {
 	keys    Credentials
-	metrics GoalMetrics
+	goalSource GoalSource
 	log     *slog.Logger
 	timeout time.Duration
 	maxBody int64
@@ -56,9 +51,9 @@ type BrowserOptions struct {
 	MaxStreams int
 }
 
-// NewBrowser returns the browser SDK endpoints over keys and metrics.
-func NewBrowser(keys Credentials, metrics GoalMetrics, opts BrowserOptions) *Browser {
-	b := &Browser{keys: keys, metrics: metrics, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes,
+// NewBrowser returns the browser SDK endpoints over keys and goals.
+func NewBrowser(keys Credentials, goals GoalSource, opts BrowserOptions) *Browser {
+	b := &Browser{keys: keys, goalSource: goals, log: opts.Logger, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes,
 		streams: newStreams(opts.MaxStreams)}
 	if b.log == nil {
 		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))

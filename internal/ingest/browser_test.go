@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type browserFixture struct {
 	browser    *ingest.Browser
 	cat        *catalog.Services
 	ctx        context.Context // carries the owner as principal
+	clock      *testClock      // the goal cache's
 	production string          // client-side ID
 	test       string
 }
@@ -51,8 +53,9 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
+	clock := &testClock{t: time.Now()}
 	mux := http.NewServeMux()
-	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), db, ingest.BrowserOptions{MaxBodyBytes: 4096, MaxStreams: 2})
+	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), events.NewGoals(db, clock.now), ingest.BrowserOptions{MaxBodyBytes: 4096, MaxStreams: 2})
 	browser.Register(mux)
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
@@ -60,7 +63,7 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 	})
 	srv := httptest.NewServer(ingest.Mount(mux, rest))
 	t.Cleanup(srv.Close)
-	f := &browserFixture{srv: srv, browser: browser, cat: cat, ctx: core.WithPrincipal(ctx, p)}
+	f := &browserFixture{srv: srv, browser: browser, clock: clock, cat: cat, ctx: core.WithPrincipal(ctx, p)}
 	_, envs, err := cat.Projects.GetProject(ctx, "default")
 	if err != nil {
 		t.Fatalf("GetProject: %v", err)
@@ -77,6 +80,24 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 		t.Fatalf("default environments: %+v", envs)
 	}
 	return f
+}
+
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func (f *browserFixture) createMetric(t *testing.T, project string, m catalog.MetricPost) {
@@ -151,6 +172,12 @@ func TestGoals(t *testing.T) {
 			t.Fatalf("CreateProject: %v", err)
 		}
 		f.createMetric(t, "other", mk("other-page", "pageview", []catalog.URLMatcher{{Kind: "substring", Substring: "/"}}, ""))
+
+		// Goals are cached per project for events.GoalTTL.
+		if st, _, body := f.do(t, "GET", "/sdk/goals/"+f.production, ""); st != 200 || body != "[]\n" {
+			t.Fatalf("goals within the cache lifetime = %d %s, want the cached []", st, body)
+		}
+		f.clock.add(events.GoalTTL)
 
 		want := `[
 			{"key":"any-click","kind":"click","urls":[{"kind":"substring","substring":"example"}],"selector":"a"},

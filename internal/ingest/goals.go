@@ -7,13 +7,14 @@ import (
 	"slices"
 
 	"github.com/metricsd/metricsd/internal/catalog"
-	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 )
 
 // Goal is what LaunchDarkly's JavaScript client SDK fetches from
 // /sdk/goals/{clientSideId} to decide by itself which page views and clicks
 // to report: a pageview or click metric of the environment's project. The
-// SDK sends the goal's key as the key of the pageview or click event.
+// SDK sends the goal's key, the metric key, as the key of the pageview or
+// click event.
 type Goal struct {
 	Key      string               `json:"key"`
 	Kind     string               `json:"kind"`
@@ -21,27 +22,27 @@ type Goal struct {
 	Selector string               `json:"selector,omitempty"`
 }
 
-// goalPage is how many metrics one read of the goal list takes.
-const goalPage = 500
+// GoalSource lists a project's goals: its pageview and click metrics that
+// are not archived (events.Goals, which caches them briefly).
+type GoalSource interface {
+	Project(ctx context.Context, projectID string) ([]events.Goal, error)
+}
 
-// GoalsOf returns the goals of metrics: one per pageview or click metric
-// that is not archived, ordered by key. The URL matchers keep the wire
-// shape metrics store them in ({kind, url}, {kind, substring} or
-// {kind, pattern}), which is the shape the SDK matches against.
-func GoalsOf(metrics []catalog.Metric) []Goal {
-	out := []Goal{}
-	for _, m := range metrics {
-		if m.Def.Archived || (m.Kind != catalog.KindPageview && m.Kind != catalog.KindClick) {
-			continue
+// GoalsOf returns the wire form of goals, ordered by key. The URL matchers
+// keep the shape metrics store them in ({kind, url}, {kind, substring} or
+// {kind, pattern}), which is the shape the SDK matches against; only click
+// goals carry a selector.
+func GoalsOf(goals []events.Goal) []Goal {
+	out := make([]Goal, 0, len(goals))
+	for _, g := range goals {
+		w := Goal{Key: g.Key, Kind: g.Kind, URLs: g.URLs}
+		if w.URLs == nil {
+			w.URLs = []catalog.URLMatcher{}
 		}
-		g := Goal{Key: m.Key, Kind: m.Kind, URLs: m.Def.URLs}
-		if g.URLs == nil {
-			g.URLs = []catalog.URLMatcher{}
+		if g.Kind == catalog.KindClick {
+			w.Selector = g.Selector
 		}
-		if m.Kind == catalog.KindClick {
-			g.Selector = m.Def.Selector
-		}
-		out = append(out, g)
+		out = append(out, w)
 	}
 	slices.SortFunc(out, func(a, b Goal) int { return cmp.Compare(a.Key, b.Key) })
 	return out
@@ -55,22 +56,10 @@ func (b *Browser) goals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var metrics []catalog.Metric
-	// One list per kind: the kinds of a MetricQuery must all hold.
-	for _, kind := range []string{catalog.KindPageview, catalog.KindClick} {
-		q := catalog.MetricQuery{Page: core.Page{Limit: goalPage}, Kinds: []string{kind}}
-		for {
-			page, total, err := b.metrics.ListMetrics(ctx, env.ProjectID, q)
-			if err != nil {
-				return err
-			}
-			metrics = append(metrics, page...)
-			q.Offset += len(page)
-			if len(page) == 0 || q.Offset >= total {
-				break
-			}
-		}
+	goals, err := b.goalSource.Project(ctx, env.ProjectID)
+	if err != nil {
+		return err
 	}
-	writeBrowserJSON(w, http.StatusOK, GoalsOf(metrics))
+	writeBrowserJSON(w, http.StatusOK, GoalsOf(goals))
 	return nil
 }

@@ -189,11 +189,14 @@ type dialect struct {
 	// lockProject locks a project row for a write of what it holds,
 	// without blocking inserts that reference it.
 	lockProject string
+	// lockEvents serialises event commits across replicas, which
+	// read-merge-write rollup rows. SQLite serialises all writers.
+	lockEvents string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockProject: " FOR NO KEY UPDATE"}
+	postgresDialect = dialect{name: "postgres", numbered: true, lock: "SELECT pg_advisory_xact_lock(727274)", forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockProject: " FOR NO KEY UPDATE", lockEvents: "SELECT pg_advisory_xact_lock(727275)"}
 )
 
 // unindexed marks a column so that the planner does not use an index for

@@ -1,0 +1,124 @@
+package events
+
+import (
+	"time"
+)
+
+// RollupKey names one hourly rollup row.
+type RollupKey struct {
+	EnvID string
+	Kind  string
+	Key   string
+	// Hour is the epoch milliseconds of the start of the hour (UTC).
+	Hour int64
+}
+
+// Rollup is what the events of one RollupKey add up to.
+type Rollup struct {
+	Count int64
+	// ValueCount, Sum, Min and Max describe the events with a
+	// metricValue; Min and Max mean nothing while ValueCount is 0.
+	ValueCount int64
+	Sum        float64
+	Min, Max   float64
+	// Contexts holds a distinct-count sketch per context kind.
+	Contexts map[string]*Sketch
+}
+
+// add counts one event.
+func (r *Rollup) add(e *Event) {
+	r.Count++
+	if e.HasValue {
+		r.addValue(1, e.Value, e.Value, e.Value)
+	}
+	for _, c := range e.Contexts {
+		if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
+			continue
+		}
+		s := r.Contexts[c.Kind]
+		if s == nil {
+			if len(r.Contexts) >= maxContextKinds {
+				continue
+			}
+			if r.Contexts == nil {
+				r.Contexts = map[string]*Sketch{}
+			}
+			s = &Sketch{}
+			r.Contexts[c.Kind] = s
+		}
+		s.Add(hash64(c.Kind, c.Key))
+	}
+}
+
+func (r *Rollup) addValue(n int64, sum, lo, hi float64) {
+	if r.ValueCount == 0 {
+		r.Min, r.Max = lo, hi
+	} else {
+		r.Min, r.Max = min(r.Min, lo), max(r.Max, hi)
+	}
+	r.ValueCount += n
+	r.Sum += sum
+}
+
+// Merge adds o to r.
+func (r *Rollup) Merge(o *Rollup) {
+	r.Count += o.Count
+	if o.ValueCount > 0 {
+		r.addValue(o.ValueCount, o.Sum, o.Min, o.Max)
+	}
+	for kind, s := range o.Contexts {
+		if mine := r.Contexts[kind]; mine != nil {
+			mine.Merge(s)
+			continue
+		}
+		if len(r.Contexts) >= maxContextKinds {
+			continue
+		}
+		if r.Contexts == nil {
+			r.Contexts = map[string]*Sketch{}
+		}
+		c := &Sketch{}
+		c.Merge(s)
+		r.Contexts[kind] = c
+	}
+}
+
+// Limits on the context kinds a rollup row keeps sketches for.
+const (
+	maxContextKinds   = 16
+	maxContextKindLen = 64
+)
+
+// Events older than MaxEventAge or more than MaxEventSkew ahead of the
+// receiving clock are counted in the hour they were received: clocks of
+// devices are wrong, and a replayed backlog is data that arrived now.
+const (
+	MaxEventAge  = 30 * 24 * time.Hour
+	MaxEventSkew = time.Hour
+)
+
+// hourOf returns the rollup hour of an event received at now.
+func hourOf(created int64, now time.Time) int64 {
+	t := now
+	if created > 0 {
+		c := time.UnixMilli(created)
+		if !c.Before(now.Add(-MaxEventAge)) && !c.After(now.Add(MaxEventSkew)) {
+			t = c
+		}
+	}
+	return t.UTC().Truncate(time.Hour).UnixMilli()
+}
+
+// Batch is one accepted post, aggregated: what the flusher commits.
+type Batch struct {
+	Env *Env
+	// PayloadID is X-LaunchDarkly-Payload-ID; empty when the SDK sent
+	// none, in which case the batch is always counted.
+	PayloadID string
+	Rows      map[RollupKey]*Rollup
+	// Events is how many events the batch counts, for back-pressure.
+	Events int
+}
+
+// size is the batch's weight against the flusher's memory bound.
+func (b *Batch) size() int64 { return int64(b.Events + len(b.Rows)) }

@@ -1,0 +1,236 @@
+// Package ingest serves LaunchDarkly's event protocol: the endpoints
+// server-side, mobile and browser SDKs post analytics events to. It
+// authenticates SDK credentials (never access tokens), reads optionally
+// gzip-encoded bodies within a size bound, and answers 202 only once the
+// events are committed. What events mean is the events package's business.
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes = 10 << 20
+	DefaultMaxInflight  = 64
+	DefaultTimeout      = 15 * time.Second
+	// RetryAfter is the Retry-After of a 503: LaunchDarkly's SDKs retry a
+	// failed post once after about a second, and keep the events
+	// otherwise for the next flush.
+	RetryAfter = 1
+)
+
+// Options configure a Server.
+type Options struct {
+	// MaxBodyBytes bounds a post's body, both as sent and decompressed;
+	// past it the answer is 413.
+	MaxBodyBytes int64
+	// MaxInflight bounds the posts read and decoded at once; past it the
+	// answer is 503 at once, before the body is read. Together with
+	// MaxBodyBytes and the flusher's queue bound it caps the memory
+	// ingestion uses however hard it is pushed.
+	MaxInflight int
+	// Timeout bounds one post, its commit included.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Server is the event-protocol transport.
+type Server struct {
+	svc      *events.Service
+	opts     Options
+	log      *slog.Logger
+	inflight chan struct{}
+}
+
+// New returns the transport over the events service.
+func New(svc *events.Service, opts Options) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxInflight <= 0 {
+		opts.MaxInflight = DefaultMaxInflight
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{svc: svc, opts: opts, log: log, inflight: make(chan struct{}, opts.MaxInflight)}
+}
+
+// credential says where a request carries its credential and of which kind.
+type credential struct {
+	kind string
+	// pathValue names the path wildcard holding it; empty: the
+	// Authorization header.
+	pathValue string
+}
+
+var (
+	serverKey  = credential{kind: catalog.CredentialSDK}
+	mobileKey  = credential{kind: catalog.CredentialMobile}
+	clientSide = credential{kind: catalog.CredentialClientSide, pathValue: "clientSideId"}
+)
+
+// errorBody is LaunchDarkly's error representation.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg, ID: uuid.NewString()})
+}
+
+// handler serves one event path. analytics says whether the body holds
+// analytics events (else diagnostics, which are read and discarded).
+func (s *Server) handler(cred credential, analytics bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic in event handler", "path", r.URL.Path, "panic", p)
+				writeError(w, http.StatusInternalServerError, "internal_server_error", "an internal error occurred")
+			}
+		}()
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "events are sent with POST")
+			return
+		}
+		select {
+		case s.inflight <- struct{}{}:
+			defer func() { <-s.inflight }()
+		default:
+			writeError(w, http.StatusServiceUnavailable, "service_unavailable", "too many event posts at once; retry later")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
+		defer cancel()
+		s.serve(ctx, w, r, cred, analytics)
+	})
+}
+
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool) {
+	value := r.PathValue(cred.pathValue)
+	if cred.pathValue == "" {
+		value = events.CredentialFromHeader(r.Header.Get("Authorization"))
+	}
+	env, err := s.svc.Keys.Resolve(ctx, cred.kind, value)
+	if err != nil {
+		if core.KindOf(err) == core.KindUnauthorized {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked SDK key, mobile key or client-side ID")
+			return
+		}
+		s.log.Warn("credential lookup failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "the database did not answer; retry later")
+		return
+	}
+	body, status, msg := s.readBody(w, r)
+	if status != 0 {
+		code := map[int]string{http.StatusRequestEntityTooLarge: "request_entity_too_large", http.StatusBadRequest: "invalid_request"}[status]
+		writeError(w, status, code, msg)
+		return
+	}
+	if !analytics {
+		// Diagnostic events describe the SDK, not the application; they
+		// are checked to be JSON and dropped.
+		if !json.Valid(body) {
+			writeError(w, http.StatusBadRequest, "invalid_request", "the body must be JSON")
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	evs, _, err := events.Decode(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if err := s.svc.Accept(ctx, env, payloadID(r.Header.Get("X-LaunchDarkly-Payload-ID")), evs); err != nil {
+		if errors.Is(err, events.ErrOverloaded) {
+			writeError(w, http.StatusServiceUnavailable, "service_unavailable", err.Error())
+			return
+		}
+		if r.Context().Err() == nil {
+			s.log.Warn("events not stored", "env", env.ID, "err", err)
+		}
+		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "the events could not be stored; retry later")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// readBody reads the body within MaxBodyBytes, decompressing gzip. A
+// non-zero status is the error to answer.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+	limit := s.opts.MaxBodyBytes
+	tooBig := "the body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		gz, err := gzip.NewReader(rd)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, http.StatusRequestEntityTooLarge, tooBig
+			}
+			return nil, http.StatusBadRequest, "the body is not valid gzip"
+		}
+		defer gz.Close()
+		rd = io.LimitReader(gz, limit+1)
+	default:
+		return nil, http.StatusBadRequest, "unsupported Content-Encoding " + strconv.Quote(enc) + "; send gzip or nothing"
+	}
+	body, err := io.ReadAll(rd)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, http.StatusRequestEntityTooLarge, tooBig
+	case err != nil:
+		return nil, http.StatusBadRequest, "the body could not be read (broken gzip or connection)"
+	case int64(len(body)) > limit:
+		return nil, http.StatusRequestEntityTooLarge, "the decompressed body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
+	}
+	return body, 0, ""
+}
+
+// payloadID returns the stored form of X-LaunchDarkly-Payload-ID: the
+// value itself (SDKs send a UUID), or a hash of an unusually long one.
+func payloadID(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) <= 128 {
+		return h
+	}
+	sum := sha256.Sum256([]byte(h))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,415 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/events"
+)
+
+var _ events.Store = (*DB)(nil)
+
+// TransactEvents runs one group commit of ingested events in a write
+// transaction, retried after transient conflicts like Transact. Events are
+// data, not changes of a resource: they record no audit entry.
+func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.tx(ctx, true, func(t *txn) error {
+			if db.dialect.lockEvents != "" {
+				if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
+					return err
+				}
+			}
+			return fn(eventTx{t})
+		})
+		if !retryable(err) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return exhausted(err)
+		}
+		wait := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// PruneEvents drops payload IDs received before payloadsBefore and SDK
+// keys whose grace period ended.
+func (db *DB) PruneEvents(ctx context.Context, payloadsBefore, now time.Time) error {
+	return db.tx(ctx, true, func(t *txn) error {
+		if _, err := t.exec(ctx, `DELETE FROM event_payloads WHERE received_at < ?`, ms(payloadsBefore)); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, `DELETE FROM environment_expiring_keys WHERE expires_at <= ?`, ms(now))
+		return err
+	})
+}
+
+// eventTx is the FlushTx of one group commit.
+type eventTx struct{ t *txn }
+
+// inSizes are the lengths IN lists are padded to, so that a few prepared
+// statements serve every request.
+var inSizes = []int{1, 8, 64, 256}
+
+// padded returns vals padded to the next size in inSizes by repeating the
+// last value, and the size.
+func padded(vals []string) []string {
+	n := inSizes[len(inSizes)-1]
+	for _, s := range inSizes {
+		if len(vals) <= s {
+			n = s
+			break
+		}
+	}
+	out := slices.Grow(slices.Clone(vals), n-len(vals))
+	for len(out) < n {
+		out = append(out, vals[len(vals)-1])
+	}
+	return out
+}
+
+func anys(vals []string) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
+}
+
+// chunks calls fn with consecutive pieces of vals no longer than the
+// largest of inSizes.
+func chunks[T any](vals []T, size int, fn func([]T) error) error {
+	for len(vals) > 0 {
+		n := min(size, len(vals))
+		if err := fn(vals[:n]); err != nil {
+			return err
+		}
+		vals = vals[n:]
+	}
+	return nil
+}
+
+func (x eventTx) ExistingEnvironments(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := chunks(ids, inSizes[len(inSizes)-1], func(part []string) error {
+		p := padded(part)
+		rows, err := x.t.query(ctx, `SELECT id FROM environments WHERE id IN (`+placeholders(len(p))+`)`, anys(p)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out[id] = true
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func (x eventTx) ClaimPayload(ctx context.Context, envID, payloadID string, now time.Time) (bool, error) {
+	res, err := x.t.exec(ctx, `INSERT INTO event_payloads (environment_id, payload_id, received_at) VALUES (?, ?, ?)
+		ON CONFLICT (environment_id, payload_id) DO NOTHING`, envID, payloadID, ms(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+const rollupCols = `environment_id, kind, event_key, hour, event_count, value_count, value_sum, value_min, value_max, contexts`
+
+func scanRollup(s scanner) (events.RollupKey, *events.Rollup, error) {
+	var k events.RollupKey
+	var r events.Rollup
+	var lo, hi sql.NullFloat64
+	var contexts []byte
+	if err := s.Scan(&k.EnvID, &k.Kind, &k.Key, &k.Hour, &r.Count, &r.ValueCount, &r.Sum, &lo, &hi, &contexts); err != nil {
+		return k, nil, err
+	}
+	r.Min, r.Max = lo.Float64, hi.Float64
+	c, err := events.DecodeContexts(contexts)
+	if err != nil {
+		return k, nil, fmt.Errorf("rollup %s/%s/%s/%d: %w", k.EnvID, k.Kind, k.Key, k.Hour, err)
+	}
+	r.Contexts = c
+	return k, &r, nil
+}
+
+func (x eventTx) Rollups(ctx context.Context, keys []events.RollupKey) (map[events.RollupKey]*events.Rollup, error) {
+	type group struct {
+		env, kind string
+		hour      int64
+	}
+	byGroup := map[group][]string{}
+	for _, k := range keys {
+		g := group{k.EnvID, k.Kind, k.Hour}
+		byGroup[g] = append(byGroup[g], k.Key)
+	}
+	out := make(map[events.RollupKey]*events.Rollup, len(keys))
+	for g, names := range byGroup {
+		err := chunks(names, inSizes[len(inSizes)-1], func(part []string) error {
+			p := padded(part)
+			args := append([]any{g.env, g.kind, g.hour}, anys(p)...)
+			rows, err := x.t.query(ctx, `SELECT `+rollupCols+` FROM event_rollups
+				WHERE environment_id = ? AND kind = ? AND hour = ? AND event_key IN (`+placeholders(len(p))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				k, r, err := scanRollup(rows)
+				if err != nil {
+					return err
+				}
+				out[k] = r
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// rowSizes are the row counts of multi-row statements: any count is a sum
+// of them, so a few prepared statements serve every commit.
+var rowSizes = []int{32, 16, 8, 4, 2, 1}
+
+// multiRow runs stmt(n) for pieces of rows of the sizes in rowSizes.
+func multiRow[T any](rows []T, fn func(part []T) error) error {
+	for len(rows) > 0 {
+		for _, s := range rowSizes {
+			if len(rows) >= s {
+				if err := fn(rows[:s]); err != nil {
+					return err
+				}
+				rows = rows[s:]
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func valuesList(rows, cols int) string {
+	one := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+func (x eventTx) PutRollups(ctx context.Context, m map[events.RollupKey]*events.Rollup) error {
+	keys := make([]events.RollupKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// One order for every writer: fewer lock waits, better locality.
+	slices.SortFunc(keys, func(a, b events.RollupKey) int {
+		return strings.Compare(a.EnvID+"\x00"+a.Kind+"\x00"+a.Key, b.EnvID+"\x00"+b.Kind+"\x00"+b.Key)*2 + cmpInt(a.Hour, b.Hour)
+	})
+	return multiRow(keys, func(part []events.RollupKey) error {
+		args := make([]any, 0, len(part)*10)
+		for _, k := range part {
+			r := m[k]
+			var lo, hi any
+			if r.ValueCount > 0 {
+				lo, hi = r.Min, r.Max
+			}
+			args = append(args, k.EnvID, k.Kind, k.Key, k.Hour, r.Count, r.ValueCount, r.Sum, lo, hi, events.EncodeContexts(r.Contexts))
+		}
+		_, err := x.t.exec(ctx, `INSERT INTO event_rollups (`+rollupCols+`) VALUES `+valuesList(len(part), 10)+`
+			ON CONFLICT (environment_id, kind, event_key, hour) DO UPDATE SET event_count = excluded.event_count,
+			value_count = excluded.value_count, value_sum = excluded.value_sum, value_min = excluded.value_min,
+			value_max = excluded.value_max, contexts = excluded.contexts`, args...)
+		return err
+	})
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (x eventTx) TouchSources(ctx context.Context, seen []events.Seen) error {
+	slices.SortFunc(seen, func(a, b events.Seen) int {
+		return strings.Compare(a.EnvID+"\x00"+a.Kind+"\x00"+a.Key, b.EnvID+"\x00"+b.Kind+"\x00"+b.Key)
+	})
+	return multiRow(seen, func(part []events.Seen) error {
+		args := make([]any, 0, len(part)*7)
+		for _, s := range part {
+			var lastValue any
+			if s.LastValue > 0 {
+				lastValue = s.LastValue
+			}
+			args = append(args, s.EnvID, s.ProjectID, s.Kind, s.Key, s.First, s.Last, lastValue)
+		}
+		_, err := x.t.exec(ctx, `INSERT INTO event_sources (environment_id, project_id, kind, event_key, first_seen, last_seen, last_value)
+			VALUES `+valuesList(len(part), 7)+`
+			ON CONFLICT (environment_id, kind, event_key) DO UPDATE SET
+			first_seen = CASE WHEN excluded.first_seen < event_sources.first_seen THEN excluded.first_seen ELSE event_sources.first_seen END,
+			last_seen = CASE WHEN excluded.last_seen > event_sources.last_seen THEN excluded.last_seen ELSE event_sources.last_seen END,
+			last_value = CASE WHEN event_sources.last_value IS NULL OR excluded.last_value > event_sources.last_value
+				THEN COALESCE(excluded.last_value, event_sources.last_value) ELSE event_sources.last_value END`, args...)
+		return err
+	})
+}
+
+// ProjectGoals lists a project's unarchived pageview and click metrics.
+func (db *DB) ProjectGoals(ctx context.Context, projectID string) ([]events.Goal, error) {
+	var out []events.Goal
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT m.key, m.kind, v.def FROM metrics m JOIN metric_versions v ON v.version_id = m.version_id
+			WHERE m.project_id = ? AND m.kind IN ('pageview', 'click') AND m.archived_at IS NULL ORDER BY m.created_at, m.id`, projectID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g events.Goal
+			var def string
+			if err := rows.Scan(&g.Key, &g.Kind, &def); err != nil {
+				return err
+			}
+			var d catalog.MetricDef
+			if err := json.Unmarshal([]byte(def), &d); err != nil {
+				return fmt.Errorf("metric %s: stored definition is corrupt: %w", g.Key, err)
+			}
+			g.URLs, g.Selector = d.URLs, d.Selector
+			out = append(out, g)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// sourceKey is the event key that feeds the metric aliased m.
+const sourceKey = `(CASE WHEN m.kind = 'custom' THEN m.event_key ELSE m.key END)`
+
+func hourFloor(t time.Time) int64 { return t.UTC().Truncate(time.Hour).UnixMilli() }
+
+// EventKeySummaries lists the keys of an environment seen since since.
+func (db *DB) EventKeySummaries(ctx context.Context, envID string, since time.Time) ([]events.KeySummary, error) {
+	var out []events.KeySummary
+	from := hourFloor(since)
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT s.kind, s.event_key, s.first_seen, s.last_seen,
+			COALESCE(SUM(r.event_count), 0), COALESCE(SUM(r.value_count), 0)
+			FROM event_sources s LEFT JOIN event_rollups r ON r.environment_id = s.environment_id AND r.kind = s.kind
+				AND r.event_key = s.event_key AND r.hour >= ?
+			WHERE s.environment_id = ? AND s.last_seen >= ?
+			GROUP BY s.kind, s.event_key, s.first_seen, s.last_seen
+			ORDER BY s.last_seen DESC, s.kind, s.event_key`, from, envID, from)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		index := map[[2]string]int{}
+		for rows.Next() {
+			var k events.KeySummary
+			var first, last int64
+			if err := rows.Scan(&k.Kind, &k.Key, &first, &last, &k.Volume, &k.ValueCount); err != nil {
+				return err
+			}
+			k.FirstSeen, k.LastSeen, k.Metrics = fromMS(first), fromMS(last), []string{}
+			index[[2]string{k.Kind, k.Key}] = len(out)
+			out = append(out, k)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		mrows, err := t.query(ctx, `SELECT m.kind, `+sourceKey+`, m.key FROM metrics m
+			WHERE m.project_id = (SELECT project_id FROM environments WHERE id = ?) AND m.kind IN ('custom', 'pageview', 'click')
+			AND m.archived_at IS NULL ORDER BY m.key`, envID)
+		if err != nil {
+			return err
+		}
+		defer mrows.Close()
+		for mrows.Next() {
+			var kind, key, metric string
+			if err := mrows.Scan(&kind, &key, &metric); err != nil {
+				return err
+			}
+			if i, ok := index[[2]string{kind, key}]; ok {
+				out[i].Metrics = append(out[i].Metrics, metric)
+			}
+		}
+		return mrows.Err()
+	})
+	return out, err
+}
+
+// RollupRows returns the hourly rollups of one key in [from, to).
+func (db *DB) RollupRows(ctx context.Context, envID, kind, key string, from, to time.Time) ([]events.HourRollup, error) {
+	out := []events.HourRollup{}
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT `+rollupCols+` FROM event_rollups WHERE environment_id = ? AND kind = ? AND event_key = ?
+			AND hour >= ? AND hour < ? ORDER BY hour`, envID, kind, key, hourFloor(from), ms(to))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, r, err := scanRollup(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, events.HourRollup{Hour: fromMS(k.Hour), Rollup: *r})
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// MetricStates returns the project's unarchived event-fed metrics with
+// their events in the environment since since.
+func (db *DB) MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]events.MetricState, error) {
+	var out []events.MetricState
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT m.key, m.kind, m.event_key, m.is_numeric,
+			(SELECT s.last_seen FROM event_sources s WHERE s.environment_id = ? AND s.kind = m.kind AND s.event_key = `+sourceKey+`),
+			(SELECT COALESCE(SUM(r.event_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?),
+			(SELECT COALESCE(SUM(r.value_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?)
+			FROM metrics m WHERE m.project_id = ? AND m.kind IN ('custom', 'pageview', 'click') AND m.archived_at IS NULL
+			ORDER BY m.key`, envID, envID, hourFloor(since), envID, hourFloor(since), projectID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s events.MetricState
+			var last sql.NullInt64
+			if err := rows.Scan(&s.Key, &s.Kind, &s.EventKey, &s.IsNumeric, &last, &s.Volume, &s.ValueCount); err != nil {
+				return err
+			}
+			if last.Valid {
+				t := fromMS(last.Int64)
+				s.LastSeen = &t
+			}
+			out = append(out, s)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
