@@ -31,12 +31,12 @@ type Credentials interface {
 // Browser serves what LaunchDarkly's browser SDKs call besides the event
 // endpoints: goals, flag evaluation (always no flags) and the flag stream.
 type Browser struct {
-	keys    Credentials
+	keys       Credentials
 	goalSource GoalSource
-	log     *slog.Logger
-	timeout time.Duration
-	maxBody int64
-	streams *streams
+	log        *slog.Logger
+	timeout    time.Duration
+	maxBody    int64
+	streams    *streams
 }
 
 // BrowserOptions configure a Browser.
