@@ -74,13 +74,13 @@ func (e *RowError) Unwrap() error { return e.Err }
 // MaintainedRef names a metric or metric group that a member or team
 // maintains.
 type MaintainedRef struct {
-	Kind       string // "metric" or "metric group"
+	Kind       string // "metric", "metric group" or "view"
 	ProjectKey string
 	Key        string
 }
 
 // MaintainsError reports that a member or team cannot be deleted because it
-// still maintains metrics or metric groups.
+// still maintains metrics, metric groups or views.
 type MaintainsError struct{ Refs []MaintainedRef }
 
 func (e *MaintainsError) Error() string { return "maintains " + describeMaintained(e.Refs) }

@@ -57,6 +57,23 @@ const (
 	UpdateMetricGroupKind        Action = "updateMetricGroupKind"
 )
 
+// View actions, as LaunchDarkly names them. Every edit of a view's own
+// fields (name, description, tags, maintainer, archived, generateSdkKeys)
+// is UpdateView; linking and unlinking have one action per resource type.
+// LinkMetricToView and UnlinkMetricFromView are metricsd's, for the
+// metrics resource type it adds.
+const (
+	CreateView            Action = "createView"
+	UpdateView            Action = "updateView"
+	DeleteView            Action = "deleteView"
+	LinkFlagToView        Action = "linkFlagToView"
+	UnlinkFlagFromView    Action = "unlinkFlagFromView"
+	LinkSegmentToView     Action = "linkSegmentToView"
+	UnlinkSegmentFromView Action = "unlinkSegmentFromView"
+	LinkMetricToView      Action = "linkMetricToView"
+	UnlinkMetricFromView  Action = "unlinkMetricFromView"
+)
+
 // Member and team actions.
 const (
 	CreateMember          Action = "createMember"

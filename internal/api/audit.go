@@ -89,6 +89,8 @@ func resourceLink(s resource.Spec) string {
 		return metricsPath(segs[0].Name) + "/" + url.PathEscape(segs[1].Name)
 	case len(segs) == 2 && segs[1].Kind == resource.KindMetricGroup:
 		return groupPath(segs[0].Name, segs[1].Name)
+	case len(segs) == 2 && segs[1].Kind == resource.KindView:
+		return viewPath(segs[0].Name, segs[1].Name)
 	}
 	return ""
 }

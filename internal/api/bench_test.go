@@ -17,6 +17,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -142,7 +143,8 @@ func BenchmarkAPI(b *testing.B) {
 			}
 			seedProject(b, ctx, cat, db, "k1", 1_000)
 			seedProject(b, ctx, cat, db, "k100", 100_000)
-			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			// Rate limits off: these time the handlers (BenchmarkRateLimit times the limits).
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 
 			b.Run("get", func(b *testing.B) {
 				timed(b, func(i int) { e.must(b, 200, "GET", "/api/v2/metrics/k100/metric-050000", "") })
@@ -243,7 +245,8 @@ func BenchmarkGroups(b *testing.B) {
 			if err := db.Analyze(ctx); err != nil {
 				b.Fatal(err)
 			}
-			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second}), cat: cat}
+			// Rate limits off: these time the handlers (BenchmarkRateLimit times the limits).
+			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 			list := "/api/v2/projects/g10k/metric-groups?" + url.Values{
 				"filter": {`kind equals funnel and query equals 'checkout'`}, "sort": {"-createdAt"}, "limit": {"20"},
 			}.Encode()
@@ -265,5 +268,67 @@ func (e benchEnv) mustBeta(b *testing.B, want int, method, path string) {
 	e.srv.ServeHTTP(w, r)
 	if w.Code != want {
 		b.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, want, w.Body.String())
+	}
+}
+
+// BenchmarkRateLimit measures a small GET with the rate limits off, counted
+// in memory, and (on PostgreSQL) counted in the database the replicas
+// share. The variants alternate request by request in one loop, so that
+// load from other jobs on the machine hits them alike; it reports each
+// one's median and its ratio to "off":
+//
+//	go test -run=^$ -bench=BenchmarkRateLimit -benchtime=3000x ./internal/api/
+func BenchmarkRateLimit(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, testdb.New(b, backend).URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			cat := catalog.New(db)
+			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
+				b.Fatal(err)
+			}
+			// Windows too large to be spent: the cost of counting, not of 429s.
+			huge := &ratelimit.Config{Global: 1 << 30, RouteRead: 1 << 30, RouteWrite: 1 << 30, TokenShare: 50}
+			names := []string{"off", "memory"}
+			envs := []benchEnv{
+				{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}})},
+				{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: huge})},
+			}
+			if c := db.RateCounter(); c != nil {
+				names = append(names, "shared")
+				envs = append(envs, benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: huge, RateCounter: c})})
+			}
+			const path = "/api/v2/projects/default"
+			for _, e := range envs {
+				// Warm: prepared statements and the token cache.
+				for range 50 {
+					e.must(b, 200, "GET", path, "")
+				}
+			}
+			durs := make([][]time.Duration, len(envs))
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				for j := range envs {
+					k := (i + j) % len(envs)
+					t0 := time.Now()
+					envs[k].must(b, 200, "GET", path, "")
+					durs[k] = append(durs[k], time.Since(t0))
+				}
+			}
+			b.StopTimer()
+			medians := make([]time.Duration, len(envs))
+			for k := range durs {
+				slices.Sort(durs[k])
+				medians[k] = durs[k][len(durs[k])/2]
+				b.ReportMetric(float64(medians[k].Microseconds())/1000, names[k]+"-p50-ms")
+				if k > 0 {
+					b.ReportMetric(float64(medians[k])/float64(medians[0]), names[k]+"/off")
+				}
+			}
+		})
 	}
 }

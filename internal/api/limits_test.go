@@ -14,6 +14,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -68,7 +69,7 @@ func call(t *testing.T, srv http.Handler, method, path, body, token, remote stri
 // request, a valid token included, without the store being asked; other
 // addresses are unaffected, and requests without a token do not count.
 func TestAuthFailureLimit(t *testing.T) {
-	srv, db, _ := newTestServer(t, api.Options{AuthFailureLimit: 5, RateLimit: 1})
+	srv, db, _ := newTestServer(t, api.Options{AuthFailureLimit: 5, RateLimits: &ratelimit.Config{Global: 1}})
 	const attacker, other = "192.0.2.7:40000", "198.51.100.9:1234"
 	// The global budget is spent: a wrong token is still a 401, not a 429.
 	if a := call(t, srv, "GET", "/api/v2/projects/default", "", benchToken, other); a.status != 200 {

@@ -1,53 +1,52 @@
 package api
 
 import (
-	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/metricsd/metricsd/internal/core"
-	"golang.org/x/time/rate"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
-// rateWindow is the period LaunchDarkly states its limits in.
-const rateWindow = 10 * time.Second
-
-// rateLimiter applies one budget of requests per ten seconds to every
-// authenticated API request of this replica, like LaunchDarkly's global
-// limit that all tokens of an account share, and reports it in LaunchDarkly's
-// headers.
-type rateLimiter struct {
-	lim   *rate.Limiter
-	burst int
-}
-
-// newRateLimiter returns nil when perWindow is not positive: no limit.
-func newRateLimiter(perWindow int) *rateLimiter {
-	if perWindow <= 0 {
+// limitRequest counts an authenticated API request against the rate limit
+// windows of the route with verb method and pattern (empty pattern: a
+// request no route serves, which only the global window governs), sets
+// LaunchDarkly's headers for the windows that govern it, and returns a
+// KindRateLimited error with Retry-After when one of them is spent.
+func (s *Server) limitRequest(w http.ResponseWriter, r *http.Request, method, pattern string) error {
+	if s.limit == nil {
 		return nil
 	}
-	return &rateLimiter{lim: rate.NewLimiter(rate.Limit(float64(perWindow)/rateWindow.Seconds()), perWindow), burst: perWindow}
-}
-
-// allow spends one request and sets the rate limit headers. It returns a
-// KindRateLimited error when the budget is spent.
-func (rl *rateLimiter) allow(w http.ResponseWriter) error {
-	if rl == nil {
-		return nil
+	p := core.PrincipalFrom(r.Context())
+	token := p.TokenID
+	if token == "" {
+		token = "member:" + p.MemberID
 	}
-	now := time.Now()
-	ok := rl.lim.AllowN(now, 1)
-	tokens := rl.lim.TokensAt(now)
-	// The budget is whole again once the missing tokens have refilled.
-	full := now.Add(time.Duration((float64(rl.burst) - tokens) / float64(rl.lim.Limit()) * float64(time.Second)))
+	d := s.limit.Take(r.Context(), token, method, pattern)
 	h := w.Header()
-	h.Set("X-Ratelimit-Global-Remaining", strconv.Itoa(max(int(math.Floor(tokens)), 0)))
-	h.Set("X-Ratelimit-Reset", strconv.FormatInt(full.UnixMilli(), 10))
-	if ok {
+	if d.Global >= 0 {
+		h.Set("X-Ratelimit-Global-Remaining", strconv.Itoa(d.Global))
+	}
+	if d.Route >= 0 {
+		h.Set("X-Ratelimit-Route-Remaining", strconv.Itoa(d.Route))
+	}
+	if d.Global >= 0 || d.Route >= 0 {
+		h.Set("X-Ratelimit-Reset", strconv.FormatInt(d.Reset.UnixMilli(), 10))
+	}
+	if d.Allowed {
 		return nil
 	}
-	wait := time.Duration((1 - tokens) / float64(rl.lim.Limit()) * float64(time.Second))
-	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return core.Errorf(kindRateLimited, "rate limit of %d requests per %s exceeded; retry after the time in Retry-After", rl.burst, rateWindow)
+	h.Set("Retry-After", strconv.Itoa(d.RetryAfter))
+	cfg := s.limit.Config()
+	switch d.Refused {
+	case ratelimit.ScopeToken:
+		return core.Errorf(kindRateLimited, "this access token used its share of the global rate limit (%d of %d requests per %s); retry after the time in Retry-After", cfg.TokenCap(), cfg.Global, ratelimit.Window)
+	case ratelimit.ScopeRoute:
+		n := cfg.RouteWrite
+		if method == http.MethodGet || method == http.MethodHead {
+			n = cfg.RouteRead
+		}
+		return core.Errorf(kindRateLimited, "rate limit of %d requests per %s for %s %s exceeded; retry after the time in Retry-After", n, ratelimit.Window, method, pattern)
+	}
+	return core.Errorf(kindRateLimited, "global rate limit of %d requests per %s exceeded; retry after the time in Retry-After", cfg.Global, ratelimit.Window)
 }

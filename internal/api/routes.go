@@ -98,6 +98,20 @@ func (s *Server) table() []route {
 			http.MethodPatch:  beta(s.patchMetricGroup),
 			http.MethodDelete: beta(s.deleteMetricGroup),
 		}},
+		// Views (beta: LD-API-Version: beta); views.go.
+		{"/api/v2/projects/{projectKey}/views", map[string]handlerFunc{
+			http.MethodGet:  beta(s.listViews),
+			http.MethodPost: beta(s.createView),
+		}},
+		{"/api/v2/projects/{projectKey}/views/{viewKey}", map[string]handlerFunc{
+			http.MethodGet:    beta(s.getView),
+			http.MethodPatch:  beta(s.patchView),
+			http.MethodDelete: beta(s.deleteView),
+		}},
+		{"/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", map[string]handlerFunc{
+			http.MethodPost:   beta(s.linkViewResources),
+			http.MethodDelete: beta(s.unlinkViewResources),
+		}},
 	}
 }
 

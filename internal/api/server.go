@@ -18,6 +18,7 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/patch"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -29,7 +30,7 @@ type Server struct {
 	log      *slog.Logger
 	maxBody  int64
 	auth     *authCache
-	limit    *rateLimiter
+	limit    *ratelimit.Limiter
 	authFail *authFailLimiter
 	timeout  time.Duration
 	handler  http.Handler
@@ -43,9 +44,16 @@ type Options struct {
 	// AuthCacheTTL is how long a resolved token is trusted without asking the
 	// store again; 0 disables caching.
 	AuthCacheTTL time.Duration
-	// RateLimit is the number of authenticated API requests this replica
-	// serves per ten seconds before answering 429; 0 means no limit.
-	RateLimit int
+	// RateLimits are the rate limit windows of authenticated API requests;
+	// nil means ratelimit.Defaults(), a zero Config no limits.
+	RateLimits *ratelimit.Config
+	// RateCounter counts the windows for every replica that shares it
+	// (store.DB.RateCounter on PostgreSQL); nil counts in this process.
+	RateCounter ratelimit.Counter
+	// RateObserver hears of every 429 of the rate limits, for metrics.
+	RateObserver ratelimit.Observer
+	// Clock tells the rate limiter the time; nil is the system clock.
+	Clock core.Clock
 	// RequestTimeout bounds every API request, above all its database
 	// calls; past it the client gets 503. 0 means DefaultRequestTimeout,
 	// a negative value no bound.
@@ -68,7 +76,11 @@ func New(svc *catalog.Services, opts Options) *Server {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	s.auth = newAuthCache(opts.AuthCacheTTL)
-	s.limit = newRateLimiter(opts.RateLimit)
+	limits := ratelimit.Defaults()
+	if opts.RateLimits != nil {
+		limits = *opts.RateLimits
+	}
+	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
 	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
 	s.timeout = opts.RequestTimeout
 	if s.timeout == 0 {
@@ -89,6 +101,9 @@ func (s *Server) routes() http.Handler {
 		api.Handle(rt.pattern, s.dispatch(rt))
 	}
 	api.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.limitRequest(w, r, r.Method, ""); err != nil {
+			return err
+		}
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
 
@@ -124,8 +139,15 @@ func (s *Server) dispatch(rt route) http.Handler {
 			h, ok = get, true
 		}
 		if !ok {
+			if err := s.limitRequest(w, r, r.Method, ""); err != nil {
+				return err
+			}
 			w.Header().Set("Allow", allow)
 			return core.Errorf(kindMethodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+		}
+		// Route windows key on the pattern of the route table and the verb.
+		if err := s.limitRequest(w, r, r.Method, rt.pattern); err != nil {
+			return err
 		}
 		return h(w, r)
 	})
@@ -173,9 +195,6 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return err
 			}
 			s.auth.put(header, p)
-		}
-		if err := s.limit.allow(w); err != nil {
-			return err
 		}
 		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
 		return nil

@@ -19,8 +19,10 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/ingest"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 )
 
@@ -30,8 +32,17 @@ type Config struct {
 	DatabaseURL  string
 	AdminToken   string
 	AuthCacheTTL time.Duration
-	RateLimit    int
-	LogLevel     slog.Level
+	// RateLimits are the rate limit windows; nil means ratelimit.Defaults(),
+	// a zero Config no limits.
+	RateLimits *ratelimit.Config
+	// RateLimitPerReplica counts the windows in each replica's memory even
+	// on PostgreSQL, where they are otherwise counted in the database that
+	// the replicas share.
+	RateLimitPerReplica bool
+	// Clock tells the rate limiter the time; nil is the system clock. It
+	// has no flag: tests set it to start windows where they want.
+	Clock    core.Clock
+	LogLevel slog.Level
 	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
 	// TLSCert and TLSKey name PEM files; when both are set the server
@@ -68,7 +79,8 @@ const envAdminToken = "METRICSD_ADMIN_TOKEN"
 func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("metricsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
+	limits := ratelimit.Defaults()
+	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
 	var envs []struct{ flag, env string }
 	bind := func(v flag.Value, name, env, usage string) {
 		fs.Var(v, name, usage+" (env "+env+")")
@@ -77,7 +89,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*stringValue)(&cfg.Addr), "addr", "METRICSD_ADDR", "listen `address`")
 	bind((*stringValue)(&cfg.DatabaseURL), "database", "METRICSD_DATABASE_URL", "database `URL`: sqlite:PATH or postgres://...")
 	bind((*durationValue)(&cfg.AuthCacheTTL), "auth-cache-ttl", "METRICSD_AUTH_CACHE_TTL", "how long a verified token is trusted before the store is asked again; 0 asks every time")
-	bind((*countValue)(&cfg.RateLimit), "rate-limit", "METRICSD_RATE_LIMIT", "authenticated API `requests` served per 10 seconds before 429, per replica; 0 (the default) for no limit")
+	bind((*countValue)(&limits.Global), "rate-limit", "METRICSD_RATE_LIMIT", "authenticated API `requests` per 10 seconds that all tokens share (the global window); 0 switches it off")
+	bind((*countValue)(&limits.RouteRead), "rate-limit-route-read", "METRICSD_RATE_LIMIT_ROUTE_READ", "GET `requests` per 10 seconds to one route pattern; 0 switches these windows off")
+	bind((*countValue)(&limits.RouteWrite), "rate-limit-route-write", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "POST, PATCH and DELETE `requests` per 10 seconds to one route pattern and verb; 0 switches these windows off")
+	bind((*percentValue)(&limits.TokenShare), "rate-limit-token-share", "METRICSD_RATE_LIMIT_TOKEN_SHARE", "largest `percent`age of the global window one access token may use; 0 or 100 for no cap")
+	bind((*boolValue)(&cfg.RateLimitPerReplica), "rate-limit-per-replica", "METRICSD_RATE_LIMIT_PER_REPLICA", "count rate limits in each replica's memory instead of the PostgreSQL database the replicas share")
 	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
 	bind((*stringValue)(&cfg.TLSCert), "tls-cert", "METRICSD_TLS_CERT", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
@@ -159,6 +175,33 @@ func (c *countValue) Set(v string) error {
 }
 func (c *countValue) String() string { return strconv.Itoa(int(*c)) }
 
+// percentValue is a flag.Value for an integer from 0 to 100.
+type percentValue int
+
+func (p *percentValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		return errors.New("want a percentage from 0 to 100")
+	}
+	*p = percentValue(n)
+	return nil
+}
+func (p *percentValue) String() string { return strconv.Itoa(int(*p)) }
+
+// boolValue is a flag.Value for a boolean; the flag alone means true.
+type boolValue bool
+
+func (b *boolValue) Set(v string) error {
+	p, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*b = boolValue(p)
+	return nil
+}
+func (b *boolValue) String() string   { return strconv.FormatBool(bool(*b)) }
+func (b *boolValue) IsBoolFlag() bool { return true }
+
 // levelValue is a flag.Value for a log level.
 type levelValue slog.Level
 
@@ -219,8 +262,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
 	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
-	srv := api.New(cat, api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimit: cfg.RateLimit, RequestTimeout: cfg.RequestTimeout,
-		Explorer: events.NewExplorer(db, nil)})
+	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock,
+		Explorer: events.NewExplorer(db, nil)}
+	if !cfg.RateLimitPerReplica {
+		// nil on SQLite, whose one replica counts in memory.
+		opts.RateCounter = db.RateCounter()
+	}
+	srv := api.New(cat, opts)
 	// The SDK protocols' paths are served beside the REST API, on the same
 	// listener, without its access-token authentication or CORS policy:
 	// the event endpoints, then the browser SDKs' goals, flag evaluation

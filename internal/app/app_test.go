@@ -8,10 +8,19 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
 func TestParseConfig(t *testing.T) {
-	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
+	// The rate limits are on by default.
+	defaultLimits := ratelimit.Config{Global: 1000, RouteRead: 500, RouteWrite: 100, TokenShare: 50}
+	limits := func(f func(*ratelimit.Config)) *ratelimit.Config {
+		l := defaultLimits
+		f(&l)
+		return &l
+	}
+	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &defaultLimits, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
 	with := func(f func(*Config)) Config {
 		c := defaults
 		f(&c)
@@ -21,6 +30,8 @@ func TestParseConfig(t *testing.T) {
 		"METRICSD_ADDR": "127.0.0.1:9000", "METRICSD_DATABASE_URL": "postgres://db/x", "METRICSD_ADMIN_TOKEN": "tok",
 		"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100", "METRICSD_AUTH_CACHE_TTL": "250ms",
 		"METRICSD_TLS_CERT": "/etc/m/cert.pem", "METRICSD_TLS_KEY": "/etc/m/key.pem", "METRICSD_REQUEST_TIMEOUT": "3s",
+		"METRICSD_RATE_LIMIT_ROUTE_READ": "40", "METRICSD_RATE_LIMIT_ROUTE_WRITE": "20", "METRICSD_RATE_LIMIT_TOKEN_SHARE": "25",
+		"METRICSD_RATE_LIMIT_PER_REPLICA": "true",
 	}
 	tests := []struct {
 		name    string
@@ -33,14 +44,27 @@ func TestParseConfig(t *testing.T) {
 		{name: "serve is the default command", args: []string{"serve"}, want: defaults},
 		{name: "every flag from the environment", env: allEnv, want: Config{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 250 * time.Millisecond,
-			LogLevel: slog.LevelDebug, RateLimit: 100, TLSCert: "/etc/m/cert.pem", TLSKey: "/etc/m/key.pem", RequestTimeout: 3 * time.Second,
+			LogLevel: slog.LevelDebug, RateLimits: &ratelimit.Config{Global: 100, RouteRead: 40, RouteWrite: 20, TokenShare: 25}, RateLimitPerReplica: true,
+			TLSCert: "/etc/m/cert.pem", TLSKey: "/etc/m/key.pem", RequestTimeout: 3 * time.Second,
 		}},
 		{name: "every flag wins over the environment",
 			args: []string{"serve", "--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s",
-				"--log-level", "warn", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--request-timeout", "1500ms"},
+				"--log-level", "warn", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--request-timeout", "1500ms",
+				"--rate-limit-route-read", "8", "--rate-limit-route-write", "9", "--rate-limit-token-share", "100", "--rate-limit-per-replica=false"},
 			env: allEnv,
 			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AdminToken: "tok", AuthCacheTTL: 0, LogLevel: slog.LevelWarn,
-				RateLimit: 7, TLSCert: "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
+				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100},
+				TLSCert:    "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
+		{name: "every rate limit switched off", args: []string{"--rate-limit=0", "--rate-limit-route-read=0", "--rate-limit-route-write=0"},
+			want: with(func(c *Config) {
+				c.RateLimits = limits(func(l *ratelimit.Config) { l.Global, l.RouteRead, l.RouteWrite = 0, 0, 0 })
+			})},
+		{name: "a bulk import: write windows and the token cap off", env: map[string]string{"METRICSD_RATE_LIMIT_ROUTE_WRITE": "0", "METRICSD_RATE_LIMIT_TOKEN_SHARE": "0"},
+			want: with(func(c *Config) {
+				c.RateLimits = limits(func(l *ratelimit.Config) { l.RouteWrite, l.TokenShare = 0, 0 })
+			})},
+		{name: "per replica as a bare flag", args: []string{"--rate-limit-per-replica"},
+			want: with(func(c *Config) { c.RateLimitPerReplica = true })},
 		{name: "a flag wins over an invalid variable", args: []string{"--auth-cache-ttl=1m"}, env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "soon"},
 			want: with(func(c *Config) { c.AuthCacheTTL = time.Minute })},
 		{name: "an empty variable is unset", env: map[string]string{"METRICSD_ADDR": "", "METRICSD_AUTH_CACHE_TTL": "", "METRICSD_RATE_LIMIT": ""}, want: defaults},
@@ -52,6 +76,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad request timeout", args: []string{"--request-timeout", "0s"}, wantErr: `invalid value "0s" for flag -request-timeout: want a positive duration such as 10s`},
 		{name: "bad rate limit flag", args: []string{"--rate-limit", "-1"}, wantErr: `invalid value "-1" for flag -rate-limit: want a non-negative integer`},
 		{name: "bad rate limit variable", env: map[string]string{"METRICSD_RATE_LIMIT": "lots"}, wantErr: `invalid value "lots" for METRICSD_RATE_LIMIT: want a non-negative integer`},
+		{name: "bad route write limit", args: []string{"--rate-limit-route-write", "-5"}, wantErr: `invalid value "-5" for flag -rate-limit-route-write: want a non-negative integer`},
+		{name: "bad route read limit variable", env: map[string]string{"METRICSD_RATE_LIMIT_ROUTE_READ": "x"}, wantErr: `invalid value "x" for METRICSD_RATE_LIMIT_ROUTE_READ: want a non-negative integer`},
+		{name: "token share above 100", args: []string{"--rate-limit-token-share", "150"}, wantErr: `invalid value "150" for flag -rate-limit-token-share: want a percentage from 0 to 100`},
+		{name: "bad per replica variable", env: map[string]string{"METRICSD_RATE_LIMIT_PER_REPLICA": "maybe"}, wantErr: `invalid value "maybe" for METRICSD_RATE_LIMIT_PER_REPLICA: want true or false`},
 		{name: "bad auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "2"}, wantErr: `invalid value "2" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
 		{name: "negative auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "-1s"}, wantErr: `invalid value "-1s" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
 		{name: "bad auth cache ttl flag", args: []string{"--auth-cache-ttl", "x"}, wantErr: `invalid value "x" for flag -auth-cache-ttl: want a non-negative duration such as 2s, 500ms or 0s`},
@@ -97,7 +125,8 @@ func TestUsageNamesEveryVariable(t *testing.T) {
 		t.Fatalf("--help: err = %v, want flag.ErrHelp", err)
 	}
 	for _, want := range []string{"usage: metricsd [serve] [flags]", "METRICSD_ADDR", "METRICSD_DATABASE_URL", "METRICSD_AUTH_CACHE_TTL",
-		"METRICSD_RATE_LIMIT", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
+		"METRICSD_RATE_LIMIT", "METRICSD_RATE_LIMIT_ROUTE_READ", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "METRICSD_RATE_LIMIT_TOKEN_SHARE",
+		"METRICSD_RATE_LIMIT_PER_REPLICA", "(default 1000)", "(default 100)", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

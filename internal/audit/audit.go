@@ -122,6 +122,7 @@ func NewID(now time.Time) string {
 var kindNoun = map[string]string{
 	"project": "the project", "environment": "the environment", "metric": "the metric",
 	"metric-group": "the metric group", "member": "the member", "team": "the team",
+	"view": "the view",
 }
 
 func describe(c Change) (verb, short, long string) {

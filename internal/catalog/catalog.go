@@ -18,6 +18,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // Services are the catalog's domain services, one per aggregate. Each holds
@@ -31,6 +32,7 @@ type Services struct {
 	Members  *account.Members
 	Teams    *account.Teams
 	Audit    *audit.Log
+	Views    *view.Service
 }
 
 // New returns the services over s.
@@ -44,6 +46,7 @@ func New(s Store) *Services {
 		Members:  account.NewMembers(s, now),
 		Teams:    account.NewTeams(s, now),
 		Audit:    audit.NewLog(s),
+		Views:    view.NewService(s, now),
 	}
 }
 

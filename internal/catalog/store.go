@@ -7,6 +7,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // MetricQuery selects metrics of one project. Every set field narrows the
@@ -57,6 +58,7 @@ type Store interface {
 	account.MemberStore
 	account.TeamStore
 	audit.Reader
+	view.Store
 }
 
 // Tx is the unit of work of one write. Reads through it see the write's own
@@ -69,6 +71,7 @@ type Tx interface {
 	MetricTx
 	GroupTx
 	account.Tx
+	view.Tx
 }
 
 // ProjectTx is what project writes need.

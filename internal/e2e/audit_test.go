@@ -246,6 +246,12 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 			{http.MethodPost, "/api/v2/projects/{projectKey}/metric-groups", mgCollectionPath("default"), `{"key":"g","name":"G","kind":"standard","metrics":[{"key":"a"},{"key":"b"}]}`, beta, 201, "metric-group", "createMetricGroup", "proj/default:metric-group/g"},
 			{http.MethodPatch, "/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", mgPath("default", "g"), `[{"op":"replace","path":"/name","value":"G2"}]`, beta, 200, "metric-group", "updateMetricGroupName", "proj/default:metric-group/g"},
 			{http.MethodDelete, "/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", mgPath("default", "g"), "", beta, 204, "metric-group", "deleteMetricGroup", "proj/default:metric-group/g"},
+			// Views.
+			{http.MethodPost, "/api/v2/projects/{projectKey}/views", viewsPath("default"), `{"key":"v","name":"V"}`, beta, 200, "view", "createView", "proj/default:view/v"},
+			{http.MethodPatch, "/api/v2/projects/{projectKey}/views/{viewKey}", viewPath("default", "v"), `{"description":"d"}`, beta, 200, "view", "updateView", "proj/default:view/v"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", viewLinkPath("default", "v", "metrics"), `{"keys":["a"]}`, beta, 200, "view", "linkMetricToView", "proj/default:view/v"},
+			{http.MethodDelete, "/api/v2/projects/{projectKey}/views/{viewKey}/link/{resourceType}", viewLinkPath("default", "v", "metrics"), `{"keys":["a"]}`, beta, 200, "view", "unlinkMetricFromView", "proj/default:view/v"},
+			{http.MethodDelete, "/api/v2/projects/{projectKey}/views/{viewKey}", viewPath("default", "v"), "", beta, 204, "view", "deleteView", "proj/default:view/v"},
 		}
 
 		srv := api.New(catalog.New(e.app.Store()), api.Options{})
@@ -293,6 +299,8 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 				{http.MethodDelete, "/api/v2/members/" + e.ownerID, "", nil, 403},
 				{http.MethodPost, mgCollectionPath("default"), `{"key":"h","name":"H","kind":"standard","metrics":[{"key":"a"},{"key":"missing"}]}`, beta, 400},
 				{http.MethodPatch, "/api/v2/teams/nope", `{"instructions":[{"kind":"updateName","value":"x"}]}`, nil, 404},
+				{http.MethodPost, viewsPath("default"), `{"key":"w","name":"W","maintainerTeamKey":"nobody"}`, beta, 400},
+				{http.MethodPost, viewLinkPath("default", "nope", "metrics"), `{"keys":["a"]}`, beta, 404},
 			} {
 				st, body, _ := e.doUndoc(t, r.method, r.path, r.body, r.headers...)
 				if st != r.status {

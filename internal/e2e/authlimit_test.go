@@ -7,6 +7,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/app"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -16,7 +17,7 @@ import (
 // per distinct token that got a 401.
 func TestWrongTokenFlood(t *testing.T) {
 	b := testdb.New(t, "sqlite")
-	a, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimit: 5})
+	a, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{Global: 5}})
 	e := newEnv(t, b, a, testAdminToken)
 	for range 6 {
 		e.doUndoc(t, "GET", "/api/v2/projects/default", "")

@@ -17,6 +17,7 @@ import (
 	ldapi "github.com/launchdarkly/api-client-go/v22"
 
 	"github.com/metricsd/metricsd/internal/app"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -41,7 +42,10 @@ type env struct {
 // admin token testAdminToken, and stops it when t ends.
 func startServer(t *testing.T, b testdb.Backend) *env {
 	t.Helper()
-	a, _ := runApp(t, app.Config{Addr: "127.0.0.1:0", DatabaseURL: b.URL, AdminToken: testAdminToken})
+	// Rate limits off: these tests are not about them, and some make more
+	// requests in ten seconds than the default windows hold. The tests of
+	// the limits (ratelimit_test.go) start servers with their own.
+	a, _ := runApp(t, app.Config{Addr: "127.0.0.1:0", DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}})
 	e := newEnv(t, b, a, testAdminToken)
 	owner, err := a.Store().Owner(context.Background())
 	if err != nil {

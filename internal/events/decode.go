@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"strconv"
 )
@@ -82,40 +81,33 @@ type wireContext struct {
 
 // Decode reads a JSON array of events and returns those of the kinds
 // metrics use. Only a body that is not a JSON array (or not JSON) is an
-// error: an element of an unexpected shape, or with a field of the wrong
-// type, is skipped, since an SDK that gets a 4xx for a batch it considers
-// well formed stops sending for good. skipped counts such elements.
+// error: an SDK that gets a 4xx for a batch it considers well formed stops
+// sending for good. An element that is not an object is skipped, and a
+// field of an unexpected type is left empty (an event whose key is not a
+// string has no key and counts nothing); skipped counts the elements that
+// were not objects.
 func Decode(body []byte) (evs []Event, skipped int, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '[' {
 		return nil, 0, ErrMalformed
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, 0, ErrMalformed
-	}
-	for dec.More() {
-		var w wireEvent
-		if err := dec.Decode(&w); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				skipped++
-				continue
-			}
+	var wire []wireEvent
+	if err := json.Unmarshal(body, &wire); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
 			return nil, 0, ErrMalformed
 		}
+		// encoding/json decodes the rest of the array past a type error.
+	}
+	evs = make([]Event, 0, len(wire))
+	for i := range wire {
+		w := &wire[i]
 		switch w.Kind {
 		case KindCustom, KindPageview, KindClick:
-		default:
-			continue
+			evs = append(evs, w.event())
+		case "":
+			skipped++
 		}
-		evs = append(evs, w.event())
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, 0, ErrMalformed
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, 0, ErrMalformed
 	}
 	return evs, skipped, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,10 @@ type FlushStore interface {
 	// PruneEvents drops payload IDs received before payloadsBefore and
 	// expired SDK keys.
 	PruneEvents(ctx context.Context, payloadsBefore, now time.Time) error
+	// SoleWriter reports whether this process is the only one that writes
+	// events to the database (SQLite), so that the rollup rows it wrote can
+	// be reused without reading them back.
+	SoleWriter() bool
 }
 
 // ErrOverloaded is returned when the flusher holds as many events as it
@@ -82,7 +87,24 @@ type Flusher struct {
 	pending atomic.Int64
 	log     *slog.Logger
 	done    chan struct{}
+	// touched remembers what this flusher last wrote to event_sources per
+	// environment, kind and key, so that steady traffic to the same keys
+	// in the same hour does not rewrite the same rows. Only the flusher's
+	// goroutine uses it. Writes only ever move those rows forward, so a
+	// row another replica moved further needs no rewrite from here either.
+	touched map[srcKey]Seen
+	// written holds the rollup rows this flusher committed, reused instead
+	// of reading them back when the store is the sole writer.
+	written map[RollupKey]*Rollup
 }
+
+// maxWritten bounds the written cache.
+const maxWritten = 20_000
+
+type srcKey struct{ env, kind, key string }
+
+// maxTouched bounds the touched cache; past it the cache starts over.
+const maxTouched = 100_000
 
 type pending struct {
 	b    *Batch
@@ -111,7 +133,8 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Flusher{store: store, now: now, opts: opts, log: log,
-		queue: make(chan *pending, 4096), done: make(chan struct{})}
+		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[srcKey]Seen{},
+		written: map[RollupKey]*Rollup{}}
 }
 
 // Pending is the weight of the batches waiting to be committed.
@@ -195,8 +218,28 @@ gather:
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CommitTimeout)
-	err := f.store.TransactEvents(ctx, func(tx FlushTx) error { return f.apply(ctx, tx, group) })
+	var wrote []Seen
+	var rows map[RollupKey]*Rollup
+	err := f.store.TransactEvents(ctx, func(tx FlushTx) error {
+		var err error
+		wrote, rows, err = f.apply(ctx, tx, group)
+		return err
+	})
 	cancel()
+	if err == nil && f.store.SoleWriter() {
+		if len(f.written)+len(rows) > maxWritten {
+			clear(f.written)
+		}
+		maps.Copy(f.written, rows)
+	}
+	if err == nil {
+		if len(f.touched)+len(wrote) > maxTouched {
+			clear(f.touched)
+		}
+		for _, s := range wrote {
+			f.touched[srcKey{s.EnvID, s.Kind, s.Key}] = s
+		}
+	}
 	if err != nil {
 		f.log.Warn("event commit failed", "batches", len(group), "err", err)
 		if core.KindOf(err) != core.KindUnavailable {
@@ -211,7 +254,7 @@ gather:
 
 // apply writes a group inside its transaction: payload IDs first, so that
 // a batch seen before adds nothing; then the merged rollups and sources.
-func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) error {
+func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, map[RollupKey]*Rollup, error) {
 	now := f.now()
 	envIDs := make([]string, 0, 4)
 	seenEnv := map[string]bool{}
@@ -223,7 +266,7 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) error
 	}
 	exists, err := tx.ExistingEnvironments(ctx, envIDs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	merged := map[RollupKey]*Rollup{}
 	projectOf := map[string]string{}
@@ -243,7 +286,7 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) error
 			claimed[k] = true
 			ok, err := tx.ClaimPayload(ctx, b.Env.ID, b.PayloadID, now)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			if !ok {
 				continue
@@ -261,17 +304,27 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) error
 		}
 	}
 	if len(merged) == 0 {
-		return nil
+		return nil, nil, nil
 	}
 	keys := make([]RollupKey, 0, len(merged))
+	stored := map[RollupKey]*Rollup{}
 	for k := range merged {
+		if w := f.written[k]; w != nil {
+			// A copy: the cached row changes only once this commit is in.
+			c := &Rollup{}
+			c.Merge(w)
+			stored[k] = c
+			continue
+		}
 		keys = append(keys, k)
 	}
-	stored, err := tx.Rollups(ctx, keys)
-	if err != nil {
-		return err
+	if len(keys) > 0 {
+		read, err := tx.Rollups(ctx, keys)
+		if err != nil {
+			return nil, nil, err
+		}
+		maps.Copy(stored, read)
 	}
-	type srcKey struct{ env, kind, key string }
 	seen := map[srcKey]*Seen{}
 	for k, r := range merged {
 		if old := stored[k]; old != nil {
@@ -290,11 +343,20 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) error
 		}
 	}
 	if err := tx.PutRollups(ctx, merged); err != nil {
-		return err
+		return nil, nil, err
 	}
 	list := make([]Seen, 0, len(seen))
-	for _, s := range seen {
+	for k, s := range seen {
+		if t, ok := f.touched[k]; ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
+			continue
+		}
+		if t, ok := f.touched[k]; ok {
+			s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
+		}
 		list = append(list, *s)
 	}
-	return tx.TouchSources(ctx, list)
+	if len(list) == 0 {
+		return nil, merged, nil
+	}
+	return list, merged, tx.TouchSources(ctx, list)
 }

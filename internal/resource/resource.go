@@ -48,8 +48,8 @@
 //     webhook, code-reference-repository, relay-proxy-config,
 //     pending-request, acct, application, domain-verification, template)
 //     only as the first segment;
-//   - env, metric and metric-group directly under proj
-//     (proj/p:env/e, proj/p:metric/m);
+//   - env, metric, metric-group and view directly under proj
+//     (proj/p:env/e, proj/p:metric/m, proj/p:view/v);
 //   - flag, segment, experiment and holdout directly under env
 //     (proj/p:env/e:experiment/x), as LaunchDarkly scopes them per
 //     environment;
@@ -91,6 +91,7 @@ const (
 	KindEnvironment Kind = "env"
 	KindMetric      Kind = "metric"
 	KindMetricGroup Kind = "metric-group"
+	KindView        Kind = "view"
 	KindExperiment  Kind = "experiment"
 	KindMember      Kind = "member"
 	KindTeam        Kind = "team"
@@ -121,6 +122,7 @@ var parents = map[Kind]Kind{
 	KindEnvironment:             KindProject,
 	KindMetric:                  KindProject,
 	KindMetricGroup:             KindProject,
+	KindView:                    KindProject,
 	"flag":                      KindEnvironment,
 	"segment":                   KindEnvironment,
 	KindExperiment:              KindEnvironment,
@@ -311,6 +313,15 @@ func MetricGroup(projectKey, key string, tags []string) Spec {
 	return Spec{Segments: []Segment{
 		{Kind: KindProject, Name: projectKey},
 		{Kind: KindMetricGroup, Name: key, Tags: canonicalTags(tags)},
+	}}
+}
+
+// View returns the specifier proj/projectKey:view/key of a view that
+// carries tags, which are copied, sorted and de-duplicated.
+func View(projectKey, key string, tags []string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindView, Name: key, Tags: canonicalTags(tags)},
 	}}
 }
 

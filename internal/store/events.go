@@ -413,3 +413,8 @@ func (db *DB) MetricStates(ctx context.Context, projectID, envID string, since t
 	})
 	return out, err
 }
+
+// SoleWriter reports whether this process is the database's only writer:
+// true on SQLite, which one metricsd serves; PostgreSQL may be shared by
+// replicas.
+func (db *DB) SoleWriter() bool { return db.dialect.name == "sqlite" }

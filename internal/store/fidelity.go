@@ -13,6 +13,7 @@ import (
 // backends.
 var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
 	5: backfillEventKeys,
+	9: unlogRateWindows,
 }
 
 // backfillEventKeys copies the eventKey of every metric's current

@@ -203,13 +203,14 @@ func memberDetails(ctx context.Context, t *txn, ms []account.Member) ([]account.
 	return out, rows.Err()
 }
 
-// maintained lists the metrics and metric groups whose column col (the
-// maintainer_id or maintainer_team_key of both tables) equals v, ordered by
+// maintained lists the metrics, metric groups and views whose column col
+// (the maintainer_id or maintainer_team_key of those tables) equals v, ordered by
 // kind, project and key.
 func maintained(ctx context.Context, t *txn, col, v string) ([]account.MaintainedRef, error) {
 	rows, err := t.query(ctx, `SELECT 'metric', p.key, m.key FROM metrics m JOIN projects p ON p.id = m.project_id WHERE m.`+col+` = ?
 		UNION ALL SELECT 'metric group', p.key, g.key FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE g.`+col+` = ?
-		ORDER BY 1, 2, 3`, v, v)
+		UNION ALL SELECT 'view', p.key, vw.key FROM views vw JOIN projects p ON p.id = vw.project_id WHERE vw.`+col+` = ?
+		ORDER BY 1, 2, 3`, v, v, v)
 	if err != nil {
 		return nil, err
 	}

@@ -101,8 +101,7 @@ func TestMetricUsage(t *testing.T) {
 			// Not sources of "direct": another kind, another key.
 			[]any{prod.ID, p.ID, "pageview", "direct", ms(45 * time.Second), ms(58 * time.Second)},
 			[]any{prod.ID, p.ID, "custom", "idle-event", ms(45 * time.Second), ms(58 * time.Second)})
-		ins("views", "id, project_id, key, name", []any{"v1", p.ID, "kpis", "KPIs"})
-		ins("view_metrics", "view_id, metric_id", []any{"v1", idOf["direct"]}, []any{"v1", idOf["idle"]})
+		mustView(t, db, p.ID, "v1", "kpis", at(60*time.Second), nil, "direct", "idle")
 
 		lastSeen := at(55 * time.Second)
 		wantUsage := map[string]catalog.MetricUsage{

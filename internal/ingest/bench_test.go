@@ -1,0 +1,202 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/app"
+	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+// Benchmarks of sustained ingestion (docs/PERFORMANCE.md): batches of 100
+// custom events over 1,000 event keys, posted over loopback HTTP by
+// concurrent senders, against only decoding the same payloads.
+//
+//	go test -run '^$' -bench 'Ingest' -benchtime 5s ./internal/ingest/
+
+const benchToken = "api-bench-0123456789abcdef0123456789abcdef"
+
+// payloads returns n bodies of 100 custom events each, cycling over 1,000
+// event keys and 10,000 users, a third of them with a metricValue.
+func payloads(n int) [][]byte {
+	now := time.Now().UnixMilli()
+	out := make([][]byte, n)
+	k := 0
+	for i := range out {
+		var b strings.Builder
+		b.WriteByte('[')
+		for j := range 100 {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"kind":"custom","creationDate":%d,"key":"event-%d","context":{"kind":"user","key":"user-%d"}`, now, k%1000, (k*7)%10000)
+			if k%3 == 0 {
+				fmt.Fprintf(&b, `,"metricValue":%d.5`, k%50)
+			}
+			b.WriteByte('}')
+			k++
+		}
+		b.WriteByte(']')
+		out[i] = []byte(b.String())
+	}
+	return out
+}
+
+func BenchmarkIngestDecodeOnly(b *testing.B) {
+	bodies := payloads(64)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := events.Decode(bodies[i%len(bodies)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
+}
+
+// startBench runs metricsd on a fresh database of backend and returns its
+// base URL and the production SDK key.
+func startBench(b *testing.B, backend testdb.Backend, cfg app.Config) (string, string) {
+	b.Helper()
+	cfg.Addr, cfg.DatabaseURL, cfg.AdminToken = "127.0.0.1:0", backend.URL, benchToken
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Serve(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	base := "http://" + a.Addr().String()
+	req, _ := http.NewRequest("GET", base+"/api/v2/projects/default/environments/production", nil)
+	req.Header.Set("Authorization", benchToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct{ APIKey string }
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		b.Fatal(err)
+	}
+	return base, env.APIKey
+}
+
+func post(client *http.Client, base, key string, body []byte, id string) (int, error) {
+	req, _ := http.NewRequest("POST", base+"/bulk", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-LaunchDarkly-Payload-ID", id)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func benchBackends(b *testing.B, fn func(b *testing.B, backend testdb.Backend)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			var backend testdb.Backend
+			if name == "sqlite" {
+				backend = testdb.Backend{Name: name, URL: "sqlite:" + filepath.Join(b.TempDir(), "bench.db")}
+			} else {
+				backend = testdb.New(b, name)
+			}
+			fn(b, backend)
+		})
+	}
+}
+
+// BenchmarkIngestHTTP posts 100-event batches from 32 concurrent senders;
+// every 202 is a committed batch.
+func BenchmarkIngestHTTP(b *testing.B) {
+	benchBackends(b, func(b *testing.B, backend testdb.Backend) {
+		base, key := startBench(b, backend, app.Config{})
+		bodies := payloads(64)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		var seq, failed atomic.Int64
+		b.SetParallelism(32 / runtime.GOMAXPROCS(0))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n := seq.Add(1)
+				st, err := post(client, base, key, bodies[n%int64(len(bodies))], fmt.Sprintf("bench-%d", n))
+				if err != nil || st != http.StatusAccepted {
+					failed.Add(1)
+				}
+			}
+		})
+		b.ReportMetric(float64(int64(b.N)-failed.Load())*100/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(failed.Load()), "not-accepted")
+	})
+}
+
+// BenchmarkIngestOverload offers ten times the senders the server reads
+// at once (640 against --events-max-inflight 64) for three seconds, and
+// reports the peak heap in use (server and senders, one process) and the
+// share of posts answered 503.
+func BenchmarkIngestOverload(b *testing.B) {
+	benchBackends(b, func(b *testing.B, backend testdb.Backend) {
+		base, key := startBench(b, backend, app.Config{EventsMaxInflight: 64})
+		bodies := payloads(64)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 640, MaxConnsPerHost: 640}}
+		for b.Loop() {
+			var ok, busy, seq atomic.Int64
+			var peak atomic.Uint64
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			go func() {
+				var ms runtime.MemStats
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					runtime.ReadMemStats(&ms)
+					if ms.HeapInuse > peak.Load() {
+						peak.Store(ms.HeapInuse)
+					}
+				}
+			}()
+			deadline := time.Now().Add(3 * time.Second)
+			for range 640 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(deadline) {
+						n := seq.Add(1)
+						st, err := post(client, base, key, bodies[n%int64(len(bodies))], fmt.Sprintf("over-%d", n))
+						switch {
+						case err != nil:
+						case st == http.StatusAccepted:
+							ok.Add(1)
+						case st == http.StatusServiceUnavailable:
+							busy.Add(1)
+							time.Sleep(10 * time.Millisecond)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(ok.Load())*100/3, "events/s")
+			b.ReportMetric(float64(busy.Load())/float64(max(1, ok.Load()+busy.Load())), "share-503")
+		}
+	})
+}
