@@ -1,7 +1,8 @@
-// Package ingest serves LaunchDarkly's SDK protocols: the endpoints SDKs
-// send events to and, for browser SDKs, the goals and flag-evaluation
-// endpoints they call when they start.
 package ingest
+
+// The browser SDKs' endpoints other than events: what LaunchDarkly's
+// JavaScript SDK calls when it starts (goals, flag evaluation, the flag
+// stream). The package comment is in ingest.go.
 
 import (
 	"context"
