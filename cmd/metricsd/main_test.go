@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -36,11 +37,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// waitHealthy waits until metricsd is ready: /readyz answers 200 once
+// migrations are done (/healthz answers 200 "starting" before that).
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -120,7 +123,27 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 	stop(cmd)
 
-	cmd, stdout, _ = start()
+	cmd, stdout, base = start()
+	// metricsd version names the build /healthz reports.
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("metricsd version: %v", err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	ver, ok := strings.CutPrefix(first, "metricsd ")
+	if !ok || ver == "" {
+		t.Errorf("metricsd version printed %q, want metricsd VERSION first", out)
+	}
+	resp, err = http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct{ Status, Version string }
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || health.Status != "ok" || health.Version != ver {
+		t.Errorf("/healthz %+v (%v), want status ok and version %q", health, err, ver)
+	}
 	stop(cmd)
 	rest, _ := io.ReadAll(stdout)
 	if strings.Contains(string(rest), "admin access token") {

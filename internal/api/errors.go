@@ -45,14 +45,17 @@ var statusOf = map[core.ErrorKind]struct {
 // writeError writes err as LaunchDarkly error JSON. Unclassified errors are
 // logged with their id and reach the client only as an internal error.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	id := uuid.NewString()
+	id := RequestID(r.Context())
+	if id == "" {
+		id = uuid.NewString()
+	}
 	kind := core.KindOf(err)
 	st := statusOf[kind]
 	msg := "an internal error occurred; quote this id when reporting it"
 	if kind == core.KindInternal && timedOut(r.Context()) {
 		// The request's own deadline passed: whatever the driver made of
 		// the cancellation, the database did not answer in time.
-		s.log.Warn("request deadline exceeded", "id", id, "method", r.Method, "path", r.URL.Path, "timeout", s.timeout, "err", err)
+		s.log.WarnContext(r.Context(), "request deadline exceeded", "method", r.Method, "path", r.URL.Path, "timeout", s.timeout, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "service_unavailable",
 			Message: fmt.Sprintf("the database did not answer within %s; retry later", s.timeout), ID: id})
 		return
@@ -60,9 +63,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == core.KindInternal {
 		if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 			// The client went away; nobody reads this response.
-			s.log.Debug("request cancelled", "id", id, "method", r.Method, "path", r.URL.Path)
+			s.log.DebugContext(r.Context(), "request cancelled", "method", r.Method, "path", r.URL.Path)
 		} else {
-			s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+			s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	} else if errors.As(err, new(*core.Error)) {
 		msg = err.Error()
@@ -74,7 +77,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			core.KindInvalid:     "text must not contain U+0000 (NUL) or invalid UTF-8",
 			core.KindUnavailable: "the database connection failed; retry later",
 		}[kind]
-		s.log.Info("unexplained store error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.InfoContext(r.Context(), "unexplained store error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, st.status, errorBody{Code: st.code, Message: msg, ID: id})
 }

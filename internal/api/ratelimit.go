@@ -22,7 +22,7 @@ func (s *Server) limitRequest(w http.ResponseWriter, r *http.Request, method, pa
 	if token == "" {
 		token = "member:" + p.MemberID
 	}
-	d := s.limit.Take(r.Context(), token, method, pattern)
+	d := s.limit.Take(r.Context(), ratelimit.Request{Token: token, Address: clientAddr(r), Method: method, Pattern: pattern})
 	h := w.Header()
 	if d.Global >= 0 {
 		h.Set("X-Ratelimit-Global-Remaining", strconv.Itoa(d.Global))
@@ -39,6 +39,8 @@ func (s *Server) limitRequest(w http.ResponseWriter, r *http.Request, method, pa
 	h.Set("Retry-After", strconv.Itoa(d.RetryAfter))
 	cfg := s.limit.Config()
 	switch d.Refused {
+	case ratelimit.ScopeAddress:
+		return core.Errorf(kindRateLimited, "too many requests from this client address (more than %d per %s); retry after the time in Retry-After", cfg.Address, ratelimit.Window)
 	case ratelimit.ScopeToken:
 		return core.Errorf(kindRateLimited, "this access token used its share of the global rate limit (%d of %d requests per %s); retry after the time in Retry-After", cfg.TokenCap(), cfg.Global, ratelimit.Window)
 	case ratelimit.ScopeRoute:

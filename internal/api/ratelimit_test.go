@@ -190,3 +190,29 @@ func TestTokenShare(t *testing.T) {
 		t.Errorf("second token over its share: %d", a.status)
 	}
 }
+
+// TestAddressWindow: with --rate-limit-ip, one client address gets 429 with
+// Retry-After past its window whatever token it sends (IPv6 by /64), and
+// another address is served.
+func TestAddressWindow(t *testing.T) {
+	clk := &testClock{now: windowStart.Add(3 * time.Second)}
+	srv, db, _ := newTestServer(t, api.Options{Clock: clk.Now, RateLimits: &ratelimit.Config{Global: 100, Address: 3}})
+	if _, err := catalog.New(db).Auth.Bootstrap(context.Background(), secondToken); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct{ token, addr string }{
+		{benchToken, "[2001:db8:1:2::1]:1"}, {secondToken, "[2001:db8:1:2::2]:2"}, {benchToken, "[2001:db8:1:2::3]:3"},
+	} {
+		if a := call(t, srv, "GET", "/api/v2/projects/default", "", c.token, c.addr); a.status != 200 {
+			t.Fatalf("request %d: %d", i, a.status)
+		}
+	}
+	a := call(t, srv, "GET", "/api/v2/projects/default", "", secondToken, "[2001:db8:1:2::4]:4")
+	if a.status != 429 || a.header.Get("Retry-After") != "7" || a.header.Get("X-Ratelimit-Global-Remaining") != "97" ||
+		!strings.Contains(a.body.Message, "too many requests from this client address (more than 3 per 10s)") {
+		t.Errorf("fourth request from the /64: %d %+v %v", a.status, a.body, a.header)
+	}
+	if a := call(t, srv, "GET", "/api/v2/projects/default", "", secondToken, "[2001:db8:1:3::1]:1"); a.status != 200 || a.header.Get("X-Ratelimit-Global-Remaining") != "96" {
+		t.Errorf("another /64: %d %v", a.status, a.header)
+	}
+}

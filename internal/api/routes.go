@@ -112,6 +112,10 @@ func (s *Server) table() []route {
 			http.MethodPost:   beta(s.linkViewResources),
 			http.MethodDelete: beta(s.unlinkViewResources),
 		}},
+		// metricsd's own OpenAPI document (internal/openapi).
+		{openapiPath, map[string]handlerFunc{
+			http.MethodGet: s.getOpenAPI,
+		}},
 	}
 }
 

@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/obs"
+	"github.com/metricsd/metricsd/internal/openapi"
 	"github.com/metricsd/metricsd/internal/patch"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 )
@@ -35,6 +36,14 @@ type Server struct {
 	timeout  time.Duration
 	handler  http.Handler
 	explorer *events.Explorer
+	obs      Observer
+	version  string
+	// openapiDoc is metricsd's OpenAPI document, built once by New.
+	openapiDoc []byte
+	openapiErr error
+	// apiMux routes the table; observe asks it for a request's pattern
+	// before authentication, so that refused requests are labelled too.
+	apiMux *http.ServeMux
 }
 
 // Options configure a Server.
@@ -64,14 +73,17 @@ type Options struct {
 	AuthFailureLimit int
 	// Explorer answers the event explorer's routes (metricsd's extension).
 	Explorer *events.Explorer
+	// Observer receives the request, cache and rate-limit metrics; nil
+	// means none.
+	Observer Observer
+	// Version is the build's version, shown by /healthz and /readyz.
+	Version string
 }
 
 // New returns a Server over the catalog services.
 func New(svc *catalog.Services, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, explorer: opts.Explorer}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s := &Server{svc: svc, log: opts.Logger, maxBody: opts.MaxBodyBytes, obs: opts.Observer, version: opts.Version, explorer: opts.Explorer}
+	s.init()
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -86,8 +98,25 @@ func New(svc *catalog.Services, opts Options) *Server {
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
+	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.handler = s.routes()
 	return s
+}
+
+// init sets the defaults New and Starting share: a logger that adds the
+// request ID to every record logged with a request's context, and an
+// observer.
+func (s *Server) init() {
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	if s.obs == nil {
+		s.obs = obs.Discard{}
+	}
+	if s.version == "" {
+		s.version = "devel"
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -106,9 +135,11 @@ func (s *Server) routes() http.Handler {
 		}
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	}))
+	s.apiMux = api
 
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", s.healthz)
+	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
+	root.HandleFunc("GET /readyz", named("/readyz", s.readyz))
 	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
 	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
@@ -116,7 +147,7 @@ func (s *Server) routes() http.Handler {
 	// Without it ServeMux would redirect /api to /api/ with an HTML body.
 	root.Handle("/api", notFound)
 	root.Handle("/", notFound)
-	return s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root)))))
+	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root))))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an
@@ -133,6 +164,7 @@ func (s *Server) dispatch(rt route) http.Handler {
 	slices.Sort(allowed)
 	allow := strings.Join(allowed, ", ")
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		routed(r, rt.pattern)
 		h, ok := rt.methods[r.Method]
 		if r.Method == http.MethodHead && readable {
 			// A HEAD is the GET without its body (net/http drops it).
@@ -153,17 +185,6 @@ func (s *Server) dispatch(rt route) http.Handler {
 	})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.svc.Auth.Ping(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
 // authenticate requires a valid access token on every API request except
 // CORS preflights.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -174,10 +195,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		addr := clientAddr(r)
 		if err := s.authFail.check(w, addr); err != nil {
+			s.obs.RateLimited("auth_failures")
 			return err
 		}
 		header := r.Header.Get("Authorization")
 		p, ok := s.auth.get(header)
+		if s.auth.ttl > 0 {
+			s.obs.CacheLookup("auth", ok)
+		}
 		if !ok {
 			var err error
 			if s.auth.failedRecently(header) {
@@ -225,7 +250,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		} else {
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
-		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override")
+		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type, Content-Length, Accept-Encoding, Authorization, LD-API-Version, X-HTTP-Method-Override, X-Request-Id")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id")
 		h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST, DELETE, PATCH")
 		h.Set("Access-Control-Max-Age", "300")
 		next.ServeHTTP(w, r)
@@ -235,6 +261,16 @@ func (s *Server) cors(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -254,7 +290,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		// Never log headers: they carry access tokens.
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	})
 }
 
@@ -265,7 +301,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 				s.writeError(w, r, errors.New("panic"))
 			}
 		}()

@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
@@ -22,8 +25,10 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/ingest"
+	"github.com/metricsd/metricsd/internal/obs"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/version"
 )
 
 // Config is the start-up configuration.
@@ -48,6 +53,9 @@ type Config struct {
 	// TLSCert and TLSKey name PEM files; when both are set the server
 	// serves HTTPS only. One without the other is an error.
 	TLSCert, TLSKey string
+	// MetricsAddr is the address of the Prometheus listener (GET /metrics);
+	// empty for none.
+	MetricsAddr string
 	// Event ingestion (LaunchDarkly's event protocol): the largest body
 	// of a post (sent and decompressed), the posts handled at once, and
 	// the events waiting for their commit before posts get 503.
@@ -93,6 +101,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&limits.RouteRead), "rate-limit-route-read", "METRICSD_RATE_LIMIT_ROUTE_READ", "GET `requests` per 10 seconds to one route pattern; 0 switches these windows off")
 	bind((*countValue)(&limits.RouteWrite), "rate-limit-route-write", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "POST, PATCH and DELETE `requests` per 10 seconds to one route pattern and verb; 0 switches these windows off")
 	bind((*percentValue)(&limits.TokenShare), "rate-limit-token-share", "METRICSD_RATE_LIMIT_TOKEN_SHARE", "largest `percent`age of the global window one access token may use; 0 or 100 for no cap")
+	bind((*countValue)(&limits.Address), "rate-limit-ip", "METRICSD_RATE_LIMIT_IP", "API `requests` per 10 seconds from one client address, whatever its tokens; 0 (the default) switches it off")
 	bind((*boolValue)(&cfg.RateLimitPerReplica), "rate-limit-per-replica", "METRICSD_RATE_LIMIT_PER_REPLICA", "count rate limits in each replica's memory instead of the PostgreSQL database the replicas share")
 	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
@@ -101,8 +110,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
 	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
 	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
+	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n       metricsd version\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nenvironment only:\n  %s\n    \tan admin access token to accept\n", envAdminToken)
 	}
@@ -217,19 +227,36 @@ func (l *levelValue) String() string { return strings.ToLower(slog.Level(*l).Str
 
 // App is a running metricsd.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.DB
-	server *http.Server
-	ln     net.Listener
-	// events receives SDK events; its flusher runs while Serve does.
-	events *events.Service
+	cfg     Config
+	log     *slog.Logger
+	store   *store.DB
+	server  *http.Server
+	ln      net.Listener
+	metrics *obs.Metrics
+	// metricsServer serves GET /metrics on metricsLn; nil without
+	// --metrics-addr.
+	metricsServer *http.Server
+	metricsLn     net.Listener
+	// handler is what the server serves: the start-up handler until the
+	// store is migrated and seeded, then the API.
+	handler atomic.Pointer[http.Handler]
+	// errc receives the servers' Serve errors; it has room for both.
+	errc chan error
+	// events receives SDK events; its flusher runs from Open until Serve
+	// has drained the servers (posts being answered wait for commits).
+	events      *events.Service
+	stopFlusher context.CancelFunc
+	flushed     chan struct{}
 	// AdminToken is the token generated for a fresh database, empty if none.
 	AdminToken string
 }
 
-// Open connects the store, applies migrations, seeds a fresh database and
-// binds the listener. Its errors never hold a secret of cfg.DatabaseURL.
+// Open binds the listeners and starts serving at once, answering /healthz
+// 200 "starting", /readyz and the API 503, while it connects the store,
+// applies migrations and seeds a fresh database; then it switches to the API
+// and returns. Serve keeps serving until its context ends. If anything fails
+// Open stops serving and returns the error, which never holds a secret of
+// cfg.DatabaseURL.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -245,42 +272,32 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := checkDSN(cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, redactError("open database "+RedactDSN(cfg.DatabaseURL), cfg.DatabaseURL, err)
-	}
-	cat := catalog.New(db)
-	generated, err := cat.Auth.Bootstrap(ctx, cfg.AdminToken)
-	if err != nil {
-		db.Close()
-		return nil, redactError("bootstrap", cfg.DatabaseURL, err)
-	}
+	ver := version.Read().String()
+	a := &App{cfg: cfg, log: log, metrics: obs.NewMetrics(ver), errc: make(chan error, 2)}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
-	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
-	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits, RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock,
-		Explorer: events.NewExplorer(db, nil)}
-	if !cfg.RateLimitPerReplica {
-		// nil on SQLite, whose one replica counts in memory.
-		opts.RateCounter = db.RateCounter()
+	a.ln = ln
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+		a.metricsLn = mln
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		a.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
-	srv := api.New(cat, opts)
-	// The SDK protocols' paths are served beside the REST API, on the same
-	// listener, without its access-token authentication or CORS policy:
-	// the event endpoints, then the browser SDKs' goals, flag evaluation
-	// and flag stream.
-	browserMux := http.NewServeMux()
-	browser := ingest.NewBrowser(evs.Keys, evs.Goals, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
-	browser.Register(browserMux)
-	root := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log}).
-		Handler(ingest.Mount(browserMux, srv))
-	a := &App{cfg: cfg, log: log, store: db, ln: ln, AdminToken: generated, events: evs}
+	opts := api.Options{Logger: log, AuthCacheTTL: cfg.AuthCacheTTL, RateLimits: cfg.RateLimits,
+		RequestTimeout: cfg.RequestTimeout, Clock: cfg.Clock, Observer: a.metrics,
+		RateObserver: rateObserver{a.metrics}, Version: ver}
+	starting := api.Starting(opts)
+	a.handler.Store(&starting)
 	a.server = &http.Server{
-		Handler:           root,
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.handler.Load()).ServeHTTP(w, r) }),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -289,13 +306,116 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	a.startServing()
+	log.Debug("accepting connections while the database is opened and migrated", "addr", ln.Addr().String())
+
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithObserver(a.metrics))
+	if err != nil {
+		return nil, errors.Join(redactError("open database "+RedactDSN(cfg.DatabaseURL), cfg.DatabaseURL, err), a.stopServing())
+	}
+	a.store = db
+	cat := catalog.New(db)
+	generated, err := cat.Auth.Bootstrap(ctx, cfg.AdminToken)
+	if err != nil {
+		return nil, errors.Join(redactError("bootstrap", cfg.DatabaseURL, err), a.stopServing(), db.Close())
+	}
+	a.AdminToken = generated
+	if !cfg.RateLimitPerReplica {
+		// nil on SQLite, whose one replica counts in memory.
+		opts.RateCounter = db.RateCounter()
+	}
+	pools := db.Pools()
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
+		a.metrics.WatchPools([]obs.Pool{{Name: name, DB: pools[name]}})
+	}
+	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Logger: log}})
+	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
+	opts.Explorer = events.NewExplorer(db, nil)
+	a.events = evs
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	a.stopFlusher, a.flushed = stopFlusher, make(chan struct{})
+	go func() { evs.Flusher.Run(flushCtx); close(a.flushed) }()
+	// The SDK protocols' paths are served beside the REST API, on the same
+	// listener, without its access-token authentication or CORS policy:
+	// the event endpoints, then the browser SDKs' goals, flag evaluation
+	// and flag stream.
+	ing := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log})
+	browserMux := http.NewServeMux()
+	browser := ingest.NewBrowser(evs.Keys, evs.Goals, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
+	browser.Register(browserMux)
 	// Flag streams never go idle: shutdown ends them.
 	a.server.RegisterOnShutdown(browser.Close)
+	h := ing.Handler(ingest.Mount(browserMux, api.New(cat, opts)))
+	a.handler.Store(&h)
 	return a, nil
+}
+
+// stopEvents commits what the flusher still holds and stops it; call it
+// once the servers are drained.
+func (a *App) stopEvents() {
+	if a.stopFlusher != nil {
+		a.stopFlusher()
+		<-a.flushed
+	}
+}
+
+// rateObserver reports the rate limiter's decisions to the metrics.
+type rateObserver struct{ m *obs.Metrics }
+
+func (o rateObserver) Rejected(r ratelimit.Rejection) { o.m.RateLimited(string(r.Scope)) }
+func (o rateObserver) CounterFailed(error)            { o.m.RateCounterFailed() }
+
+// startServing serves the listeners in the background; their errors reach
+// a.errc.
+func (a *App) startServing() {
+	go func() {
+		if a.TLS() {
+			// The certificate is in TLSConfig already.
+			a.errc <- a.server.ServeTLS(a.ln, "", "")
+			return
+		}
+		a.errc <- a.server.Serve(a.ln)
+	}()
+	if a.metricsServer != nil {
+		go func() { a.errc <- a.metricsServer.Serve(a.metricsLn) }()
+	}
+}
+
+// servers counts the servers startServing started.
+func (a *App) servers() int {
+	if a.metricsServer != nil {
+		return 2
+	}
+	return 1
+}
+
+// stopServing shuts the servers down, draining requests for up to 20
+// seconds, and waits for their Serve calls to return.
+func (a *App) stopServing() error {
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := a.server.Shutdown(shutdownCtx)
+	if a.metricsServer != nil {
+		err = errors.Join(err, a.metricsServer.Shutdown(shutdownCtx))
+	}
+	for range a.servers() {
+		if serveErr := <-a.errc; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+	}
+	return err
 }
 
 // Addr is the address the server listens on.
 func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// MetricsAddr is the address of the metrics listener, nil without one.
+func (a *App) MetricsAddr() net.Addr {
+	if a.metricsLn == nil {
+		return nil
+	}
+	return a.metricsLn.Addr()
+}
 
 // TLS reports whether the server serves HTTPS.
 func (a *App) TLS() bool { return a.server.TLSConfig != nil }
@@ -303,46 +423,32 @@ func (a *App) TLS() bool { return a.server.TLSConfig != nil }
 // Store is the app's store.
 func (a *App) Store() *store.DB { return a.store }
 
+// Metrics is the app's metrics registry.
+func (a *App) Metrics() *obs.Metrics { return a.metrics }
+
 // Serve answers requests until ctx is cancelled, then drains in-flight
-// requests and closes the store.
+// requests and closes the store. (Open started serving already.)
 func (a *App) Serve(ctx context.Context) error {
-	// The flusher outlives the HTTP server: posts still being answered
-	// during shutdown wait for their commit.
-	flushCtx, stopFlusher := context.WithCancel(context.Background())
-	flushed := make(chan struct{})
-	go func() { a.events.Flusher.Run(flushCtx); close(flushed) }()
-	defer func() { stopFlusher(); <-flushed }()
-	errc := make(chan error, 1)
-	go func() {
-		if a.TLS() {
-			// The certificate is in TLSConfig already.
-			errc <- a.server.ServeTLS(a.ln, "", "")
-			return
-		}
-		errc <- a.server.Serve(a.ln)
-	}()
 	select {
-	case err := <-errc:
-		stopFlusher()
-		<-flushed
-		a.store.Close()
-		return err
+	case err := <-a.errc:
+		// A server stopped on its own: stop the other one too.
+		a.errc <- err
+		err = a.stopServing()
+		a.stopEvents()
+		return errors.Join(err, a.store.Close())
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err := a.server.Shutdown(shutdownCtx)
-	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
-		err = errors.Join(err, serveErr)
-	}
-	stopFlusher()
-	<-flushed
+	err := a.stopServing()
+	a.stopEvents()
 	return errors.Join(err, a.store.Close())
 }
 
 // Main runs metricsd with the process's arguments and environment. It
 // returns the exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "version" {
+		return printVersion(args[1:], stdout, stderr)
+	}
 	cfg, err := ParseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -365,11 +471,37 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	if a.TLS() {
 		scheme = "https"
 	}
-	log.Info("metricsd listening", "addr", a.Addr().String(), "scheme", scheme, "database", RedactDSN(cfg.DatabaseURL))
+	attrs := []any{"addr", a.Addr().String(), "scheme", scheme, "database", RedactDSN(cfg.DatabaseURL), "version", version.Read().String()}
+	if m := a.MetricsAddr(); m != nil {
+		attrs = append(attrs, "metrics_addr", m.String())
+	}
+	log.Info("metricsd listening", attrs...)
 	if err := a.Serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
 	}
 	log.Info("metricsd stopped")
+	return 0
+}
+
+// printVersion writes the build's version, its VCS revision and whether the
+// work tree was modified, and the Go toolchain.
+func printVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "metricsd: unexpected argument %q; usage: metricsd version\n", args[0])
+		return 2
+	}
+	v := version.Read()
+	fmt.Fprintf(stdout, "metricsd %s\n", v)
+	if v.Revision != "" {
+		fmt.Fprintf(stdout, "revision %s", v.Revision)
+		if v.Modified {
+			fmt.Fprint(stdout, " (modified)")
+		}
+		fmt.Fprintln(stdout)
+	}
+	if v.GoVersion != "" {
+		fmt.Fprintf(stdout, "go %s\n", strings.TrimPrefix(v.GoVersion, "go"))
+	}
 	return 0
 }

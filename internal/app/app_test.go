@@ -31,7 +31,7 @@ func TestParseConfig(t *testing.T) {
 		"METRICSD_LOG_LEVEL": "debug", "METRICSD_RATE_LIMIT": "100", "METRICSD_AUTH_CACHE_TTL": "250ms",
 		"METRICSD_TLS_CERT": "/etc/m/cert.pem", "METRICSD_TLS_KEY": "/etc/m/key.pem", "METRICSD_REQUEST_TIMEOUT": "3s",
 		"METRICSD_RATE_LIMIT_ROUTE_READ": "40", "METRICSD_RATE_LIMIT_ROUTE_WRITE": "20", "METRICSD_RATE_LIMIT_TOKEN_SHARE": "25",
-		"METRICSD_RATE_LIMIT_PER_REPLICA": "true",
+		"METRICSD_RATE_LIMIT_PER_REPLICA": "true", "METRICSD_RATE_LIMIT_IP": "300",
 	}
 	tests := []struct {
 		name    string
@@ -44,16 +44,16 @@ func TestParseConfig(t *testing.T) {
 		{name: "serve is the default command", args: []string{"serve"}, want: defaults},
 		{name: "every flag from the environment", env: allEnv, want: Config{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 250 * time.Millisecond,
-			LogLevel: slog.LevelDebug, RateLimits: &ratelimit.Config{Global: 100, RouteRead: 40, RouteWrite: 20, TokenShare: 25}, RateLimitPerReplica: true,
+			LogLevel: slog.LevelDebug, RateLimits: &ratelimit.Config{Global: 100, RouteRead: 40, RouteWrite: 20, TokenShare: 25, Address: 300}, RateLimitPerReplica: true,
 			TLSCert: "/etc/m/cert.pem", TLSKey: "/etc/m/key.pem", RequestTimeout: 3 * time.Second,
 		}},
 		{name: "every flag wins over the environment",
 			args: []string{"serve", "--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s",
 				"--log-level", "warn", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--request-timeout", "1500ms",
-				"--rate-limit-route-read", "8", "--rate-limit-route-write", "9", "--rate-limit-token-share", "100", "--rate-limit-per-replica=false"},
+				"--rate-limit-route-read", "8", "--rate-limit-route-write", "9", "--rate-limit-token-share", "100", "--rate-limit-per-replica=false", "--rate-limit-ip", "50"},
 			env: allEnv,
 			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AdminToken: "tok", AuthCacheTTL: 0, LogLevel: slog.LevelWarn,
-				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100},
+				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100, Address: 50},
 				TLSCert:    "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
 		{name: "every rate limit switched off", args: []string{"--rate-limit=0", "--rate-limit-route-read=0", "--rate-limit-route-write=0"},
 			want: with(func(c *Config) {
@@ -126,7 +126,7 @@ func TestUsageNamesEveryVariable(t *testing.T) {
 	}
 	for _, want := range []string{"usage: metricsd [serve] [flags]", "METRICSD_ADDR", "METRICSD_DATABASE_URL", "METRICSD_AUTH_CACHE_TTL",
 		"METRICSD_RATE_LIMIT", "METRICSD_RATE_LIMIT_ROUTE_READ", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "METRICSD_RATE_LIMIT_TOKEN_SHARE",
-		"METRICSD_RATE_LIMIT_PER_REPLICA", "(default 1000)", "(default 100)", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
+		"METRICSD_RATE_LIMIT_PER_REPLICA", "METRICSD_RATE_LIMIT_IP", "(default 1000)", "(default 100)", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

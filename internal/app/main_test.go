@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/testdb"
+	"github.com/metricsd/metricsd/internal/version"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -160,8 +161,8 @@ func TestMainServesHTTPS(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok"}`+"\n" && string(body) != `{"status":"ok"}` {
-			t.Errorf("GET https://%s/healthz: %d %q, want 200 {\"status\":\"ok\"}", host, resp.StatusCode, body)
+		if want := `{"status":"ok","version":"` + version.Read().String() + `"}` + "\n"; resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("GET https://%s/healthz: %d %q, want 200 %q", host, resp.StatusCode, body, want)
 		}
 		if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 			t.Errorf("GET https://%s/healthz: TLS state %+v, want TLS 1.2 or newer", host, resp.TLS)

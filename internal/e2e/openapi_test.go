@@ -22,6 +22,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
+
+	"github.com/metricsd/metricsd/internal/openapi"
 )
 
 // clientModule is the module whose api/openapi.yaml describes the wire
@@ -34,6 +36,41 @@ var spec struct {
 	doc    *openapi3.T
 	router routers.Router
 	err    error
+}
+
+// ownSpec is metricsd's own OpenAPI document (GET /api/v2/openapi.json)
+// and its router, loaded once per test binary.
+var ownSpec struct {
+	once   sync.Once
+	router routers.Router
+	err    error
+}
+
+// loadOwnSpec returns a router over metricsd's own document.
+func loadOwnSpec(t testing.TB) routers.Router {
+	t.Helper()
+	ownSpec.once.Do(func() {
+		b, err := openapi.Document("e2e")
+		if err != nil {
+			ownSpec.err = err
+			return
+		}
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(b)
+		if err != nil {
+			ownSpec.err = err
+			return
+		}
+		if err := doc.Validate(loader.Context, openapi3.DisableExamplesValidation()); err != nil {
+			ownSpec.err = err
+			return
+		}
+		ownSpec.router, ownSpec.err = gorillamux.NewRouter(doc)
+	})
+	if ownSpec.err != nil {
+		t.Fatalf("metricsd's OpenAPI document: %v", ownSpec.err)
+	}
+	return ownSpec.router
 }
 
 // loadSpec returns the OpenAPI document and a router over it, loading them
@@ -161,6 +198,9 @@ type validatingTransport struct {
 	t      testing.TB
 	base   http.RoundTripper
 	router routers.Router
+	// own routes over metricsd's own document, which every response must
+	// match as well.
+	own routers.Router
 }
 
 func newValidatingTransport(t testing.TB, base http.RoundTripper) *validatingTransport {
@@ -168,7 +208,7 @@ func newValidatingTransport(t testing.TB, base http.RoundTripper) *validatingTra
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &validatingTransport{t: t, base: base, router: router}
+	return &validatingTransport{t: t, base: base, router: router, own: loadOwnSpec(t)}
 }
 
 func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -213,6 +253,9 @@ var errorCodes = map[int]string{
 func (v *validatingTransport) check(req *http.Request, resp *http.Response, body []byte) []string {
 	allow := req.Context().Value(undocumentedOK) != nil
 	var problems []string
+	if resp.Header.Get("X-Request-Id") == "" {
+		problems = append(problems, "no X-Request-Id header")
+	}
 	switch st := resp.StatusCode; {
 	case req.Method == http.MethodHead:
 		if len(body) != 0 {
@@ -225,6 +268,10 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 		}
 	case st >= 400:
 		problems = append(problems, checkErrorBody(resp, body)...)
+		var e struct{ ID string }
+		if json.Unmarshal(body, &e) == nil && e.ID != resp.Header.Get("X-Request-Id") {
+			problems = append(problems, fmt.Sprintf("error id %q differs from X-Request-Id %q", e.ID, resp.Header.Get("X-Request-Id")))
+		}
 	default:
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
 			problems = append(problems, fmt.Sprintf("Content-Type %q, want application/json", resp.Header.Get("Content-Type")))
@@ -240,12 +287,28 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 		}
 	}
 	route, params, err := v.router.FindRoute(routeReq)
-	if err != nil {
+	ownRoute, ownParams, ownErr := v.own.FindRoute(routeReq)
+	if ownErr != nil {
 		if !allow {
+			problems = append(problems, fmt.Sprintf("no operation in metricsd's OpenAPI document (internal/openapi) for %s %s: %v", routeReq.Method, req.URL.Path, ownErr))
+		}
+	} else {
+		problems = append(problems, validateResponse(routeReq, resp, body, ownRoute, ownParams, allow, "metricsd's")...)
+	}
+	if err != nil {
+		// An extension of metricsd's document is not LaunchDarkly's.
+		if !allow && ownErr != nil {
 			problems = append(problems, fmt.Sprintf("no operation in the OpenAPI document for %s %s: %v", routeReq.Method, req.URL.Path, err))
 		}
 		return problems
 	}
+	return append(problems, validateResponse(routeReq, resp, body, route, params, allow, "LaunchDarkly's")...)
+}
+
+// validateResponse checks a response against the operation of one
+// document.
+func validateResponse(routeReq *http.Request, resp *http.Response, body []byte, route *routers.Route, params map[string]string, allow bool, which string) []string {
+	var problems []string
 	opts := &openapi3filter.Options{
 		IncludeResponseStatus: true,
 		MultiError:            true,
@@ -266,7 +329,7 @@ func (v *validatingTransport) check(req *http.Request, resp *http.Response, body
 		if allow && errors.As(err, &re) && re.Reason == "status is not supported" {
 			return problems
 		}
-		problems = append(problems, fmt.Sprintf("response does not match operation %s of the OpenAPI document: %v", route.Operation.OperationID, err))
+		problems = append(problems, fmt.Sprintf("response does not match operation %s of %s OpenAPI document: %v", route.Operation.OperationID, which, err))
 	}
 	return problems
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/app"
 	"github.com/metricsd/metricsd/internal/testdb"
+	"github.com/metricsd/metricsd/internal/version"
 )
 
 // canList reports the status of listing projects with token.
@@ -57,7 +58,7 @@ func TestStartup(t *testing.T) {
 			if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || mt != "application/json" {
 				t.Errorf("/healthz: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			diffJSON(t, "/healthz", `{"status":"ok"}`, obj(t, body))
+			diffJSON(t, "/healthz", `{"status":"ok","version":"`+version.Read().String()+`"}`, obj(t, body))
 			resp2, err := http.Post(e.base+"/healthz", "application/json", nil)
 			if err != nil {
 				t.Fatal(err)

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -406,5 +408,81 @@ func TestViewsBeta(t *testing.T) {
 				t.Errorf("audit entries of the view (-want +got):\n%s", d)
 			}
 		})
+	})
+}
+
+// TestViewsConcurrentWrites: links to one view at once all apply, one after
+// the other (each its own version and audit entry); creates of one key at
+// once leave one view and 409s; a metric deleted while it is being linked
+// is either linked first and then removed, or refused as unknown.
+func TestViewsConcurrentWrites(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		ctx := context.Background()
+		const n = 8
+		for i := range n {
+			e.createMetric(t, "default", fmt.Sprintf(`{"key":"m%d","kind":"custom","eventKey":"m%d"}`, i, i))
+		}
+		if st, body := e.viewDo(t, http.MethodPost, viewsPath("default"), `{"key":"hot","name":"Hot"}`); st != http.StatusOK {
+			t.Fatalf("create: %d %s", st, body)
+		}
+		results := e.race(t, ctx, n, http.MethodPost, viewLinkPath("default", "hot", "metrics"), func(i int) string {
+			return fmt.Sprintf(`{"keys":["m%d"]}`, i)
+		}, betaHeader)
+		for i, r := range results {
+			if r.err != nil || r.status != http.StatusOK {
+				t.Errorf("writer %d: %v %d %s", i, r.err, r.status, r.body)
+			}
+		}
+		st, body := e.viewDo(t, http.MethodGet, viewPath("default", "hot")+"?expand=metricsSummary", "")
+		v := obj(t, body)
+		if st != http.StatusOK || v["version"] != float64(n+1) || v["metricsSummary"].(map[string]any)["count"] != float64(n) {
+			t.Errorf("after %d concurrent links: %d %s, want version %d and %d metrics", n, st, body, n+1, n)
+		}
+		entries := e.auditEntries(t, "spec="+url.QueryEscape("proj/default:view/hot"), 20)
+		if len(entries) != n+1 {
+			t.Errorf("%d audit entries, want %d", len(entries), n+1)
+		}
+
+		// 409 is not among createView's documented answers.
+		results = e.race(t, allowUndocumented(ctx), n, http.MethodPost, viewsPath("default"), func(int) string { return `{"key":"same","name":"Same"}` }, betaHeader)
+		won := 0
+		for i, r := range results {
+			switch {
+			case r.err != nil:
+				t.Errorf("creator %d: %v", i, r.err)
+			case r.status == http.StatusOK:
+				won++
+			default:
+				wantError(t, fmt.Sprintf("creator %d", i), r.status, r.body, http.StatusConflict, `"same"`)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d creators of one key succeeded, want 1", won)
+		}
+
+		e.createMetric(t, "default", `{"key":"doomed","kind":"custom","eventKey":"d"}`)
+		var wg sync.WaitGroup
+		var linkRes raceResult
+		wg.Go(func() {
+			st, b, _, err := e.send(t, ctx, http.MethodPost, viewLinkPath("default", "same", "metrics"), `{"keys":["doomed"]}`, betaHeader)
+			linkRes = raceResult{st, b, err}
+		})
+		wg.Go(func() {
+			if st, b, _, err := e.send(t, ctx, http.MethodDelete, metricPath("default", "doomed"), ""); err != nil || st != http.StatusNoContent {
+				t.Errorf("delete metric: %v %d %s", err, st, b)
+			}
+		})
+		wg.Wait()
+		if linkRes.err != nil || (linkRes.status != http.StatusOK && linkRes.status != http.StatusBadRequest) {
+			t.Errorf("link of a metric being deleted: %v %d %s", linkRes.err, linkRes.status, linkRes.body)
+		}
+		if got := e.metricKeysInView(t, "default", "same"); len(got) != 0 {
+			t.Errorf("deleted metric still in the view: %v", got)
+		}
+		st, body = e.viewDo(t, http.MethodGet, viewPath("default", "same")+"?expand=metricsSummary", "")
+		if st != http.StatusOK || obj(t, body)["metricsSummary"].(map[string]any)["count"] != float64(0) {
+			t.Errorf("view after the race: %d %s", st, body)
+		}
 	})
 }

@@ -103,6 +103,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	cancel()
 	<-done
+	t.Logf("%d commits for 101 batches", store.commits.Load())
 	if c := store.commits.Load(); c >= 50 {
 		t.Errorf("%d commits for 101 concurrent batches: no group commit", c)
 	}

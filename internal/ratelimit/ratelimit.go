@@ -51,6 +51,9 @@ type Config struct {
 	// TokenShare is the percentage of Global one token may use; 0 or 100
 	// lets one token use all of it.
 	TokenShare int
+	// Address is the number of requests per Window from one client
+	// address, whatever their tokens.
+	Address int
 }
 
 // Defaults is the configuration metricsd starts with.
@@ -59,7 +62,9 @@ func Defaults() Config {
 }
 
 // Off reports whether c limits nothing.
-func (c Config) Off() bool { return c.Global <= 0 && c.RouteRead <= 0 && c.RouteWrite <= 0 }
+func (c Config) Off() bool {
+	return c.Global <= 0 && c.RouteRead <= 0 && c.RouteWrite <= 0 && c.Address <= 0
+}
 
 // TokenCap is the number of requests per Window one token may make, 0 when
 // tokens are not capped.
@@ -75,9 +80,10 @@ type Scope string
 
 // The windows a request can be refused by.
 const (
-	ScopeToken  Scope = "token"
-	ScopeRoute  Scope = "route"
-	ScopeGlobal Scope = "global"
+	ScopeAddress Scope = "address"
+	ScopeToken   Scope = "token"
+	ScopeRoute   Scope = "route"
+	ScopeGlobal  Scope = "global"
 )
 
 // Rejection describes one refused request.
@@ -186,26 +192,43 @@ func (l *Limiter) Config() Config { return l.cfg }
 
 // Bucket names, exported for tests that look at a Counter.
 const (
-	GlobalBucket      = "global"
-	tokenBucketPrefix = "token:"
-	routeBucketPrefix = "route:"
+	GlobalBucket        = "global"
+	tokenBucketPrefix   = "token:"
+	routeBucketPrefix   = "route:"
+	addressBucketPrefix = "address:"
 )
 
-// Take counts one request of token (an access token's ID) to the route
-// with verb method and pattern; pattern is empty for a request that
-// matched no route, which only the global window governs. A nil Limiter
+// Request is what the windows know of a request.
+type Request struct {
+	// Token identifies the access token (its ID, never its value).
+	Token string
+	// Address is the client's address as the failed-authentication limit
+	// counts it (an IPv4 address, an IPv6 /64).
+	Address string
+	// Method and Pattern are the route's verb and pattern; Pattern is empty
+	// for a request that matched no route, which no route window governs.
+	Method, Pattern string
+}
+
+// Take counts one request against the windows, in order: the client
+// address, the token's share, the route, the global window. A nil Limiter
 // allows everything.
-func (l *Limiter) Take(ctx context.Context, token, method, pattern string) Decision {
+func (l *Limiter) Take(ctx context.Context, req Request) Decision {
 	if l == nil {
 		return Decision{Allowed: true, Global: -1, Route: -1}
 	}
+	method, pattern := req.Method, req.Pattern
 	now := l.clock()
 	window := now.UnixMilli() - now.UnixMilli()%Window.Milliseconds()
-	steps := make([]Step, 0, 3)
-	scopes := make([]Scope, 0, 3)
+	steps := make([]Step, 0, 4)
+	scopes := make([]Scope, 0, 4)
+	if l.cfg.Address > 0 {
+		steps = append(steps, Step{Bucket: addressBucketPrefix + req.Address, Cap: l.cfg.Address})
+		scopes = append(scopes, ScopeAddress)
+	}
 	tokenCap := l.cfg.TokenCap()
 	if tokenCap > 0 {
-		steps = append(steps, Step{Bucket: tokenBucketPrefix + token, Cap: tokenCap})
+		steps = append(steps, Step{Bucket: tokenBucketPrefix + req.Token, Cap: tokenCap})
 		scopes = append(scopes, ScopeToken)
 	}
 	route := ""
@@ -282,6 +305,12 @@ func (l *Limiter) count(ctx context.Context, window int64, steps []Step) []Count
 		}
 		if err == nil {
 			err = errShortAnswer
+		}
+		if ctx.Err() != nil {
+			// The request itself ended (the client left, or its deadline
+			// passed): no fault of the counter.
+			counts, _ := l.local.Take(ctx, window, steps)
+			return counts
 		}
 		if l.obs != nil {
 			l.obs.CounterFailed(err)

@@ -69,7 +69,7 @@ func TestDefaults(t *testing.T) {
 		t.Error("a config without windows gave a limiter")
 	}
 	var l *ratelimit.Limiter
-	if d := l.Take(context.Background(), "t", "GET", "/x"); !d.Allowed || d.Global != -1 || d.Route != -1 {
+	if d := l.Take(context.Background(), ratelimit.Request{Token: "t", Method: "GET", Pattern: "/x"}); !d.Allowed || d.Global != -1 || d.Route != -1 {
 		t.Errorf("nil limiter: %+v", d)
 	}
 }
@@ -83,25 +83,25 @@ func TestTokenShare(t *testing.T) {
 	l := ratelimit.New(ratelimit.Config{Global: 10, TokenShare: 50}, ratelimit.Options{Clock: clk.Now, Observer: obs})
 	ctx := context.Background()
 	for i := range 5 {
-		d := l.Take(ctx, "a", "GET", "/p")
+		d := l.Take(ctx, ratelimit.Request{Token: "a", Method: "GET", Pattern: "/p"})
 		if !d.Allowed || d.Global != 4-i || d.Route != -1 {
 			t.Fatalf("a %d: %+v", i, d)
 		}
 	}
 	for range 20 {
-		d := l.Take(ctx, "a", "GET", "/p")
+		d := l.Take(ctx, ratelimit.Request{Token: "a", Method: "GET", Pattern: "/p"})
 		want := ratelimit.Decision{Refused: ratelimit.ScopeToken, Global: 0, Route: -1, Reset: start.Add(10 * time.Second), RetryAfter: 7}
 		if diff := cmp.Diff(want, d); diff != "" {
 			t.Fatalf("a over its share (-want +got):\n%s", diff)
 		}
 	}
 	for i := range 5 {
-		d := l.Take(ctx, "b", "GET", "/p")
+		d := l.Take(ctx, ratelimit.Request{Token: "b", Method: "GET", Pattern: "/p"})
 		if !d.Allowed || d.Global != 4-i {
 			t.Fatalf("b %d: %+v", i, d)
 		}
 	}
-	d := l.Take(ctx, "c", "GET", "/p")
+	d := l.Take(ctx, ratelimit.Request{Token: "c", Method: "GET", Pattern: "/p"})
 	if d.Allowed || d.Refused != ratelimit.ScopeGlobal || d.Global != 0 {
 		t.Fatalf("c after the global window is spent: %+v", d)
 	}
@@ -137,7 +137,7 @@ func TestRouteWindows(t *testing.T) {
 		{"GET", "/m/{p}", false, ratelimit.ScopeGlobal, 0, 0},
 	}
 	for i, s := range steps {
-		d := l.Take(ctx, "t", s.method, s.pattern)
+		d := l.Take(ctx, ratelimit.Request{Token: "t", Method: s.method, Pattern: s.pattern})
 		if d.Allowed != s.allowed || d.Refused != s.refused || d.Global != s.global || d.Route != s.route {
 			t.Errorf("step %d %s %s: %+v, want allowed %v refused %q global %d route %d", i, s.method, s.pattern, d, s.allowed, s.refused, s.global, s.route)
 		}
@@ -151,23 +151,23 @@ func TestReset(t *testing.T) {
 	clk := &clock{now: start.Add(1500 * time.Millisecond)}
 	l := ratelimit.New(ratelimit.Config{Global: 2}, ratelimit.Options{Clock: clk.Now})
 	ctx := context.Background()
-	l.Take(ctx, "t", "GET", "/p")
+	l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"})
 	clk.Set(start.Add(9200 * time.Millisecond))
-	if d := l.Take(ctx, "t", "GET", "/p"); !d.Allowed || d.Global != 0 || !d.Reset.Equal(start.Add(10*time.Second)) {
+	if d := l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"}); !d.Allowed || d.Global != 0 || !d.Reset.Equal(start.Add(10*time.Second)) {
 		t.Fatalf("second request: %+v", d)
 	}
-	d := l.Take(ctx, "t", "GET", "/p")
+	d := l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"})
 	if d.Allowed || d.RetryAfter != 1 || d.Reset.UnixMilli() != start.Add(10*time.Second).UnixMilli() {
 		t.Fatalf("third request 0.8 s before the end: %+v, want refused with Retry-After 1", d)
 	}
 	clk.Set(start.Add(10 * time.Second))
-	d = l.Take(ctx, "t", "GET", "/p")
+	d = l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"})
 	if !d.Allowed || d.Global != 1 || !d.Reset.Equal(start.Add(20*time.Second)) {
 		t.Fatalf("first request of the next window: %+v", d)
 	}
 	clk.Set(start.Add(10*time.Second + 1))
-	l.Take(ctx, "t", "GET", "/p")
-	if d := l.Take(ctx, "t", "GET", "/p"); d.Allowed || d.RetryAfter != 10 {
+	l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"})
+	if d := l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"}); d.Allowed || d.RetryAfter != 10 {
 		t.Fatalf("refused at the start of a window: %+v, want Retry-After 10", d)
 	}
 }
@@ -198,7 +198,7 @@ func TestSharedCounterFails(t *testing.T) {
 			ctx := context.Background()
 			began := time.Now()
 			for i, want := range []bool{true, true, false} {
-				if d := l.Take(ctx, "t", "GET", "/p"); d.Allowed != want {
+				if d := l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"}); d.Allowed != want {
 					t.Errorf("request %d: %+v, want allowed %v", i, d, want)
 				}
 			}
@@ -237,6 +237,44 @@ func BenchmarkMemoryTake(b *testing.B) {
 	l := ratelimit.New(ratelimit.Config{Global: 1 << 30, RouteRead: 1 << 30, TokenShare: 50}, ratelimit.Options{})
 	ctx := context.Background()
 	for b.Loop() {
-		l.Take(ctx, "token", "GET", "/api/v2/metrics/{projectKey}")
+		l.Take(ctx, ratelimit.Request{Token: "token", Method: "GET", Pattern: "/api/v2/metrics/{projectKey}"})
+	}
+}
+
+// TestAddressWindow: one client address's requests are capped whatever
+// their tokens, first of all windows, so a refused one costs the token and
+// global windows nothing; another address is served.
+func TestAddressWindow(t *testing.T) {
+	clk := &clock{now: start}
+	obs := &observer{}
+	l := ratelimit.New(ratelimit.Config{Global: 100, TokenShare: 50, Address: 3}, ratelimit.Options{Clock: clk.Now, Observer: obs})
+	ctx := context.Background()
+	// Global remaining is what is left of the token's share of 50.
+	for i, c := range []struct {
+		token string
+		left  int
+	}{{"a", 49}, {"b", 49}, {"a", 48}} {
+		if d := l.Take(ctx, ratelimit.Request{Token: c.token, Address: "192.0.2.1", Method: "GET", Pattern: "/p"}); !d.Allowed || d.Global != c.left {
+			t.Fatalf("request %d: %+v, want allowed with %d left", i, d, c.left)
+		}
+	}
+	for _, tok := range []string{"a", "c"} {
+		d := l.Take(ctx, ratelimit.Request{Token: tok, Address: "192.0.2.1", Method: "GET", Pattern: "/p"})
+		want := ratelimit.Decision{Refused: ratelimit.ScopeAddress, Global: 97, Route: -1, Reset: start.Add(10 * time.Second), RetryAfter: 10}
+		if tok == "a" {
+			// a has 48 of its 50 left, less than the 97 of the window.
+			want.Global = 48
+		} else {
+			want.Global = 50
+		}
+		if diff := cmp.Diff(want, d); diff != "" {
+			t.Errorf("token %s over the address window (-want +got):\n%s", tok, diff)
+		}
+	}
+	if d := l.Take(ctx, ratelimit.Request{Token: "c", Address: "198.51.100.2", Method: "GET", Pattern: "/p"}); !d.Allowed || d.Global != 49 {
+		t.Errorf("another address: %+v", d)
+	}
+	if len(obs.rejected) != 2 || obs.rejected[0].Scope != ratelimit.ScopeAddress {
+		t.Errorf("observer heard %v", obs.rejected)
 	}
 }

@@ -66,3 +66,21 @@ func (db *DB) CreateMember(ctx context.Context, m *account.Member) error {
 func (db *DB) CreateToken(ctx context.Context, tok *account.Token) error {
 	return db.tx(ctx, true, func(t *txn) error { return insertToken(ctx, t, tok) })
 }
+
+// RateBuckets lists the rows of rate_windows.
+func (db *DB) RateBuckets(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT bucket FROM rate_windows ORDER BY bucket`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/ratelimit"
 )
@@ -36,7 +38,9 @@ func unlogRateWindows(ctx context.Context, t *txn) error {
 // rateCounter counts in rate_windows with one statement per request.
 type rateCounter struct {
 	db *DB
-	mu sync.Mutex
+	// purged is the window rows of past windows were last deleted in.
+	purged atomic.Int64
+	mu     sync.Mutex
 	// queries holds the statement for each number of steps.
 	queries map[int]string
 }
@@ -49,6 +53,9 @@ type rateCounter struct {
 // reads every row as it was before the statement, for the steps that did
 // not count.
 func (c *rateCounter) Take(ctx context.Context, window int64, steps []ratelimit.Step) ([]ratelimit.Count, error) {
+	if err := c.purge(ctx, window); err != nil {
+		return nil, err
+	}
 	q := c.query(len(steps))
 	args := make([]any, 0, 1+2*len(steps))
 	args = append(args, window)
@@ -89,6 +96,27 @@ func (c *rateCounter) Take(ctx context.Context, window int64, steps []ratelimit.
 		}
 	}
 	return out, nil
+}
+
+// purgeAfter is how old a row must be to be deleted, and how often each
+// replica deletes: the rows of client addresses and tokens that stopped
+// sending would otherwise stay for ever.
+const purgeAfter = int64(time.Minute / time.Millisecond)
+
+// purge deletes the rows of windows that ended at least purgeAfter ago,
+// once per purgeAfter per replica.
+func (c *rateCounter) purge(ctx context.Context, window int64) error {
+	last := c.purged.Load()
+	if window-last < purgeAfter || !c.purged.CompareAndSwap(last, window) {
+		return nil
+	}
+	c.db.statements.Add(1)
+	if _, err := c.db.w.ExecContext(ctx, `DELETE FROM rate_windows WHERE window_start < $1`, window-purgeAfter); err != nil {
+		// Try again on the next request.
+		c.purged.Store(last)
+		return classify(err)
+	}
+	return nil
 }
 
 func (c *rateCounter) query(steps int) string {

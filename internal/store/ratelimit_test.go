@@ -83,6 +83,22 @@ func TestRateCounter(t *testing.T) {
 		if diff := cmp.Diff([]C{{N: 2, Window: next}, {N: 0, Window: next}}, take(next, []ratelimit.Step{{Bucket: "token:a", Cap: 2}, {Bucket: "never", Cap: 9}})); diff != "" {
 			t.Errorf("unreached step (-want +got):\n%s", diff)
 		}
+		// A minute after their window, rows that were not counted again are
+		// deleted.
+		later := next + 60_000
+		take(later, []ratelimit.Step{{Bucket: "global", Cap: 9}})
+		got, err := db.RateBuckets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"global", "route:GET /x", "token:a"}, got); diff != "" {
+			t.Errorf("rows after a minute (-want +got):\n%s", diff)
+		}
+		take(later+10_000, []ratelimit.Step{{Bucket: "global", Cap: 9}})
+		take(later+70_000, []ratelimit.Step{{Bucket: "global", Cap: 9}})
+		if got, _ := db.RateBuckets(ctx); !cmp.Equal([]string{"global"}, got) {
+			t.Errorf("rows after two minutes: %v, want [global]", got)
+		}
 	})
 }
 

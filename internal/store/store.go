@@ -46,6 +46,32 @@ type DB struct {
 	// statements counts the statements issued, so tests can assert that a
 	// request costs a fixed number of them.
 	statements atomic.Int64
+	// observer learns of every committed audit entry; nil for none.
+	observer Observer
+}
+
+// Observer learns what the write seam committed. obs.Metrics is one.
+type Observer interface {
+	// AuditWritten is called once per audit entry, after its transaction
+	// committed; kind is the entry's target kind.
+	AuditWritten(kind string)
+}
+
+// Option configures Open.
+type Option func(*DB)
+
+// WithObserver makes o learn of every committed audit entry.
+func WithObserver(o Observer) Option {
+	return func(db *DB) { db.observer = o }
+}
+
+// Pools names the connection pools, for exporting their statistics: on
+// SQLite the readers' and the single writer's, on PostgreSQL the one pool.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.r == db.w {
+		return map[string]*sql.DB{db.dialect.name: db.r}
+	}
+	return map[string]*sql.DB{db.dialect.name + "_read": db.r, db.dialect.name + "_write": db.w}
 }
 
 // Statements returns how many SQL statements this DB has issued.
@@ -55,7 +81,7 @@ var _ catalog.Store = (*DB)(nil)
 
 // Open connects to the database named by rawURL: "sqlite:PATH" (or a path
 // ending in .db) or "postgres://...". It applies pending migrations.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
+func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	var db *DB
 	var err error
 	switch {
@@ -68,6 +94,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(db)
 	}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()

@@ -28,14 +28,24 @@ const maxAttempts = 5
 func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Change, error)) error {
 	var err error
 	for attempt := 1; ; attempt++ {
+		// kind is the target kind of the entry this attempt wrote, if any.
+		var kind string
 		err = db.tx(ctx, true, func(t *txn) error {
+			kind = ""
 			change, err := fn(t)
 			if err != nil || change == nil {
 				return err
 			}
 			e := audit.NewEntry(ctx, *change, time.Now().UTC().Truncate(time.Millisecond))
-			return insertAuditEntry(ctx, t, &e)
+			if err := insertAuditEntry(ctx, t, &e); err != nil {
+				return err
+			}
+			kind = change.Target.Kind
+			return nil
 		})
+		if err == nil && kind != "" && db.observer != nil {
+			db.observer.AuditWritten(kind)
+		}
 		if !retryable(err) {
 			return err
 		}

@@ -81,14 +81,20 @@ func (t *txn) ProjectForView(ctx context.Context, key string) (*view.Project, er
 	return &view.Project{ID: p.ID, Key: p.Key, Name: p.Name}, nil
 }
 
-// GetView returns one view of a project.
-func (db *DB) GetView(ctx context.Context, projectID, key string) (*view.View, error) {
+// GetView returns one view of a project and, when metricLimit > 0, up to
+// metricLimit of its metrics: one statement, two with the metrics, in one
+// snapshot.
+func (db *DB) GetView(ctx context.Context, projectID, key string, metricLimit int) (*view.View, []view.LinkedMetric, error) {
 	var v *view.View
+	var ms []view.LinkedMetric
 	err := db.tx(ctx, false, func(t *txn) (err error) {
-		v, err = scanView(t.row(ctx, viewSelect+` WHERE vw.project_id = ? AND vw.key = ?`, projectID, key))
+		if v, err = scanView(t.row(ctx, viewSelect+` WHERE vw.project_id = ? AND vw.key = ?`, projectID, key)); err != nil || metricLimit <= 0 {
+			return err
+		}
+		ms, err = linkedMetrics(ctx, t, v.ID, metricLimit)
 		return err
 	})
-	return v, err
+	return v, ms, err
 }
 
 // ViewForUpdate returns a view, locked until the write ends.
@@ -297,11 +303,10 @@ func (t *txn) ViewRefs(ctx context.Context, viewID string, typ view.ResourceType
 	return out, rows.Err()
 }
 
-// LinkedMetrics returns up to limit metrics of a view, oldest link first.
-func (db *DB) LinkedMetrics(ctx context.Context, viewID string, limit int) ([]view.LinkedMetric, error) {
-	var out []view.LinkedMetric
-	err := db.tx(ctx, false, func(t *txn) error {
-		out = nil
+// linkedMetrics returns up to limit metrics of a view, oldest link first.
+func linkedMetrics(ctx context.Context, t *txn, viewID string, limit int) ([]view.LinkedMetric, error) {
+	out := []view.LinkedMetric{}
+	err := func() error {
 		rows, err := t.query(ctx, `SELECT m.id, m.key, m.name, m.kind, m.event_key, m.version_id, m.is_numeric, m.archived_at,
 			m.created_at, m.updated_at, (SELECT MAX(s.last_seen) FROM event_sources s WHERE `+metricSource("s")+`), vm.linked_at, p.key, v.def
 			FROM view_metrics vm JOIN metrics m ON m.id = vm.metric_id JOIN projects p ON p.id = m.project_id
@@ -334,7 +339,7 @@ func (db *DB) LinkedMetrics(ctx context.Context, viewID string, limit int) ([]vi
 			out = append(out, m)
 		}
 		return rows.Err()
-	})
+	}()
 	return out, err
 }
 

@@ -70,9 +70,9 @@ func TestViewStore(t *testing.T) {
 		if err := viewWrite(t, db, func(tx view.Tx) error { return tx.CreateView(ctx, v) }); err != nil {
 			t.Fatalf("CreateView: %v", err)
 		}
-		got, err := db.GetView(ctx, p.ID, "Checkout")
-		if err != nil {
-			t.Fatalf("GetView: %v", err)
+		got, ms, err := db.GetView(ctx, p.ID, "Checkout", 10)
+		if err != nil || len(ms) != 0 || ms == nil {
+			t.Fatalf("GetView: %v, metrics %v", err, ms)
 		}
 		want := *v
 		want.ProjectKey = "views"
@@ -94,7 +94,7 @@ func TestViewStore(t *testing.T) {
 			stale := *got
 			stale.Version = 5
 			wantErr(t, "stale update", viewWrite(t, db, func(tx view.Tx) error { return tx.UpdateView(ctx, &stale, 4) }), core.ErrStale)
-			if _, err := db.GetView(ctx, p.ID, "orphan"); !errors.Is(err, core.ErrNotFound) {
+			if _, _, err := db.GetView(ctx, p.ID, "orphan", 0); !errors.Is(err, core.ErrNotFound) {
 				t.Errorf("refused view stored: %v", err)
 			}
 			err = db.DeleteMember(ctx, owner.ID)
@@ -135,26 +135,22 @@ func TestViewStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("relink: %v", err)
 			}
-			got, err := db.GetView(ctx, p.ID, "Checkout")
+			got, ms, err := db.GetView(ctx, p.ID, "Checkout", 10)
 			if err != nil || got.Counts != (view.Counts{Flags: 2, Segments: 2, Metrics: 3}) {
 				t.Errorf("counts %+v (%v), want 2 flags, 2 segments, 3 metrics", got.Counts, err)
-			}
-			ms, err := db.LinkedMetrics(ctx, v.ID, 10)
-			if err != nil {
-				t.Fatal(err)
 			}
 			var order []string
 			for _, m := range ms {
 				order = append(order, m.Key+"@"+m.LinkedAt.Sub(base).Round(time.Second).String())
 			}
 			if d := cmp.Diff([]string{"a@2m0s", "b@2m0s", "c@3m0s"}, order); d != "" {
-				t.Errorf("LinkedMetrics order (-want +got):\n%s", d)
+				t.Errorf("linked metrics order (-want +got):\n%s", d)
 			}
-			if ms, _ := db.LinkedMetrics(ctx, v.ID, 2); len(ms) != 2 {
-				t.Errorf("LinkedMetrics limit 2 gave %d", len(ms))
+			if _, ms, _ := db.GetView(ctx, p.ID, "Checkout", 2); len(ms) != 2 {
+				t.Errorf("GetView metric limit 2 gave %d", len(ms))
 			}
 			if ms[0].Name != "Metric a" || ms[0].VersionID != "ver-vm-a-1" || ms[0].ProjectKey != "views" || ms[0].Kind == "" {
-				t.Errorf("LinkedMetrics[0] = %+v", ms[0])
+				t.Errorf("linked metric [0] = %+v", ms[0])
 			}
 			err = viewWrite(t, db, func(tx view.Tx) error {
 				keys, err := tx.ViewMetricKeys(ctx, v.ID)
@@ -190,14 +186,14 @@ func TestViewStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := db.GetView(ctx, p.ID, "Checkout"); got.Counts.Flags != 1 {
+			if got, _, _ := db.GetView(ctx, p.ID, "Checkout", 0); got.Counts.Flags != 1 {
 				t.Errorf("flags after unlink: %d, want 1", got.Counts.Flags)
 			}
 			// Deleting a metric removes it from the view.
 			if err := db.DeleteMetric(ctx, p.ID, "c"); err != nil {
 				t.Fatalf("DeleteMetric: %v", err)
 			}
-			if got, _ := db.GetView(ctx, p.ID, "Checkout"); got.Counts.Metrics != 2 {
+			if got, _, _ := db.GetView(ctx, p.ID, "Checkout", 0); got.Counts.Metrics != 2 {
 				t.Errorf("metrics after deleting one: %d, want 2", got.Counts.Metrics)
 			}
 		})
@@ -262,8 +258,11 @@ func TestViewStore(t *testing.T) {
 			if one != all || all != 2 {
 				t.Errorf("ListViews statements: page of 1 %d, page of 3 %d; want 2 for both", one, all)
 			}
-			if n := cost(func() error { _, err := db.GetView(ctx, p.ID, "Checkout"); return err }); n != 1 {
+			if n := cost(func() error { _, _, err := db.GetView(ctx, p.ID, "Checkout", 0); return err }); n != 1 {
 				t.Errorf("GetView statements = %d, want 1", n)
+			}
+			if n := cost(func() error { _, _, err := db.GetView(ctx, p.ID, "Checkout", 100); return err }); n != 2 {
+				t.Errorf("GetView with metrics statements = %d, want 2", n)
 			}
 		})
 

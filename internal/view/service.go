@@ -66,17 +66,14 @@ func (s *Service) Get(ctx context.Context, projectKey, key string, expand Expand
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := s.store.GetView(ctx, p.ID, key)
+	limit := 0
+	if expand[ExpandAllMetrics] {
+		limit = MaxLinkedMetrics
+	}
+	v, ms, err := s.store.GetView(ctx, p.ID, key, limit)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, nil, notFound(p.Key, key)
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if !expand[ExpandAllMetrics] {
-		return v, nil, nil
-	}
-	ms, err := s.store.LinkedMetrics(ctx, v.ID, MaxLinkedMetrics)
 	return v, ms, err
 }
 

@@ -170,11 +170,10 @@ type Store interface {
 	TransactViews(ctx context.Context, fn func(tx Tx) (*audit.Change, error)) error
 	// ProjectForView resolves a project key outside writes.
 	ProjectForView(ctx context.Context, key string) (*Project, error)
-	GetView(ctx context.Context, projectID, key string) (*View, error)
+	// GetView returns a view and, when metricLimit > 0, up to metricLimit
+	// of its linked metrics, oldest link first, read in one snapshot.
+	GetView(ctx context.Context, projectID, key string, metricLimit int) (*View, []LinkedMetric, error)
 	ListViews(ctx context.Context, projectID string, q Query) ([]View, int, error)
-	// LinkedMetrics returns up to limit metrics linked to a view, oldest
-	// link first.
-	LinkedMetrics(ctx context.Context, viewID string, limit int) ([]LinkedMetric, error)
 }
 
 // Project is what a view needs of its project.
