@@ -57,6 +57,31 @@ type Tx interface {
 	// DeleteTeam removes a team unless it maintains metrics or metric
 	// groups (*MaintainsError).
 	DeleteTeam(ctx context.Context, key string) error
+	// UpdateMember stores a member's names, role and custom roles.
+	UpdateMember(ctx context.Context, m *Member) error
+
+	// CreateRole stores a custom role; a taken key is core.ErrDuplicate.
+	CreateRole(ctx context.Context, r *Role) error
+	// RoleForUpdate returns a role by key or ID, locked.
+	RoleForUpdate(ctx context.Context, keyOrID string) (*Role, error)
+	// UpdateRole stores a role's name, description, policy, base
+	// permissions, version and update time.
+	UpdateRole(ctx context.Context, r *Role) error
+	// DeleteRole removes a role nobody holds, else *RoleInUseError.
+	DeleteRole(ctx context.Context, id string) error
+	// RolesByRef returns the roles that refs name by key or ID, in the
+	// order of refs; refs that name none are a *core.MissingRefsError
+	// (What "custom role").
+	RolesByRef(ctx context.Context, refs []string) ([]Role, error)
+
+	// CreateToken stores a token with its custom roles.
+	CreateToken(ctx context.Context, t *Token) error
+	// TokenForUpdate returns a token, locked.
+	TokenForUpdate(ctx context.Context, id string) (*Token, error)
+	// UpdateToken stores every field of a token and its custom roles.
+	UpdateToken(ctx context.Context, t *Token) error
+	// DeleteToken removes a token.
+	DeleteToken(ctx context.Context, id string) error
 }
 
 // RowError ties a store error to the position of the row that caused it

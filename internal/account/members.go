@@ -49,10 +49,13 @@ type NewMemberForm struct {
 	RoleAttributes map[string][]string `json:"roleAttributes"`
 }
 
-// NewMember is a member to store together with the teams it joins.
+// NewMember is a member to store together with the teams it joins; its
+// Member.CustomRoleIDs are the roles it starts with.
 type NewMember struct {
 	Member
 	TeamKeys []string
+	// roleRefs are the custom role keys or IDs the request named.
+	roleRefs []string
 }
 
 // MemberDetail is a member with the teams it belongs to and the teams it
@@ -137,8 +140,6 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 	switch {
 	case f.Password != "":
 		return NewMember{}, invalid("%s.password is not supported: members use access tokens", field)
-	case len(f.CustomRoles) > 0:
-		return NewMember{}, invalid("%s.customRoles: custom roles are not supported yet", field)
 	case len(f.RoleAttributes) > 0:
 		return NewMember{}, invalid("%s.roleAttributes: role attributes are not supported yet", field)
 	}
@@ -149,6 +150,7 @@ func newMember(i int, f NewMemberForm, now time.Time) (NewMember, error) {
 			CreatedAt: now.Add(time.Duration(i) * time.Millisecond),
 		},
 		TeamKeys: core.Dedupe(core.OrEmpty(f.TeamKeys)),
+		roleRefs: f.CustomRoles,
 	}, nil
 }
 
@@ -173,6 +175,13 @@ func (c *Members) CreateMembers(ctx context.Context, body []byte) ([]MemberDetai
 		seen[lower] = i
 	}
 	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
+		for i := range ms {
+			rs, err := resolveRoles(ctx, tx, fmt.Sprintf("[%d].customRoles", i), ms[i].roleRefs)
+			if err != nil {
+				return nil, err
+			}
+			ms[i].CustomRoleIDs = roleIDs(rs)
+		}
 		if err := tx.CreateMembers(ctx, ms); err != nil {
 			return nil, err
 		}
@@ -208,10 +217,12 @@ type memberDocument struct {
 	LastName  string   `json:"lastName"`
 	Role      string   `json:"role"`
 	Teams     []string `json:"teams"`
+	// CustomRoles are role IDs; left out when there are none.
+	CustomRoles []string `json:"customRoles,omitempty"`
 }
 
 func newMemberDocument(m *Member, teams []string) memberDocument {
-	return memberDocument{ID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Teams: core.OrEmpty(teams)}
+	return memberDocument{ID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Teams: core.OrEmpty(teams), CustomRoles: m.CustomRoleIDs}
 }
 
 // membersChange records the creation or deletion of members: one entry for
@@ -262,8 +273,11 @@ func describeMissing(e *core.MissingRefsError) string {
 }
 
 func idWord(what string) string {
-	if what == "team" {
+	switch what {
+	case "team":
 		return "key"
+	case "custom role":
+		return "key or ID"
 	}
 	return "ID"
 }
@@ -318,4 +332,89 @@ func (c *Members) DeleteMember(ctx context.Context, id string) error {
 		return membersChange([]memberDocument{newMemberDocument(&m.Member, teams)}, nil, action.DeleteMember), nil
 	})
 	return err
+}
+
+// memberPatchDocument is what a member's JSON Patch applies to.
+type memberPatchDocument struct {
+	ID          string   `json:"_id"`
+	Email       string   `json:"email"`
+	FirstName   string   `json:"firstName"`
+	LastName    string   `json:"lastName"`
+	Role        string   `json:"role"`
+	CustomRoles []string `json:"customRoles"`
+}
+
+var memberFieldActions = map[string]action.Action{
+	"role": action.UpdateMemberRole, "customRoles": action.UpdateCustomRoles,
+	"firstName": action.UpdateMemberName, "lastName": action.UpdateMemberName,
+}
+
+// PatchMember applies a JSON Patch to a member's role, customRoles (keys or
+// IDs; stored and shown as IDs), firstName and lastName. The owner's role
+// cannot change, and no member can be made an owner.
+func (c *Members) PatchMember(ctx context.Context, id string, body []byte) (*MemberDetail, error) {
+	ops, comment, err := patch.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	if p := core.PrincipalFrom(ctx); id == "me" && p.MemberID != "" {
+		id = p.MemberID
+	}
+	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
+		cur, err := tx.MemberDetail(ctx, id)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		src, err := patch.Document(memberPatchDocument{ID: cur.ID, Email: cur.Email, FirstName: cur.FirstName,
+			LastName: cur.LastName, Role: cur.Role, CustomRoles: core.OrEmpty(cur.CustomRoleIDs)})
+		if err != nil {
+			return nil, err
+		}
+		var doc memberPatchDocument
+		if err := patch.Apply(src, []string{"_id", "email"}, ops, &doc); err != nil {
+			return nil, err
+		}
+		next := cur.Member
+		next.FirstName, next.LastName, next.Role = strings.TrimSpace(doc.FirstName), strings.TrimSpace(doc.LastName), doc.Role
+		if utf8.RuneCountInString(next.FirstName) > 256 || utf8.RuneCountInString(next.LastName) > 256 {
+			return nil, invalid("firstName and lastName must be at most 256 characters each")
+		}
+		switch {
+		case cur.Role == RoleOwner && next.Role != RoleOwner:
+			return nil, core.Errorf(core.KindForbidden, "the account owner's role cannot change")
+		case next.Role != cur.Role && !slices.Contains(MemberRoles, next.Role):
+			return nil, invalid("role must be one of %s", strings.Join(MemberRoles, ", "))
+		}
+		rs, err := resolveRoles(ctx, tx, "customRoles", doc.CustomRoles)
+		if err != nil {
+			return nil, err
+		}
+		next.CustomRoleIDs = roleIDs(rs)
+		teams := make([]string, 0, len(cur.Teams))
+		for _, t := range cur.Teams {
+			teams = append(teams, t.Key)
+		}
+		before, _ := json.Marshal(newMemberDocument(&cur.Member, teams))
+		after, _ := json.Marshal(newMemberDocument(&next, teams))
+		if string(before) == string(after) {
+			return nil, nil
+		}
+		if err := tx.UpdateMember(ctx, &next); err != nil {
+			return nil, err
+		}
+		ch := &audit.Change{
+			Target:  audit.Target{Kind: "member", Spec: resource.Member(cur.ID), Name: cur.Email},
+			Actions: fieldActions(before, after, memberFieldActions, action.UpdateMemberRole),
+			Before:  before, After: after, Comment: comment,
+		}
+		ch.Delta, _ = json.Marshal(ops)
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.GetMember(ctx, id)
 }

@@ -65,7 +65,7 @@ func TestNewMember(t *testing.T) {
 		{"admin", NewMemberForm{Email: "a@example.com", Role: "admin"}, NewMember{Member: Member{Email: "a@example.com", Role: "admin", CreatedAt: now.Add(2 * time.Millisecond)}, TeamKeys: []string{}}, ""},
 		{"no_access", NewMemberForm{Email: "a@example.com", Role: "no_access"}, NewMember{Member: Member{Email: "a@example.com", Role: "no_access", CreatedAt: now.Add(2 * time.Millisecond)}, TeamKeys: []string{}}, ""},
 		{"empty custom roles and attributes", NewMemberForm{Email: "a@example.com", CustomRoles: []string{}, RoleAttributes: map[string][]string{}},
-			NewMember{Member: Member{Email: "a@example.com", Role: "reader", CreatedAt: now.Add(2 * time.Millisecond)}, TeamKeys: []string{}}, ""},
+			NewMember{Member: Member{Email: "a@example.com", Role: "reader", CreatedAt: now.Add(2 * time.Millisecond)}, TeamKeys: []string{}, roleRefs: []string{}}, ""},
 		{"missing email", NewMemberForm{}, NewMember{}, "[2].email is required"},
 		{"blank email", NewMemberForm{Email: "  "}, NewMember{}, "[2].email is required"},
 		{"no at sign", NewMemberForm{Email: "ann"}, NewMember{}, `[2].email "ann" is not a valid email address`},
@@ -77,7 +77,8 @@ func TestNewMember(t *testing.T) {
 		{"unknown role", NewMemberForm{Email: "a@example.com", Role: "Admin"}, NewMember{}, "[2].role must be one of reader, writer, admin, no_access"},
 		{"long name", NewMemberForm{Email: "a@example.com", FirstName: strings.Repeat("n", 257)}, NewMember{}, "[2].firstName and lastName must be at most 256 characters each"},
 		{"password", NewMemberForm{Email: "a@example.com", Password: "hunter2"}, NewMember{}, "[2].password is not supported: members use access tokens"},
-		{"custom roles", NewMemberForm{Email: "a@example.com", CustomRoles: []string{"devops"}}, NewMember{}, "[2].customRoles: custom roles are not supported yet"},
+		{"custom roles", NewMemberForm{Email: "a@example.com", CustomRoles: []string{"devops"}},
+			NewMember{Member: Member{Email: "a@example.com", Role: "reader", CreatedAt: now.Add(2 * time.Millisecond)}, TeamKeys: []string{}, roleRefs: []string{"devops"}}, ""},
 		{"role attributes", NewMemberForm{Email: "a@example.com", RoleAttributes: map[string][]string{"k": {"v"}}}, NewMember{}, "[2].roleAttributes: role attributes are not supported yet"},
 	}
 	for _, tt := range tests {
@@ -95,7 +96,7 @@ func TestNewMember(t *testing.T) {
 			if !hexID.MatchString(got.ID) {
 				t.Errorf("ID %q is not 24 hex digits", got.ID)
 			}
-			if d := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Member{}, "ID")); d != "" {
+			if d := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Member{}, "ID"), cmp.AllowUnexported(NewMember{})); d != "" {
 				t.Errorf("member (-want +got):\n%s", d)
 			}
 		})

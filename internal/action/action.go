@@ -22,17 +22,20 @@ const (
 // group; changes to fields without an action of their own record
 // UpdateMetric.
 const (
-	CreateMetric              Action = "createMetric"
-	DeleteMetric              Action = "deleteMetric"
-	UpdateMetric              Action = "updateMetric"
-	UpdateName                Action = "updateName"
-	UpdateDescription         Action = "updateDescription"
-	UpdateTags                Action = "updateTags"
-	UpdateMaintainer          Action = "updateMaintainer"
-	UpdateEventKey            Action = "updateEventKey"
-	UpdateNumeric             Action = "updateNumeric"
-	UpdateUnit                Action = "updateUnit"
-	UpdateSuccessCriteria     Action = "updateSuccessCriteria"
+	CreateMetric         Action = "createMetric"
+	DeleteMetric         Action = "deleteMetric"
+	UpdateMetric         Action = "updateMetric"
+	UpdateName           Action = "updateName"
+	UpdateDescription    Action = "updateDescription"
+	UpdateTags           Action = "updateTags"
+	UpdateMaintainer     Action = "updateMaintainer"
+	UpdateEventKey       Action = "updateEventKey"
+	UpdateNumeric        Action = "updateNumeric"
+	UpdateNumericUnit    Action = "updateNumericUnit"
+	UpdateNumericSuccess Action = "updateNumericSuccess"
+	// UpdateOn is LaunchDarkly's action for turning a metric on or off; no
+	// metricsd field maps to it, but policies may name it.
+	UpdateOn                  Action = "updateOn"
 	UpdateSelector            Action = "updateSelector"
 	UpdateURLs                Action = "updateUrls"
 	UpdateRandomizationUnits  Action = "updateRandomizationUnits"
@@ -85,6 +88,44 @@ const (
 	UpdateTeamMembers     Action = "updateTeamMembers"
 	UpdateTeamMaintainers Action = "updateTeamMaintainers"
 	ViewAuditLog          Action = "viewAuditLog"
+	// UpdateMemberRole changes a member's base role, UpdateCustomRoles
+	// the custom roles they hold; UpdateMemberName their names.
+	UpdateMemberRole  Action = "updateRole"
+	UpdateCustomRoles Action = "updateCustomRole"
+	UpdateMemberName  Action = "updateMemberName"
+)
+
+// Access token actions, on member/<id>:token/<id> for personal tokens and
+// service-token/<id> for service tokens.
+const (
+	CreateAccessToken            Action = "createAccessToken"
+	DeleteAccessToken            Action = "deleteAccessToken"
+	UpdateAccessTokenName        Action = "updateAccessTokenName"
+	UpdateAccessTokenDescription Action = "updateAccessTokenDescription"
+	UpdateAccessTokenPolicy      Action = "updateAccessTokenPolicy"
+	UpdateAccessTokenAPIVersion  Action = "updateAccessTokenApiVersion"
+	ResetAccessToken             Action = "resetAccessToken"
+)
+
+// Custom role actions, on role/<key>.
+const (
+	CreateRole            Action = "createRole"
+	DeleteRole            Action = "deleteRole"
+	UpdateRoleName        Action = "updateName"
+	UpdateRoleDescription Action = "updateDescription"
+	UpdateRolePolicy      Action = "updatePolicy"
+)
+
+// Read actions. LaunchDarkly names only viewProject (and viewAuditLog
+// above); the others are metricsd's, so that a policy can hide members,
+// teams, roles and tokens too. Every base role but no_access allows them
+// all.
+const (
+	ViewProject Action = "viewProject"
+	ViewMember  Action = "viewMember"
+	ViewTeam    Action = "viewTeam"
+	ViewRole    Action = "viewRole"
+	ViewToken   Action = "viewToken"
 )
 
 // ForFields returns the actions for a change of the named top-level fields
@@ -104,4 +145,24 @@ func ForFields(table map[string]Action, fallback Action, fields []string) []Acti
 		}
 	}
 	return out
+}
+
+// MetricActions returns the actions a metric representation's _access
+// reports: creating, deleting and every field update of a metric.
+func MetricActions() []Action {
+	return []Action{
+		CreateMetric, DeleteMetric, UpdateName, UpdateDescription, UpdateTags, UpdateMaintainer,
+		UpdateEventKey, UpdateEventDefault, UpdateNumeric, UpdateNumericSuccess, UpdateNumericUnit,
+		UpdateOn, UpdateRandomizationUnits, UpdateSelector, UpdateURLs, UpdateUnitAggregationType,
+		UpdateAnalysisType, UpdateDataSource, UpdateFilters, UpdateTraceQuery, UpdateArchived, UpdateMetric,
+	}
+}
+
+// MetricGroupActions returns the actions a metric group representation's
+// _access reports.
+func MetricGroupActions() []Action {
+	return []Action{
+		CreateMetricGroup, DeleteMetricGroup, UpdateMetricGroupName, UpdateMetricGroupDescription,
+		UpdateMetricGroupTags, UpdateMetricGroupMaintainer, UpdateMetricGroupMetrics, UpdateMetricGroupKind,
+	}
 }

@@ -58,7 +58,7 @@ func newMemberRep(m *account.MemberDetail, expand catalog.ExpandSet) memberRep {
 	rep := memberRep{
 		Links: links{"self": jsonLink(memberPath(m.ID))},
 		ID:    m.ID, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role, Email: m.Email,
-		Verified: true, CustomRoles: []string{}, MFA: "disabled", ExcludedDashboards: []string{},
+		Verified: true, CustomRoles: core.OrEmpty(m.CustomRoleIDs), MFA: "disabled", ExcludedDashboards: []string{},
 		Teams: make([]memberTeamRep, 0, len(m.Teams)), PermissionGrants: make([]permissionGrantRep, 0, len(m.MaintainedTeams)),
 		CreationDate: epochMS(m.CreatedAt),
 	}

@@ -74,6 +74,15 @@ func (c *authCache) forget(memberID string) {
 	}
 }
 
+// clear drops every cached token: after a change to tokens, roles or
+// members' roles this replica decides afresh at once (other replicas within
+// the cache's time to live).
+func (c *authCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}
+
 // failedRecently reports whether header was rejected by the store within
 // failedTTL.
 func (c *authCache) failedRecently(header string) bool {

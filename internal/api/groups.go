@@ -5,8 +5,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // beta requires the LD-API-Version: beta header, as LaunchDarkly does for
@@ -97,6 +99,16 @@ type metricGroupRep struct {
 	ActiveGuardedRolloutCount int                    `json:"activeGuardedRolloutCount"`
 }
 
+// groupSpec is the resource specifier of a metric group, with its tags.
+func groupSpec(g *catalog.MetricGroup) resource.Spec {
+	return resource.MetricGroup(g.ProjectKey, g.Key, g.Def.Tags)
+}
+
+// groupAccess returns the _access of a metric group for the caller.
+func groupAccess(r *http.Request, g *catalog.MetricGroup) *accessRep {
+	return newAccessRenderer(r.Context()).render(groupSpec(g), action.MetricGroupActions())
+}
+
 func groupPath(projectKey, key string) string {
 	return projectPath(projectKey) + "/metric-groups/" + url.PathEscape(key)
 }
@@ -154,11 +166,13 @@ func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error 
 	}
 	rep := metricGroupCollectionRep{Items: make([]metricGroupRep, 0, len(groups)), TotalCount: total,
 		Links: pageLinks(projectPath(projectKey)+"/metric-groups", qv, q.Page, total)}
+	ar := newAccessRenderer(r.Context())
+	acc := make([]*accessRep, len(groups))
 	for i := range groups {
 		rep.Items = append(rep.Items, newGroupRep(&groups[i], nil, nil))
+		acc[i] = ar.render(groupSpec(&groups[i]), action.MetricGroupActions())
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
 }
 
 func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -170,8 +184,7 @@ func (s *Server) createMetricGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newGroupRep(g, nil, nil))
-	return nil
+	return writeWithAccess(w, http.StatusCreated, newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -183,8 +196,7 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, expand, exps))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newGroupRep(g, expand, exps), groupAccess(r, g))
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
@@ -196,8 +208,7 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newGroupRep(g, nil, nil))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newGroupRep(g, nil, nil), groupAccess(r, g))
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {

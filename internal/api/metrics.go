@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // metricRep is LaunchDarkly's MetricRep / MetricListingRep. Optional and
@@ -111,6 +113,16 @@ type flagListing struct {
 	Name  string `json:"name"`
 	Key   string `json:"key"`
 	Links links  `json:"_links"`
+}
+
+// metricSpec is the resource specifier of a metric, with its tags.
+func metricSpec(m *catalog.Metric) resource.Spec {
+	return resource.Metric(m.ProjectKey, m.Key, m.Def.Tags)
+}
+
+// metricAccess returns the _access of a metric for the caller.
+func metricAccess(r *http.Request, m *catalog.Metric) *accessRep {
+	return newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
 }
 
 func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
@@ -257,15 +269,17 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
+	ar := newAccessRenderer(r.Context())
+	acc := make([]*accessRep, len(ms))
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)
+		acc[i] = ar.render(metricSpec(&ms[i]), action.MetricActions())
 		// Listings always carry the group count; only experimentCount is
 		// expandable there.
 		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
 		rep.Items = append(rep.Items, item)
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
 }
 
 func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
@@ -277,8 +291,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newMetricRep(m, nil, nil))
-	return nil
+	return writeWithAccess(w, http.StatusCreated, newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
@@ -291,8 +304,7 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, expand, x))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newMetricRep(m, expand, x), metricAccess(r, m))
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
@@ -304,8 +316,7 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newMetricRep(m, nil, nil))
-	return nil
+	return writeWithAccess(w, http.StatusOK, newMetricRep(m, nil, nil), metricAccess(r, m))
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {

@@ -131,6 +131,16 @@ func named(pattern string, h http.HandlerFunc) http.HandlerFunc {
 // request's context (the *Context logging methods).
 type requestIDHandler struct{ slog.Handler }
 
+// LogHandler wraps h so that every record logged with a request's context,
+// by any package, carries the request's ID as request_id. New does this to
+// Options.Logger itself; wrapping twice adds the ID once.
+func LogHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
 func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		rec = rec.Clone()

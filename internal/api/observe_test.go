@@ -42,7 +42,8 @@ func (s *syncBuffer) String() string {
 // replaced by a fresh UUID, and that the request's log lines name it.
 func TestRequestIDs(t *testing.T) {
 	var logs syncBuffer
-	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Wrapped as internal/app wraps its logger; New wraps it again.
+	log := slog.New(api.LogHandler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv, _, _ := newTestServer(t, api.Options{Logger: log})
 	for _, c := range []struct {
 		name, method, path, token, incoming string
@@ -114,8 +115,8 @@ func TestRequestIDs(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if id, _ := rec["request_id"].(string); id == "" {
-			t.Errorf("log line without request_id: %s", line)
+		if id, _ := rec["request_id"].(string); id == "" || strings.Count(line, `"request_id"`) != 1 {
+			t.Errorf("log line without request_id, or with two: %s", line)
 		}
 	}
 }

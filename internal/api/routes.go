@@ -74,6 +74,7 @@ func (s *Server) table() []route {
 		}},
 		{"/api/v2/members/{id}", map[string]handlerFunc{
 			http.MethodGet:    s.getMember,
+			http.MethodPatch:  s.patchMember,
 			http.MethodDelete: s.deleteMember,
 		}},
 		{"/api/v2/teams", map[string]handlerFunc{
@@ -97,6 +98,31 @@ func (s *Server) table() []route {
 			http.MethodGet:    beta(s.getMetricGroup),
 			http.MethodPatch:  beta(s.patchMetricGroup),
 			http.MethodDelete: beta(s.deleteMetricGroup),
+		}},
+		// Access control: tokens, custom roles, the caller's identity.
+		{tokensPath, map[string]handlerFunc{
+			http.MethodGet:  s.listTokens,
+			http.MethodPost: s.createToken,
+		}},
+		{tokensPath + "/{id}", map[string]handlerFunc{
+			http.MethodGet:    s.getToken,
+			http.MethodPatch:  s.patchToken,
+			http.MethodDelete: s.deleteToken,
+		}},
+		{tokensPath + "/{id}/reset", map[string]handlerFunc{
+			http.MethodPost: s.resetToken,
+		}},
+		{rolesPath, map[string]handlerFunc{
+			http.MethodGet:  s.listRoles,
+			http.MethodPost: s.createRole,
+		}},
+		{rolesPath + "/{customRoleKey}", map[string]handlerFunc{
+			http.MethodGet:    s.getRole,
+			http.MethodPatch:  s.patchRole,
+			http.MethodDelete: s.deleteRole,
+		}},
+		{"/api/v2/caller-identity", map[string]handlerFunc{
+			http.MethodGet: s.getCallerIdentity,
 		}},
 		// Views (beta: LD-API-Version: beta); views.go.
 		{"/api/v2/projects/{projectKey}/views", map[string]handlerFunc{

@@ -110,7 +110,7 @@ func (s *Server) init() {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	s.log = slog.New(LogHandler(s.log.Handler()))
 	if s.obs == nil {
 		s.obs = obs.Discard{}
 	}
@@ -179,6 +179,9 @@ func (s *Server) dispatch(rt route) http.Handler {
 		}
 		// Route windows key on the pattern of the route table and the verb.
 		if err := s.limitRequest(w, r, r.Method, rt.pattern); err != nil {
+			return err
+		}
+		if err := authorizeRead(rt.pattern, r); err != nil {
 			return err
 		}
 		return h(w, r)

@@ -457,7 +457,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintln(stderr, "metricsd:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Any package that logs with a request's context names the request.
+	log := slog.New(api.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	a, err := Open(ctx, cfg, log)
 	if err != nil {
 		log.Error("start-up failed", "err", err)

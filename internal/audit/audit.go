@@ -57,6 +57,10 @@ type Change struct {
 	// when the change was a patch.
 	Delta   json.RawMessage
 	Comment string
+	// Prior is the target's specifier before an update, with the tags it
+	// had then; access checks the change against it as well as against
+	// Target.Spec. Nil on creates and deletes.
+	Prior *resource.Spec
 }
 
 // Parent names the resource a target lives in (a metric's project).

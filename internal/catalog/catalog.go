@@ -6,10 +6,7 @@ package catalog
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -31,13 +28,18 @@ type Services struct {
 	Groups   *Groups
 	Members  *account.Members
 	Teams    *account.Teams
+	Roles    *account.Roles
+	Tokens   *account.Tokens
 	Audit    *audit.Log
 	Views    *view.Service
 }
 
-// New returns the services over s.
-func New(s Store) *Services {
+// New returns the services over s. Every write of every service runs
+// through s's write seam wrapped by Enforce, so that no change commits
+// unless the principal in its context may make it.
+func New(store Store) *Services {
 	now := core.Clock(core.SystemClock)
+	s := guarded{store}
 	return &Services{
 		Auth:     &Auth{store: s, now: now},
 		Projects: &Projects{store: s, now: now},
@@ -45,6 +47,8 @@ func New(s Store) *Services {
 		Groups:   &Groups{store: s, now: now},
 		Members:  account.NewMembers(s, now),
 		Teams:    account.NewTeams(s, now),
+		Roles:    account.NewRoles(s, now),
+		Tokens:   account.NewTokens(s, now),
 		Audit:    audit.NewLog(s),
 		Views:    view.NewService(s, now),
 	}
@@ -65,7 +69,7 @@ type AuthStore interface {
 	Ping(ctx context.Context) error
 	Bootstrap(ctx context.Context, seed *Seed) (bool, error)
 	EnsureToken(ctx context.Context, t *account.Token) error
-	TokenByHash(ctx context.Context, hash []byte) (*account.Token, *account.Member, error)
+	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.Credential, error)
 	Owner(ctx context.Context) (*account.Member, error)
 }
 
@@ -137,20 +141,15 @@ type Groups struct {
 }
 
 // HashToken returns the stored form of an access token.
-func HashToken(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
+func HashToken(secret string) []byte { return account.HashToken(secret) }
 
 // NewTokenSecret returns a fresh access token value.
-func NewTokenSecret() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return "api-" + hex.EncodeToString(b[:])
-}
+func NewTokenSecret() string { return account.NewTokenSecret() }
 
-// Authenticate resolves the value of an Authorization header to the member
-// it belongs to. A "Bearer " prefix is accepted.
+// Authenticate resolves the value of an Authorization header to the
+// principal it acts as: the token's member and what the token may do. A
+// "Bearer " prefix is accepted. Only the value's SHA-256 hash is looked
+// up, and compared again in constant time.
 func (c *Auth) Authenticate(ctx context.Context, header string) (core.Principal, error) {
 	secret := strings.TrimSpace(header)
 	if len(secret) > 7 && strings.EqualFold(secret[:7], "bearer ") {
@@ -163,20 +162,19 @@ func (c *Auth) Authenticate(ctx context.Context, header string) (core.Principal,
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	hash := HashToken(secret)
-	tok, m, err := c.store.TokenByHash(ctx, hash)
+	cred, err := c.store.TokenByHash(ctx, hash, c.now())
 	if errors.Is(err, core.ErrNotFound) {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
 	if err != nil {
 		return core.Principal{}, err
 	}
-	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 {
+	if subtle.ConstantTimeCompare(cred.Token.Hash, hash) != 1 && subtle.ConstantTimeCompare(cred.Token.OldHash, hash) != 1 {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
-	return core.Principal{
-		MemberID: m.ID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName, Role: m.Role,
-		TokenID: tok.ID, TokenName: tok.Name, TokenEnding: secret[len(secret)-min(4, len(secret)):],
-	}, nil
+	p := cred.Principal()
+	p.TokenEnding = secret[len(secret)-min(4, len(secret)):]
+	return p, nil
 }
 
 // Bootstrap seeds a fresh database with the owner member, an admin token,
@@ -194,7 +192,7 @@ func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated stri
 	proj := Project{ID: core.NewObjectID(), Key: "default", Name: "Default", Tags: []string{}, IncludeInSnippetByDefault: false, UsingEnvironmentID: false, UsingMobileKey: true, CreatedAt: now}
 	seed := &Seed{
 		Owner:        owner,
-		Token:        account.Token{ID: core.NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), CreatedAt: now},
+		Token:        account.Token{ID: core.NewObjectID(), MemberID: owner.ID, Name: "bootstrap admin token", Hash: HashToken(secret), Ending: secret[len(secret)-min(4, len(secret)):], CreatedAt: now},
 		Project:      proj,
 		Environments: defaultEnvironments(proj.ID, now),
 	}
@@ -215,7 +213,7 @@ func (c *Auth) Bootstrap(ctx context.Context, adminToken string) (generated stri
 	if err != nil {
 		return "", err
 	}
-	return "", c.store.EnsureToken(ctx, &account.Token{ID: core.NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), CreatedAt: now})
+	return "", c.store.EnsureToken(ctx, &account.Token{ID: core.NewObjectID(), MemberID: o.ID, Name: "METRICSD_ADMIN_TOKEN", Hash: HashToken(adminToken), Ending: adminToken[len(adminToken)-min(4, len(adminToken)):], CreatedAt: now})
 }
 
 func newEnvironment(projectID, key, name, color string, critical bool, now time.Time) Environment {

@@ -115,6 +115,10 @@ func childChange[T any](p *Project, before, after *T, target func(string, *T) au
 		c.Target, c.Before = target(p.Key, before), doc(before)
 	}
 	if after != nil {
+		if before != nil {
+			prior := c.Target.Spec
+			c.Prior = &prior
+		}
 		c.Target, c.After = target(p.Key, after), doc(after)
 	}
 	if delta != nil {
@@ -162,8 +166,8 @@ func metricIdentity(m *Metric) []patch.Member {
 var metricFieldActions = map[string]action.Action{
 	"name": action.UpdateName, "description": action.UpdateDescription, "tags": action.UpdateTags,
 	"maintainerId": action.UpdateMaintainer, "maintainerTeamKey": action.UpdateMaintainer,
-	"eventKey": action.UpdateEventKey, "isNumeric": action.UpdateNumeric, "unit": action.UpdateUnit,
-	"successCriteria": action.UpdateSuccessCriteria, "selector": action.UpdateSelector, "urls": action.UpdateURLs,
+	"eventKey": action.UpdateEventKey, "isNumeric": action.UpdateNumeric, "unit": action.UpdateNumericUnit,
+	"successCriteria": action.UpdateNumericSuccess, "selector": action.UpdateSelector, "urls": action.UpdateURLs,
 	"randomizationUnits": action.UpdateRandomizationUnits, "unitAggregationType": action.UpdateUnitAggregationType,
 	"analysisType": action.UpdateAnalysisType, "percentileValue": action.UpdateAnalysisType,
 	"eventDefault": action.UpdateEventDefault, "dataSource": action.UpdateDataSource, "filters": action.UpdateFilters,

@@ -2,8 +2,11 @@ package catalog
 
 import (
 	"context"
+	"math"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // Paging limits of the project and environment lists.
@@ -37,7 +40,29 @@ type EnvironmentQuery struct {
 
 // ListProjects returns one page of the projects q selects and the number of
 // all of them.
+//
+// The list holds only projects the principal in ctx may view
+// (viewProject): when some are hidden, q is narrowed to the keys of the
+// visible ones, so that paging and totalCount count only those.
 func (c *Projects) ListProjects(ctx context.Context, q ProjectQuery) ([]Project, int, error) {
+	if p := core.PrincipalFrom(ctx); !p.IsZero() && !p.Grant.AllowsEvery(resource.KindProject, action.ViewProject) {
+		all, _, err := c.store.ListProjects(ctx, ProjectQuery{Page: core.Page{Limit: math.MaxInt32}, Keys: q.Keys})
+		if err != nil {
+			return nil, 0, err
+		}
+		visible := make([]string, 0, len(all))
+		for _, p := range all {
+			if core.Allowed(ctx, action.ViewProject, resource.Project(p.Key)) {
+				visible = append(visible, p.Key)
+			}
+		}
+		if len(visible) < len(all) {
+			if len(visible) == 0 {
+				return []Project{}, 0, nil
+			}
+			q.Keys = visible
+		}
+	}
 	return c.store.ListProjects(ctx, q)
 }
 

@@ -57,6 +57,8 @@ type Store interface {
 	GroupStore
 	account.MemberStore
 	account.TeamStore
+	account.RoleStore
+	account.TokenStore
 	audit.Reader
 	view.Store
 }

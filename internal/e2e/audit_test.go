@@ -230,6 +230,12 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 		ids := e.createMembers(t, `[{"email":"kim@example.com","role":"writer"}]`)
 		memberID := ids[0]
 		beta := []string{betaHeader}
+		st, tb, _ := e.do(t, http.MethodPost, "/api/v2/tokens", `{"name":"pre","role":"reader"}`)
+		if st != http.StatusCreated {
+			t.Fatalf("create token: %d %s", st, tb)
+		}
+		tokenID := obj(t, tb)["_id"].(string)
+		tokenRes := "member/" + e.ownerID + ":token/" + tokenID
 		cases := []writeCase{
 			{http.MethodPost, "/api/v2/projects", "/api/v2/projects", `{"key":"p2","name":"P2"}`, nil, 201, "project", "createProject", "proj/p2"},
 			{http.MethodDelete, "/api/v2/projects/{projectKey}", "/api/v2/projects/p2", "", nil, 204, "project", "deleteProject", "proj/p2"},
@@ -239,7 +245,15 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 			{http.MethodPatch, "/api/v2/metrics/{projectKey}/{metricKey}", metricPath("default", "c"), `[{"op":"replace","path":"/description","value":"d"}]`, nil, 200, "metric", "updateDescription", "proj/default:metric/c"},
 			{http.MethodDelete, "/api/v2/metrics/{projectKey}/{metricKey}", metricPath("default", "gone"), "", nil, 204, "metric", "deleteMetric", "proj/default:metric/gone"},
 			{http.MethodPost, "/api/v2/members", "/api/v2/members", `[{"email":"lee@example.com"}]`, nil, 201, "member", "createMember", ""},
+			{http.MethodPost, "/api/v2/roles", "/api/v2/roles", `{"key":"ops","name":"Ops","policy":[{"effect":"allow","resources":["proj/*:metric/*"],"actions":["updateName"]}]}`, nil, 201, "role", "createRole", "role/ops"},
+			{http.MethodPatch, "/api/v2/roles/{customRoleKey}", "/api/v2/roles/ops", `[{"op":"replace","path":"/name","value":"Ops 2"}]`, nil, 200, "role", "updateName", "role/ops"},
+			{http.MethodPatch, "/api/v2/members/{id}", "/api/v2/members/" + memberID, `[{"op":"add","path":"/customRoles/0","value":"ops"}]`, nil, 200, "member", "updateCustomRole", "member/" + memberID},
 			{http.MethodDelete, "/api/v2/members/{id}", "/api/v2/members/" + memberID, "", nil, 204, "member", "deleteMember", "member/" + memberID},
+			{http.MethodDelete, "/api/v2/roles/{customRoleKey}", "/api/v2/roles/ops", "", nil, 204, "role", "deleteRole", "role/ops"},
+			{http.MethodPost, "/api/v2/tokens", "/api/v2/tokens", `{"name":"t2","role":"writer"}`, nil, 201, "token", "createAccessToken", ""},
+			{http.MethodPatch, "/api/v2/tokens/{id}", "/api/v2/tokens/" + tokenID, `[{"op":"replace","path":"/name","value":"pre 2"}]`, nil, 200, "token", "updateAccessTokenName", tokenRes},
+			{http.MethodPost, "/api/v2/tokens/{id}/reset", "/api/v2/tokens/" + tokenID + "/reset", "", nil, 200, "token", "resetAccessToken", tokenRes},
+			{http.MethodDelete, "/api/v2/tokens/{id}", "/api/v2/tokens/" + tokenID, "", nil, 204, "token", "deleteAccessToken", tokenRes},
 			{http.MethodPost, "/api/v2/teams", "/api/v2/teams", `{"key":"core","name":"Core"}`, nil, 201, "team", "createTeam", "team/core"},
 			{http.MethodPatch, "/api/v2/teams/{teamKey}", "/api/v2/teams/core", `{"instructions":[{"kind":"updateName","value":"Core team"}]}`, nil, 200, "team", "updateTeamName", "team/core"},
 			{http.MethodDelete, "/api/v2/teams/{teamKey}", "/api/v2/teams/core", "", nil, 204, "team", "deleteTeam", "team/core"},

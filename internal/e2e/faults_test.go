@@ -231,6 +231,14 @@ func TestDatabaseStall(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
+		resp, err := e.transport.RoundTrip(mustRequest(t, e.base+"/readyz"))
+		if err != nil {
+			t.Fatalf("%s: /readyz: %v", what, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: /readyz %d, want 200", what, resp.StatusCode)
+		}
 	}
 	// load sends concurrent reads and writes for d and checks that every
 	// one is answered in time with a JSON 503.
@@ -256,23 +264,29 @@ func TestDatabaseStall(t *testing.T) {
 				}
 			})
 		}
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second+slack)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/healthz", nil)
-				resp, err := e.transport.RoundTrip(req)
-				if err != nil {
-					t.Errorf("%s: /healthz gave no answer: %v", what, err)
+		// /healthz waits 2 s for the database, /readyz 1 s.
+		for _, check := range []struct {
+			path string
+			wait time.Duration
+		}{{"/healthz", 2 * time.Second}, {"/readyz", time.Second}} {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					ctx, cancel := context.WithTimeout(context.Background(), check.wait+slack)
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+check.path, nil)
+					resp, err := e.transport.RoundTrip(req)
+					if err != nil {
+						t.Errorf("%s: %s gave no answer: %v", what, check.path, err)
+						cancel()
+						return
+					}
+					resp.Body.Close()
 					cancel()
-					return
+					if resp.StatusCode != http.StatusServiceUnavailable {
+						t.Errorf("%s: %s %d, want 503", what, check.path, resp.StatusCode)
+					}
 				}
-				resp.Body.Close()
-				cancel()
-				if resp.StatusCode != http.StatusServiceUnavailable {
-					t.Errorf("%s: /healthz %d, want 503", what, resp.StatusCode)
-				}
-			}
-		})
+			})
+		}
 		wg.Wait()
 		if n.Load() < 8 {
 			t.Errorf("%s: only %d requests answered", what, n.Load())
@@ -312,4 +326,14 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// mustRequest is a GET of url.
+func mustRequest(t testing.TB, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/metricsd/metricsd/internal/action"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,7 +81,10 @@ func TestMetricGroupCreate(t *testing.T) {
 				],
 				"_version": 1, "activeExperimentCount": 0, "activeGuardedRolloutCount": 0
 			}`, e.ownerID, signup["_versionId"], cart["_versionId"], purchase["_versionId"])
-			diffJSON(t, "created funnel", want, without(got, mgVolatile...))
+			diffJSON(t, "created funnel", want, without(got, append(mgVolatile, "_access")...))
+			if d := cmp.Diff(roundTrip(t, ownerAccess(t, action.MetricGroupActions())), got["_access"]); d != "" {
+				t.Errorf("funnel _access (-want +got):\n%s", d)
+			}
 			mgCheckVolatile(t, got, since)
 			if d := cmp.Diff(got, e.mgGet(t, "default", "checkout-funnel", "")); d != "" {
 				t.Errorf("GET differs from the create response (-created +read):\n%s", d)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/metricsd/metricsd/internal/action"
 	"net/http"
 	"net/url"
 	"slices"
@@ -156,6 +157,7 @@ func mgExpect(e *env, project, key, name, kind, description string, tags []strin
 		"metrics":               metrics,
 		"_version":              version,
 		"activeExperimentCount": 0, "activeGuardedRolloutCount": 0,
+		"_access": ownerAccess(nil, action.MetricGroupActions()),
 	}
 }
 

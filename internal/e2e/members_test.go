@@ -257,7 +257,7 @@ func TestMembers(t *testing.T) {
 				{"unknown field", `[{"email":"new5@example.com","nickname":"x"}]`, 400, []string{`[0]: unknown field "nickname"`}},
 				{"wrongly-cased field", `[{"Email":"new6@example.com"}]`, 400, []string{`[0]: unknown field "Email"`}},
 				{"wrong type", `[{"email":"new7@example.com","role":1}]`, 400, []string{"[0]: field role must be a string, not number"}},
-				{"custom roles", `[{"email":"new8@example.com","customRoles":["devops"]}]`, 400, []string{"[0].customRoles: custom roles are not supported yet"}},
+				{"custom roles", `[{"email":"new8@example.com","customRoles":["devops"]}]`, 400, []string{`[0].customRoles: no custom role has the key or ID "devops"`}},
 				{"password", `[{"email":"new9@example.com","password":"hunter2"}]`, 400, []string{"[0].password is not supported"}},
 				{"role attributes", `[{"email":"new10@example.com","roleAttributes":{"k":["v"]}}]`, 400, []string{"[0].roleAttributes"}},
 				{"unknown team", `[{"email":"new11@example.com","teamKeys":["nope"]}]`, 400, []string{`teamKeys: no team has the key "nope"`}},

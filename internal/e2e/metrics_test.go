@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/metricsd/metricsd/internal/action"
 	"net/http"
 	"regexp"
 	"strings"
@@ -59,6 +60,7 @@ func expectMetric(t testing.TB, e *env, project, key, overrides string) map[stri
 		"_attachedFlagCount": 0
 	}`, project, key, e.ownerID)
 	m := jsonValue(t, base).(map[string]any)
+	m["_access"] = ownerAccess(t, action.MetricActions())
 	if overrides != "" {
 		for k, v := range jsonValue(t, overrides).(map[string]any) {
 			if v == nil {

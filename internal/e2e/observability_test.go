@@ -53,6 +53,11 @@ func TestRequestIDRoundTrip(t *testing.T) {
 		if got.ID != "0b6f1c9e-3a1d-4b8e-9f7a-2c5d8e1f4a3b" || h.Get("X-Request-Id") != got.ID {
 			t.Errorf("id %q, X-Request-Id %q; want the client's", got.ID, h.Get("X-Request-Id"))
 		}
+		st, body, h = e.do(t, "GET", "/api/v2/metrics/default/absent", "", "X-Request-Id: build-42:step_7.retry")
+		got = wantError(t, "missing metric", st, body, http.StatusNotFound)
+		if got.ID != "build-42:step_7.retry" || h.Get("X-Request-Id") != got.ID {
+			t.Errorf("id %q, X-Request-Id %q; want the client's build-42:step_7.retry", got.ID, h.Get("X-Request-Id"))
+		}
 		st, body, h = e.do(t, "GET", "/api/v2/metrics/default/absent", "", "X-Request-Id: "+strings.Repeat("x", 200))
 		got = wantError(t, "missing metric", st, body, http.StatusNotFound)
 		if len(got.ID) != 36 || h.Get("X-Request-Id") != got.ID {

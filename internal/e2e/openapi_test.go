@@ -353,7 +353,8 @@ func checkErrorBody(resp *http.Response, body []byte) []string {
 	if len(e) != 3 {
 		problems = append(problems, fmt.Sprintf("error body has %d fields, want code, message and id only", len(e)))
 	}
-	if id, _ := e["id"].(string); id != "" {
+	// A request that chose its ID gets it back; any other gets a UUID.
+	if id, _ := e["id"].(string); id != "" && (resp.Request == nil || resp.Request.Header.Get("X-Request-Id") == "") {
 		if _, err := uuid.Parse(id); err != nil {
 			problems = append(problems, fmt.Sprintf("error id %q is not a UUID", id))
 		}

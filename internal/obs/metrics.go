@@ -41,7 +41,7 @@ type CacheObserver interface {
 }
 
 // RateLimitObserver learns about requests refused by a limiter; limiter
-// names the window that was spent ("global", "route", "token",
+// names the window that was spent ("global", "route", "token", "address",
 // "auth_failures").
 type RateLimitObserver interface {
 	RateLimited(limiter string)
@@ -133,7 +133,7 @@ func NewMetrics(version string) *Metrics {
 	build.Set(1)
 	// Known label values start at 0, so that their series exist before
 	// the first event and rate() sees the first one.
-	for _, l := range []string{"global", "route", "token", "auth_failures"} {
+	for _, l := range []string{"global", "route", "token", "address", "auth_failures"} {
 		m.limited.WithLabelValues(l)
 	}
 	for _, r := range []string{"ok", "error"} {

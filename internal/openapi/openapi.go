@@ -78,6 +78,9 @@ func Document(version string) ([]byte, error) {
 			have[name] = def
 		}
 	}
+	if err := addProperties(asMap(components["schemas"]), asMap(ext["x-metricsd-properties"])); err != nil {
+		return nil, err
+	}
 	doc := map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
@@ -94,6 +97,35 @@ func Document(version string) ([]byte, error) {
 		"components": components,
 	}
 	return json.Marshal(doc)
+}
+
+// addProperties adds metricsd's extension properties (extensions.yaml's
+// x-metricsd-properties: schema name → property name → schema) to
+// LaunchDarkly's schemas, marking each with x-metricsd-extension.
+func addProperties(schemas, overlay map[string]any) error {
+	for _, name := range slices.Sorted(maps.Keys(overlay)) {
+		schema := asMap(schemas[name])
+		if schema == nil {
+			return fmt.Errorf("extensions.yaml: x-metricsd-properties names %s, which launchdarkly.json lacks (run go generate ./internal/openapi if LaunchDarkly's document has it)", name)
+		}
+		props := asMap(schema["properties"])
+		if props == nil {
+			props = map[string]any{}
+			schema["properties"] = props
+		}
+		for prop, def := range asMap(overlay[name]) {
+			if _, dup := props[prop]; dup {
+				return fmt.Errorf("extensions.yaml: x-metricsd-properties: %s.%s is LaunchDarkly's already", name, prop)
+			}
+			d := maps.Clone(asMap(def))
+			if d == nil {
+				return fmt.Errorf("extensions.yaml: x-metricsd-properties: %s.%s is not a schema", name, prop)
+			}
+			d["x-metricsd-extension"] = true
+			props[prop] = d
+		}
+	}
+	return nil
 }
 
 // tags lists the tags the operations use, so that the document declares

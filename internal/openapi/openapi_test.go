@@ -170,3 +170,28 @@ func mustRead(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// TestExtensionProperties checks that metricsd's fields are added to
+// LaunchDarkly's schemas, marked, and the trace kind to their enums.
+func TestExtensionProperties(t *testing.T) {
+	doc := loadDocument(t)
+	for _, c := range []struct{ schema, prop string }{
+		{"MetricRep", "traceQuery"}, {"MetricRep", "maintainerTeamKey"}, {"MetricRep", "analysisUnits"},
+		{"MetricListingRep", "traceValueLocation"}, {"MetricPost", "traceQuery"}, {"MetricInGroupRep", "analysisUnits"},
+	} {
+		s := doc.Components.Schemas[c.schema]
+		if s == nil || s.Value.Properties[c.prop] == nil {
+			t.Errorf("%s lacks %s", c.schema, c.prop)
+			continue
+		}
+		if s.Value.Properties[c.prop].Value.Extensions["x-metricsd-extension"] != true {
+			t.Errorf("%s.%s is not marked x-metricsd-extension", c.schema, c.prop)
+		}
+	}
+	if enum := doc.Components.Schemas["MetricRep"].Value.Properties["kind"].Value.Enum; !slices.Contains(enum, any("trace")) {
+		t.Errorf("MetricRep kind enum %v lacks trace", enum)
+	}
+	if _, ok := doc.Components.Schemas["MetricRep"].Value.Properties["key"].Value.Extensions["x-metricsd-extension"]; ok {
+		t.Errorf("LaunchDarkly's MetricRep.key is marked as metricsd's")
+	}
+}

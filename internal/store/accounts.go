@@ -48,8 +48,8 @@ func insertMember(ctx context.Context, t *txn, m *account.Member) error {
 }
 
 func insertToken(ctx context.Context, t *txn, tok *account.Token) error {
-	_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		tok.ID, tok.MemberID, tok.Name, tok.Hash, ms(tok.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, ending, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		tok.ID, tok.MemberID, tok.Name, tok.Hash, tok.Ending, ms(tok.CreatedAt), ms(tok.CreatedAt))
 	return err
 }
 
@@ -80,27 +80,11 @@ func (db *DB) Owner(ctx context.Context) (*account.Member, error) {
 // ON CONFLICT ... DO NOTHING is understood by PostgreSQL and SQLite >= 3.24.
 func (db *DB) EnsureToken(ctx context.Context, tok *account.Token) error {
 	return db.tx(ctx, true, func(t *txn) error {
-		_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)
+		_, err := t.exec(ctx, `INSERT INTO tokens (id, member_id, name, hash, ending, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (hash) DO NOTHING`,
-			tok.ID, tok.MemberID, tok.Name, tok.Hash, ms(tok.CreatedAt))
+			tok.ID, tok.MemberID, tok.Name, tok.Hash, tok.Ending, ms(tok.CreatedAt), ms(tok.CreatedAt))
 		return err
 	})
-}
-
-// TokenByHash returns a token and its member. It is on every request's
-// path: one indexed statement.
-func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*account.Token, *account.Member, error) {
-	row := db.readRow(ctx, `SELECT t.id, t.member_id, t.name, t.hash, t.created_at,
-		m.id, m.email, m.first_name, m.last_name, m.role, m.created_at
-		FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.hash = ?`, hash)
-	var tok account.Token
-	var m account.Member
-	var tc, mc int64
-	if err := row.Scan(&tok.ID, &tok.MemberID, &tok.Name, &tok.Hash, &tc, &m.ID, &m.Email, &m.FirstName, &m.LastName, &m.Role, &mc); err != nil {
-		return nil, nil, classify(err)
-	}
-	tok.CreatedAt, m.CreatedAt = fromMS(tc), fromMS(mc)
-	return &tok, &m, nil
 }
 
 // Bootstrap seeds an empty database once, even with replicas racing.

@@ -299,7 +299,7 @@ func TestDeleteMember(t *testing.T) {
 			t.Fatalf("delete idle member: %v", err)
 		}
 		wantErr(t, "deleted member", func() error { _, err := db.GetMember(ctx, idle.ID); return err }(), core.ErrNotFound)
-		if _, _, err := db.TokenByHash(ctx, tok.Hash); !errors.Is(err, core.ErrNotFound) {
+		if _, err := db.TokenByHash(ctx, tok.Hash, time.Now()); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("token of a deleted member: %v, want ErrNotFound", err)
 		}
 		team := mustGetTeam(t, db, "core")

@@ -43,7 +43,7 @@ func TestBootstrap(t *testing.T) {
 
 		checkSeed := func(t *testing.T) {
 			t.Helper()
-			tok, m, err := db.TokenByHash(ctx, seed.Token.Hash)
+			tok, m, err := tokenByHash(ctx, db, seed.Token.Hash)
 			if err != nil {
 				t.Fatalf("TokenByHash: %v", err)
 			}
@@ -90,7 +90,7 @@ func TestBootstrap(t *testing.T) {
 			t.Fatalf("second Bootstrap = %v, %v; want false, nil", created, err)
 		}
 		checkSeed(t)
-		if _, _, err := db.TokenByHash(ctx, other.Token.Hash); !errors.Is(err, core.ErrNotFound) {
+		if _, _, err := tokenByHash(ctx, db, other.Token.Hash); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("token of the second seed: err = %v, want ErrNotFound", err)
 		}
 		if _, err := db.GetProject(ctx, other.Project.Key); !errors.Is(err, core.ErrNotFound) {
@@ -110,7 +110,7 @@ func TestBootstrap(t *testing.T) {
 		if err := db.EnsureToken(ctx, &again); err != nil {
 			t.Fatalf("second EnsureToken: %v", err)
 		}
-		tok, m, err := db.TokenByHash(ctx, admin.Hash)
+		tok, m, err := tokenByHash(ctx, db, admin.Hash)
 		if err != nil {
 			t.Fatalf("TokenByHash(admin): %v", err)
 		}
@@ -124,7 +124,7 @@ func TestBootstrap(t *testing.T) {
 		if n := raw.count("SELECT COUNT(*) FROM tokens"); n != 2 {
 			t.Errorf("tokens = %d, want 2 (seed + admin)", n)
 		}
-		if _, _, err := db.TokenByHash(ctx, catalog.HashToken("unknown")); !errors.Is(err, core.ErrNotFound) {
+		if _, _, err := tokenByHash(ctx, db, catalog.HashToken("unknown")); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("TokenByHash(unknown): err = %v, want ErrNotFound", err)
 		}
 		wantErr(t, "CreateToken with a known hash", db.CreateToken(ctx, &again), core.ErrDuplicate)
@@ -191,4 +191,15 @@ func TestBootstrapConcurrentReplicas(t *testing.T) {
 			}
 		}
 	})
+}
+
+// tokenByHash returns the token and member of a credential, the token's
+// update time cleared (the store fills it from the creation time).
+func tokenByHash(ctx context.Context, db *store.DB, hash []byte) (*account.Token, *account.Member, error) {
+	c, err := db.TokenByHash(ctx, hash, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Token.UpdatedAt = time.Time{}
+	return &c.Token, &c.Member, nil
 }

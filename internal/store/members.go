@@ -21,6 +21,9 @@ func (t *txn) CreateMembers(ctx context.Context, members []account.NewMember) er
 		if err := insertMember(ctx, t, &m.Member); err != nil {
 			return &account.RowError{Index: i, Err: err}
 		}
+		if err := t.setRoles(ctx, "member_custom_roles", "member_id", m.ID, m.CustomRoleIDs); err != nil {
+			return err
+		}
 		for _, key := range m.TeamKeys {
 			res, err := t.exec(ctx, joinTeamIfExists, m.ID, ms(m.CreatedAt), key)
 			if err != nil {
@@ -200,7 +203,11 @@ func memberDetails(ctx context.Context, t *txn, ms []account.Member) ([]account.
 			d.Teams = append(d.Teams, ref)
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, memberRoleIDs(ctx, t, out)
 }
 
 // maintained lists the metrics, metric groups and views whose column col

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/access"
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
+)
+
+// Reads are authorized here, by route pattern, before the handler runs;
+// writes are authorized in the services' write seam, where the change's
+// actions and its resource before and after are known (catalog.Enforce).
+// Both call the same evaluator as _access.
+
+// readRule returns the action and resource a read of the route pattern
+// needs, and false for reads the services filter themselves (the project
+// list, tokens) or that need nothing (caller-identity). Every route under
+// a project — those of other resources added later included — needs
+// viewProject on it.
+func readRule(ctx context.Context, pattern string, r *http.Request) (action.Action, resource.Spec, bool) {
+	if strings.Contains(pattern, "{projectKey}") {
+		return action.ViewProject, resource.Project(r.PathValue("projectKey")), true
+	}
+	one := func(k resource.Kind, name string) resource.Spec {
+		return resource.Spec{Segments: []resource.Segment{{Kind: k, Name: name}}}
+	}
+	switch {
+	case pattern == membersPath:
+		return action.ViewMember, one(resource.KindMember, "*"), true
+	case strings.HasPrefix(pattern, membersPath+"/{id}"):
+		id := r.PathValue("id")
+		if p := core.PrincipalFrom(ctx); id == "me" || id == p.MemberID {
+			return "", resource.Spec{}, false // everybody may see themselves
+		}
+		return action.ViewMember, resource.Member(id), true
+	case pattern == teamsPath:
+		return action.ViewTeam, one(resource.KindTeam, "*"), true
+	case strings.HasPrefix(pattern, teamsPath+"/{teamKey}"):
+		return action.ViewTeam, resource.Team(r.PathValue("teamKey")), true
+	case pattern == rolesPath:
+		return action.ViewRole, one(resource.KindRole, "*"), true
+	case strings.HasPrefix(pattern, rolesPath+"/{customRoleKey}"):
+		return action.ViewRole, one(resource.KindRole, r.PathValue("customRoleKey")), true
+	case strings.HasPrefix(pattern, auditPath):
+		return action.ViewAuditLog, resource.Spec{Segments: []resource.Segment{{Kind: "acct"}}}, true
+	}
+	return "", resource.Spec{}, false
+}
+
+// authorizeRead enforces the read rule of a GET or HEAD of the route.
+func authorizeRead(pattern string, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return nil
+	}
+	a, spec, ok := readRule(r.Context(), pattern, r)
+	if !ok {
+		return nil
+	}
+	return core.Authorize(r.Context(), a, spec)
+}
+
+// accessRep is LaunchDarkly's Access: the actions the caller may and may
+// not take on one resource, each with the statement that decided it. It is
+// encoded once per distinct outcome in a response (the items of a page
+// mostly share theirs), so MarshalJSON returns the stored bytes.
+type accessRep struct {
+	raw []byte
+}
+
+// appendMember appends the object JSON of a representation, with
+// "_access" as its last member when acc is set. The _access bytes are
+// spliced in as they are: passing them through encoding/json would check
+// and compact them again for every item of a page.
+func appendMember(buf *bytes.Buffer, enc *json.Encoder, v any, acc *accessRep) error {
+	start := buf.Len()
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b := bytes.TrimRight(buf.Bytes()[start:], "\n")
+	buf.Truncate(start + len(b))
+	if acc == nil {
+		return nil
+	}
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return errors.New("api: a representation with _access must be a JSON object")
+	}
+	buf.Truncate(buf.Len() - 1)
+	if len(b) > 2 {
+		buf.WriteByte(',')
+	}
+	buf.WriteString(`"_access":`)
+	buf.Write(acc.raw)
+	buf.WriteByte('}')
+	return nil
+}
+
+func newEncoder(buf *bytes.Buffer) *json.Encoder {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// writeWithAccess writes one representation with its _access.
+func writeWithAccess(w http.ResponseWriter, status int, v any, acc *accessRep) error {
+	var buf bytes.Buffer
+	if err := appendMember(&buf, newEncoder(&buf), v, acc); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+// writeListWithAccess writes a collection {"items", "_links",
+// "totalCount"} whose item i has the _access acc[i].
+func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessRep, l links, total int) error {
+	var buf bytes.Buffer
+	size := 512
+	for _, a := range acc {
+		size += 1536
+		if a != nil {
+			size += len(a.raw) + 16
+		}
+	}
+	buf.Grow(size)
+	enc := newEncoder(&buf)
+	buf.WriteString(`{"items":[`)
+	for i := range items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := appendMember(&buf, enc, items[i], acc[i]); err != nil {
+			return err
+		}
+	}
+	buf.WriteString(`],"_links":`)
+	if err := appendMember(&buf, enc, l, nil); err != nil {
+		return err
+	}
+	buf.WriteString(`,"totalCount":`)
+	buf.WriteString(strconv.Itoa(total))
+	buf.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+type accessEntryRep struct {
+	Action string          `json:"action"`
+	Reason json.RawMessage `json:"reason"`
+}
+
+// accessReasonRep is the deciding statement. An action no statement
+// allows is denied with a reason of effect "deny" and nothing else.
+type accessReasonRep struct {
+	Effect       string   `json:"effect"`
+	Resources    []string `json:"resources,omitempty"`
+	NotResources []string `json:"notResources,omitempty"`
+	Actions      []string `json:"actions,omitempty"`
+	NotActions   []string `json:"notActions,omitempty"`
+	RoleName     string   `json:"role_name,omitempty"`
+}
+
+// accessRenderer renders _access for the resources of one response with
+// one principal's grant, encoding each deciding statement and each
+// distinct outcome once.
+type accessRenderer struct {
+	grant    access.Grant
+	system   bool
+	reasons  map[*access.Statement]int
+	encoded  [][]byte // reason JSON by index; 0 is "no statement allowed it"
+	outcomes map[string]*accessRep
+	key      []byte
+}
+
+func newAccessRenderer(ctx context.Context) *accessRenderer {
+	p := core.PrincipalFrom(ctx)
+	denied, _ := json.Marshal(accessReasonRep{Effect: string(access.Deny)})
+	return &accessRenderer{grant: p.Grant, system: p.IsZero(), reasons: map[*access.Statement]int{},
+		encoded: [][]byte{denied}, outcomes: map[string]*accessRep{}}
+}
+
+// render returns the _access of resource r for actions, decided by the
+// evaluator that enforcement uses (access.Grant, as core.Authorize), or
+// nil for a request without a principal.
+func (a *accessRenderer) render(r resource.Spec, actions []action.Action) *accessRep {
+	if a.system {
+		return nil
+	}
+	rep := a.grant.Report(r, actions)
+	// The outcome's key: for each action in order, allowed or not and the
+	// index of its reason.
+	a.key = a.key[:0]
+	idx := make([]int, 0, len(actions))
+	for _, list := range [][]access.Entry{rep.Denied, rep.Allowed} {
+		a.key = append(a.key, '|')
+		for _, e := range list {
+			i := a.reason(e.Statement)
+			idx = append(idx, i)
+			a.key = append(a.key, e.Action...)
+			a.key = append(a.key, ':')
+			a.key = binary.AppendUvarint(a.key, uint64(i))
+		}
+	}
+	if out, ok := a.outcomes[string(a.key)]; ok {
+		return out
+	}
+	body := struct {
+		Denied  []accessEntryRep `json:"denied"`
+		Allowed []accessEntryRep `json:"allowed"`
+	}{Denied: make([]accessEntryRep, len(rep.Denied)), Allowed: make([]accessEntryRep, len(rep.Allowed))}
+	for i, e := range rep.Denied {
+		body.Denied[i] = accessEntryRep{Action: string(e.Action), Reason: a.encoded[idx[i]]}
+	}
+	for i, e := range rep.Allowed {
+		body.Allowed[i] = accessEntryRep{Action: string(e.Action), Reason: a.encoded[idx[len(rep.Denied)+i]]}
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		raw = []byte(`{"denied":[],"allowed":[]}`)
+	}
+	out := &accessRep{raw: raw}
+	a.outcomes[string(a.key)] = out
+	return out
+}
+
+// reason returns the index of the encoded reason of statement s.
+func (a *accessRenderer) reason(s *access.Statement) int {
+	if s == nil {
+		return 0
+	}
+	if i, ok := a.reasons[s]; ok {
+		return i
+	}
+	raw, _ := json.Marshal(accessReasonRep{Effect: string(s.Effect), Resources: s.Resources, NotResources: s.NotResources,
+		Actions: s.Actions, NotActions: s.NotActions, RoleName: s.RoleName})
+	a.encoded = append(a.encoded, raw)
+	a.reasons[s] = len(a.encoded) - 1
+	return len(a.encoded) - 1
+}
