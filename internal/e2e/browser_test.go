@@ -91,7 +91,9 @@ var browserPage = template.Must(template.New("page").Parse(`<!doctype html>
     flushInterval: 600000,
   });
   window.ldClient = client;
-  client.start().then((r) => { window.ldStart = r.status; }, (e) => { window.ldStart = 'error: ' + e; });
+  // Generous start timeout (seconds): CI machines are busy. The initial
+  // identify then runs without its own timeout (a larger one draws a warning).
+  client.start({ timeout: 60, identifyOptions: { noTimeout: true } }).then((r) => { window.ldStart = r.status; }, (e) => { window.ldStart = 'error: ' + e; });
 </script>
 </body></html>
 `))
