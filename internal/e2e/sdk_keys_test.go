@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	ldapi "github.com/launchdarkly/api-client-go/v22"
+
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -46,6 +48,8 @@ func TestSDKKeys(t *testing.T) {
 		})
 
 		t.Run("reset SDK key without expiry", func(t *testing.T) {
+			// Resolved once, the key is cached; the reset must end that.
+			assertEventKey(t, e, prod.ApiKey, 202)
 			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentSDKKey(ctx, "default", "production").Execute()
 			if err != nil {
 				t.Fatalf("ResetEnvironmentSDKKey: %v (status %d)", err, status(resp))
@@ -86,6 +90,7 @@ func TestSDKKeys(t *testing.T) {
 		})
 
 		t.Run("reset mobile key", func(t *testing.T) {
+			assertMobileKey(t, e, prod.MobileKey, 202)
 			env, resp, err := e.client.EnvironmentsApi.ResetEnvironmentMobileKey(ctx, "default", "production").Execute()
 			if err != nil {
 				t.Fatalf("ResetEnvironmentMobileKey: %v (status %d)", err, status(resp))
@@ -106,6 +111,16 @@ func TestSDKKeys(t *testing.T) {
 			wantError(t, "bad expiry", st, body, 400, "expiry")
 			st, body, _ = e.do(t, "POST", "/api/v2/projects/default/environments/production/apiKey", "", "Authorization: "+prod.ApiKey)
 			wantError(t, "reset with an SDK key", st, body, 401)
+			// A reader may see the keys but not reset them; the key stays.
+			_, reader := newToken(t, e.client, ldapi.AccessTokenPost{Name: ldapi.PtrString("reader"), Role: ldapi.PtrString("reader")})
+			for _, path := range []string{"apiKey", "mobileKey"} {
+				st, body, _ = e.do(t, "POST", "/api/v2/projects/default/environments/production/"+path, "", "Authorization: "+reader)
+				wantError(t, "reset "+path+" as a reader", st, body, 403)
+			}
+			got, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
+			if err != nil || got.ApiKey != prod.ApiKey {
+				t.Errorf("after refused resets: apiKey %q, err %v; want %q", got.ApiKey, err, prod.ApiKey)
+			}
 		})
 	})
 }
