@@ -158,6 +158,15 @@ func MetricActions() []Action {
 	}
 }
 
+// ViewActions returns the actions a view representation's _access
+// reports.
+func ViewActions() []Action {
+	return []Action{
+		CreateView, UpdateView, DeleteView, LinkFlagToView, UnlinkFlagFromView,
+		LinkSegmentToView, UnlinkSegmentFromView, LinkMetricToView, UnlinkMetricFromView,
+	}
+}
+
 // MetricGroupActions returns the actions a metric group representation's
 // _access reports.
 func MetricGroupActions() []Action {

@@ -138,6 +138,9 @@ func (s *Server) table() []route {
 			http.MethodPost:   beta(s.linkViewResources),
 			http.MethodDelete: beta(s.unlinkViewResources),
 		}},
+		{"/api/v2/projects/{projectKey}/view-associations/{resourceType}/{resourceKey}", map[string]handlerFunc{
+			http.MethodGet: beta(s.listLinkedViews),
+		}},
 		// metricsd's own OpenAPI document (internal/openapi).
 		{openapiPath, map[string]handlerFunc{
 			http.MethodGet: s.getOpenAPI,

@@ -59,6 +59,10 @@ type Options struct {
 	// RateCounter counts the windows for every replica that shares it
 	// (store.DB.RateCounter on PostgreSQL); nil counts in this process.
 	RateCounter ratelimit.Counter
+	// RateCounterTimeout bounds a call to RateCounter, past which the
+	// request is counted in this process; 0 means
+	// ratelimit.DefaultSharedTimeout.
+	RateCounterTimeout time.Duration
 	// RateObserver hears of every 429 of the rate limits, for metrics.
 	RateObserver ratelimit.Observer
 	// Clock tells the rate limiter the time; nil is the system clock.
@@ -92,7 +96,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	if opts.RateLimits != nil {
 		limits = *opts.RateLimits
 	}
-	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
+	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, SharedTimeout: opts.RateCounterTimeout, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
 	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
 	s.timeout = opts.RequestTimeout
 	if s.timeout == 0 {

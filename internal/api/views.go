@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/filter"
+	"github.com/metricsd/metricsd/internal/resource"
 	"github.com/metricsd/metricsd/internal/view"
 )
 
@@ -155,12 +157,6 @@ func newViewRep(v *view.View, accountID string, expand view.ExpandSet, metrics [
 	return rep
 }
 
-type viewsRep struct {
-	Links      links     `json:"_links"`
-	Items      []viewRep `json:"items"`
-	TotalCount int       `json:"totalCount"`
-}
-
 // linkResultRep is LaunchDarkly's LinkResourceSuccessResponse and
 // UnlinkResourceSuccessResponse: a request either applies to every
 // resource it names or fails as a whole, so failureCount is 0 whenever
@@ -275,12 +271,45 @@ func (s *Server) listViews(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep := viewsRep{Items: make([]viewRep, 0, len(views)), TotalCount: total, Links: pageLinks(viewsPath(projectKey), qv, q.Page, total)}
+	return writeViews(w, r, views, accountID, expand, pageLinks(viewsPath(projectKey), qv, q.Page, total), total)
+}
+
+// writeViews writes a Views collection, each view with its _access.
+func writeViews(w http.ResponseWriter, r *http.Request, views []view.View, accountID string, expand view.ExpandSet, l links, total int) error {
+	items := make([]viewRep, 0, len(views))
+	acc := make([]*accessRep, 0, len(views))
+	ar := newAccessRenderer(r.Context())
 	for i := range views {
-		rep.Items = append(rep.Items, newViewRep(&views[i], accountID, expand, nil))
+		items = append(items, newViewRep(&views[i], accountID, expand, nil))
+		acc = append(acc, ar.render(viewSpec(&views[i]), action.ViewActions()))
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeListWithAccess(w, items, acc, l, total)
+}
+
+func viewSpec(v *view.View) resource.Spec { return resource.View(v.ProjectKey, v.Key, v.Tags) }
+
+// listLinkedViews answers getLinkedViews: the views a resource is linked to.
+func (s *Server) listLinkedViews(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	typ, err := view.ParseResourceType(r.PathValue("resourceType"))
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), view.DefaultLimit, view.MaxLimit)
+	if err != nil {
+		return err
+	}
+	projectKey := r.PathValue("projectKey")
+	views, total, err := s.svc.Views.Associations(r.Context(), projectKey, typ, r.PathValue("resourceKey"), qv.Get("environmentId"), page)
+	if err != nil {
+		return err
+	}
+	accountID, err := s.svc.Auth.AccountID(r.Context())
+	if err != nil {
+		return err
+	}
+	path := projectPath(projectKey) + "/view-associations/" + string(typ) + "/" + url.PathEscape(r.PathValue("resourceKey"))
+	return writeViews(w, r, views, accountID, nil, pageLinks(path, qv, page, total), total)
 }
 
 func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
@@ -381,6 +410,5 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 	if err != nil {
 		return err
 	}
-	writeJSON(w, status, newViewRep(v, accountID, expand, metrics))
-	return nil
+	return writeWithAccess(w, status, newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context()).render(viewSpec(v), action.ViewActions()))
 }

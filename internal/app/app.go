@@ -44,6 +44,9 @@ type Config struct {
 	// on PostgreSQL, where they are otherwise counted in the database that
 	// the replicas share.
 	RateLimitPerReplica bool
+	// RateLimitSharedTimeout bounds the shared count of a request; past it
+	// the replica counts the request alone.
+	RateLimitSharedTimeout time.Duration
 	// Clock tells the rate limiter the time; nil is the system clock. It
 	// has no flag: tests set it to start windows where they want.
 	Clock    core.Clock
@@ -88,7 +91,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("metricsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	limits := ratelimit.Defaults()
-	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
+	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, RateLimitSharedTimeout: ratelimit.DefaultSharedTimeout, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
 	var envs []struct{ flag, env string }
 	bind := func(v flag.Value, name, env, usage string) {
 		fs.Var(v, name, usage+" (env "+env+")")
@@ -102,6 +105,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&limits.RouteWrite), "rate-limit-route-write", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "POST, PATCH and DELETE `requests` per 10 seconds to one route pattern and verb; 0 switches these windows off")
 	bind((*percentValue)(&limits.TokenShare), "rate-limit-token-share", "METRICSD_RATE_LIMIT_TOKEN_SHARE", "largest `percent`age of the global window one access token may use; 0 or 100 for no cap")
 	bind((*countValue)(&limits.Address), "rate-limit-ip", "METRICSD_RATE_LIMIT_IP", "API `requests` per 10 seconds from one client address, whatever its tokens; 0 (the default) switches it off")
+	bind((*positiveDurationValue)(&cfg.RateLimitSharedTimeout), "rate-limit-shared-timeout", "METRICSD_RATE_LIMIT_SHARED_TIMEOUT", "longest the shared PostgreSQL count of a request may take before the replica counts it alone")
 	bind((*boolValue)(&cfg.RateLimitPerReplica), "rate-limit-per-replica", "METRICSD_RATE_LIMIT_PER_REPLICA", "count rate limits in each replica's memory instead of the PostgreSQL database the replicas share")
 	bind((*positiveDurationValue)(&cfg.RequestTimeout), "request-timeout", "METRICSD_REQUEST_TIMEOUT", "longest an API request may take, database calls included, before 503")
 	bind((*levelValue)(&cfg.LogLevel), "log-level", "METRICSD_LOG_LEVEL", "log `level`: debug, info (the default), warn, error")
@@ -323,6 +327,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if !cfg.RateLimitPerReplica {
 		// nil on SQLite, whose one replica counts in memory.
 		opts.RateCounter = db.RateCounter()
+		opts.RateCounterTimeout = cfg.RateLimitSharedTimeout
 	}
 	pools := db.Pools()
 	for _, name := range slices.Sorted(maps.Keys(pools)) {

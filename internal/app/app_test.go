@@ -20,7 +20,7 @@ func TestParseConfig(t *testing.T) {
 		f(&l)
 		return &l
 	}
-	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &defaultLimits, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
+	defaults := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &defaultLimits, RateLimitSharedTimeout: 100 * time.Millisecond, LogLevel: slog.LevelInfo, RequestTimeout: 10 * time.Second}
 	with := func(f func(*Config)) Config {
 		c := defaults
 		f(&c)
@@ -32,6 +32,7 @@ func TestParseConfig(t *testing.T) {
 		"METRICSD_TLS_CERT": "/etc/m/cert.pem", "METRICSD_TLS_KEY": "/etc/m/key.pem", "METRICSD_REQUEST_TIMEOUT": "3s",
 		"METRICSD_RATE_LIMIT_ROUTE_READ": "40", "METRICSD_RATE_LIMIT_ROUTE_WRITE": "20", "METRICSD_RATE_LIMIT_TOKEN_SHARE": "25",
 		"METRICSD_RATE_LIMIT_PER_REPLICA": "true", "METRICSD_RATE_LIMIT_IP": "300",
+		"METRICSD_RATE_LIMIT_SHARED_TIMEOUT": "250ms",
 	}
 	tests := []struct {
 		name    string
@@ -44,17 +45,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "serve is the default command", args: []string{"serve"}, want: defaults},
 		{name: "every flag from the environment", env: allEnv, want: Config{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres://db/x", AdminToken: "tok", AuthCacheTTL: 250 * time.Millisecond,
-			LogLevel: slog.LevelDebug, RateLimits: &ratelimit.Config{Global: 100, RouteRead: 40, RouteWrite: 20, TokenShare: 25, Address: 300}, RateLimitPerReplica: true,
+			LogLevel: slog.LevelDebug, RateLimits: &ratelimit.Config{Global: 100, RouteRead: 40, RouteWrite: 20, TokenShare: 25, Address: 300}, RateLimitPerReplica: true, RateLimitSharedTimeout: 250 * time.Millisecond,
 			TLSCert: "/etc/m/cert.pem", TLSKey: "/etc/m/key.pem", RequestTimeout: 3 * time.Second,
 		}},
 		{name: "every flag wins over the environment",
 			args: []string{"serve", "--addr", ":1", "--database", "sqlite:other.db", "--rate-limit", "7", "--auth-cache-ttl", "0s",
 				"--log-level", "warn", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--request-timeout", "1500ms",
-				"--rate-limit-route-read", "8", "--rate-limit-route-write", "9", "--rate-limit-token-share", "100", "--rate-limit-per-replica=false", "--rate-limit-ip", "50"},
+				"--rate-limit-route-read", "8", "--rate-limit-route-write", "9", "--rate-limit-token-share", "100", "--rate-limit-per-replica=false", "--rate-limit-ip", "50", "--rate-limit-shared-timeout", "1s"},
 			env: allEnv,
 			want: Config{Addr: ":1", DatabaseURL: "sqlite:other.db", AdminToken: "tok", AuthCacheTTL: 0, LogLevel: slog.LevelWarn,
-				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100, Address: 50},
-				TLSCert:    "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
+				RateLimits: &ratelimit.Config{Global: 7, RouteRead: 8, RouteWrite: 9, TokenShare: 100, Address: 50}, RateLimitSharedTimeout: time.Second,
+				TLSCert: "c.pem", TLSKey: "k.pem", RequestTimeout: 1500 * time.Millisecond}},
 		{name: "every rate limit switched off", args: []string{"--rate-limit=0", "--rate-limit-route-read=0", "--rate-limit-route-write=0"},
 			want: with(func(c *Config) {
 				c.RateLimits = limits(func(l *ratelimit.Config) { l.Global, l.RouteRead, l.RouteWrite = 0, 0, 0 })
@@ -79,6 +80,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad route write limit", args: []string{"--rate-limit-route-write", "-5"}, wantErr: `invalid value "-5" for flag -rate-limit-route-write: want a non-negative integer`},
 		{name: "bad route read limit variable", env: map[string]string{"METRICSD_RATE_LIMIT_ROUTE_READ": "x"}, wantErr: `invalid value "x" for METRICSD_RATE_LIMIT_ROUTE_READ: want a non-negative integer`},
 		{name: "token share above 100", args: []string{"--rate-limit-token-share", "150"}, wantErr: `invalid value "150" for flag -rate-limit-token-share: want a percentage from 0 to 100`},
+		{name: "bad shared timeout", args: []string{"--rate-limit-shared-timeout", "0s"}, wantErr: `invalid value "0s" for flag -rate-limit-shared-timeout: want a positive duration such as 10s`},
 		{name: "bad per replica variable", env: map[string]string{"METRICSD_RATE_LIMIT_PER_REPLICA": "maybe"}, wantErr: `invalid value "maybe" for METRICSD_RATE_LIMIT_PER_REPLICA: want true or false`},
 		{name: "bad auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "2"}, wantErr: `invalid value "2" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
 		{name: "negative auth cache ttl variable", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "-1s"}, wantErr: `invalid value "-1s" for METRICSD_AUTH_CACHE_TTL: want a non-negative duration such as 2s, 500ms or 0s`},
@@ -126,7 +128,7 @@ func TestUsageNamesEveryVariable(t *testing.T) {
 	}
 	for _, want := range []string{"usage: metricsd [serve] [flags]", "METRICSD_ADDR", "METRICSD_DATABASE_URL", "METRICSD_AUTH_CACHE_TTL",
 		"METRICSD_RATE_LIMIT", "METRICSD_RATE_LIMIT_ROUTE_READ", "METRICSD_RATE_LIMIT_ROUTE_WRITE", "METRICSD_RATE_LIMIT_TOKEN_SHARE",
-		"METRICSD_RATE_LIMIT_PER_REPLICA", "METRICSD_RATE_LIMIT_IP", "(default 1000)", "(default 100)", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
+		"METRICSD_RATE_LIMIT_PER_REPLICA", "METRICSD_RATE_LIMIT_IP", "METRICSD_RATE_LIMIT_SHARED_TIMEOUT", "(default 1000)", "(default 100)", "METRICSD_LOG_LEVEL", "METRICSD_TLS_CERT", "METRICSD_TLS_KEY", "METRICSD_ADMIN_TOKEN", "(default sqlite:metricsd.db)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/resource"
+	"github.com/metricsd/metricsd/internal/view"
 )
 
 // guarded is a Store whose write seam enforces access: the change a write
@@ -30,6 +31,11 @@ func (g guarded) Transact(ctx context.Context, fn func(tx Tx) (*audit.Change, er
 
 // TransactAccounts runs fn and enforces the change it returns.
 func (g guarded) TransactAccounts(ctx context.Context, fn func(tx account.Tx) (*audit.Change, error)) error {
+	return g.Transact(ctx, func(tx Tx) (*audit.Change, error) { return fn(tx) })
+}
+
+// TransactViews runs fn and enforces the change it returns.
+func (g guarded) TransactViews(ctx context.Context, fn func(tx view.Tx) (*audit.Change, error)) error {
 	return g.Transact(ctx, func(tx Tx) (*audit.Change, error) { return fn(tx) })
 }
 

@@ -103,6 +103,11 @@ func TestViewsBeta(t *testing.T) {
 				Self:   ldapi.CoreLink{Href: "/api/v2/projects/default/views/checkout", Type: "application/json"},
 			},
 			Maintainer: &ldapi.Maintainer{Id: e.ownerID, Kind: "member"},
+			// The owner may take every view action.
+			Access: created.Access,
+		}
+		if a := created.Access; a == nil || len(a.Allowed) != 9 || len(a.Denied) != 0 {
+			t.Errorf("owner's _access %+v, want all 9 view actions allowed", a)
 		}
 		if d := cmp.Diff(want, *created, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".AdditionalProperties" }, cmp.Ignore())); d != "" {
 			t.Errorf("CreateView (-want +got):\n%s", d)
@@ -263,6 +268,75 @@ func TestViewsBeta(t *testing.T) {
 			}
 			if v.FlagsSummary != nil {
 				t.Errorf("flagsSummary without its expand: %+v", v.FlagsSummary)
+			}
+		})
+
+		t.Run("views a resource is linked to", func(t *testing.T) {
+			linkMetrics(t, api, "default", "alpha", "signup")
+			linked := func(typ, key, envID string, limit int32) ([]string, *ldapi.Views) {
+				t.Helper()
+				req := api.ViewsBetaApi.GetLinkedViews(ctx, "default", typ, key).LDAPIVersion("beta")
+				if envID != "" {
+					req = req.EnvironmentId(envID)
+				}
+				if limit > 0 {
+					req = req.Limit(limit)
+				}
+				coll, resp, err := req.Execute()
+				if err != nil {
+					t.Fatalf("GetLinkedViews %s %s: %v (status %d)", typ, key, err, status(resp))
+				}
+				keys := []string{}
+				for _, v := range coll.Items {
+					keys = append(keys, v.Key)
+				}
+				return keys, coll
+			}
+			st, envBody, _ := e.do(t, http.MethodGet, "/api/v2/projects/default/environments/production", "")
+			if st != http.StatusOK {
+				t.Fatalf("environment: %d %s", st, envBody)
+			}
+			envID := obj(t, envBody)["_id"].(string)
+			for _, tc := range []struct {
+				typ, key, envID string
+				want            []string
+			}{
+				{"metrics", "signup", "", []string{"alpha", "checkout"}},
+				{"metrics", "latency", "", []string{"zeta"}},
+				{"metrics", "no-such-metric", "", []string{}},
+				{"flags", "new-checkout", "", []string{"checkout"}},
+				{"flags", "dark-mode", "", []string{}},
+				{"segments", "beta-users", envID, []string{"checkout"}},
+				{"segments", "beta-users", "", []string{}},
+			} {
+				got, coll := linked(tc.typ, tc.key, tc.envID, 0)
+				if !slices.Equal(got, tc.want) || int(coll.TotalCount) != len(tc.want) {
+					t.Errorf("views linked to %s %s (env %q): %v total %d, want %v", tc.typ, tc.key, tc.envID, got, coll.TotalCount, tc.want)
+				}
+			}
+			got, coll := linked("metrics", "signup", "", 1)
+			if !slices.Equal(got, []string{"alpha"}) || coll.TotalCount != 2 || coll.Links == nil || coll.Links.Next == nil {
+				t.Errorf("first page of 1: %v total %d links %+v", got, coll.TotalCount, coll.Links)
+			}
+			for _, tc := range []struct{ path, msg string }{
+				{"/api/v2/projects/default/view-associations/widgets/x", "widgets"},
+				{"/api/v2/projects/default/view-associations/flags/bad%20key", "resourceKey"},
+				{"/api/v2/projects/default/view-associations/flags/f?environmentId=e", "environmentId"},
+				{"/api/v2/projects/nope/view-associations/flags/f", `"nope"`},
+			} {
+				st, body, _ := e.doUndoc(t, http.MethodGet, tc.path, "", betaHeader)
+				want := http.StatusBadRequest
+				if tc.msg == `"nope"` {
+					want = http.StatusNotFound
+				}
+				wantError(t, tc.path, st, body, want, tc.msg)
+			}
+			st, body, _ := e.do(t, http.MethodGet, "/api/v2/projects/default/view-associations/metrics/signup", "")
+			wantError(t, "without the beta header", st, body, http.StatusForbidden, "beta")
+			unl, resp, err := api.ViewsBetaApi.UnlinkResource(ctx, "default", "alpha", "metrics").LDAPIVersion("beta").
+				ViewLinkRequest(ldapi.ViewLinkRequestKeysAsViewLinkRequest(&ldapi.ViewLinkRequestKeys{Keys: []string{"signup"}})).Execute()
+			if err != nil || unl.SuccessCount != 1 {
+				t.Fatalf("UnlinkResource: %v (status %d)", err, status(resp))
 			}
 		})
 
@@ -484,5 +558,113 @@ func TestViewsConcurrentWrites(t *testing.T) {
 		if st != http.StatusOK || obj(t, body)["metricsSummary"].(map[string]any)["count"] != float64(0) {
 			t.Errorf("view after the race: %d %s", st, body)
 		}
+	})
+}
+
+// TestViewsAccess: view writes are enforced in the write seam like every
+// other write, with the view's tags before and after a change; view reads
+// need viewProject.
+func TestViewsAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		e.createMetric(t, "default", `{"key":"m","kind":"custom","eventKey":"m"}`)
+		if st, body := e.viewDo(t, http.MethodPost, viewsPath("default"), `{"key":"shared","name":"Shared","tags":["team-a"]}`); st != http.StatusOK {
+			t.Fatalf("create: %d %s", st, body)
+		}
+		as := func(token string) func(method, path, body string) (int, []byte) {
+			return func(method, path, body string) (int, []byte) {
+				t.Helper()
+				st, b, _ := e.doUndoc(t, method, path, body, betaHeader, "Authorization: "+token)
+				return st, b
+			}
+		}
+		_, rv := newToken(t, e.client, ldapi.AccessTokenPost{Role: ptr("reader")})
+		reader := as(rv)
+		if st, body := reader(http.MethodGet, viewPath("default", "shared")+"?expand=metricsSummary", ""); st != http.StatusOK {
+			t.Errorf("reader GET: %d %s", st, body)
+		}
+		for _, op := range []struct{ method, path, body, action string }{
+			{http.MethodPost, viewsPath("default"), `{"key":"mine","name":"Mine"}`, "createView"},
+			{http.MethodPatch, viewPath("default", "shared"), `{"name":"Renamed"}`, "updateView"},
+			{http.MethodPost, viewLinkPath("default", "shared", "metrics"), `{"keys":["m"]}`, "linkMetricToView"},
+			{http.MethodPost, viewLinkPath("default", "shared", "flags"), `{"keys":["f"]}`, "linkFlagToView"},
+			{http.MethodDelete, viewPath("default", "shared"), "", "deleteView"},
+		} {
+			st, body := reader(op.method, op.path, op.body)
+			wantError(t, "reader "+op.method+" "+op.path, st, body, http.StatusForbidden, op.action)
+		}
+
+		_, tv := newToken(t, e.client, ldapi.AccessTokenPost{InlineRole: []ldapi.StatementPost{
+			allow([]string{"viewProject"}, "proj/*"),
+			allow([]string{"createView", "updateView", "linkMetricToView"}, "proj/default:view/*;team-a"),
+		}})
+		team := as(tv)
+		if st, body := team(http.MethodPost, viewsPath("default"), `{"key":"team-view","name":"Team","tags":["team-a","web"]}`); st != http.StatusOK {
+			t.Errorf("create a team-a view: %d %s", st, body)
+		}
+		st, body := team(http.MethodPost, viewsPath("default"), `{"key":"untagged","name":"Untagged"}`)
+		wantError(t, "create an untagged view", st, body, http.StatusForbidden, "createView")
+		// _access says what the caller may do, by the evaluator that enforces.
+		tc := e.apiWithToken(t, tv)
+		got, resp, err := tc.ViewsBetaApi.GetView(context.Background(), "default", "team-view").LDAPIVersion("beta").Execute()
+		if err != nil || got.Access == nil {
+			t.Fatalf("GetView with _access: %v (status %d) %+v", err, status(resp), got)
+		}
+		var allowed, denied []string
+		for _, a := range got.Access.Allowed {
+			allowed = append(allowed, a.Action)
+		}
+		for _, d := range got.Access.Denied {
+			denied = append(denied, d.Action)
+		}
+		slices.Sort(allowed)
+		slices.Sort(denied)
+		if d := cmp.Diff([]string{"createView", "linkMetricToView", "updateView"}, allowed); d != "" {
+			t.Errorf("_access allowed (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"deleteView", "linkFlagToView", "linkSegmentToView", "unlinkFlagFromView", "unlinkMetricFromView", "unlinkSegmentFromView"}, denied); d != "" {
+			t.Errorf("_access denied (-want +got):\n%s", d)
+		}
+		coll, _, err := tc.ViewsBetaApi.GetViews(context.Background(), "default").LDAPIVersion("beta").Execute()
+		if err != nil || len(coll.Items) != 2 || coll.Items[0].Access == nil || coll.Items[1].Access == nil {
+			t.Fatalf("GetViews with _access: %v %+v", err, coll)
+		}
+		for _, v := range coll.Items {
+			n := 0
+			for _, a := range v.Access.Allowed {
+				if a.Action == "updateView" {
+					n++
+				}
+			}
+			if want := map[string]int{"shared": 1, "team-view": 1}[v.Key]; n != want {
+				t.Errorf("%s: updateView allowed %d times, want %d", v.Key, n, want)
+			}
+		}
+		st, body = team(http.MethodPatch, viewPath("default", "team-view"), `{"tags":["web"]}`)
+		wantError(t, "drop the selected tag", st, body, http.StatusForbidden, "updateView")
+		if st, body := team(http.MethodPatch, viewPath("default", "team-view"), `{"description":"ok","tags":["team-a"]}`); st != http.StatusOK {
+			t.Errorf("patch keeping the tag: %d %s", st, body)
+		}
+		if st, body := team(http.MethodPost, viewLinkPath("default", "team-view", "metrics"), `{"keys":["m"]}`); st != http.StatusOK {
+			t.Errorf("link a metric: %d %s", st, body)
+		}
+		st, body = team(http.MethodPost, viewLinkPath("default", "team-view", "flags"), `{"keys":["f"]}`)
+		wantError(t, "link a flag", st, body, http.StatusForbidden, "linkFlagToView")
+		st, body = team(http.MethodDelete, viewPath("default", "team-view"), "")
+		wantError(t, "delete", st, body, http.StatusForbidden, "deleteView")
+		if st, body := e.viewDo(t, http.MethodGet, viewPath("default", "team-view")+"?expand=flagsSummary,metricsSummary", ""); st != http.StatusOK ||
+			obj(t, body)["flagsSummary"].(map[string]any)["count"] != float64(0) || obj(t, body)["metricsSummary"].(map[string]any)["count"] != float64(1) {
+			t.Errorf("after the refused writes: %d %s", st, body)
+		}
+		if got := e.metricKeysInView(t, "default", "untagged"); len(got) != 0 {
+			t.Errorf("refused create left metrics: %v", got)
+		}
+		if st, _ := e.viewDo(t, http.MethodGet, viewPath("default", "untagged"), ""); st != http.StatusNotFound {
+			t.Errorf("refused create stored the view: %d", st)
+		}
+
+		_, nv := newToken(t, e.client, ldapi.AccessTokenPost{InlineRole: []ldapi.StatementPost{allow([]string{"createView"}, "proj/*:view/*")}})
+		st, body = as(nv)(http.MethodGet, viewsPath("default"), "")
+		wantError(t, "list without viewProject", st, body, http.StatusForbidden, "viewProject")
 	})
 }

@@ -121,15 +121,15 @@ func benchBackends(b *testing.B, fn func(b *testing.B, backend testdb.Backend)) 
 	}
 }
 
-// BenchmarkIngestHTTP posts 100-event batches from 32 concurrent senders;
+// BenchmarkIngestHTTP posts 100-event batches from 128 concurrent senders;
 // every 202 is a committed batch.
 func BenchmarkIngestHTTP(b *testing.B) {
 	benchBackends(b, func(b *testing.B, backend testdb.Backend) {
 		base, key := startBench(b, backend, app.Config{})
 		bodies := payloads(64)
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 		var seq, failed atomic.Int64
-		b.SetParallelism(32 / runtime.GOMAXPROCS(0))
+		b.SetParallelism(max(1, 128/runtime.GOMAXPROCS(0)))
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

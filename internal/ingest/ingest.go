@@ -42,10 +42,11 @@ type Options struct {
 	// MaxBodyBytes bounds a post's body, both as sent and decompressed;
 	// past it the answer is 413.
 	MaxBodyBytes int64
-	// MaxInflight bounds the posts read and decoded at once; past it the
-	// answer is 503 at once, before the body is read. Together with
-	// MaxBodyBytes and the flusher's queue bound it caps the memory
-	// ingestion uses however hard it is pushed.
+	// MaxInflight bounds the posts being read, decoded and aggregated at
+	// once; past it the answer is 503 at once, before the body is read.
+	// Posts waiting for their commit hold only their aggregates, which the
+	// flusher's MaxPending bounds. Together they cap the memory ingestion
+	// uses however hard it is pushed.
 	MaxInflight int
 	// Timeout bounds one post, its commit included.
 	Timeout time.Duration
@@ -128,18 +129,28 @@ func (s *Server) handler(cred credential, analytics bool) http.Handler {
 		}
 		select {
 		case s.inflight <- struct{}{}:
-			defer func() { <-s.inflight }()
 		default:
 			writeError(w, http.StatusServiceUnavailable, "service_unavailable", "too many event posts at once; retry later")
 			return
 		}
+		// The slot is given back once the body is aggregated (or the post
+		// refused): a post waiting for its commit holds only its small
+		// aggregate, which the flusher's bound counts.
+		held := true
+		release := func() {
+			if held {
+				held = false
+				<-s.inflight
+			}
+		}
+		defer release()
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 		defer cancel()
-		s.serve(ctx, w, r, cred, analytics)
+		s.serve(ctx, w, r, cred, analytics, release)
 	})
 }
 
-func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool) {
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool, release func()) {
 	value := r.PathValue(cred.pathValue)
 	if cred.pathValue == "" {
 		value = events.CredentialFromHeader(r.Header.Get("Authorization"))
@@ -175,7 +186,14 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	if err := s.svc.Accept(ctx, env, payloadID(r.Header.Get("X-LaunchDarkly-Payload-ID")), evs); err != nil {
+	b, err := s.svc.Aggregate(ctx, env, payloadID(r.Header.Get("X-LaunchDarkly-Payload-ID")), evs)
+	if err == nil {
+		release()
+		if b.Events > 0 {
+			err = s.svc.Flusher.Submit(ctx, b)
+		}
+	}
+	if err != nil {
 		if errors.Is(err, events.ErrOverloaded) {
 			writeError(w, http.StatusServiceUnavailable, "service_unavailable", err.Error())
 			return

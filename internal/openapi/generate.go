@@ -197,12 +197,12 @@ func addTraceKind(components map[string]any) {
 }
 
 // addViewExtensions documents what metricsd adds to LaunchDarkly's Views
-// beta API: the resource type metrics on the link paths, the
+// beta API: the resource type metrics on the link and association paths, the
 // metricsSummary expansion of lists and reads, and allMetrics on reads (a
 // read's expand is the one that lists maintainer).
 func addViewExtensions(paths map[string]any) {
 	for p, item := range paths {
-		if !strings.HasPrefix(p, "/api/v2/projects/{projectKey}/views") {
+		if !strings.HasPrefix(p, "/api/v2/projects/{projectKey}/view") {
 			continue
 		}
 		item, _ := item.(map[string]any)

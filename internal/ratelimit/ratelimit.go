@@ -36,9 +36,10 @@ const (
 	DefaultTokenShare = 50
 )
 
-// SharedDeadline bounds a call to the shared Counter. Past it, or when it
-// fails, the request is counted by this replica alone (see Limiter).
-const SharedDeadline = 100 * time.Millisecond
+// DefaultSharedTimeout bounds a call to the shared Counter unless
+// Options.SharedTimeout says otherwise. Past it, or when it fails, the
+// request is counted by this replica alone (see Limiter).
+const DefaultSharedTimeout = 100 * time.Millisecond
 
 // Config sets the windows. A zero field switches its window off.
 type Config struct {
@@ -154,6 +155,8 @@ type Decision struct {
 type Options struct {
 	// Shared counts for every replica that shares it; nil counts in memory.
 	Shared Counter
+	// SharedTimeout bounds a call to Shared; 0 means DefaultSharedTimeout.
+	SharedTimeout time.Duration
 	// Clock tells the time; nil is the system clock.
 	Clock    core.Clock
 	Observer Observer
@@ -164,10 +167,12 @@ type Options struct {
 type Limiter struct {
 	cfg    Config
 	shared Counter
-	local  *Memory
-	clock  core.Clock
-	obs    Observer
-	log    *slog.Logger
+	// timeout bounds a call to shared.
+	timeout time.Duration
+	local   *Memory
+	clock   core.Clock
+	obs     Observer
+	log     *slog.Logger
 	// warned is the last window a shared counter failure was logged in.
 	warned atomic.Int64
 }
@@ -177,7 +182,10 @@ func New(cfg Config, opts Options) *Limiter {
 	if cfg.Off() {
 		return nil
 	}
-	l := &Limiter{cfg: cfg, shared: opts.Shared, local: NewMemory(), clock: opts.Clock, obs: opts.Observer, log: opts.Logger}
+	l := &Limiter{cfg: cfg, shared: opts.Shared, timeout: opts.SharedTimeout, local: NewMemory(), clock: opts.Clock, obs: opts.Observer, log: opts.Logger}
+	if l.timeout <= 0 {
+		l.timeout = DefaultSharedTimeout
+	}
 	if l.clock == nil {
 		l.clock = core.SystemClock
 	}
@@ -297,7 +305,7 @@ func (l *Limiter) Take(ctx context.Context, req Request) Decision {
 // closed) or none (failing open without bound).
 func (l *Limiter) count(ctx context.Context, window int64, steps []Step) []Count {
 	if l.shared != nil {
-		sctx, cancel := context.WithTimeout(ctx, SharedDeadline)
+		sctx, cancel := context.WithTimeout(ctx, l.timeout)
 		counts, err := l.shared.Take(sctx, window, steps)
 		cancel()
 		if err == nil && len(counts) == len(steps) {

@@ -188,7 +188,7 @@ func (slow) Take(ctx context.Context, _ int64, _ []ratelimit.Step) ([]ratelimit.
 }
 
 // TestSharedCounterFails: when the shared counter fails, or does not answer
-// within SharedDeadline, the replica counts alone with the same windows.
+// within the shared timeout, the replica counts alone with the same windows.
 func TestSharedCounterFails(t *testing.T) {
 	for name, c := range map[string]ratelimit.Counter{"failing": &failing{}, "slow": slow{}} {
 		t.Run(name, func(t *testing.T) {
@@ -205,7 +205,7 @@ func TestSharedCounterFails(t *testing.T) {
 			if obs.failed != 3 {
 				t.Errorf("observer heard %d failures, want 3", obs.failed)
 			}
-			if d := time.Since(began); d > 3*ratelimit.SharedDeadline+2*time.Second {
+			if d := time.Since(began); d > 3*ratelimit.DefaultSharedTimeout+2*time.Second {
 				t.Errorf("three requests took %s", d)
 			}
 		})

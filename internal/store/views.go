@@ -359,6 +359,15 @@ func (db *DB) ListViews(ctx context.Context, projectID string, q view.Query) ([]
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
+	if l := q.LinkedTo; l != nil {
+		if l.Type == view.Metrics {
+			where = append(where, "vw.id IN (SELECT vm.view_id FROM view_metrics vm JOIN metrics m ON m.id = vm.metric_id WHERE m.project_id = ? AND m.key = ?)")
+			args = append(args, projectID, l.Key)
+		} else {
+			where = append(where, "vw.id IN (SELECT vr.view_id FROM view_resources vr WHERE vr.resource_type = ? AND vr.environment_id = ? AND vr.resource_key = ?)")
+			args = append(args, string(l.Type), l.EnvironmentID, l.Key)
+		}
+	}
 	clause := " WHERE " + strings.Join(where, " AND ")
 	var order []string
 	for _, k := range q.Sort {

@@ -220,6 +220,12 @@ func TestViewStore(t *testing.T) {
 				{"maintainer notEquals", view.Query{Conds: []view.Cond{{Field: "maintainerId", Op: "notEquals", Values: []string{owner.ID}}}}, []string{"alpha", "zeta"}},
 				{"payload", view.Query{Conds: []view.Cond{{Field: "isPayloadView", Op: "equals", Values: []string{"true"}}}}, []string{"Checkout"}},
 				{"not payload", view.Query{Conds: []view.Cond{{Field: "isPayloadView", Op: "equals", Values: []string{"false"}}}}, []string{"alpha", "zeta"}},
+				{"linked to metric a", view.Query{LinkedTo: &view.Linked{Type: view.Metrics, Ref: view.Ref{Key: "a"}}}, []string{"alpha", "Checkout"}},
+				{"linked to flag f1", view.Query{LinkedTo: &view.Linked{Type: view.Flags, Ref: view.Ref{Key: "f1"}}}, []string{"Checkout"}},
+				{"linked to flag f2 (unlinked)", view.Query{LinkedTo: &view.Linked{Type: view.Flags, Ref: view.Ref{Key: "f2"}}}, []string{}},
+				{"linked to segment s by ID", view.Query{LinkedTo: &view.Linked{Type: view.Segments, Ref: view.Ref{Key: "s"}}}, []string{"Checkout"}},
+				{"linked to segment s of env", view.Query{LinkedTo: &view.Linked{Type: view.Segments, Ref: view.Ref{Key: "s", EnvironmentID: envs[0].ID}}}, []string{"Checkout"}},
+				{"linked to segment s of another env", view.Query{LinkedTo: &view.Linked{Type: view.Segments, Ref: view.Ref{Key: "s", EnvironmentID: envs[1].ID}}}, []string{}},
 				{"two conditions", view.Query{Conds: []view.Cond{
 					{Field: "tag", Op: "equals", Values: []string{"web"}}, {Field: "key", Op: "anyOf", Values: []string{"alpha", "zeta"}}}}, []string{"alpha"}},
 			} {

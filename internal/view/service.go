@@ -86,6 +86,23 @@ func (s *Service) List(ctx context.Context, projectKey string, q Query) ([]View,
 	return s.store.ListViews(ctx, p.ID, q)
 }
 
+// Associations returns a page of the views of a project that a resource
+// is linked to, in key order. A metric is named by key; a segment by key and
+// environment ID, or by the ID it was linked with when envID is empty.
+// Resources nothing links to, known or not, have no views.
+func (s *Service) Associations(ctx context.Context, projectKey string, typ ResourceType, key, envID string, page core.Page) ([]View, int, error) {
+	if err := core.ValidateKey("resourceKey", key); err != nil {
+		return nil, 0, err
+	}
+	if envID != "" && typ != Segments {
+		return nil, 0, invalid("environmentId applies to segments only")
+	}
+	if len(envID) > 256 {
+		return nil, 0, invalid("environmentId must be at most 256 characters")
+	}
+	return s.List(ctx, projectKey, Query{Page: page, LinkedTo: &Linked{Type: typ, Ref: Ref{Key: key, EnvironmentID: envID}}})
+}
+
 // Update applies a patch: each present field replaces the stored one. A
 // patch that changes nothing stores and records nothing.
 func (s *Service) Update(ctx context.Context, projectKey, key string, in Patch) (*View, error) {
@@ -381,6 +398,12 @@ func change(p *Project, before, after *View, beforeDoc, afterDoc, delta json.Raw
 		c.Target, c.Before = target(p.Key, before), beforeDoc
 	}
 	if after != nil {
+		if before != nil {
+			// Access is checked against the view as it was (its tags
+			// then) as well as as it is.
+			prior := c.Target.Spec
+			c.Prior = &prior
+		}
 		c.Target, c.After = target(p.Key, after), afterDoc
 	}
 	return c

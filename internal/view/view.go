@@ -152,6 +152,14 @@ type Query struct {
 	Sort []core.SortKey
 	// Conds are the filter's clauses, all of which must hold.
 	Conds []Cond
+	// LinkedTo, when set, keeps the views the resource is linked to.
+	LinkedTo *Linked
+}
+
+// Linked names one resource of a type, for the views linked to it.
+type Linked struct {
+	Type ResourceType
+	Ref
 }
 
 // Cond is one filter clause over a view field.
