@@ -60,6 +60,27 @@ const (
 	UpdateMetricGroupKind        Action = "updateMetricGroupKind"
 )
 
+// Experiment actions. Renames and description edits of an experiment
+// record the same updateName and updateDescription LaunchDarkly uses for
+// every resource kind.
+const (
+	CreateExperiment            Action = "createExperiment"
+	UpdateExperimentName        Action = UpdateName
+	UpdateExperimentDescription Action = UpdateDescription
+	CreateIteration             Action = "createIteration"
+	StartIteration              Action = "startIteration"
+	StopIteration               Action = "stopIteration"
+	ArchiveExperiment           Action = "archiveExperiment"
+	RestoreExperiment           Action = "restoreExperiment"
+)
+
+// Guarded rollout actions (a metricsd extension: LaunchDarkly changes
+// guarded rollouts through flag changes).
+const (
+	CreateMeasuredRollout       Action = "createMeasuredRollout"
+	UpdateMeasuredRolloutStatus Action = "updateMeasuredRolloutStatus"
+)
+
 // View actions, as LaunchDarkly names them. Every edit of a view's own
 // fields (name, description, tags, maintainer, archived, generateSdkKeys)
 // is UpdateView; linking and unlinking have one action per resource type.

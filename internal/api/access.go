@@ -157,11 +157,6 @@ func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessR
 	return nil
 }
 
-type accessEntryRep struct {
-	Action string          `json:"action"`
-	Reason json.RawMessage `json:"reason"`
-}
-
 // accessReasonRep is the deciding statement. An action no statement
 // allows is denied with a reason of effect "deny" and nothing else.
 type accessReasonRep struct {
@@ -187,9 +182,8 @@ type accessRenderer struct {
 
 func newAccessRenderer(ctx context.Context) *accessRenderer {
 	p := core.PrincipalFrom(ctx)
-	denied, _ := json.Marshal(accessReasonRep{Effect: string(access.Deny)})
 	return &accessRenderer{grant: p.Grant, system: p.IsZero(), reasons: map[*access.Statement]int{},
-		encoded: [][]byte{denied}, outcomes: map[string]*accessRep{}}
+		encoded: [][]byte{[]byte(deniedReason)}, outcomes: map[string]*accessRep{}}
 }
 
 // render returns the _access of resource r for actions, decided by the
@@ -217,24 +211,38 @@ func (a *accessRenderer) render(r resource.Spec, actions []action.Action) *acces
 	if out, ok := a.outcomes[string(a.key)]; ok {
 		return out
 	}
-	body := struct {
-		Denied  []accessEntryRep `json:"denied"`
-		Allowed []accessEntryRep `json:"allowed"`
-	}{Denied: make([]accessEntryRep, len(rep.Denied)), Allowed: make([]accessEntryRep, len(rep.Allowed))}
-	for i, e := range rep.Denied {
-		body.Denied[i] = accessEntryRep{Action: string(e.Action), Reason: a.encoded[idx[i]]}
-	}
-	for i, e := range rep.Allowed {
-		body.Allowed[i] = accessEntryRep{Action: string(e.Action), Reason: a.encoded[idx[len(rep.Denied)+i]]}
-	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		raw = []byte(`{"denied":[],"allowed":[]}`)
-	}
+	// Written by hand from the encoded reasons: json.Marshal would check
+	// and compact each of them again.
+	raw := make([]byte, 0, 64*len(idx))
+	raw = append(raw, `{"denied":[`...)
+	raw = a.appendEntries(raw, rep.Denied, idx[:len(rep.Denied)])
+	raw = append(raw, `],"allowed":[`...)
+	raw = a.appendEntries(raw, rep.Allowed, idx[len(rep.Denied):])
+	raw = append(raw, "]}"...)
 	out := &accessRep{raw: raw}
 	a.outcomes[string(a.key)] = out
 	return out
 }
+
+// appendEntries appends {"action":…,"reason":…} for each entry, whose
+// reason is a.encoded[idx[i]].
+func (a *accessRenderer) appendEntries(raw []byte, es []access.Entry, idx []int) []byte {
+	for i, e := range es {
+		if i > 0 {
+			raw = append(raw, ',')
+		}
+		raw = append(raw, `{"action":`...)
+		name, _ := json.Marshal(string(e.Action))
+		raw = append(raw, name...)
+		raw = append(raw, `,"reason":`...)
+		raw = append(raw, a.encoded[idx[i]]...)
+		raw = append(raw, '}')
+	}
+	return raw
+}
+
+// deniedReason is the reason of an action no statement allows.
+const deniedReason = `{"effect":"deny"}`
 
 // reason returns the index of the encoded reason of statement s.
 func (a *accessRenderer) reason(s *access.Statement) int {

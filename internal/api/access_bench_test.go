@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -150,4 +152,35 @@ func BenchmarkAccess(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAccessRendering checks that the hand-written _access is the JSON its
+// structure describes.
+func TestAccessRendering(t *testing.T) {
+	own, _ := access.BuiltIn(access.RoleReader, "m")
+	deny, err := account.CompilePolicy("p", []account.Statement{
+		{Effect: "allow", Resources: []string{"proj/*:metric/*;web"}, Actions: []string{"update*"}},
+		{Effect: "deny", NotResources: []string{"proj/other:metric/*"}, Actions: []string{"updateTags"}},
+	}, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := newAccessRenderer(core.WithPrincipal(context.Background(), core.Principal{TokenID: "t", Grant: access.NewGrant(deny, own)}))
+	got := ar.render(resource.Metric("p", "m", []string{"web"}), []action.Action{action.UpdateName, action.UpdateTags, action.DeleteMetric})
+	want := `{"denied":[{"action":"updateTags","reason":{"effect":"deny","notResources":["proj/other:metric/*"],"actions":["updateTags"],"role_name":"r"}},` +
+		`{"action":"deleteMetric","reason":{"effect":"deny"}}],` +
+		`"allowed":[]}`
+	// updateName is allowed by the token's policy and denied by the
+	// reader member's: the member's decision (no statement) is the reason.
+	want = `{"denied":[{"action":"updateName","reason":{"effect":"deny"}},` + want[len(`{"denied":[`):]
+	if string(got.raw) != want {
+		t.Errorf("_access\n got %s\nwant %s", got.raw, want)
+	}
+	var v any
+	if err := json.Unmarshal(got.raw, &v); err != nil {
+		t.Errorf("not JSON: %v", err)
+	}
+	if again := ar.render(resource.Metric("p", "n", []string{"web"}), []action.Action{action.UpdateName, action.UpdateTags, action.DeleteMetric}); again != got {
+		t.Error("the same outcome was encoded twice")
+	}
 }

@@ -200,9 +200,16 @@ func (s *Server) getMetricGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	dry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSON(w, r)
 	if err != nil {
 		return err
+	}
+	if dry {
+		return s.patchMetricGroupDryRun(w, r, body)
 	}
 	g, err := s.svc.Groups.PatchMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey"), body)
 	if err != nil {
@@ -212,6 +219,12 @@ func (s *Server) patchMetricGroup(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) deleteMetricGroup(w http.ResponseWriter, r *http.Request) error {
+	if dry, err := dryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		return s.deleteMetricGroupDryRun(w, r)
+	}
 	if err := s.svc.Groups.DeleteMetricGroup(r.Context(), r.PathValue("projectKey"), r.PathValue("metricGroupKey")); err != nil {
 		return err
 	}

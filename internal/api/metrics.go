@@ -308,9 +308,16 @@ func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
+	dry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSON(w, r)
 	if err != nil {
 		return err
+	}
+	if dry {
+		return s.patchMetricDryRun(w, r, body)
 	}
 	m, err := s.svc.Metrics.PatchMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey"), body)
 	if err != nil {
@@ -320,6 +327,12 @@ func (s *Server) patchMetric(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
+	if dry, err := dryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		return s.deleteMetricDryRun(w, r)
+	}
 	if err := s.svc.Metrics.DeleteMetric(r.Context(), r.PathValue("projectKey"), r.PathValue("metricKey")); err != nil {
 		return err
 	}

@@ -99,6 +99,27 @@ func (s *Server) table() []route {
 			http.MethodPatch:  beta(s.patchMetricGroup),
 			http.MethodDelete: beta(s.deleteMetricGroup),
 		}},
+		// Experiments and their iterations.
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments", map[string]handlerFunc{
+			http.MethodGet:  s.listExperiments,
+			http.MethodPost: s.createExperiment,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}", map[string]handlerFunc{
+			http.MethodGet:   s.getExperiment,
+			http.MethodPatch: s.patchExperiment,
+		}},
+		{"/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}/iterations", map[string]handlerFunc{
+			http.MethodPost: s.createIteration,
+		}},
+		// Guarded rollouts (metricsd extension at LaunchDarkly's path).
+		{"/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts", map[string]handlerFunc{
+			http.MethodGet:  s.listRollouts,
+			http.MethodPost: s.createRollout,
+		}},
+		{"/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts/{rolloutId}", map[string]handlerFunc{
+			http.MethodGet:   s.getRollout,
+			http.MethodPatch: s.patchRollout,
+		}},
 		// Access control: tokens, custom roles, the caller's identity.
 		{tokensPath, map[string]handlerFunc{
 			http.MethodGet:  s.listTokens,

@@ -126,6 +126,7 @@ func NewID(now time.Time) string {
 var kindNoun = map[string]string{
 	"project": "the project", "environment": "the environment", "metric": "the metric",
 	"metric-group": "the metric group", "member": "the member", "team": "the team",
+	"experiment": "the experiment", "measured-rollout": "the guarded rollout",
 	"view": "the view",
 }
 

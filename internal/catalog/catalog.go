@@ -15,6 +15,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/experiment"
 	"github.com/metricsd/metricsd/internal/view"
 )
 
@@ -31,7 +32,10 @@ type Services struct {
 	Roles    *account.Roles
 	Tokens   *account.Tokens
 	Audit    *audit.Log
-	Views    *view.Service
+	// Experiments and Rollouts connect metrics to flags.
+	Experiments *experiment.Experiments
+	Rollouts    *experiment.Rollouts
+	Views       *view.Service
 }
 
 // New returns the services over s. Every write of every service runs
@@ -50,7 +54,10 @@ func New(store Store) *Services {
 		Roles:    account.NewRoles(s, now),
 		Tokens:   account.NewTokens(s, now),
 		Audit:    audit.NewLog(s),
-		Views:    view.NewService(s, now),
+
+		Experiments: experiment.NewExperiments(s, now),
+		Rollouts:    experiment.NewRollouts(s, now),
+		Views:       view.NewService(s, now),
 	}
 }
 

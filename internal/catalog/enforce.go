@@ -2,10 +2,15 @@ package catalog
 
 import (
 	"context"
+	"strings"
+
+	"github.com/metricsd/metricsd/internal/action"
+	"github.com/metricsd/metricsd/internal/patch"
 
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/experiment"
 	"github.com/metricsd/metricsd/internal/resource"
 	"github.com/metricsd/metricsd/internal/view"
 )
@@ -34,6 +39,11 @@ func (g guarded) TransactAccounts(ctx context.Context, fn func(tx account.Tx) (*
 	return g.Transact(ctx, func(tx Tx) (*audit.Change, error) { return fn(tx) })
 }
 
+// TransactExperiments runs fn and enforces the change it returns.
+func (g guarded) TransactExperiments(ctx context.Context, fn func(tx experiment.Tx) (*audit.Change, error)) error {
+	return g.Transact(ctx, func(tx Tx) (*audit.Change, error) { return fn(tx.(experiment.Tx)) })
+}
+
 // TransactViews runs fn and enforces the change it returns.
 func (g guarded) TransactViews(ctx context.Context, fn func(tx view.Tx) (*audit.Change, error)) error {
 	return g.Transact(ctx, func(tx Tx) (*audit.Change, error) { return fn(tx) })
@@ -60,6 +70,27 @@ func Enforce(ctx context.Context, c *audit.Change) error {
 	}
 	for _, a := range c.Actions {
 		if err := core.Authorize(ctx, a, specs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enforceNoOp decides a patch that changes nothing, so that it answers as
+// the change would have: each field the operations name (the first segment
+// of their paths) maps to its action through table, which must be allowed
+// on the resource.
+func enforceNoOp(ctx context.Context, spec resource.Spec, ops []patch.Op, table map[string]action.Action, fallback action.Action) error {
+	var fields []string
+	for _, op := range ops {
+		if op.Op == "test" {
+			continue
+		}
+		f, _, _ := strings.Cut(strings.TrimPrefix(op.Path, "/"), "/")
+		fields = append(fields, f)
+	}
+	for _, a := range action.ForFields(table, fallback, fields) {
+		if err := core.Authorize(ctx, a, spec); err != nil {
 			return err
 		}
 	}

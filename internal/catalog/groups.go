@@ -374,9 +374,22 @@ func (c *Groups) ListMetricGroups(ctx context.Context, projectKey string, q Grou
 	return c.store.ListMetricGroups(ctx, p.ID, q)
 }
 
-// DeleteMetricGroup removes a group that no experiment or rollout uses.
+// DeleteMetricGroup removes a group that no experiment iteration or
+// active guarded rollout uses; the error names what uses it.
 func (c *Groups) DeleteMetricGroup(ctx context.Context, projectKey, key string) error {
-	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	_, err := c.deleteGroup(ctx, projectKey, key, false)
+	return err
+}
+
+// DeleteMetricGroupDryRun answers what DeleteMetricGroup would: the
+// blockers that keep the group, deleting nothing.
+func (c *Groups) DeleteMetricGroupDryRun(ctx context.Context, projectKey, key string) ([]Blocker, error) {
+	return c.deleteGroup(ctx, projectKey, key, true)
+}
+
+func (c *Groups) deleteGroup(ctx context.Context, projectKey, key string, dry bool) ([]Blocker, error) {
+	blockers := []Blocker{}
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, cur, err := groupForUpdate(ctx, tx, projectKey, key)
 		if err != nil {
 			return nil, err
@@ -384,13 +397,24 @@ func (c *Groups) DeleteMetricGroup(ctx context.Context, projectKey, key string) 
 		err = tx.DeleteMetricGroup(ctx, p.ID, key)
 		var inUse *InUseError
 		if errors.As(err, &inUse) {
-			return nil, core.Errorf(core.KindConflict, "metric group %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+			if dry {
+				blockers = inUse.Blockers
+				return nil, errDryRun
+			}
+			return nil, core.Errorf(core.KindConflict, "metric group %q is used by %s; remove it from them first", key, inUse.describe())
 		}
 		if err != nil {
 			return nil, err
 		}
+		if dry {
+			return nil, errDryRun
+		}
 		return groupChange(p, cur, nil, nil, "", []action.Action{action.DeleteMetricGroup}), nil
 	})
+	if errors.Is(err, errDryRun) {
+		return blockers, nil
+	}
+	return nil, err
 }
 
 // groupForUpdate resolves a project and locks one of its groups.
@@ -409,11 +433,34 @@ func groupForUpdate(ctx context.Context, tx Tx, projectKey, key string) (*Projec
 // PatchMetricGroup applies a JSON Patch to a group, validates the result
 // like a create and stores it as the next version.
 func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, error) {
+	g, _, err := c.patchGroup(ctx, projectKey, key, body, false)
+	return g, err
+}
+
+// PatchMetricGroupDryRun validates and applies a patch like
+// PatchMetricGroup and answers with the group it would store and what the
+// edit would affect, storing nothing.
+func (c *Groups) PatchMetricGroupDryRun(ctx context.Context, projectKey, key string, body []byte) (*MetricGroup, *Impact, error) {
+	return c.patchGroup(ctx, projectKey, key, body, true)
+}
+
+func (c *Groups) patchGroup(ctx context.Context, projectKey, key string, body []byte, dry bool) (*MetricGroup, *Impact, error) {
 	ops, comment, err := patch.Parse(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out *MetricGroup
+	var impact *Impact
+	settle := func(ctx context.Context, tx Tx, groupID string, change *audit.Change) (*audit.Change, error) {
+		if !dry {
+			return change, nil
+		}
+		var err error
+		if impact, err = tx.GroupImpact(ctx, groupID); err != nil {
+			return nil, err
+		}
+		return nil, errDryRun
+	}
 	err = retryOnDuplicate(func() error {
 		return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 			p, cur, err := groupForUpdate(ctx, tx, projectKey, key)
@@ -434,7 +481,10 @@ func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, b
 			}
 			if reflect.DeepEqual(def, cur.Def) {
 				out = cur
-				return nil, nil
+				if err := enforceNoOp(ctx, groupTarget(p.Key, cur).Spec, ops, groupFieldActions, action.UpdateMetricGroupMetrics); err != nil {
+					return nil, err
+				}
+				return settle(ctx, tx, cur.ID, nil)
 			}
 			if err := validateGroupShape(&def); err != nil {
 				return nil, err
@@ -452,10 +502,16 @@ func (c *Groups) PatchMetricGroup(ctx context.Context, projectKey, key string, b
 			if out, err = tx.GroupForUpdate(ctx, p.ID, key); err != nil {
 				return nil, err
 			}
-			return groupChange(p, cur, out, ops, comment, nil), nil
+			return settle(ctx, tx, cur.ID, groupChange(p, cur, out, ops, comment, nil))
 		})
 	})
-	return out, err
+	if errors.Is(err, errDryRun) {
+		return out, impact, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, nil, nil
 }
 
 // checkMetricInGroups re-checks the groups containing a metric with its

@@ -234,8 +234,22 @@ func (c *Metrics) ListMetrics(ctx context.Context, projectKey string, q MetricQu
 }
 
 // DeleteMetric removes a metric and its history; its audit entries stay.
+// A metric that a group, an experiment iteration or an active guarded
+// rollout uses stays, and the error names what uses it.
 func (c *Metrics) DeleteMetric(ctx context.Context, projectKey, key string) error {
-	return c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
+	_, err := c.deleteMetric(ctx, projectKey, key, false)
+	return err
+}
+
+// DeleteMetricDryRun answers what DeleteMetric would: the blockers that
+// keep the metric (none when it could be deleted), deleting nothing.
+func (c *Metrics) DeleteMetricDryRun(ctx context.Context, projectKey, key string) ([]Blocker, error) {
+	return c.deleteMetric(ctx, projectKey, key, true)
+}
+
+func (c *Metrics) deleteMetric(ctx context.Context, projectKey, key string, dry bool) ([]Blocker, error) {
+	var blockers []Blocker
+	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, err := projectIn(ctx, tx, projectKey)
 		if err != nil {
 			return nil, err
@@ -250,22 +264,28 @@ func (c *Metrics) DeleteMetric(ctx context.Context, projectKey, key string) erro
 		err = tx.DeleteMetric(ctx, p.ID, key)
 		var inUse *InUseError
 		if errors.As(err, &inUse) {
-			return nil, core.Errorf(core.KindConflict, "metric %q is used by %s; remove it from them first", key, strings.Join(inUse.Users, ", "))
+			if dry {
+				blockers = inUse.Blockers
+				return nil, errDryRun
+			}
+			return nil, core.Errorf(core.KindConflict, "metric %q is used by %s; remove it from them first", key, inUse.describe())
 		}
 		if err != nil {
 			return nil, err
 		}
+		if dry {
+			return nil, errDryRun
+		}
 		return metricChange(p, cur, nil, nil, "", []action.Action{action.DeleteMetric}), nil
 	})
+	if errors.Is(err, errDryRun) {
+		if blockers == nil {
+			blockers = []Blocker{}
+		}
+		return blockers, nil
+	}
+	return nil, err
 }
-
-// InUseError lists the resources that keep a row from being deleted.
-type InUseError struct{ Users []string }
-
-func (e *InUseError) Error() string { return "in use by " + strings.Join(e.Users, ", ") }
-
-// Is makes errors.Is(err, core.ErrInUse) hold.
-func (e *InUseError) Is(target error) bool { return target == core.ErrInUse }
 
 // metricReadOnly are the fields of the patch document that clients may test
 // but never change.
@@ -290,11 +310,36 @@ func patchDocument(m *Metric) (map[string]json.RawMessage, error) {
 // after the other; a failed "test" operation is a core.KindConflict.
 // Nothing is written on any error.
 func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body []byte) (*Metric, error) {
+	m, _, err := c.patchMetric(ctx, projectKey, key, body, false)
+	return m, err
+}
+
+// PatchMetricDryRun validates and applies a patch like PatchMetric and
+// answers with the metric it would store and what the edit would affect,
+// storing nothing.
+func (c *Metrics) PatchMetricDryRun(ctx context.Context, projectKey, key string, body []byte) (*Metric, *Impact, error) {
+	return c.patchMetric(ctx, projectKey, key, body, true)
+}
+
+func (c *Metrics) patchMetric(ctx context.Context, projectKey, key string, body []byte, dry bool) (*Metric, *Impact, error) {
 	ops, comment, err := patch.Parse(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out *Metric
+	var impact *Impact
+	// settle ends a dry run: it reads what the edit affects and rolls
+	// everything back.
+	settle := func(ctx context.Context, tx Tx, metricID string, change *audit.Change) (*audit.Change, error) {
+		if !dry {
+			return change, nil
+		}
+		var err error
+		if impact, err = tx.MetricImpact(ctx, metricID); err != nil {
+			return nil, err
+		}
+		return nil, errDryRun
+	}
 	err = c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
 		p, err := projectIn(ctx, tx, projectKey)
 		if err != nil {
@@ -320,7 +365,10 @@ func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body 
 		}
 		if reflect.DeepEqual(def, cur.Def) {
 			out = cur
-			return nil, nil
+			if err := enforceNoOp(ctx, metricTarget(p.Key, cur).Spec, ops, metricFieldActions, action.UpdateMetric); err != nil {
+				return nil, err
+			}
+			return settle(ctx, tx, cur.ID, nil)
 		}
 		if err := checkMetricInGroups(ctx, tx, cur, def); err != nil {
 			return nil, err
@@ -345,9 +393,15 @@ func (c *Metrics) PatchMetric(ctx context.Context, projectKey, key string, body 
 		if out, err = tx.Metric(ctx, p.ID, cur.Key, next.VersionID); err != nil {
 			return nil, err
 		}
-		return metricChange(p, cur, out, ops, comment, nil), nil
+		return settle(ctx, tx, cur.ID, metricChange(p, cur, out, ops, comment, nil))
 	})
-	return out, err
+	if errors.Is(err, errDryRun) {
+		return out, impact, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, nil, nil
 }
 
 func applyMetricPatch(cur *Metric, ops []patch.Op) (MetricDef, error) {

@@ -7,6 +7,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/experiment"
 	"github.com/metricsd/metricsd/internal/view"
 )
 
@@ -60,6 +61,7 @@ type Store interface {
 	account.RoleStore
 	account.TokenStore
 	audit.Reader
+	experiment.Store
 	view.Store
 }
 
@@ -103,6 +105,9 @@ type MetricTx interface {
 	DeleteMetric(ctx context.Context, projectID, key string) error
 	// GroupsOfMetric returns the groups that contain a metric, locked.
 	GroupsOfMetric(ctx context.Context, metricID string) ([]MetricGroup, error)
+	// MetricImpact lists the running experiments and active guarded
+	// rollouts that use a metric, directly or through a group.
+	MetricImpact(ctx context.Context, metricID string) (*Impact, error)
 }
 
 // GroupTx is what metric group writes need.
@@ -118,6 +123,9 @@ type GroupTx interface {
 	// a project keyed by metric key, locked against change and deletion;
 	// missing keys are absent.
 	MetricsForShare(ctx context.Context, projectID string, keys []string) (map[string]*Metric, error)
+	// GroupImpact lists the running experiments and active guarded
+	// rollouts that use a group.
+	GroupImpact(ctx context.Context, groupID string) (*Impact, error)
 }
 
 // MetricVersion summarises one stored version of a metric.

@@ -111,6 +111,8 @@ func TestAccessTokens(t *testing.T) {
 			}
 			_, resp, err := reader.MetricsApi.PatchMetric(uctx, "default", "m").PatchOperation(replaceOp("/name", "X")).Execute()
 			clientError(t, "reader PATCH", resp, err, http.StatusForbidden, "updateName", "proj/default:metric/m")
+			_, resp, err = reader.MetricsApi.PatchMetric(uctx, "default", "m").PatchOperation(replaceOp("/tags", []string{"web"})).Execute()
+			clientError(t, "reader PATCH that changes nothing", resp, err, http.StatusForbidden, "updateTags")
 			_, resp, err = reader.MetricsApi.PostMetric(uctx, "default").MetricPost(ldapi.MetricPost{Key: "n", Kind: "custom", EventKey: ptr("n")}).Execute()
 			clientError(t, "reader POST", resp, err, http.StatusForbidden, "createMetric")
 			resp, err = reader.MetricsApi.DeleteMetric(uctx, "default", "m").Execute()

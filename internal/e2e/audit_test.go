@@ -260,6 +260,14 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 			{http.MethodPost, "/api/v2/projects/{projectKey}/metric-groups", mgCollectionPath("default"), `{"key":"g","name":"G","kind":"standard","metrics":[{"key":"a"},{"key":"b"}]}`, beta, 201, "metric-group", "createMetricGroup", "proj/default:metric-group/g"},
 			{http.MethodPatch, "/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", mgPath("default", "g"), `[{"op":"replace","path":"/name","value":"G2"}]`, beta, 200, "metric-group", "updateMetricGroupName", "proj/default:metric-group/g"},
 			{http.MethodDelete, "/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", mgPath("default", "g"), "", beta, 204, "metric-group", "deleteMetricGroup", "proj/default:metric-group/g"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments", expPath, `{"key":"x","name":"X","iteration":` + auditIteration + `}`,
+				nil, 201, "experiment", "createExperiment", "proj/default:env/production:experiment/x"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}/iterations", expPath + "/x/iterations", auditIteration,
+				nil, 200, "experiment", "createIteration", "proj/default:env/production:experiment/x"},
+			{http.MethodPatch, "/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}", expPath + "/x", `{"instructions":[{"kind":"startIteration"}]}`,
+				nil, 200, "experiment", "startIteration", "proj/default:env/production:experiment/x"},
+			{http.MethodPost, "/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts", rolloutsPath("f"), `{"metricKeys":["a"]}`,
+				nil, 201, "measured-rollout", "createMeasuredRollout", ""},
 			// Views.
 			{http.MethodPost, "/api/v2/projects/{projectKey}/views", viewsPath("default"), `{"key":"v","name":"V"}`, beta, 200, "view", "createView", "proj/default:view/v"},
 			{http.MethodPatch, "/api/v2/projects/{projectKey}/views/{viewKey}", viewPath("default", "v"), `{"description":"d"}`, beta, 200, "view", "updateView", "proj/default:view/v"},
@@ -269,7 +277,10 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 		}
 
 		srv := api.New(catalog.New(e.app.Store()), api.Options{})
-		covered := map[string]bool{}
+		// The rollout's path holds the ID it is given on create, so its
+		// patch is checked after the cases, below.
+		const rolloutPatch = "PATCH /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts/{rolloutId}"
+		covered := map[string]bool{rolloutPatch: true}
 		for _, c := range cases {
 			covered[c.method+" "+c.pattern] = true
 		}
@@ -283,7 +294,11 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 
 		for _, c := range cases {
 			before := e.auditEntries(t, "", 20)
-			st, body, _ := e.do(t, c.method, c.path, c.body, c.headers...)
+			do := e.do
+			if strings.Contains(c.pattern, "measured-rollouts") {
+				do = e.doUndoc // a metricsd extension, not in the document
+			}
+			st, body, _ := do(t, c.method, c.path, c.body, c.headers...)
 			if st != c.status {
 				t.Fatalf("%s %s: %d %s", c.method, c.path, st, body)
 			}
@@ -297,6 +312,18 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 			if got["kind"] != c.kind || len(acc) == 0 || !strings.HasPrefix(acc[0], c.action+" ") || (c.resource != "" && acc[0] != c.action+" "+c.resource) {
 				t.Errorf("%s %s: entry kind %v accesses %v, want %s %s %s", c.method, c.path, got["kind"], acc, c.kind, c.action, c.resource)
 			}
+		}
+
+		st, body, _ := e.doUndoc(t, http.MethodGet, rolloutsPath("f"), "")
+		if st != http.StatusOK {
+			t.Fatalf("list rollouts: %d %s", st, body)
+		}
+		id := obj(t, body)["items"].([]any)[0].(map[string]any)["_id"].(string)
+		if st, body, _ := e.doUndoc(t, http.MethodPatch, rolloutsPath("f")+"/"+id, `{"instructions":[{"kind":"updateStatus","value":"completed"}]}`); st != http.StatusOK {
+			t.Fatalf("patch rollout: %d %s", st, body)
+		}
+		if acc := accesses(e.auditEntries(t, "", 20)[0]); len(acc) != 1 || acc[0] != "updateMeasuredRolloutStatus proj/default:env/production:measured-rollout/"+id {
+			t.Errorf("rollout patch entry accesses %v", acc)
 		}
 
 		t.Run("refused and empty writes record nothing", func(t *testing.T) {

@@ -46,10 +46,6 @@ func TestMetricGroupList(t *testing.T) {
 			e.createMetric(t, "default", fmt.Sprintf(`{"key":%q,"kind":"custom","eventKey":%q}`, k, k))
 		}
 		e.createMetric(t, "default", `{"key":"n1","kind":"custom","eventKey":"n1","isNumeric":true,"successCriteria":"HigherThanBaseline"}`)
-		proj, _, err := e.client.ProjectsApi.GetProject(ctx, "default").Execute()
-		if err != nil {
-			t.Fatalf("GetProject: %v", err)
-		}
 		prod, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "production").Execute()
 		if err != nil {
 			t.Fatalf("GetEnvironment: %v", err)
@@ -78,26 +74,23 @@ func TestMetricGroupList(t *testing.T) {
 			info[g.key] = created{rep["_creationDate"].(float64), rep["_id"].(string)}
 			all = append(all, g.key)
 		}
-		id := func(key string) string { return info[key].id }
-		// Experiments and guarded rollouts that use groups.
-		exp := func(xid, key, name, status string, createdAt int64, archivedAt any, groups ...string) {
-			db.exec(t, `INSERT INTO experiments (id, project_id, environment_id, key, name, status, flag_key, flag_name, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				xid, proj.Id, prod.Id, key, name, status, "flag-"+key, "Flag "+key, createdAt, archivedAt)
-			for _, g := range groups {
-				db.exec(t, `INSERT INTO experiment_metrics (experiment_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, xid, nil, id(g))
-			}
+		// Experiments and guarded rollouts that use groups, through the API.
+		xs := map[string]map[string]any{}
+		exp := func(key, name string, refs []string, instructions ...string) {
+			xs[key] = e.createExperiment(t, key, name, simpleIteration("flag-"+key, refs...), instructions...)
 		}
-		exp("x1", "x-run1", "Running one", "running", 1700000001000, nil, "checkout-funnel", "core-kpis")
-		exp("x2", "x-run2", "Running two", "running", 1700000002000, nil, "checkout-funnel")
-		exp("x3", "x-stop", "Stopped", "stopped", 1700000003000, nil, "checkout-funnel", "checkout-health")
-		exp("x4", "x-new", "Not started", "not_started", 1700000004000, nil, "search-funnel")
-		exp("x5", "x-arch", "Archived", "running", 1700000005000, int64(1700000006000), "core-kpis")
-		for i, r := range []struct{ flag, status string }{{"flag-g", "monitoring"}, {"flag-h", "completed"}} {
-			rid := fmt.Sprintf("9d0b7b5e-0000-4000-8000-00000000000%d", i)
-			db.exec(t, `INSERT INTO guarded_rollouts (id, project_id, environment_id, flag_key, flag_name, flag_purpose, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				rid, proj.Id, prod.Id, r.flag, "Flag "+r.flag, "", r.status, int64(1700000007000+i))
-			db.exec(t, `INSERT INTO guarded_rollout_metrics (rollout_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, rid, nil, id("guardrails"))
+		exp("x-run1", "Running one", []string{"group:checkout-funnel", "group:core-kpis"}, startIt)
+		exp("x-run2", "Running two", []string{"group:checkout-funnel"}, startIt)
+		exp("x-stop", "Stopped", []string{"group:checkout-funnel", "group:checkout-health"}, startIt, stopIt)
+		exp("x-new", "Not started", []string{"group:search-funnel"})
+		// A standard group cannot be primary: metric c1 is.
+		exp("x-arch", "Archived", []string{"c1", "group:core-kpis"}, startIt, stopIt, archiveIt)
+		e.createRollout(t, "flag-g", `{"metricGroupKeys":["guardrails"]}`)
+		done := e.createRollout(t, "flag-h", `{"metricGroupKeys":["guardrails"]}`)
+		if st, body, _ := e.doUndoc(t, http.MethodPatch, rolloutsPath("flag-h")+"/"+done["_id"].(string), `{"instructions":[{"kind":"updateStatus","value":"completed"}]}`); st != http.StatusOK {
+			t.Fatalf("complete rollout: %d %s", st, body)
 		}
+		createdAt := func(key string) int64 { return int64(xs[key]["_creationDate"].(float64)) }
 		connections := map[string]int{"checkout-funnel": 3, "core-kpis": 2, "guardrails": 2, "checkout-health": 1, "search-funnel": 1}
 		names := map[string]string{}
 		kinds := map[string]string{}
@@ -290,7 +283,7 @@ func TestMetricGroupList(t *testing.T) {
 				{"hasConnections equals false", where(func(k string) bool { return connections[k] == 0 })},
 				{"experimentStatus equals 'running'", keysOf("checkout-funnel", "core-kpis")},
 				{"experimentStatus equals 'not_started'", keysOf("search-funnel")},
-				{"experimentStatus equals 'stopped'", keysOf("checkout-funnel", "checkout-health")},
+				{"experimentStatus equals 'stopped'", keysOf("checkout-funnel", "core-kpis", "checkout-health")},
 				{"experimentStatus equals 'started'", keysOf("checkout-funnel", "core-kpis", "checkout-health")},
 				{"kind equals funnel and experimentStatus equals 'started'", keysOf("checkout-funnel")},
 				{"hasConnections equals false, kind equals funnel", keysOf("signup-funnel", "onboarding")},
@@ -357,8 +350,8 @@ func TestMetricGroupList(t *testing.T) {
 				t.Errorf("client model: %d experiments, count %v", len(rep.Experiments), rep.ExperimentCount)
 			}
 			got := obj(t, rawBody(t, resp))
-			diffJSON(t, "checkout-funnel experiments", `[`+x("x-run1", "Running one", 1700000001000, "")+`, `+x("x-run2", "Running two", 1700000002000, "")+`, `+
-				x("x-stop", "Stopped", 1700000003000, "")+`]`, got["experiments"])
+			diffJSON(t, "checkout-funnel experiments", `[`+x("x-run1", "Running one", createdAt("x-run1"), "")+`, `+x("x-run2", "Running two", createdAt("x-run2"), "")+`, `+
+				x("x-stop", "Stopped", createdAt("x-stop"), "")+`]`, got["experiments"])
 			if got["experimentCount"] != 3.0 || got["activeExperimentCount"] != 2.0 {
 				t.Errorf("experimentCount %v, activeExperimentCount %v; want 3, 2", got["experimentCount"], got["activeExperimentCount"])
 			}
@@ -372,8 +365,8 @@ func TestMetricGroupList(t *testing.T) {
 				}
 			}
 			got = e.mgGet(t, "default", "core-kpis", "expand=experiments")
-			diffJSON(t, "core-kpis experiments", `[`+x("x-run1", "Running one", 1700000001000, "")+`, `+
-				x("x-arch", "Archived", 1700000005000, `, "archivedDate": 1700000006000`)+`]`, got["experiments"])
+			diffJSON(t, "core-kpis experiments", `[`+x("x-run1", "Running one", createdAt("x-run1"), "")+`, `+
+				x("x-arch", "Archived", createdAt("x-arch"), fmt.Sprintf(`, "archivedDate": %d`, int64(xs["x-arch"]["archivedDate"].(float64))))+`]`, got["experiments"])
 			if _, ok := got["experimentCount"]; ok || got["activeExperimentCount"] != 1.0 {
 				t.Errorf("core-kpis: experimentCount present %v, activeExperimentCount %v (want 1)", ok, got["activeExperimentCount"])
 			}
@@ -398,7 +391,8 @@ func TestMetricGroupList(t *testing.T) {
 			for key, msg := range map[string]string{
 				"checkout-funnel": `metric group "checkout-funnel" is used by experiment x-run1, experiment x-run2, experiment x-stop; remove it from them first`,
 				"core-kpis":       `metric group "core-kpis" is used by experiment x-arch, experiment x-run1; remove it from them first`,
-				"guardrails":      `metric group "guardrails" is used by guarded rollout of flag flag-g, guarded rollout of flag flag-h; remove it from them first`,
+				// Only the monitoring rollout keeps it; the completed one does not.
+				"guardrails": `metric group "guardrails" is used by guarded rollout of flag flag-g; remove it from them first`,
 			} {
 				resp, err := api.MetricsBetaApi.DeleteMetricGroup(allowUndocumented(ctx), "default", key).Execute()
 				if got := clientError(t, "delete "+key, resp, err, http.StatusConflict); got.Message != msg {
@@ -421,10 +415,15 @@ func TestMetricGroupList(t *testing.T) {
 			if got := e.getMetric(t, "default", "c1", "expand=metricGroupCount"); got["metricGroupCount"] != 6.0 {
 				t.Errorf("c1 metricGroupCount %v, want 6", got["metricGroupCount"])
 			}
-			// Once the experiments are gone the group can be deleted.
-			db.exec(t, `DELETE FROM experiments WHERE id IN (?, ?)`, "x1", "x5")
-			if resp, err := api.MetricsBetaApi.DeleteMetricGroup(ctx, "default", "core-kpis").Execute(); err != nil {
-				t.Errorf("delete core-kpis after its experiments: %v (status %d)", err, status(resp))
+			// A group only a draft iteration used can be deleted once a new
+			// draft replaces that one.
+			resp, err = api.MetricsBetaApi.DeleteMetricGroup(allowUndocumented(ctx), "default", "search-funnel").Execute()
+			clientError(t, "delete search-funnel", resp, err, http.StatusConflict, "experiment x-new")
+			if st, body, _ := e.do(t, http.MethodPost, expPath+"/x-new/iterations", simpleIteration("flag-x-new", "c1")); st != http.StatusOK {
+				t.Fatalf("replace draft: %d %s", st, body)
+			}
+			if resp, err := api.MetricsBetaApi.DeleteMetricGroup(ctx, "default", "search-funnel").Execute(); err != nil {
+				t.Errorf("delete search-funnel after its draft was replaced: %v (status %d)", err, status(resp))
 			}
 		})
 		t.Run("delete the project", func(t *testing.T) {

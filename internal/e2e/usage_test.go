@@ -15,9 +15,8 @@ import (
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
-// seedDB opens the backend's database directly, to add the resources that
-// refer to metrics (experiments, metric groups, guarded rollouts, event
-// sources) and that the API cannot create.
+// seedDB opens the backend's database directly, to add what refers to
+// metrics and the API cannot create yet (event sources).
 type seedDB struct {
 	db       *sql.DB
 	numbered bool
@@ -81,27 +80,19 @@ func TestMetricUsage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetEnvironment: %v", err)
 		}
-		usedID, groupedID := used["_id"].(string), grouped["_id"].(string)
 
+		// Group checkout-funnel holds both metrics; "grouped" is used only
+		// through it. A running experiment uses "used" directly; an
+		// archived, stopped one uses the group. A monitoring guarded rollout
+		// uses "used". All through the API.
+		e.mgCreate(t, "default", `{"key":"checkout-funnel","name":"Checkout funnel","kind":"funnel",
+			"metrics":[{"key":"used","nameInGroup":"Step 1"},{"key":"grouped","nameInGroup":"Step 2"}]}`)
+		running := e.createExperiment(t, "exp-running", "Running experiment", simpleIteration("flag-a", "used"), startIt)
+		old := e.createExperiment(t, "exp-old", "Old experiment", simpleIteration("flag-c", "group:checkout-funnel"), startIt, stopIt, archiveIt)
+		ro := e.createRollout(t, "flag-b", `{"flagName":"Flag B","flagPurpose":"migration","metricKeys":["used"]}`)
+		rolloutID := ro["_id"].(string)
+		// Events are seeded directly: ingestion has its own tests.
 		db := openSeedDB(t, b)
-		// Group g holds both metrics; "grouped" is used only through it.
-		db.exec(t, `INSERT INTO metric_groups (id, project_id, key, key_lower, name, name_lower, kind, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"g1", proj.Id, "checkout-funnel", "checkout-funnel", "Checkout funnel", "checkout funnel", "funnel", 1, int64(1700000050000), int64(1700000050000))
-		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 0, usedID, "")
-		db.exec(t, `INSERT INTO metric_group_metrics (group_id, position, metric_id, name_in_group) VALUES (?, ?, ?, ?)`, "g1", 1, groupedID, "")
-		// A running experiment uses "used" directly; an archived, stopped one
-		// uses the group.
-		db.exec(t, `INSERT INTO experiments (id, project_id, environment_id, key, name, status, flag_key, flag_name, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"x1", proj.Id, prod.Id, "exp-running", "Running experiment", "running", "flag-a", "Flag A", int64(1700000000000), nil)
-		db.exec(t, `INSERT INTO experiments (id, project_id, environment_id, key, name, status, flag_key, flag_name, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"x2", proj.Id, prod.Id, "exp-old", "Old experiment", "stopped", "flag-c", "Flag C", int64(1700000100000), int64(1700000200000))
-		db.exec(t, `INSERT INTO experiment_metrics (experiment_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "x1", usedID, nil)
-		db.exec(t, `INSERT INTO experiment_metrics (experiment_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "x2", nil, "g1")
-		// A monitoring guarded rollout uses "used".
-		db.exec(t, `INSERT INTO guarded_rollouts (id, project_id, environment_id, flag_key, flag_name, flag_purpose, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			"885ccadf-181b-4a9a-8414-7ad6f7ba2db0", proj.Id, prod.Id, "flag-b", "Flag B", "migration", "monitoring", int64(1700000300000))
-		db.exec(t, `INSERT INTO guarded_rollout_metrics (rollout_id, metric_id, metric_group_id) VALUES (?, ?, ?)`, "885ccadf-181b-4a9a-8414-7ad6f7ba2db0", usedID, nil)
 		// Events of "used" were seen in both environments.
 		testEnv, _, err := e.client.EnvironmentsApi.GetEnvironment(ctx, "default", "test").Execute()
 		if err != nil {
@@ -115,16 +106,18 @@ func TestMetricUsage(t *testing.T) {
 		const envLinks = `"_links": {"parent": {"href": "/api/v2/projects/default/environments/production", "type": "application/json"},
 			"self": {"href": "/api/v2/projects/default/environments/production/experiments/%s", "type": "application/json"}}`
 		expRunning := fmt.Sprintf(`{"key": "exp-running", "name": "Running experiment", "environmentId": %q, "environmentKey": "production",
-			"creationDate": 1700000000000, `+envLinks+`}`, prod.Id, "exp-running")
+			"creationDate": %v, `+envLinks+`}`, prod.Id, int64(running["_creationDate"].(float64)), "exp-running")
 		expOld := fmt.Sprintf(`{"key": "exp-old", "name": "Old experiment", "environmentId": %q, "environmentKey": "production",
-			"creationDate": 1700000100000, "archivedDate": 1700000200000, `+envLinks+`}`, prod.Id, "exp-old")
+			"creationDate": %v, "archivedDate": %v, `+envLinks+`}`, prod.Id, int64(old["_creationDate"].(float64)), int64(old["archivedDate"].(float64)), "exp-old")
 		group := `{"key": "checkout-funnel", "name": "Checkout funnel", "kind": "funnel", "_links": {
 			"parent": {"href": "/api/v2/projects/default", "type": "application/json"},
 			"self": {"href": "/api/v2/projects/default/metric-groups/checkout-funnel", "type": "application/json"}}}`
-		rollout := `{"_id": "885ccadf-181b-4a9a-8414-7ad6f7ba2db0", "flagKey": "flag-b", "flagName": "Flag B", "flagPurpose": "migration",
-			"environmentKey": "production", "environmentName": "Production", "status": "monitoring", "creationDate": 1700000300000,
-			"_links": {"self": {"href": "/api/v2/projects/default/flags/flag-b/environments/production/measured-rollouts/885ccadf-181b-4a9a-8414-7ad6f7ba2db0", "type": "application/json"}}}`
-		attached := `[{"name": "Flag A", "key": "flag-a", "_links": {"self": {"href": "/api/v2/projects/default/flags/flag-a", "type": "application/json"}}},
+		rollout := fmt.Sprintf(`{"_id": %q, "flagKey": "flag-b", "flagName": "Flag B", "flagPurpose": "migration",
+			"environmentKey": "production", "environmentName": "Production", "status": "monitoring", "creationDate": %v,
+			"_links": {"self": {"href": "/api/v2/projects/default/flags/flag-b/environments/production/measured-rollouts/%s", "type": "application/json"}}}`,
+			rolloutID, int64(ro["creationDate"].(float64)), rolloutID)
+		// metricsd does not manage flags: an experiment's flag is named by its key.
+		attached := `[{"name": "flag-a", "key": "flag-a", "_links": {"self": {"href": "/api/v2/projects/default/flags/flag-a", "type": "application/json"}}},
 			{"name": "Flag B", "key": "flag-b", "_links": {"self": {"href": "/api/v2/projects/default/flags/flag-b", "type": "application/json"}}}]`
 		usage := `"isActive": true, "activeExperimentCount": 1, "activeGuardedRolloutCount": 1, "_attachedFlagCount": 2, "lastSeen": 1700000400000`
 
@@ -213,8 +206,8 @@ func TestMetricUsage(t *testing.T) {
 		t.Run("delete refused while in use", func(t *testing.T) {
 			api := e.api(t)
 			for key, users := range map[string][]string{
-				"used":    {"metric group checkout-funnel", "experiment exp-running", "guarded rollout of flag flag-b"},
-				"grouped": {"metric group checkout-funnel"},
+				"used":    {"experiment exp-old", "experiment exp-running", "guarded rollout of flag flag-b", "metric group checkout-funnel"},
+				"grouped": {"experiment exp-old", "metric group checkout-funnel"},
 			} {
 				resp, err := api.MetricsApi.DeleteMetric(allowUndocumented(ctx), "default", key).Execute()
 				clientError(t, "delete "+key, resp, err, http.StatusConflict, users...)

@@ -97,6 +97,12 @@ const (
 	KindTeam        Kind = "team"
 	KindRole        Kind = "role"
 	KindToken       Kind = "token"
+	// KindFlag is LaunchDarkly's feature flag, which metricsd names (in
+	// experiments and guarded rollouts) but does not manage.
+	KindFlag Kind = "flag"
+	// KindMeasuredRollout is a guarded rollout of a flag in an
+	// environment, named by its ID (proj/p:env/e:measured-rollout/id).
+	KindMeasuredRollout Kind = "measured-rollout"
 )
 
 // kindAccount is the only kind written without a name.
@@ -122,8 +128,9 @@ var parents = map[Kind]Kind{
 	KindEnvironment:             KindProject,
 	KindMetric:                  KindProject,
 	KindMetricGroup:             KindProject,
+	KindFlag:                    KindEnvironment,
+	KindMeasuredRollout:         KindEnvironment,
 	KindView:                    KindProject,
-	"flag":                      KindEnvironment,
 	"segment":                   KindEnvironment,
 	KindExperiment:              KindEnvironment,
 	"holdout":                   KindEnvironment,
@@ -313,6 +320,26 @@ func MetricGroup(projectKey, key string, tags []string) Spec {
 	return Spec{Segments: []Segment{
 		{Kind: KindProject, Name: projectKey},
 		{Kind: KindMetricGroup, Name: key, Tags: canonicalTags(tags)},
+	}}
+}
+
+// Experiment returns the specifier proj/p:env/e:experiment/key of an
+// experiment that carries tags.
+func Experiment(projectKey, envKey, key string, tags []string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindEnvironment, Name: envKey},
+		{Kind: KindExperiment, Name: key, Tags: canonicalTags(tags)},
+	}}
+}
+
+// MeasuredRollout returns the specifier proj/p:env/e:measured-rollout/id
+// of a guarded rollout.
+func MeasuredRollout(projectKey, envKey, id string) Spec {
+	return Spec{Segments: []Segment{
+		{Kind: KindProject, Name: projectKey},
+		{Kind: KindEnvironment, Name: envKey},
+		{Kind: KindMeasuredRollout, Name: id},
 	}}
 }
 

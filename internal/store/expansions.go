@@ -61,10 +61,10 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 			}
 		}
 		if want[catalog.ExpandAttachedFeatures] {
-			rows, err := t.query(ctx, `SELECT e.flag_key, e.flag_name FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
-				WHERE `+usesMetricID("em")+` AND `+runningExperiment+`
-				UNION SELECT r.flag_key, r.flag_name FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
-				WHERE `+usesMetricID("rm")+` AND `+activeRollout+` ORDER BY 1`, metricID, metricID, metricID, metricID)
+			rows, err := t.query(ctx, `SELECT e.flag_key, e.flag_name FROM `+usedBy("experiment_metrics", "?")+` em JOIN experiments e ON e.id = em.experiment_id
+				WHERE `+runningExperiment+`
+				UNION SELECT r.flag_key, r.flag_name FROM `+usedBy("guarded_rollout_metrics", "?")+` rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
+				WHERE `+activeRollout+` ORDER BY 1`, metricID, metricID, metricID, metricID)
 			if err != nil {
 				return err
 			}
@@ -111,18 +111,12 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 	return x, err
 }
 
-// usesMetricID is usesMetric for a metric given as two ? parameters.
-func usesMetricID(alias string) string {
-	return "(" + alias + ".metric_id = ? OR " + alias + ".metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = ?))"
-}
-
 // queryExperiments lists experiments using the metric directly or through a
 // group, oldest first.
 func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.ExperimentRef, error) {
 	rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
-		FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
+		FROM `+usedBy("experiment_metrics", "?")+` em JOIN experiments e ON e.id = em.experiment_id
 		JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
-		WHERE `+usesMetricID("em")+`
 		ORDER BY e.created_at, e.key`, metricID, metricID)
 	if err != nil {
 		return nil, err
@@ -152,13 +146,16 @@ func scanExperiments(rows *sql.Rows) ([]catalog.ExperimentRef, error) {
 
 func queryRollouts(ctx context.Context, t *txn, metricID string) ([]catalog.GuardedRolloutRef, error) {
 	rows, err := t.query(ctx, `SELECT DISTINCT r.id, p.key, r.flag_key, r.flag_name, r.flag_purpose, env.key, env.name, r.status, r.created_at
-		FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
+		FROM `+usedBy("guarded_rollout_metrics", "?")+` rm JOIN guarded_rollouts r ON r.id = rm.rollout_id
 		JOIN environments env ON env.id = r.environment_id JOIN projects p ON p.id = r.project_id
-		WHERE `+usesMetricID("rm")+`
 		ORDER BY r.created_at, r.id`, metricID, metricID)
 	if err != nil {
 		return nil, err
 	}
+	return scanRolloutRefs(rows)
+}
+
+func scanRolloutRefs(rows *sql.Rows) ([]catalog.GuardedRolloutRef, error) {
 	defer rows.Close()
 	out := []catalog.GuardedRolloutRef{}
 	for rows.Next() {

@@ -190,16 +190,18 @@ func (db *DB) GetMetricGroup(ctx context.Context, projectID, key string) (*catal
 	return g, err
 }
 
-// DeleteMetricGroup removes a group unless an experiment or guarded rollout
-// uses it.
+// DeleteMetricGroup removes a group unless an experiment iteration or an
+// active guarded rollout uses it.
 func (t *txn) DeleteMetricGroup(ctx context.Context, projectID, key string) error {
 	var id string
 	if err := t.row(ctx, `SELECT id FROM metric_groups WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 		return classify(err)
 	}
-	if err := refuseIfUsed(ctx, t, `SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = ?
-		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_group_id = ?
-		ORDER BY 1`, id, id); err != nil {
+	if err := refuseIfUsed(ctx, t, groupBlockers, id, id); err != nil {
+		return err
+	}
+	// Finished rollouts do not keep the group; they forget it.
+	if _, err := t.exec(ctx, `DELETE FROM guarded_rollout_metrics WHERE metric_group_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM metric_groups WHERE id = ?`, id); err != nil {
@@ -333,7 +335,10 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 		if q.ExperimentStatus == "started" {
 			statuses = []string{"running", "stopped"}
 		}
-		conds = append(conds, "EXISTS (SELECT 1 FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id AND e.status IN ("+placeholders(len(statuses))+"))")
+		// The experiment's status is its current iteration's, so the
+		// group must be one that iteration uses.
+		conds = append(conds, "EXISTS (SELECT 1 FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_group_id = g.id"+
+			" AND (em.iteration_id IS NULL OR em.iteration_id = e.current_iteration_id) AND e.status IN ("+placeholders(len(statuses))+"))")
 		for _, s := range statuses {
 			args = append(args, s)
 		}
@@ -352,7 +357,7 @@ func groupWhere(projectID string, q catalog.GroupQuery) (string, []any) {
 var groupSortColumns = map[string]string{
 	"createdAt":       "g.created_at",
 	"name":            "g.name_lower",
-	"connectionCount": "((SELECT COUNT(*) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(*) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))",
+	"connectionCount": "((SELECT COUNT(DISTINCT em.experiment_id) FROM experiment_metrics em WHERE em.metric_group_id = g.id) + (SELECT COUNT(DISTINCT rm.rollout_id) FROM guarded_rollout_metrics rm WHERE rm.metric_group_id = g.id))",
 }
 
 // ListMetricGroups returns one page of groups, their metrics and the total:
@@ -361,12 +366,11 @@ func (db *DB) ListMetricGroups(ctx context.Context, projectID string, q catalog.
 	where, args := groupWhere(projectID, q)
 	var out []catalog.MetricGroup
 	var total int
-	// Counts are cached like metric counts, unless the filter looks at
-	// experiments or rollouts, which the generation does not cover.
-	cacheable := q.HasConnections == nil && q.ExperimentStatus == ""
+	// Counts are cached like metric counts; experiment and rollout writes
+	// bump the generation too.
 	err := db.tx(ctx, false, func(t *txn) error {
 		var err error
-		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args)
+		total, err = db.cachedCount(ctx, t, projectID, true, `SELECT COUNT(*) FROM metric_groups g WHERE `+where, args)
 		if err != nil {
 			return err
 		}

@@ -12,23 +12,48 @@ import (
 	"github.com/metricsd/metricsd/internal/core"
 )
 
-// usesMetric is a condition on an alias that has metric_id and
-// metric_group_id columns: the row refers to metric m directly or through a
-// group that contains it.
-func usesMetric(alias string) string {
-	return fmt.Sprintf("(%[1]s.metric_id = m.id OR %[1]s.metric_group_id IN (SELECT gm.group_id FROM metric_group_metrics gm WHERE gm.metric_id = m.id))", alias)
+// usedBy is a derived table of the rows of table (experiment_metrics or
+// guarded_rollout_metrics) that refer to the metric whose ID is the SQL
+// expression metric, directly or through a group that contains it. Both
+// halves are index lookups; a row can appear more than once, so readers
+// count DISTINCT.
+func usedBy(table, metric string) string {
+	return fmt.Sprintf(`(SELECT u.* FROM %[1]s u WHERE u.metric_id = %[2]s
+		UNION ALL SELECT u.* FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id WHERE gm.metric_id = %[2]s)`, table, metric)
 }
 
+// connectedIDs selects the IDs of every metric that a row of table refers
+// to, directly or through a group, with no NULLs (so that NOT IN is
+// sound). A filter tests membership in this one uncorrelated set instead
+// of probing per metric.
+func connectedIDs(table string) string {
+	return fmt.Sprintf(`SELECT u.metric_id FROM %[1]s u WHERE u.metric_id IS NOT NULL
+		UNION SELECT gm.metric_id FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id`, table)
+}
+
+// runningExperiment holds for an experiment_metrics row em of an
+// experiment e whose current iteration runs and uses the row (rows written
+// without an iteration count for the current one).
 const (
-	runningExperiment = "e.status = 'running' AND e.archived_at IS NULL"
+	runningExperiment = "e.status = 'running' AND e.archived_at IS NULL AND (em.iteration_id IS NULL OR em.iteration_id = e.current_iteration_id)"
 	activeRollout     = "r.status = 'monitoring'"
 )
 
+// probeUse is a condition on the metric aliased m: a row of table refers
+// to it, directly or through a group. Two index probes per metric, for
+// pages that walk the sort index and stop early.
+func probeUse(table string) string {
+	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM %[1]s u WHERE u.metric_id = m.id)
+		OR EXISTS (SELECT 1 FROM metric_group_metrics gm JOIN %[1]s u ON u.metric_group_id = gm.group_id WHERE gm.metric_id = m.id))`, table)
+}
+
 var (
-	experimentExists = "EXISTS (SELECT 1 FROM experiment_metrics em WHERE " + usesMetric("em") + ")"
-	rolloutExists    = "EXISTS (SELECT 1 FROM guarded_rollout_metrics rm WHERE " + usesMetric("rm") + ")"
-	experimentsOf    = "FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE " + usesMetric("em")
-	rolloutsOf       = "FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE " + usesMetric("rm")
+	experimentExists = "m.id IN (" + connectedIDs("experiment_metrics") + ")"
+	rolloutExists    = "m.id IN (" + connectedIDs("guarded_rollout_metrics") + ")"
+	experimentProbe  = probeUse("experiment_metrics")
+	rolloutProbe     = probeUse("guarded_rollout_metrics")
+	experimentsOf    = "FROM " + usedBy("experiment_metrics", "m.id") + " em JOIN experiments e ON e.id = em.experiment_id WHERE 1 = 1"
+	rolloutsOf       = "FROM " + usedBy("guarded_rollout_metrics", "m.id") + " rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE 1 = 1"
 )
 
 // metricSource is a condition on an event_sources alias: the row is a
@@ -187,11 +212,34 @@ func (db *DB) ImportMetrics(ctx context.Context, ms []*catalog.Metric) error {
 // stale until autovacuum catches up. On SQLite it does nothing: without
 // statistics its planner makes the choices metricsd's queries are written
 // for.
+//
+// It analyzes the tables of metricsd's schema only: a bare ANALYZE would
+// read every schema of the database, other applications' (or tests')
+// included.
 func (db *DB) Analyze(ctx context.Context) error {
 	if db.dialect.name != "postgres" {
 		return nil
 	}
-	_, err := db.w.ExecContext(ctx, `ANALYZE`)
+	rows, err := db.w.QueryContext(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil || len(tables) == 0 {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx, `ANALYZE `+strings.Join(tables, ", "))
 	return err
 }
 
@@ -294,16 +342,18 @@ func (t *txn) Metric(ctx context.Context, projectID, key, versionID string) (*ca
 	return scanMetric(t.row(ctx, versionMetricSelect+` WHERE m.project_id = ? AND m.key = ? AND v.version_id = ?`, projectID, key, versionID))
 }
 
-// DeleteMetric removes a metric unless a metric group or experiment uses it.
+// DeleteMetric removes a metric unless a metric group, an experiment
+// iteration or an active guarded rollout uses it.
 func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	var id string
 	if err := t.row(ctx, `SELECT id FROM metrics WHERE project_id = ? AND key = ?`, projectID, key).Scan(&id); err != nil {
 		return classify(err)
 	}
-	if err := refuseIfUsed(ctx, t, `SELECT 'metric group ' || g.key FROM metric_group_metrics gm JOIN metric_groups g ON g.id = gm.group_id WHERE gm.metric_id = ?
-		UNION SELECT 'experiment ' || e.key FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id WHERE em.metric_id = ?
-		UNION SELECT 'guarded rollout of flag ' || r.flag_key FROM guarded_rollout_metrics rm JOIN guarded_rollouts r ON r.id = rm.rollout_id WHERE rm.metric_id = ?
-		ORDER BY 1`, id, id, id); err != nil {
+	if err := refuseIfUsed(ctx, t, metricBlockers, id, id, id); err != nil {
+		return err
+	}
+	// Finished rollouts do not keep the metric; they forget it.
+	if _, err := t.exec(ctx, `DELETE FROM guarded_rollout_metrics WHERE metric_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
@@ -312,19 +362,27 @@ func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	return bumpGeneration(ctx, t, projectID)
 }
 
-// refuseIfUsed runs a query naming the resources that use a row and
-// returns an *catalog.InUseError listing them, if any.
+// refuseIfUsed runs a blocker query (kind, key, environment key, status
+// rows) and returns an *catalog.InUseError listing them, if any.
 func refuseIfUsed(ctx context.Context, t *txn, q string, args ...any) error {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	users, err := collectStrings(rows)
-	if err != nil {
+	defer rows.Close()
+	var blockers []catalog.Blocker
+	for rows.Next() {
+		var b catalog.Blocker
+		if err := rows.Scan(&b.Kind, &b.Key, &b.EnvironmentKey, &b.Status); err != nil {
+			return err
+		}
+		blockers = append(blockers, b)
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(users) > 0 {
-		return &catalog.InUseError{Users: users}
+	if len(blockers) > 0 {
+		return &catalog.InUseError{Blockers: blockers}
 	}
 	return nil
 }
@@ -412,7 +470,17 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 		cond, in := inCondition("m.version_id", q.VersionIDs)
 		conds, args = append(conds, cond), append(args, in...)
 	}
-	connected := "(" + experimentExists + " OR " + rolloutExists + ")"
+	// A count, or a page of few matches, starts from the IDs of the
+	// connected metrics (usually few); a page of many walks the sort index
+	// and probes each metric it passes.
+	connected := "m.id IN (" + connectedIDs("experiment_metrics") + " UNION " + connectedIDs("guarded_rollout_metrics") + ")"
+	experimentExists, rolloutExists := experimentExists, rolloutExists
+	if !driven {
+		connected = "(" + experimentProbe + " OR " + rolloutProbe + ")"
+		experimentExists, rolloutExists = experimentProbe, rolloutProbe
+	} else if (q.HasConnections != nil && *q.HasConnections) || q.UsedIn == "experiments" || q.UsedIn == "guarded_rollouts" || q.UsedIn == "any" {
+		conds[0] = d.unindexed("m.project_id") + " = ?"
+	}
 	if q.HasConnections != nil {
 		if *q.HasConnections {
 			conds = append(conds, connected)
@@ -448,7 +516,9 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 	err := db.tx(ctx, false, func(t *txn) error {
 		// Only conditions on metric rows and their tags are covered by the
 		// generation; conditions on other resources are always counted.
-		cacheable := q.HasConnections == nil && q.UsedIn == "" && q.View == ""
+		// Experiment and rollout writes bump it too, so that connection
+		// filters are covered.
+		cacheable := q.View == ""
 		var err error
 		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
 		if err != nil {
