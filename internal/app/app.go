@@ -340,10 +340,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	flushCtx, stopFlusher := context.WithCancel(context.Background())
 	a.stopFlusher, a.flushed = stopFlusher, make(chan struct{})
 	go func() { evs.Flusher.Run(flushCtx); close(a.flushed) }()
-	// The event protocol's paths are served beside the REST API, on the
-	// same listener, without its access-token authentication.
+	// The SDK protocols' paths are served beside the REST API, on the same
+	// listener, without its access-token authentication or CORS policy:
+	// the event endpoints, then the browser SDKs' goals, flag evaluation
+	// and flag stream.
 	ing := ingest.New(evs, ingest.Options{MaxBodyBytes: int64(cfg.EventsMaxBody), MaxInflight: cfg.EventsMaxInflight, Logger: log})
-	h := ing.Handler(api.New(cat, opts))
+	browserMux := http.NewServeMux()
+	browser := ingest.NewBrowser(evs.Keys, evs.Goals, ingest.BrowserOptions{Logger: log, RequestTimeout: cfg.RequestTimeout})
+	browser.Register(browserMux)
+	// Flag streams never go idle: shutdown ends them.
+	a.server.RegisterOnShutdown(browser.Close)
+	h := ing.Handler(ingest.Mount(browserMux, api.New(cat, opts)))
 	a.handler.Store(&h)
 	return a, nil
 }

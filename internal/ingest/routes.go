@@ -15,9 +15,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("/mobile/events", s.handler(mobileKey, true))
 	mux.Handle("/mobile/events/bulk", s.handler(mobileKey, true))
 	mux.Handle("/mobile/events/diagnostic", s.handler(mobileKey, false))
-	// Browser SDKs: the client-side ID is in the path.
-	mux.Handle("/events/bulk/{clientSideId}", s.handler(clientSide, true))
-	mux.Handle("/events/diagnostic/{clientSideId}", s.handler(clientSide, false))
+	// Browser SDKs: the client-side ID is in the path; pages of any origin
+	// may post (see cors.go).
+	mux.Handle("/events/bulk/{clientSideId}", BrowserCORS(s.handler(clientSide, true), http.MethodPost))
+	mux.Handle("/events/diagnostic/{clientSideId}", BrowserCORS(s.handler(clientSide, false), http.MethodPost))
 }
 
 // Handler serves the event protocol's paths and passes every other
