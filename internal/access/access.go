@@ -25,7 +25,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/resource"
@@ -227,12 +230,50 @@ func Decide(p Policy, r resource.Spec, a action.Action) Decision {
 type Grant struct {
 	layers []Policy
 	key    string
+	// memo remembers decisions already taken, shared by the copies of
+	// one grant (a credential keeps its grant for the auth cache's TTL,
+	// so the memo lives no longer). Nil in the zero Grant.
+	memo *decisions
+}
+
+// maxDecisions bounds how many decisions one grant remembers; past it
+// decisions are taken every time, as without a memo.
+const maxDecisions = 4096
+
+// decisions is a grant's memo of Decide, keyed by action and resource.
+// Decide is a pure function of the grant's policies, the resource and the
+// action, so a remembered decision is the decision.
+type decisions struct {
+	m sync.Map // memoKey → Decision
+	n atomic.Int32
+}
+
+// memoKey encodes a and r without ambiguity: every part is prefixed by
+// its length, so names holding any byte can't run into each other.
+func memoKey(r resource.Spec, a action.Action) string {
+	var b []byte
+	put := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	put(string(a))
+	for _, g := range r.Segments {
+		put(string(g.Kind))
+		put(g.Name)
+		b = strconv.AppendInt(b, int64(len(g.Tags)), 10)
+		b = append(b, ';')
+		for _, t := range g.Tags {
+			put(t)
+		}
+	}
+	return string(b)
 }
 
 // NewGrant returns the grant that allows what every one of the policies
 // allows.
 func NewGrant(policies ...Policy) Grant {
-	g := Grant{layers: policies}
+	g := Grant{layers: policies, memo: &decisions{}}
 	h := sha256.New()
 	for _, p := range policies {
 		for _, s := range p {
@@ -260,6 +301,22 @@ func (g Grant) Decide(r resource.Spec, a action.Action) Decision {
 	if len(g.layers) == 0 {
 		return Decision{}
 	}
+	if g.memo == nil {
+		return g.decide(r, a)
+	}
+	k := memoKey(r, a)
+	if d, ok := g.memo.m.Load(k); ok {
+		return d.(Decision)
+	}
+	d := g.decide(r, a)
+	if g.memo.n.Add(1) <= maxDecisions {
+		g.memo.m.Store(k, d)
+	}
+	return d
+}
+
+// decide is Decide without the memo.
+func (g Grant) decide(r resource.Spec, a action.Action) Decision {
 	var first Decision
 	for i, p := range g.layers {
 		d := Decide(p, r, a)

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -277,6 +278,42 @@ func TestAllowsEvery(t *testing.T) {
 	for _, c := range cases {
 		if got := c.g.AllowsEvery(resource.KindProject, action.ViewProject); got != c.want {
 			t.Errorf("%s: AllowsEvery = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestGrantMemo checks that a grant's remembered decisions are the
+// decisions: the same resource and action decide alike on every call,
+// resources that differ only in tags or in how their names split are told
+// apart, and past the memo's bound decisions are still right.
+func TestGrantMemo(t *testing.T) {
+	g := NewGrant(Policy{
+		st(t, Allow, l("proj/*:metric/*;revenue"), nil, l("updateName"), nil),
+		st(t, Deny, l("proj/a:metric/b*"), nil, l("updateName"), nil),
+	})
+	cases := []struct {
+		r    resource.Spec
+		want bool
+	}{
+		{resource.Metric("x", "m", []string{"revenue"}), true},
+		{resource.Metric("x", "m", nil), false},
+		{resource.Metric("x", "m", []string{"revenue"}), true},
+		{resource.Metric("a", "bc", []string{"revenue"}), false},
+		{resource.Metric("ab", "c", []string{"revenue"}), true},
+		{resource.Metric("a", "bc", nil), false},
+	}
+	for round := range 2 {
+		for i, c := range cases {
+			if got := g.Decide(c.r, action.UpdateName); got.Allowed != c.want || got != g.decide(c.r, action.UpdateName) {
+				t.Errorf("round %d case %d (%s): %+v, want allowed=%v", round, i, c.r, got, c.want)
+			}
+		}
+	}
+	for i := range maxDecisions + 10 {
+		key := "k" + strconv.Itoa(i)
+		if !g.Decide(resource.Metric("x", key, []string{"revenue"}), action.UpdateName).Allowed ||
+			g.Decide(resource.Metric("x", key, nil), action.UpdateName).Allowed {
+			t.Fatalf("metric %s decided wrongly", key)
 		}
 	}
 }
