@@ -578,9 +578,9 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		// Only conditions on metric rows and their tags are covered by the
 		// generation; conditions on other resources are always counted.
 		// Experiment and rollout writes bump it too, so that connection
-		// filters are covered.
+		// filters are covered, by the count and by the list of matches.
 		cacheable := q.View == ""
-		if cacheable && q.HasConnections == nil && q.UsedIn == "" {
+		if cacheable {
 			page, n, ok, err := db.pageFromIDs(ctx, t, projectID, q, countWhere, countArgs)
 			if err != nil || ok {
 				out, total = page, n
