@@ -13,7 +13,6 @@ import (
 	"github.com/metricsd/metricsd/internal/experiment"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
-	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // seedExperiments adds n experiments to the production environment of
@@ -74,15 +73,7 @@ func BenchmarkConnections(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			seedProject(b, ctx, cat, db, "c100", 100_000)
 			seedExperiments(b, ctx, cat, db, "c100", 10_000, 10)
 			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}

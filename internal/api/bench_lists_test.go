@@ -12,8 +12,6 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
-	"github.com/metricsd/metricsd/internal/store"
-	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // BenchmarkListAdversarial measures list pages whose matches are bunched far
@@ -32,15 +30,7 @@ func BenchmarkListAdversarial(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			owner, err := db.Owner(ctx)
 			if err != nil {
 				b.Fatal(err)

@@ -235,15 +235,7 @@ func BenchmarkGroups(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			seedGroups(b, ctx, db, cat, "g10k", 10_000, 5)
 			seedGroups(b, ctx, db, cat, "g10", 1, 10)
 			// Steady state: statistics as autovacuum would have left them.
@@ -287,15 +279,7 @@ func BenchmarkRateLimit(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			// Windows too large to be spent: the cost of counting, not of 429s.
 			huge := &ratelimit.Config{Global: 1 << 30, RouteRead: 1 << 30, RouteWrite: 1 << 30, TokenShare: 50}
 			names := []string{"off", "memory"}
@@ -336,4 +320,20 @@ func BenchmarkRateLimit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openBench opens a fresh database of backend for one benchmark, closed
+// when it ends, with the services over it and the bench token bootstrapped.
+func openBench(b *testing.B, ctx context.Context, backend string) (*store.DB, *catalog.Services) {
+	b.Helper()
+	db, err := store.Open(ctx, testdb.New(b, backend).URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	cat := catalog.New(db)
+	if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
+		b.Fatal(err)
+	}
+	return db, cat
 }

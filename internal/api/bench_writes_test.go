@@ -11,8 +11,6 @@ import (
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
-	"github.com/metricsd/metricsd/internal/store"
-	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // BenchmarkWriteGrowth measures whether writes stay flat as a project
@@ -33,15 +31,7 @@ func BenchmarkWriteGrowth(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			owner, err := db.Owner(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -130,15 +120,7 @@ func BenchmarkGetCached(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, testdb.New(b, backend).URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			cached := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
 			uncached := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}, RepCacheEntries: -1}), cat: cat}
 			cached.must(b, 201, "POST", "/api/v2/metrics/default", `{"key":"m","kind":"custom","eventKey":"e","tags":["a","b"]}`)
