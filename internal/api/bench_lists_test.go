@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
-	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 )
@@ -41,26 +40,16 @@ func BenchmarkListAdversarial(b *testing.B) {
 			}
 			const n, bunch = 100_000, 50_000
 			start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
-			for lo := 0; lo < n; lo += 2000 {
-				err := db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) {
-					for i := lo; i < lo+2000; i++ {
-						m := benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second))
-						if i >= bunch {
-							m.Kind = catalog.KindPageview
-							m.Def = catalog.MetricDef{Name: fmt.Sprintf("Bulk %d", i), Tags: []string{"bulk"}, MaintainerID: owner.ID,
-								RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "sum",
-								DataSource: catalog.DataSource{Key: "launchdarkly"}, URLs: []catalog.URLMatcher{{Kind: "substring", Substring: "/bulk"}}}
-						}
-						if err := tx.CreateMetric(ctx, m); err != nil {
-							return nil, err
-						}
-					}
-					return nil, nil
-				})
-				if err != nil {
-					b.Fatal(err)
+			createInBatches(b, ctx, db, 0, n, func(i int) *catalog.Metric {
+				m := benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second))
+				if i >= bunch {
+					m.Kind = catalog.KindPageview
+					m.Def = catalog.MetricDef{Name: fmt.Sprintf("Bulk %d", i), Tags: []string{"bulk"}, MaintainerID: owner.ID,
+						RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "sum",
+						DataSource: catalog.DataSource{Key: "launchdarkly"}, URLs: []catalog.URLMatcher{{Kind: "substring", Substring: "/bulk"}}}
 				}
-			}
+				return m
+			})
 			// What an operator would see a few seconds after an import.
 			time.Sleep(3 * time.Second)
 			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}

@@ -337,3 +337,22 @@ func openBench(b *testing.B, ctx context.Context, backend string) (*store.DB, *c
 	}
 	return db, cat
 }
+
+// createInBatches creates the metrics metric(from) … metric(to-1) through
+// the write seam, 2,000 to a transaction, as a bulk import would.
+func createInBatches(b *testing.B, ctx context.Context, db *store.DB, from, to int, metric func(i int) *catalog.Metric) {
+	b.Helper()
+	for lo := from; lo < to; lo += 2000 {
+		err := db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) {
+			for i := lo; i < min(lo+2000, to); i++ {
+				if err := tx.CreateMetric(ctx, metric(i)); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
-	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 )
@@ -38,19 +37,9 @@ func BenchmarkWriteGrowth(b *testing.B) {
 			}
 			start := time.Now().Add(-200 * time.Hour).UTC().Truncate(time.Millisecond)
 			grow := func(p *catalog.Project, from, to int) {
-				for lo := from; lo < to; lo += 2000 {
-					err := db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) {
-						for i := lo; i < min(lo+2000, to); i++ {
-							if err := tx.CreateMetric(ctx, benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second))); err != nil {
-								return nil, err
-							}
-						}
-						return nil, nil
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				createInBatches(b, ctx, db, from, to, func(i int) *catalog.Metric {
+					return benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second))
+				})
 			}
 			small, _, err := cat.Projects.CreateProject(ctx, catalog.ProjectPost{Key: "small", Name: "small"})
 			if err != nil {
