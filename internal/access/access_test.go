@@ -317,3 +317,54 @@ func TestGrantMemo(t *testing.T) {
 		}
 	}
 }
+
+func TestWithBase(t *testing.T) {
+	renamer := Policy{st(t, Allow, l("proj/default:metric/*"), nil, l("updateName"), nil)}
+	hides := Policy{st(t, Deny, l("proj/secret"), nil, l("viewProject"), nil)}
+	project := func(k string) resource.Spec { return resource.Project(k) }
+	token := resource.Spec{Segments: []resource.Segment{{Kind: resource.KindMember, Name: "m1"}, {Kind: resource.KindToken, Name: "t1"}}}
+	cases := []struct {
+		name string
+		p    Policy
+		base string
+		res  resource.Spec
+		act  action.Action
+		want bool
+		role string
+	}{
+		{"reader base views a project", renamer, BaseReader, project("default"), action.ViewProject, true, "r"},
+		{"reader base keeps the policy", renamer, BaseReader, resource.Metric("default", "m", nil), action.UpdateName, true, "r"},
+		{"reader base writes nothing more", renamer, BaseReader, resource.Metric("default", "m", nil), action.UpdateTags, false, ""},
+		{"reader base does not view tokens", renamer, BaseReader, token, action.ViewToken, false, ""},
+		{"a deny of viewProject beats the base", hides, BaseReader, project("secret"), action.ViewProject, false, "r"},
+		{"the deny hides only its project", hides, BaseReader, project("default"), action.ViewProject, true, "r"},
+		{"no_access base views nothing", renamer, BaseNone, project("default"), action.ViewProject, false, ""},
+		{"no_access base keeps the policy", renamer, BaseNone, resource.Metric("default", "m", nil), action.UpdateName, true, "r"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range c.p {
+				c.p[i].RoleName = "r"
+			}
+			p, ok := WithBase(c.p, c.base, "r")
+			if !ok {
+				t.Fatal("WithBase refused a base")
+			}
+			g := NewGrant(p)
+			d := g.Decide(c.res, c.act)
+			if d.Allowed != c.want || d.RoleName != c.role {
+				t.Errorf("Decide = %v by %q, want %v by %q", d.Allowed, d.RoleName, c.want, c.role)
+			}
+			rep := g.Report(c.res, []action.Action{c.act})
+			if got := len(rep.Allowed) == 1; got != c.want {
+				t.Errorf("Report allowed = %v, want %v", got, c.want)
+			}
+		})
+	}
+	if _, ok := WithBase(renamer, "writer", "r"); ok {
+		t.Error("WithBase accepted writer")
+	}
+	if len(renamer) != 1 {
+		t.Error("WithBase changed its argument")
+	}
+}

@@ -10,6 +10,8 @@ import (
 func TestCredentialGrant(t *testing.T) {
 	renamer := Role{ID: "r1", Key: "renamer", Policy: []Statement{{Effect: "allow", Resources: []string{"proj/*:metric/*"}, Actions: []string{"updateName"}}}}
 	broken := Role{ID: "r2", Key: "broken", Policy: []Statement{{Effect: "sometimes", Resources: []string{"proj/*"}, Actions: []string{"*"}}}}
+	viewer := Role{ID: "r3", Key: "viewer", BasePermissions: "reader", Policy: renamer.Policy}
+	hidden := Role{ID: "r4", Key: "hidden", BasePermissions: "reader", Policy: []Statement{{Effect: "deny", Resources: []string{"proj/p"}, Actions: []string{"viewProject"}}}}
 	metric := resource.Metric("p", "m", nil)
 	ownToken := resource.Spec{Segments: []resource.Segment{{Kind: resource.KindMember, Name: "m1"}, {Kind: resource.KindToken, Name: "t"}}}
 	cases := []struct {
@@ -33,6 +35,12 @@ func TestCredentialGrant(t *testing.T) {
 			Credential{Member: Member{ID: "m1", Role: "writer"}, Token: Token{CustomRoleIDs: []string{"r1"}}, TokenRoles: []Role{renamer}}, metric, action.UpdateName, true, "", "renamer"},
 		{"a custom-role token cannot do what its role does not allow",
 			Credential{Member: Member{ID: "m1", Role: "writer"}, Token: Token{CustomRoleIDs: []string{"r1"}}, TokenRoles: []Role{renamer}}, metric, action.UpdateTags, false, "", ""},
+		{"a custom role with reader base permissions views the project",
+			Credential{Member: Member{ID: "m1", Role: "writer"}, Token: Token{CustomRoleIDs: []string{"r3"}}, TokenRoles: []Role{viewer}}, resource.Project("p"), action.ViewProject, true, "", "viewer"},
+		{"a custom role with no_access base permissions does not",
+			Credential{Member: Member{ID: "m1", Role: "writer"}, Token: Token{CustomRoleIDs: []string{"r1"}}, TokenRoles: []Role{renamer}}, resource.Project("p"), action.ViewProject, false, "", ""},
+		{"a deny of viewProject in another held role wins over the base",
+			Credential{Member: Member{ID: "m1", Role: "writer"}, Token: Token{CustomRoleIDs: []string{"r3", "r4"}}, TokenRoles: []Role{viewer, hidden}}, resource.Project("p"), action.ViewProject, false, "", "hidden"},
 		{"a member's custom role adds to the base role",
 			Credential{Member: Member{ID: "m1", Role: "reader"}, MemberRoles: []Role{renamer}, Token: Token{CustomRoleIDs: []string{"r1"}}, TokenRoles: []Role{renamer}}, metric, action.UpdateName, true, "", "renamer"},
 		{"a service token is not limited by a member",

@@ -263,9 +263,58 @@ func TestCustomRoles(t *testing.T) {
 			if m := e.getMetric(t, "default", "m", ""); m["name"] != "Renamed" || len(m["tags"].([]any)) != 1 {
 				t.Errorf("a refused patch changed the metric: %v %v", m["name"], m["tags"])
 			}
-			// It may not read the metric: no viewProject.
-			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+rv)
+			// It reads the metric through the role's base permissions
+			// (reader, the default), and _access says so.
+			m, resp, err := rc.MetricsApi.GetMetric(ctx, "default", "m").Execute()
+			if err != nil {
+				t.Fatalf("GET with the role: %v (status %d)", err, status(resp))
+			}
+			if renamer.GetBasePermissions() != "reader" {
+				t.Errorf("basePermissions = %q, want reader", renamer.GetBasePermissions())
+			}
+			allowed := map[string]string{}
+			for _, a := range m.Access.Allowed {
+				allowed[a.Action] = a.Reason.GetRoleName()
+			}
+			if d := cmp.Diff(map[string]string{"updateName": "renamer"}, allowed); d != "" {
+				t.Errorf("allowed actions (-want +got):\n%s", d)
+			}
+			if st, body, _ := e.do(t, "GET", "/api/v2/metrics/default", "", "Authorization: "+rv); st != http.StatusOK || len(items(t, obj(t, body))) != 1 {
+				t.Errorf("list with the role: %d %s", st, body)
+			}
+		})
+
+		t.Run("no_access base permissions: no implicit read", func(t *testing.T) {
+			r, resp, err := e.client.CustomRolesApi.PostCustomRole(ctx).CustomRolePost(ldapi.CustomRolePost{Key: "bare-renamer", Name: "bare",
+				BasePermissions: ptr("no_access"), Policy: []ldapi.StatementPost{allow([]string{"updateName"}, "proj/default:metric/*")}}).Execute()
+			if err != nil || r.GetBasePermissions() != "no_access" {
+				t.Fatalf("create: %v (status %d) %+v", err, status(resp), r)
+			}
+			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
+			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+v)
 			wantError(t, "GET without viewProject", st, body, http.StatusForbidden, "viewProject", "proj/default")
+			if _, _, err := e.apiWithToken(t, v).MetricsApi.PatchMetric(ctx, "default", "m").PatchOperation(replaceOp("/name", "Bare")).Execute(); err != nil {
+				t.Errorf("rename with the policy alone: %v", err)
+			}
+			_, resp, err = e.client.CustomRolesApi.PostCustomRole(uctx).CustomRolePost(ldapi.CustomRolePost{Key: "odd", Name: "odd",
+				BasePermissions: ptr("writer"), Policy: []ldapi.StatementPost{allow([]string{"*"}, "proj/*")}}).Execute()
+			clientError(t, "basePermissions writer", resp, err, http.StatusBadRequest, "basePermissions")
+		})
+
+		t.Run("a deny of viewProject hides the project", func(t *testing.T) {
+			r := newRole(t, e.client, "hidden", allow([]string{"updateName"}, "proj/*:metric/*"), deny([]string{"viewProject"}, "proj/default"))
+			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
+			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+v)
+			wantError(t, "GET of a hidden project", st, body, http.StatusForbidden, "viewProject", "denied by a statement of role hidden")
+			st, body, _ = e.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
+			if st != http.StatusOK {
+				t.Fatalf("project list: %d %s", st, body)
+			}
+			for _, p := range items(t, obj(t, body)) {
+				if p["key"] == "default" {
+					t.Errorf("the project list shows the hidden project: %s", body)
+				}
+			}
 		})
 
 		t.Run("deny beats allow", func(t *testing.T) {
@@ -303,9 +352,13 @@ func TestCustomRoles(t *testing.T) {
 		})
 
 		t.Run("notActions and notResources", func(t *testing.T) {
-			r := newRole(t, e.client, "all-but-delete",
-				ldapi.StatementPost{Effect: "allow", NotActions: []string{"deleteMetric"}, Resources: []string{"proj/*:metric/*"}},
-				ldapi.StatementPost{Effect: "allow", Actions: []string{"*"}, NotResources: []string{"proj/*:metric/*", "member/*", "member/*:token/*", "role/*", "team/*"}})
+			r, _, err := e.client.CustomRolesApi.PostCustomRole(ctx).CustomRolePost(ldapi.CustomRolePost{Key: "all-but-delete", Name: "all-but-delete", BasePermissions: ptr("no_access"),
+				Policy: []ldapi.StatementPost{
+					{Effect: "allow", NotActions: []string{"deleteMetric"}, Resources: []string{"proj/*:metric/*"}},
+					{Effect: "allow", Actions: []string{"*"}, NotResources: []string{"proj/*:metric/*", "member/*", "member/*:token/*", "role/*", "team/*"}}}}).Execute()
+			if err != nil {
+				t.Fatalf("create role: %v", err)
+			}
 			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
 			c := e.apiWithToken(t, v)
 			resp, err := c.MetricsApi.DeleteMetric(uctx, "default", "other").Execute()
@@ -341,7 +394,7 @@ func TestCustomRoles(t *testing.T) {
 				t.Errorf("delete unused role: %v", err)
 			}
 			list, _, err := e.client.CustomRolesApi.GetCustomRoles(ctx).Execute()
-			if err != nil || list.GetTotalCount() != 4 {
+			if err != nil || list.GetTotalCount() != 6 {
 				t.Errorf("roles left: %v %d", err, list.GetTotalCount())
 			}
 			_, resp, err = e.client.CustomRolesApi.PostCustomRole(uctx).CustomRolePost(ldapi.CustomRolePost{Key: "renamer", Name: "again", Policy: []ldapi.StatementPost{allow([]string{"*"}, "proj/*")}}).Execute()

@@ -66,9 +66,9 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*acc
 		}
 		c.Member.CreatedAt = fromMS(mc)
 		c.Token = *tok
-		rows, err := t.query(ctx, `SELECT 0, r.id, r.key, r.name, r.policy, mr.position FROM member_custom_roles mr JOIN custom_roles r ON r.id = mr.role_id WHERE mr.member_id = ?
-			UNION ALL SELECT 1, r.id, r.key, r.name, r.policy, tr.position FROM token_custom_roles tr JOIN custom_roles r ON r.id = tr.role_id WHERE tr.token_id = ?
-			ORDER BY 1, 6`, c.Member.ID, tok.ID)
+		rows, err := t.query(ctx, `SELECT 0, r.id, r.key, r.name, r.policy, r.base_permissions, mr.position FROM member_custom_roles mr JOIN custom_roles r ON r.id = mr.role_id WHERE mr.member_id = ?
+			UNION ALL SELECT 1, r.id, r.key, r.name, r.policy, r.base_permissions, tr.position FROM token_custom_roles tr JOIN custom_roles r ON r.id = tr.role_id WHERE tr.token_id = ?
+			ORDER BY 1, 7`, c.Member.ID, tok.ID)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*acc
 			var which, pos int
 			var r account.Role
 			var policy string
-			if err := rows.Scan(&which, &r.ID, &r.Key, &r.Name, &policy, &pos); err != nil {
+			if err := rows.Scan(&which, &r.ID, &r.Key, &r.Name, &policy, &r.BasePermissions, &pos); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(policy), &r.Policy); err != nil {
