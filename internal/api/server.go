@@ -234,6 +234,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			s.auth.put(header, p)
 		}
+		s.svc.TokenUses.Record(p.TokenID, time.Now())
 		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
 		return nil
 	})

@@ -36,6 +36,7 @@ type tokenRep struct {
 	ServiceToken      bool                `json:"serviceToken"`
 	Links             links               `json:"_links"`
 	DefaultAPIVersion int                 `json:"defaultApiVersion,omitempty"`
+	LastUsed          int64               `json:"lastUsed,omitempty"`
 }
 
 func (s *Server) newTokenRep(r *http.Request, t *account.Token, secret string) (tokenRep, error) {
@@ -51,12 +52,16 @@ func (s *Server) newTokenRep(r *http.Request, t *account.Token, secret string) (
 	if inline == nil {
 		inline = []account.Statement{}
 	}
+	var lastUsed int64
+	if !t.LastUsed.IsZero() {
+		lastUsed = epochMS(t.LastUsed)
+	}
 	return tokenRep{
 		ID: t.ID, OwnerID: owner, MemberID: t.MemberID, Member: memberSummaryRep(t.Member),
 		Name: t.Name, Description: t.Description, CreationDate: epochMS(t.CreatedAt), LastModified: epochMS(t.UpdatedAt),
 		CustomRoleIDs: core.OrEmpty(t.CustomRoleIDs), InlineRole: inline, Role: t.Role, Token: value,
 		ServiceToken: t.ServiceToken, Links: links{"parent": jsonLink(tokensPath), "self": jsonLink(tokenPath(t.ID))},
-		DefaultAPIVersion: t.DefaultAPIVersion,
+		DefaultAPIVersion: t.DefaultAPIVersion, LastUsed: lastUsed,
 	}, nil
 }
 

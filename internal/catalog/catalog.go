@@ -38,6 +38,9 @@ type Services struct {
 	Views       *view.Service
 	// Generations versions what representation caches hold.
 	Generations *Generations
+	// TokenUses records when tokens are used (their lastUsed); whoever
+	// runs the services runs its writer (TokenUses.Run).
+	TokenUses *account.TokenUses
 }
 
 // New returns the services over s. Every write of every service runs
@@ -62,6 +65,7 @@ func New(store Store) *Services {
 		Views:       view.NewService(s, now),
 
 		Generations: &Generations{store: s},
+		TokenUses:   account.NewTokenUses(store, nil),
 	}
 }
 
@@ -82,6 +86,7 @@ type AuthStore interface {
 	EnsureToken(ctx context.Context, t *account.Token) error
 	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.Credential, error)
 	Owner(ctx context.Context) (*account.Member, error)
+	account.TokenUseStore
 }
 
 // Auth resolves access tokens to principals and seeds fresh databases.

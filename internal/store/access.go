@@ -15,17 +15,20 @@ import (
 // Tokens, custom roles and the custom roles members and tokens hold.
 
 const tokenCols = `t.id, t.member_id, t.name, t.description, t.hash, t.role, t.inline_role, t.service_token,
-	t.default_api_version, t.ending, t.created_at, t.updated_at, t.old_hash, t.old_expires_at`
+	t.default_api_version, t.ending, t.created_at, t.updated_at, t.old_hash, t.old_expires_at, t.last_used_at`
 
 func scanToken(s scanner, extra ...any) (*account.Token, error) {
 	var tok account.Token
 	var inline string
 	var created, updated int64
-	var oldExp sql.NullInt64
+	var oldExp, lastUsed sql.NullInt64
 	dest := append([]any{&tok.ID, &tok.MemberID, &tok.Name, &tok.Description, &tok.Hash, &tok.Role, &inline, &tok.ServiceToken,
-		&tok.DefaultAPIVersion, &tok.Ending, &created, &updated, &tok.OldHash, &oldExp}, extra...)
+		&tok.DefaultAPIVersion, &tok.Ending, &created, &updated, &tok.OldHash, &oldExp, &lastUsed}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, classify(err)
+	}
+	if lastUsed.Valid {
+		tok.LastUsed = fromMS(lastUsed.Int64)
 	}
 	tok.CreatedAt, tok.UpdatedAt = fromMS(created), fromMS(updated)
 	if tok.UpdatedAt.UnixMilli() == 0 {
@@ -438,4 +441,24 @@ func (t *txn) RolesByRef(ctx context.Context, refs []string) ([]account.Role, er
 		return nil, &core.MissingRefsError{What: "custom role", Keys: missing}
 	}
 	return out, nil
+}
+
+// RecordTokenUses stores when tokens were last used, one statement per
+// token in one transaction; a time older than the stored one (another
+// replica's later use) leaves it, and unknown (deleted) tokens are skipped.
+// It is not audited and bumps no generation: lastUsed is bookkeeping, not
+// a change anybody made, and no cached representation shows it.
+func (db *DB) RecordTokenUses(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return db.tx(ctx, true, func(t *txn) error {
+		for id, at := range uses {
+			if _, err := t.exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+				ms(at), id, ms(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
