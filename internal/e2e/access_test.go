@@ -620,8 +620,8 @@ func TestEveryRouteNeedsAValidToken(t *testing.T) {
 	})
 }
 
-// TestAccessAcrossReplicas revokes a token and narrows a role through one
-// replica and checks that another replica, which had them cached, stops
+// TestAccessAcrossReplicas revokes a token, narrows a role and takes a
+// member's custom role through one replica and checks that another replica, which had them cached, stops
 // honouring them within the authentication cache's time to live.
 func TestAccessAcrossReplicas(t *testing.T) {
 	b := testdb.New(t, "postgres")
@@ -634,6 +634,23 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	newRole(t, e1.client, "renamer", allow([]string{"updateName", "updateDescription"}, "proj/default:metric/*"))
 	tok, v := newToken(t, e1.client, ldapi.AccessTokenPost{Role: ptr("reader")})
 	_, rv := newToken(t, e1.client, ldapi.AccessTokenPost{CustomRoleIds: []string{"renamer"}})
+	// Kim holds "describer" as a member, and her token holds it too, so
+	// taking it from her member takes it from the token.
+	newRole(t, e1.client, "describer", allow([]string{"updateDescription"}, "proj/default:metric/*"))
+	ms, _, err := e1.client.AccountMembersApi.PostMembers(ctx).NewMemberForm([]ldapi.NewMemberForm{
+		{Email: "kim@example.com", Role: ptr("reader"), CustomRoles: []string{"describer"}}}).Execute()
+	if err != nil || len(ms.Items) != 1 {
+		t.Fatalf("create kim: %v", err)
+	}
+	kim := ms.Items[0].Id
+	st, body, _ := e1.do(t, "POST", "/api/v2/tokens", fmt.Sprintf(`{"customRoleIds":["describer"],"memberId":%q}`, kim))
+	if st != http.StatusCreated {
+		t.Fatalf("token for kim: %d %s", st, body)
+	}
+	k2 := e2.apiWithToken(t, obj(t, body)["token"].(string))
+	if _, _, err := k2.MetricsApi.PatchMetric(ctx, "default", "m").PatchOperation(replaceOp("/description", "by kim")).Execute(); err != nil {
+		t.Fatalf("kim describes through replica 2: %v", err)
+	}
 
 	// Replica 2 caches both tokens.
 	if st, body, _ := e2.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v); st != http.StatusOK {
@@ -651,8 +668,11 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	if _, _, err := e1.client.CustomRolesApi.PatchCustomRole(ctx, "renamer").PatchWithComment(p).Execute(); err != nil {
 		t.Fatalf("narrow the role: %v", err)
 	}
+	if _, _, err := e1.client.AccountMembersApi.PatchMember(ctx, kim).PatchOperation([]ldapi.PatchOperation{{Op: "remove", Path: "/customRoles/0"}}).Execute(); err != nil {
+		t.Fatalf("take kim's role: %v", err)
+	}
 	// Replica 1 decides afresh at once.
-	st, body, _ := e1.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
+	st, body, _ = e1.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
 	wantError(t, "revoked token on replica 1", st, body, http.StatusUnauthorized)
 
 	time.Sleep(ttl + 100*time.Millisecond)
@@ -660,4 +680,6 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	wantError(t, "revoked token on replica 2 after the cache's TTL", st, body, http.StatusUnauthorized)
 	_, resp, err := c2.MetricsApi.PatchMetric(allowUndocumented(ctx), "default", "m").PatchOperation(replaceOp("/name", "Two")).Execute()
 	clientError(t, "rename on replica 2 after the role changed", resp, err, http.StatusForbidden, "updateName")
+	_, resp, err = k2.MetricsApi.PatchMetric(allowUndocumented(ctx), "default", "m").PatchOperation(replaceOp("/description", "again")).Execute()
+	clientError(t, "kim on replica 2 after her role was taken", resp, err, http.StatusForbidden, "updateDescription")
 }
