@@ -230,6 +230,10 @@ func Decide(p Policy, r resource.Spec, a action.Action) Decision {
 type Grant struct {
 	layers []Policy
 	key    string
+	// names and tags have bit i set when some pattern of the grant names
+	// a resource (other than "*") or selects tags at depth i: below it the
+	// grant decides alike whatever the name or tags (see ReportKey).
+	names, tags uint64
 	// memo remembers decisions already taken, shared by the copies of
 	// one grant (a credential keeps its grant for the auth cache's TTL,
 	// so the memo lives no longer). Nil in the zero Grant.
@@ -284,7 +288,64 @@ func NewGrant(policies ...Policy) Grant {
 	}
 	sum := h.Sum(nil)
 	g.key = hex.EncodeToString(sum[:16])
+	for _, p := range policies {
+		for i := range p {
+			for _, ps := range [][]pattern{p[i].resources, p[i].notResources} {
+				for _, q := range ps {
+					for d, seg := range q.spec.Segments {
+						if d >= 64 {
+							g.names, g.tags = ^uint64(0), ^uint64(0)
+							break
+						}
+						if seg.Name != "*" {
+							g.names |= 1 << d
+						}
+						if len(seg.Tags) > 0 {
+							g.tags |= 1 << d
+						}
+					}
+				}
+			}
+		}
+	}
 	return g
+}
+
+// ReportKey returns a key such that two resources with the same key get the
+// same decisions, and so the same Report, from this grant and from every
+// grant with the same Key: the grant's Key and r's segments, each with its
+// kind, with its name only where some pattern of the grant names one other
+// than "*" at that depth, and with its tags only where some pattern selects
+// tags there. The metrics of one project then share a key per tag set
+// under a policy that names no metric, so a renderer may remember one
+// encoded _access for all of them.
+func (g Grant) ReportKey(r resource.Spec) string {
+	b := make([]byte, 0, 64)
+	put := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	put(g.key)
+	for d, seg := range r.Segments {
+		bit := uint64(1) << min(d, 63)
+		put(string(seg.Kind))
+		if g.names&bit != 0 || d >= 63 {
+			put(seg.Name)
+		} else {
+			b = append(b, '*')
+		}
+		if g.tags&bit != 0 || d >= 63 {
+			b = strconv.AppendInt(b, int64(len(seg.Tags)), 10)
+			b = append(b, ';')
+			for _, t := range seg.Tags {
+				put(t)
+			}
+		} else {
+			b = append(b, '-')
+		}
+	}
+	return string(b)
 }
 
 // Key is a short, stable fingerprint of the grant's policies: two grants

@@ -368,3 +368,65 @@ func TestWithBase(t *testing.T) {
 		t.Error("WithBase changed its argument")
 	}
 }
+
+// TestReportKey: resources with the same ReportKey get the same Report,
+// and the key tells apart what the grant's patterns tell apart.
+func TestReportKey(t *testing.T) {
+	byTags := Policy{
+		st(t, Allow, l("proj/*:metric/*;revenue"), nil, l("update*"), nil),
+		st(t, Deny, nil, l("proj/default:metric/*"), l("updateTags"), nil),
+	}
+	byName := Policy{st(t, Allow, l("proj/*:metric/check*"), nil, l("*"), nil)}
+	acts := action.MetricActions()
+	res := []resource.Spec{
+		resource.Metric("default", "checkout", []string{"revenue"}),
+		resource.Metric("default", "signup", []string{"revenue"}),
+		resource.Metric("default", "checkout", nil),
+		resource.Metric("default", "signup", []string{"revenue", "web"}),
+		resource.Metric("mobile", "checkout", []string{"revenue"}),
+		resource.MetricGroup("default", "checkout", []string{"revenue"}),
+		resource.Project("default"),
+	}
+	for name, g := range map[string]Grant{"tags": NewGrant(byTags), "names": NewGrant(byName), "both": NewGrant(byTags, byName), "none": NewGrant()} {
+		keys := map[string]Report{}
+		distinct := map[string]bool{}
+		for _, r := range res {
+			rep := g.Report(r, acts)
+			sig := ""
+			for _, e := range rep.Allowed {
+				sig += string(e.Action) + ","
+			}
+			distinct[sig] = true
+			k := g.ReportKey(r)
+			prev, ok := keys[k]
+			keys[k] = rep
+			if !ok {
+				continue
+			}
+			same := len(prev.Allowed) == len(rep.Allowed) && len(prev.Denied) == len(rep.Denied)
+			for i := 0; same && i < len(rep.Allowed); i++ {
+				same = prev.Allowed[i].Action == rep.Allowed[i].Action && prev.Allowed[i].Statement == rep.Allowed[i].Statement
+			}
+			for i := 0; same && i < len(rep.Denied); i++ {
+				same = prev.Denied[i].Action == rep.Denied[i].Action && prev.Denied[i].Statement == rep.Denied[i].Statement
+			}
+			if !same {
+				t.Errorf("%s: %v shares key %q with a resource of another report", name, r, k)
+			}
+		}
+		if len(keys) < len(distinct) {
+			t.Errorf("%s: %d keys for %d distinct reports", name, len(keys), len(distinct))
+		}
+	}
+	// The key drops what no pattern looks at, and keeps the grant's.
+	g := NewGrant(byTags)
+	if g.ReportKey(res[0]) != g.ReportKey(res[1]) {
+		t.Error("a policy naming no metric tells metrics apart by name")
+	}
+	if g.ReportKey(res[0]) == g.ReportKey(res[2]) {
+		t.Error("a policy with a tag selector does not tell tags apart")
+	}
+	if NewGrant(byName).ReportKey(res[0]) == NewGrant(byTags).ReportKey(res[0]) {
+		t.Error("two grants share a key")
+	}
+}

@@ -45,6 +45,8 @@ type Server struct {
 	// before authentication, so that refused requests are labelled too.
 	apiMux *http.ServeMux
 	reps   *repCache
+	// accessMemo remembers the encoded _access of list pages.
+	accessMemo *accessMemo
 }
 
 // Options configure a Server.
@@ -109,6 +111,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	}
 	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.reps = newRepCache(opts.RepCacheEntries)
+	s.accessMemo = newAccessMemo()
 	s.handler = s.routes()
 	return s
 }
