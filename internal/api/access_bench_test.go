@@ -224,3 +224,44 @@ func TestAccessRendering(t *testing.T) {
 		t.Error("the same outcome was encoded twice")
 	}
 }
+
+// TestAccessMemo: the memo shares an encoded _access only between
+// resources and grants that decide alike, and what it returns is what the
+// renderer encodes without it.
+func TestAccessMemo(t *testing.T) {
+	compile := func(stmts ...account.Statement) access.Policy {
+		p, err := account.CompilePolicy("p", stmts, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	byTag := access.NewGrant(compile(account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/*;revenue"}, Actions: []string{"update*"}}))
+	byName := access.NewGrant(compile(account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/a*"}, Actions: []string{"update*"}}))
+	memo := newAccessMemo()
+	res := []resource.Spec{
+		resource.Metric("p", "a1", []string{"revenue"}),
+		resource.Metric("p", "b2", []string{"revenue"}),
+		resource.Metric("p", "a3", nil),
+		resource.Metric("q", "a1", []string{"revenue", "web"}),
+	}
+	for _, g := range []access.Grant{byTag, byName} {
+		ctx := core.WithPrincipal(context.Background(), core.Principal{TokenID: "t", Grant: g})
+		for round := range 2 {
+			ar := newAccessRenderer(ctx, memo)
+			for _, r := range res {
+				got := ar.render(r, action.MetricActions())
+				want := newAccessRenderer(ctx, nil).render(r, action.MetricActions())
+				if string(got.raw) != string(want.raw) {
+					t.Errorf("round %d, %v: memo gave\n%s\nwant\n%s", round, r, got.raw, want.raw)
+				}
+			}
+		}
+	}
+	// One entry per distinct ReportKey: by tag, the three tag sets (names
+	// ignored); by name, a1 (in both projects: project names and tags
+	// ignored), b2 and a3.
+	if n := len(memo.m); n != 3+3 {
+		t.Errorf("memo holds %d entries, want 6", n)
+	}
+}
