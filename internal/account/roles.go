@@ -60,6 +60,7 @@ type Role struct {
 	// role, on reads.
 	MemberCount int
 	TokenCount  int
+	TeamCount   int
 }
 
 // Compile returns the role's policy: its statements and, with base
@@ -96,9 +97,12 @@ type RoleStore interface {
 
 // RoleInUseError reports that a role cannot be deleted because members or
 // tokens hold it.
-type RoleInUseError struct{ Members, Tokens int }
+type RoleInUseError struct{ Members, Tokens, Teams int }
 
 func (e *RoleInUseError) Error() string {
+	if e.Teams > 0 {
+		return fmt.Sprintf("held by %d members, %d teams and %d tokens", e.Members, e.Teams, e.Tokens)
+	}
 	return fmt.Sprintf("held by %d members and %d tokens", e.Members, e.Tokens)
 }
 
@@ -306,7 +310,7 @@ func (c *Roles) DeleteRole(ctx context.Context, key string) error {
 		}
 		var inUse *RoleInUseError
 		if err := tx.DeleteRole(ctx, cur.ID); errors.As(err, &inUse) {
-			return nil, core.Errorf(core.KindConflict, "custom role %q is held by %d members and %d tokens; remove it from them first", cur.Key, inUse.Members, inUse.Tokens)
+			return nil, core.Errorf(core.KindConflict, "custom role %q is %s; remove it from them first", cur.Key, inUse.Error())
 		} else if err != nil {
 			return nil, err
 		}

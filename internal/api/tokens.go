@@ -191,8 +191,8 @@ type roleRep struct {
 	AssignedTo      assignedToRep       `json:"assignedTo"`
 }
 
-// assignedToRep counts who holds a role; teams cannot hold custom roles in
-// metricsd, so their count is what it is: zero.
+// assignedToRep counts the members and teams that hold a role (the
+// members who get it through a team are not counted as members).
 type assignedToRep struct {
 	MembersCount int `json:"membersCount"`
 	TeamsCount   int `json:"teamsCount"`
@@ -206,7 +206,7 @@ func newRoleRep(ro *account.Role) roleRep {
 	return roleRep{
 		ID: ro.ID, Links: links{"parent": jsonLink(rolesPath), "self": jsonLink(rolePath(ro.Key))},
 		Key: ro.Key, Name: ro.Name, Description: ro.Description, Policy: policy, BasePermissions: ro.BasePermissions,
-		AssignedTo: assignedToRep{MembersCount: ro.MemberCount},
+		AssignedTo: assignedToRep{MembersCount: ro.MemberCount, TeamsCount: ro.TeamCount},
 	}
 }
 
