@@ -29,7 +29,10 @@ func (d metricListData) PageTitle() string { return "Metrics · " + d.Project }
 
 type sortOption struct{ Value, Label string }
 
-var metricSorts = [...]sortOption{{"", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"}}
+// metricSorts are the sort menu's choices; "" is the default, newest first.
+func metricSorts() []sortOption {
+	return []sortOption{{"", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"}}
+}
 
 // viewProject refuses a principal that may not see the project, as the
 // API refuses its routes under the project.
@@ -60,7 +63,7 @@ func (u *UI) metricList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := r.URL.Query()
-	d := metricListData{Project: key, Q: in.Get("q"), Sort: in.Get("sort"), Filter: in.Get("filter"), Sorts: metricSorts[:]}
+	d := metricListData{Project: key, Q: in.Get("q"), Sort: in.Get("sort"), Filter: in.Get("filter"), Sorts: metricSorts()}
 	sort := d.Sort
 	if sort == "" {
 		sort = "-createdAt"

@@ -41,7 +41,6 @@ func (u *UI) signInForm(w http.ResponseWriter, r *http.Request) error {
 // the same code as the API's Authorization header; the session remembers
 // the token's ID and stored hash, never its value.
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		return core.Errorf(core.KindInvalid, "the form could not be read")
 	}

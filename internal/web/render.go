@@ -60,8 +60,13 @@ type navItem struct {
 	Current     bool
 }
 
+// navEntry is an entry the navigation may have.
+type navEntry struct{ name, label string }
+
 // navEntries are the navigation's entries in order.
-var navEntries = [...]struct{ name, label string }{{"metrics", "Metrics"}, {"groups", "Groups"}, {"events", "Events"}}
+func navEntries() []navEntry {
+	return []navEntry{{"metrics", "Metrics"}, {"groups", "Groups"}, {"events", "Events"}}
+}
 
 // can reports whether the principal in ctx may take action a on spec.
 func can(ctx context.Context, a action.Action, spec resource.Spec) bool {
@@ -152,7 +157,7 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 		}
 	}
 	if p.Project != "" {
-		for _, n := range navEntries {
+		for _, n := range navEntries() {
 			if patterns["GET /projects/{projectKey}/"+n.name] {
 				p.NavItems = append(p.NavItems, navItem{Label: n.label, Href: "/projects/" + url.PathEscape(p.Project) + "/" + n.name, Current: n.name == p.Nav})
 			}
@@ -169,10 +174,6 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 	}
 	return p
 }
-
-// handlerFunc is a page's handler: it renders or redirects, or returns an
-// error that adapt shows as the error page.
-type handlerFunc func(u *UI, w http.ResponseWriter, r *http.Request) error
 
 // adapt runs a route's handler: it sends a browser without a session to
 // the sign-in page (non-public routes), refuses state-changing requests
@@ -192,6 +193,9 @@ func (u *UI) adapt(rt route) http.Handler {
 			u.writeError(w, r, forbidden("you are not signed in; sign in and send the form again"))
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !rt.public {
 			// Public routes that change state (sign-in) check their own token.
 			if err := checkCSRF(r, st.session.csrf); err != nil {
@@ -204,6 +208,9 @@ func (u *UI) adapt(rt route) http.Handler {
 		}
 	})
 }
+
+// maxFormBytes bounds the body of a form post.
+const maxFormBytes = 1 << 20
 
 // errorData is the error page's data.
 type errorData struct {

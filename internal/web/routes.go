@@ -17,6 +17,8 @@ type route struct {
 	// public routes need no session; every other route redirects a
 	// browser without one to the sign-in page.
 	public bool
+	// handle renders or redirects, or returns an error that adapt shows
+	// as the error page.
 	handle func(u *UI, w http.ResponseWriter, r *http.Request) error
 }
 
@@ -85,5 +87,5 @@ func (u *UI) routes() http.Handler {
 	mux.Handle("/", u.adapt(route{public: true, handle: func(u *UI, w http.ResponseWriter, r *http.Request) error {
 		return notFound("there is no page at %s", r.URL.Path)
 	}}))
-	return securityHeaders(u.withDeadline(u.loadSession(mux)))
+	return securityHeaders(u.recoverPanics(u.withDeadline(u.loadSession(mux))))
 }
