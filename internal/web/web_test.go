@@ -450,3 +450,32 @@ func TestStaticAssets(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 }
+
+func TestOwns(t *testing.T) {
+	ui := web.New(catalog.New(nil), web.Options{})
+	for p, want := range map[string]bool{
+		"/": true, "/sign-in": true, "/sign-out": true, "/projects/default/metrics": true, "/projects/default/metrics/m": true,
+		"/experiments/metrics/m/edit": true, "/static/abc/app.css": true,
+		"//projects/default/metrics": false, "/projects/./default/metrics": false, "/projects/default/metrics/": false,
+		"/api/v2/projects": false, "/api": false, "/healthz": false, "/bulk": false, "/sign-in/x": false, "/nope": false,
+	} {
+		if got := ui.Owns(p); got != want {
+			t.Errorf("Owns(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestSignInNextStaysOnSite(t *testing.T) {
+	f := newFixture(t, testdb.New(t, "sqlite"), web.Options{})
+	br := f.browser()
+	form := br.do(http.MethodGet, "/sign-in?next=//evil.example/x", nil)
+	if strings.Contains(form.body, "evil.example") {
+		t.Errorf("the form keeps an off-site next:\n%s", form.body)
+	}
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example"} {
+		r := br.do(http.MethodPost, "/sign-in", url.Values{"csrf": {csrfOf(t, form.body)}, "token": {adminToken}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.h.Get("Location") != "/" {
+			t.Errorf("next %q: %d Location %q", next, r.status, r.h.Get("Location"))
+		}
+	}
+}
