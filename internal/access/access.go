@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/resource"
@@ -248,14 +247,14 @@ const maxDecisions = 4096
 // Decide is a pure function of the grant's policies, the resource and the
 // action, so a remembered decision is the decision.
 type decisions struct {
-	m sync.Map // memoKey → Decision
-	n atomic.Int32
+	mu sync.RWMutex
+	m  map[string]Decision // memoKey → Decision; at most maxDecisions
 }
 
-// memoKey encodes a and r without ambiguity: every part is prefixed by
-// its length, so names holding any byte can't run into each other.
-func memoKey(r resource.Spec, a action.Action) string {
-	var b []byte
+// memoKey appends to b an encoding of a and r without ambiguity: every
+// part is prefixed by its length, so names holding any byte can't run into
+// each other.
+func memoKey(b []byte, r resource.Spec, a action.Action) []byte {
 	put := func(s string) {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
@@ -271,13 +270,13 @@ func memoKey(r resource.Spec, a action.Action) string {
 			put(t)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // NewGrant returns the grant that allows what every one of the policies
 // allows.
 func NewGrant(policies ...Policy) Grant {
-	g := Grant{layers: policies, memo: &decisions{}}
+	g := Grant{layers: policies, memo: &decisions{m: map[string]Decision{}}}
 	h := sha256.New()
 	for _, p := range policies {
 		for _, s := range p {
@@ -365,14 +364,22 @@ func (g Grant) Decide(r resource.Spec, a action.Action) Decision {
 	if g.memo == nil {
 		return g.decide(r, a)
 	}
-	k := memoKey(r, a)
-	if d, ok := g.memo.m.Load(k); ok {
-		return d.(Decision)
+	// The key is built on the stack and looked up without turning it
+	// into a string: a remembered decision costs no allocation.
+	var buf [160]byte
+	k := memoKey(buf[:0], r, a)
+	g.memo.mu.RLock()
+	d, ok := g.memo.m[string(k)]
+	g.memo.mu.RUnlock()
+	if ok {
+		return d
 	}
-	d := g.decide(r, a)
-	if g.memo.n.Add(1) <= maxDecisions {
-		g.memo.m.Store(k, d)
+	d = g.decide(r, a)
+	g.memo.mu.Lock()
+	if len(g.memo.m) < maxDecisions {
+		g.memo.m[string(k)] = d
 	}
+	g.memo.mu.Unlock()
 	return d
 }
 
