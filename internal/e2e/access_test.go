@@ -499,6 +499,11 @@ func TestAccessMatchesEnforcement(t *testing.T) {
 				allow([]string{"viewProject"}, "proj/*"),
 				{Effect: "allow", NotActions: []string{"updateName", "createMetric"}, Resources: []string{"proj/*:metric/*"}},
 			}}},
+			// A custom role with the default (reader) base permissions:
+			// it reads through them and writes only what its policy says.
+			{"custom role, reader base", ldapi.AccessTokenPost{CustomRoleIds: []string{newRole(t, e.client, "editor",
+				allow([]string{"updateName", "updateTags", "deleteMetric"}, "proj/default:metric/*;revenue"),
+				deny([]string{"deleteMetric"}, "proj/*:metric/*")).Key}}},
 		}
 		for i, g := range grants {
 			t.Run(g.name, func(t *testing.T) {
