@@ -199,6 +199,10 @@ type Decision struct {
 	// RoleName is the deciding statement's RoleName, "" when none
 	// decided.
 	RoleName string
+	// Viewing, on a denial, is set when the action was denied because the
+	// grant may not view the resource's project (see Grant): Statement
+	// and RoleName are then those of the viewProject decision.
+	Viewing bool
 }
 
 // Decide evaluates policy p for action a on the concrete resource r, whose
@@ -225,7 +229,11 @@ func Decide(p Policy, r resource.Spec, a action.Action) Decision {
 }
 
 // Grant is what a caller may do: one or more policies that must each allow
-// an action. The zero Grant allows nothing.
+// an action. The zero Grant allows nothing. As in LaunchDarkly, a caller
+// can't change what it can't view: an action other than viewProject on a
+// resource inside a project (a metric, a group, a view, an environment…)
+// also needs viewProject on that project, and is denied with that
+// decision (Viewing set) when the grant may not view it.
 type Grant struct {
 	layers []Policy
 	key    string
@@ -383,8 +391,40 @@ func (g Grant) Decide(r resource.Spec, a action.Action) Decision {
 	return d
 }
 
+// projectOf returns the project of a resource inside one, and false for
+// other resources (the projects themselves included).
+func projectOf(r resource.Spec) (resource.Spec, bool) {
+	if len(r.Segments) < 2 || r.Segments[0].Kind != resource.KindProject {
+		return resource.Spec{}, false
+	}
+	return resource.Spec{Segments: r.Segments[:1:1]}, true
+}
+
+// viewing returns the viewProject decision an action on r also needs, and
+// false when it needs none.
+func (g Grant) viewing(r resource.Spec, a action.Action) (Decision, bool) {
+	if a == action.ViewProject {
+		return Decision{}, false
+	}
+	p, ok := projectOf(r)
+	if !ok {
+		return Decision{}, false
+	}
+	d := g.Decide(p, action.ViewProject)
+	d.Viewing = !d.Allowed
+	return d, true
+}
+
 // decide is Decide without the memo.
 func (g Grant) decide(r resource.Spec, a action.Action) Decision {
+	if v, ok := g.viewing(r, a); ok && !v.Allowed {
+		return v
+	}
+	return g.decideLayers(r, a)
+}
+
+// decideLayers decides a on r by the policies alone.
+func (g Grant) decideLayers(r resource.Spec, a action.Action) Decision {
 	var first Decision
 	for i, p := range g.layers {
 		d := Decide(p, r, a)
@@ -433,6 +473,7 @@ type Report struct {
 // once rather than once per action.
 func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 	rep := Report{Allowed: make([]Entry, 0, len(actions)), Denied: make([]Entry, 0, len(actions))}
+	view, inProject := g.viewing(r, "")
 	applicable := make([][]*Statement, len(g.layers))
 	for i, p := range g.layers {
 		for j := range p {
@@ -454,6 +495,9 @@ func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 		}
 		if len(g.layers) == 0 {
 			d = Decision{}
+		}
+		if inProject && !view.Allowed && a != action.ViewProject {
+			d = view
 		}
 		if d.Allowed {
 			rep.Allowed = append(rep.Allowed, Entry{Action: a, Decision: d})

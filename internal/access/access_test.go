@@ -156,7 +156,7 @@ func TestNewStatementErrors(t *testing.T) {
 // TestTagsBeforeAndAfter is the rule enforcement applies to a patch: a
 // selector on tags must hold for the resource before and after the change.
 func TestTagsBeforeAndAfter(t *testing.T) {
-	g := NewGrant(Policy{st(t, Allow, l("proj/*:metric/*;team-a"), nil, l("updateTags"), nil)})
+	g := NewGrant(Policy{st(t, Allow, l("proj/*"), nil, l("viewProject"), nil), st(t, Allow, l("proj/*:metric/*;team-a"), nil, l("updateTags"), nil)})
 	before := resource.Metric("default", "m", []string{"team-a"})
 	after := resource.Metric("default", "m", []string{"team-b"})
 	intoA := resource.Metric("default", "m", []string{"team-a", "team-b"})
@@ -173,7 +173,7 @@ func TestTagsBeforeAndAfter(t *testing.T) {
 
 func TestGrantLayers(t *testing.T) {
 	member, _ := BuiltIn(RoleWriter, "m1")
-	token := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil)}
+	token := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil), st(t, Allow, l("proj/*"), nil, l("viewProject"), nil)}
 	g := NewGrant(token, member)
 	m := resource.Metric("default", "x", nil)
 	if d := g.Decide(m, action.UpdateName); !d.Allowed || d.RoleName != "test-role" {
@@ -241,6 +241,7 @@ func TestReport(t *testing.T) {
 	g := NewGrant(Policy{
 		st(t, Allow, l("proj/*:metric/*"), nil, l("update*"), nil),
 		st(t, Deny, l("proj/*:metric/*"), nil, l("updateTags"), nil),
+		st(t, Allow, l("proj/*"), nil, l("viewProject"), nil),
 	})
 	r := g.Report(resource.Metric("p", "m", nil), []action.Action{action.UpdateName, action.UpdateTags, action.DeleteMetric})
 	if len(r.Allowed) != 1 || r.Allowed[0].Action != action.UpdateName || r.Allowed[0].Statement.Effect != Allow {
@@ -288,6 +289,7 @@ func TestAllowsEvery(t *testing.T) {
 // apart, and past the memo's bound decisions are still right.
 func TestGrantMemo(t *testing.T) {
 	g := NewGrant(Policy{
+		st(t, Allow, l("proj/*"), nil, l("viewProject"), nil),
 		st(t, Allow, l("proj/*:metric/*;revenue"), nil, l("updateName"), nil),
 		st(t, Deny, l("proj/a:metric/b*"), nil, l("updateName"), nil),
 	})
@@ -339,7 +341,7 @@ func TestWithBase(t *testing.T) {
 		{"a deny of viewProject beats the base", hides, BaseReader, project("secret"), action.ViewProject, false, "r"},
 		{"the deny hides only its project", hides, BaseReader, project("default"), action.ViewProject, true, "r"},
 		{"no_access base views nothing", renamer, BaseNone, project("default"), action.ViewProject, false, ""},
-		{"no_access base keeps the policy", renamer, BaseNone, resource.Metric("default", "m", nil), action.UpdateName, true, "r"},
+		{"no_access base: the policy alone cannot change what it cannot view", renamer, BaseNone, resource.Metric("default", "m", nil), action.UpdateName, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -428,5 +430,44 @@ func TestReportKey(t *testing.T) {
 	}
 	if NewGrant(byName).ReportKey(res[0]) == NewGrant(byTags).ReportKey(res[0]) {
 		t.Error("two grants share a key")
+	}
+}
+
+// TestViewingNeeded: an action inside a project needs viewProject on it,
+// in Decide and Report alike; the project itself and viewProject do not.
+func TestViewingNeeded(t *testing.T) {
+	renamer := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil)}
+	hidden := Policy{
+		st(t, Allow, l("*"), nil, l("*"), nil),
+		st(t, Deny, l("proj/secret"), nil, l("viewProject"), nil),
+	}
+	m := resource.Metric("secret", "m", nil)
+	for name, c := range map[string]struct {
+		g       Grant
+		r       resource.Spec
+		a       action.Action
+		want    bool
+		viewing bool
+	}{
+		"no viewProject":            {NewGrant(renamer), m, action.UpdateName, false, true},
+		"viewProject denied":        {NewGrant(hidden), m, action.UpdateName, false, true},
+		"another project":           {NewGrant(hidden), resource.Metric("open", "m", nil), action.UpdateName, true, false},
+		"the project itself":        {NewGrant(hidden), resource.Project("secret"), action.DeleteProject, true, false},
+		"viewProject is not nested": {NewGrant(renamer), resource.Project("secret"), action.ViewProject, false, false},
+	} {
+		d := c.g.Decide(c.r, c.a)
+		if d.Allowed != c.want || d.Viewing != c.viewing {
+			t.Errorf("%s: %+v, want allowed %v viewing %v", name, d, c.want, c.viewing)
+		}
+		rep := c.g.Report(c.r, []action.Action{c.a})
+		if (len(rep.Allowed) == 1) != c.want {
+			t.Errorf("%s: Report disagrees with Decide", name)
+		}
+		if !c.want && rep.Denied[0].Statement != d.Statement {
+			t.Errorf("%s: Report's reason differs", name)
+		}
+	}
+	if d := NewGrant(hidden).Decide(m, action.UpdateName); d.RoleName != "test-role" || d.Statement == nil || d.Statement.Effect != Deny {
+		t.Errorf("the deny of viewProject is the reason: %+v", d)
 	}
 }

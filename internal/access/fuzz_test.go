@@ -48,13 +48,17 @@ func FuzzDecide(f *testing.F) {
 		}
 		g := NewGrant(Policy{allow, deny})
 		rep := g.Report(r, []action.Action{a})
-		if (len(rep.Allowed) == 1) != both.Allowed {
+		gd := g.Decide(r, a)
+		if (len(rep.Allowed) == 1) != gd.Allowed {
 			t.Fatal("Report disagrees with Decide")
+		}
+		if gd.Allowed && !both.Allowed {
+			t.Fatal("the grant allowed what its policy denies")
 		}
 		// A resource sharing r's ReportKey (another name, or no tags) is
 		// decided alike.
 		for _, o := range []resource.Spec{resource.Metric(proj, key+"x", split(tags)), resource.Metric(proj+"x", key, split(tags)), resource.Metric(proj, key, nil)} {
-			if g.ReportKey(o) == g.ReportKey(r) && g.Decide(o, a).Allowed != both.Allowed {
+			if g.ReportKey(o) == g.ReportKey(r) && g.Decide(o, a).Allowed != gd.Allowed {
 				t.Fatalf("%v shares the ReportKey of %v but is decided otherwise", o, r)
 			}
 		}

@@ -201,6 +201,7 @@ func TestAccessRendering(t *testing.T) {
 	deny, err := account.CompilePolicy("p", []account.Statement{
 		{Effect: "allow", Resources: []string{"proj/*:metric/*;web"}, Actions: []string{"update*"}},
 		{Effect: "deny", NotResources: []string{"proj/other:metric/*"}, Actions: []string{"updateTags"}},
+		{Effect: "allow", Resources: []string{"proj/*"}, Actions: []string{"viewProject"}},
 	}, "r")
 	if err != nil {
 		t.Fatal(err)
@@ -236,8 +237,9 @@ func TestAccessMemo(t *testing.T) {
 		}
 		return p
 	}
-	byTag := access.NewGrant(compile(account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/*;revenue"}, Actions: []string{"update*"}}))
-	byName := access.NewGrant(compile(account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/a*"}, Actions: []string{"update*"}}))
+	view := account.Statement{Effect: "allow", Resources: []string{"proj/*"}, Actions: []string{"viewProject"}}
+	byTag := access.NewGrant(compile(view, account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/*;revenue"}, Actions: []string{"update*"}}))
+	byName := access.NewGrant(compile(view, account.Statement{Effect: "allow", Resources: []string{"proj/*:metric/a*"}, Actions: []string{"update*"}}))
 	memo := newAccessMemo()
 	res := []resource.Spec{
 		resource.Metric("p", "a1", []string{"revenue"}),

@@ -293,8 +293,12 @@ func TestCustomRoles(t *testing.T) {
 			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
 			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+v)
 			wantError(t, "GET without viewProject", st, body, http.StatusForbidden, "viewProject", "proj/default")
-			if _, _, err := e.apiWithToken(t, v).MetricsApi.PatchMetric(ctx, "default", "m").PatchOperation(replaceOp("/name", "Bare")).Execute(); err != nil {
-				t.Errorf("rename with the policy alone: %v", err)
+			// Nor change what it may not view, as in LaunchDarkly.
+			_, resp, err = e.apiWithToken(t, v).MetricsApi.PatchMetric(uctx, "default", "m").PatchOperation(replaceOp("/name", "Bare")).Execute()
+			clientError(t, "rename without viewProject", resp, err, http.StatusForbidden, "action updateName", "it needs viewProject on proj/default")
+			m, _, err := e.client.MetricsApi.GetMetric(ctx, "default", "m").Execute()
+			if err != nil || m.Name == "Bare" {
+				t.Errorf("the refused rename changed the metric: %v %q", err, m.GetName())
 			}
 			_, resp, err = e.client.CustomRolesApi.PostCustomRole(uctx).CustomRolePost(ldapi.CustomRolePost{Key: "odd", Name: "odd",
 				BasePermissions: ptr("writer"), Policy: []ldapi.StatementPost{allow([]string{"*"}, "proj/*")}}).Execute()
