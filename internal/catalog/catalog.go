@@ -49,8 +49,9 @@ type Services struct {
 func New(store Store) *Services {
 	now := core.Clock(core.SystemClock)
 	s := guarded{store}
+	uses := account.NewTokenUses(store, nil)
 	return &Services{
-		Auth:     &Auth{store: s, now: now},
+		Auth:     &Auth{store: s, now: now, uses: uses},
 		Projects: &Projects{store: s, now: now},
 		Metrics:  &Metrics{store: s, now: now},
 		Groups:   &Groups{store: s, now: now},
@@ -65,7 +66,7 @@ func New(store Store) *Services {
 		Views:       view.NewService(s, now),
 
 		Generations: &Generations{store: s},
-		TokenUses:   account.NewTokenUses(store, nil),
+		TokenUses:   uses,
 	}
 }
 
@@ -93,6 +94,9 @@ type AuthStore interface {
 type Auth struct {
 	store AuthStore
 	now   core.Clock
+	// uses records the tokens AuthenticateHash accepts (the API records
+	// its own, cached ones included).
+	uses *account.TokenUses
 
 	accountMu sync.Mutex
 	account   string
@@ -201,6 +205,7 @@ func (c *Auth) AuthenticateHash(ctx context.Context, hash []byte) (core.Principa
 	if subtle.ConstantTimeCompare(cred.Token.Hash, hash) != 1 && subtle.ConstantTimeCompare(cred.Token.OldHash, hash) != 1 {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
+	c.uses.Record(cred.Token.ID, c.now())
 	return cred.Principal(), nil
 }
 
