@@ -89,8 +89,11 @@ func funcs(a *assets) template.FuncMap {
 		"projectSpec": resource.Project,
 		"metricSpec":  resource.Metric,
 		"groupSpec":   resource.MetricGroup,
-		"pathEscape":  url.PathEscape,
-		"join":        strings.Join,
+		// canEditMetric: may the principal change some field of the metric.
+		"canEditMetric": canEditMetric,
+		"anyMetricSpec": anyMetricSpec,
+		"pathEscape":    url.PathEscape,
+		"join":          strings.Join,
 	}
 }
 

@@ -35,6 +35,11 @@ func routeTable() []route {
 		{pattern: "GET /static/{hash}/{file...}", public: true, handle: (*UI).static},
 		{pattern: "GET /projects/{projectKey}/metrics", nav: "metrics", handle: (*UI).metricList},
 		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}", nav: "metrics", handle: (*UI).metricPage},
+		{pattern: "GET /projects/{projectKey}/metrics/new", nav: "metrics", handle: (*UI).newMetric},
+		{pattern: "POST /projects/{projectKey}/metrics/new", nav: "metrics", handle: (*UI).createMetric},
+		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).editMetric},
+		{pattern: "POST /projects/{projectKey}/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).updateMetric},
+		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}/delete", nav: "metrics", handle: (*UI).deleteMetricForm},
 		{pattern: "POST /projects/{projectKey}/metrics/{metricKey}/delete", nav: "metrics", handle: (*UI).deleteMetric},
 		// The _site link of a metric's API representation.
 		{pattern: "GET /experiments/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).metricSite},
