@@ -21,16 +21,16 @@ import (
 type metricForm struct {
 	Key, Kind, Name, Description string
 	// Measure is "conversion" or "numeric" (custom and trace metrics).
-	Measure                      string
-	EventKey                     string
-	SuccessCriteria, Unit        string
-	UnitAggregation              string
-	AnalysisType, Percentile     string
-	Units                        string // context kinds, comma-separated
-	URLs                         []urlRow
-	Selector                     string
+	Measure                        string
+	EventKey                       string
+	SuccessCriteria, Unit          string
+	UnitAggregation                string
+	AnalysisType, Percentile       string
+	Units                          string // context kinds, comma-separated
+	URLs                           []urlRow
+	Selector                       string
 	TraceQuery, TraceValueLocation string
-	Tags                         string // comma-separated
+	Tags                           string // comma-separated
 	// MaintainerKind is "member" or "team"; Maintainer is the member's
 	// email (or ID), MaintainerTeam the team's key.
 	MaintainerKind, Maintainer, MaintainerTeam string
