@@ -97,4 +97,6 @@ if (form) {
   }
 
   update();
+  // Tests (and styles) can tell the enhanced form from the plain one.
+  form.dataset.enhanced = 'true';
 }
