@@ -71,6 +71,12 @@ func TestUIBrowserMetricForms(t *testing.T) {
 			t.Errorf("successCriteria not marked invalid: %q", inv)
 		}
 		b.screenshot("metric-form-error")
+		// A phone's width: the form fits without sideways scrolling.
+		b.run("narrow", chromedp.EmulateViewport(360, 740))
+		if w := value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
+			t.Errorf("at 360px the form is %dpx wide", w)
+		}
+		b.run("wide", chromedp.EmulateReset())
 		b.run("save with success criteria",
 			choose("successCriteria", "HigherThanBaseline"),
 			chromedp.Click(chromedp.ID("save")),
