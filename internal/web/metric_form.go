@@ -127,11 +127,8 @@ const maxURLRows = 100
 
 // splitList splits a comma- or space-separated list, dropping blanks.
 func splitList(s string) []string {
-	out := []string{}
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
-		out = append(out, p)
-	}
-	return out
+	sep := func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }
+	return append([]string{}, strings.FieldsFunc(s, sep)...)
 }
 
 // formErrors are a form's refusals: by form field, and one not about any.

@@ -44,8 +44,6 @@ func (deleteData) BlockerKind(b catalog.Blocker) string {
 	return b.Kind
 }
 
-func deleteMetricPath(project, key string) string { return metricPath(project, key) + "/delete" }
-
 // deletable reads the metric and refuses a principal that may not delete
 // it (the dry run alone would not: it writes nothing to enforce).
 func (u *UI) deletable(r *http.Request) (*catalog.Metric, error) {

@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -72,13 +71,6 @@ func canEditMetric(p *Page, m *catalog.Metric) bool {
 
 // anyMetricSpec names every metric of a project, for offering creation.
 func anyMetricSpec(project string) resource.Spec { return resource.Metric(project, "*", nil) }
-
-// newMetricPath and editMetricPath are the forms' paths.
-func newMetricPath(project string) string {
-	return "/projects/" + url.PathEscape(project) + "/metrics/new"
-}
-
-func editMetricPath(project, key string) string { return metricPath(project, key) + "/edit" }
 
 // formAction says what a post of the form asks for: "" saves; "add-url"
 // and "remove-url" (with its row) change the rows and show the form
