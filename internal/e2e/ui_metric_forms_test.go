@@ -29,8 +29,9 @@ func visible(b *uiBrowser, id string) bool {
 }
 
 // TestUIBrowserMetricForms creates a metric of each kind in the browser,
-// is shown a validation error beside its field, edits a metric, and sees
-// the delete of a metric a funnel group uses blocked, on both stores.
+// is shown a validation error beside its field, edits a metric (and
+// confirms the impact on a guarded rollout), and sees the delete of a
+// metric a funnel group uses blocked, on both stores.
 func TestUIBrowserMetricForms(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, bk testdb.Backend) {
 		e := startServer(t, bk)
@@ -71,12 +72,6 @@ func TestUIBrowserMetricForms(t *testing.T) {
 			t.Errorf("successCriteria not marked invalid: %q", inv)
 		}
 		b.screenshot("metric-form-error")
-		// A phone's width: the form fits without sideways scrolling.
-		b.run("narrow", chromedp.EmulateViewport(360, 740))
-		if w := value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
-			t.Errorf("at 360px the form is %dpx wide", w)
-		}
-		b.run("wide", chromedp.EmulateReset())
 		b.run("save with success criteria",
 			choose("successCriteria", "HigherThanBaseline"),
 			chromedp.Click(chromedp.ID("save")),
@@ -153,6 +148,27 @@ func TestUIBrowserMetricForms(t *testing.T) {
 			t.Errorf("after the edit: name %v unit %v version %v", m["name"], m["unit"], m["_version"])
 		}
 
+		// A metric an active guarded rollout monitors: the edit's impact is
+		// shown first, and saved only once confirmed.
+		e.createRollout(t, "new-checkout", `{"flagName":"New checkout","metricKeys":["checkout-value"]}`)
+		b.run("edit a monitored metric",
+			chromedp.Navigate(b.base+"/projects/default/metrics/checkout-value/edit"),
+			chromedp.WaitVisible(chromedp.CSS(`#metric-form[data-enhanced="true"]`)),
+			chromedp.SetValue(chromedp.ID("name"), "Checkout revenue (EUR)"),
+			chromedp.Click(chromedp.ID("save")),
+			chromedp.WaitVisible(chromedp.ID("impact")))
+		if got := b.text("#impact"); !strings.Contains(got, "new-checkout") || !strings.Contains(got, "production") {
+			t.Errorf("impact %q", got)
+		}
+		if m := e.getMetric(t, "default", "checkout-value", ""); m["_version"] != 2.0 {
+			t.Errorf("the impact dry run saved: version %v", m["_version"])
+		}
+		b.screenshot("metric-edit-impact")
+		b.run("confirm", chromedp.Click(chromedp.Search(`//button[@id="save"][contains(., "Confirm and save")]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if m := e.getMetric(t, "default", "checkout-value", ""); m["_version"] != 3.0 || m["name"] != "Checkout revenue (EUR)" {
+			t.Errorf("after confirming: version %v name %v", m["_version"], m["name"])
+		}
+
 		// Delete: blocked for a metric the funnel uses, done for a free one.
 		b.run("blocked delete",
 			chromedp.Navigate(b.base+"/projects/default/metrics/step-a"),
@@ -175,5 +191,15 @@ func TestUIBrowserMetricForms(t *testing.T) {
 		if st, _, _ := e.do(t, "GET", metricPath("default", "buy-clicks"), ""); st != 404 {
 			t.Errorf("deleted metric: %d", st)
 		}
+
+		// A phone's width: the form fits without sideways scrolling.
+		b.run("narrow form",
+			chromedp.EmulateViewport(360, 740),
+			chromedp.Navigate(b.base+"/projects/default/metrics/new?kind=pageview"),
+			chromedp.WaitVisible(chromedp.CSS(`#metric-form[data-enhanced="true"]`)))
+		if w := value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
+			t.Errorf("at 360px the form is %dpx wide", w)
+		}
+		b.screenshot("metric-form-360px")
 	})
 }
