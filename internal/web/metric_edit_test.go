@@ -353,3 +353,52 @@ func TestReaderGetsNoMetricForms(t *testing.T) {
 		}
 	})
 }
+
+// Bad input of every sort is refused beside its field with 400 on both
+// stores: never a 500, nothing stored.
+func TestMetricFormBadInput(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		csrf := csrfOf(t, br.do(http.MethodGet, "/projects/default/metrics/new", nil).body)
+		for _, c := range []struct {
+			what, field string
+			set         map[string]string
+		}{
+			{"no key", "key", map[string]string{"key": ""}},
+			{"bad key", "key", map[string]string{"key": "no spaces"}},
+			{"unknown kind", "kind", map[string]string{"kind": "bogus"}},
+			{"no event key", "eventKey", map[string]string{}},
+			{"NUL in the name", "name", map[string]string{"eventKey": "e", "name": "a\x00b"}},
+			{"invalid UTF-8", "description", map[string]string{"eventKey": "e", "description": "\xff\xfe"}},
+			{"percentile not a number", "percentile", map[string]string{"eventKey": "e", "measure": "numeric", "successCriteria": "HigherThanBaseline", "analysisType": "percentile", "percentile": "ninety"}},
+			{"percentile of a conversion", "analysisType", map[string]string{"eventKey": "e", "analysisType": "percentile", "percentile": "90"}},
+			{"bad tag", "tags", map[string]string{"eventKey": "e", "tags": "ok, not/ok"}},
+			{"bad unit", "units", map[string]string{"eventKey": "e", "units": "user, user"}},
+			{"unknown team", "maintainerTeam", map[string]string{"eventKey": "e", "maintainerKind": "team", "maintainerTeam": "nobody"}},
+			{"unknown member", "maintainer", map[string]string{"eventKey": "e", "maintainer": "nobody@example.com"}},
+			{"unknown measure", "measure", map[string]string{"eventKey": "e", "measure": "lots"}},
+			{"bad unit aggregation", "unitAggregation", map[string]string{"eventKey": "e", "unitAggregation": "max"}},
+		} {
+			form := newForm(csrf, "custom", "bad-one")
+			for k, v := range c.set {
+				form.Set(k, v)
+			}
+			r := br.do(http.MethodPost, "/projects/default/metrics/new", form)
+			if r.status != http.StatusBadRequest {
+				t.Errorf("%s: %d, want 400\n%s", c.what, r.status, r.body)
+				continue
+			}
+			if c.field != "" && fieldError(r.body, c.field) == "" {
+				t.Errorf("%s: no message beside %s\n%s", c.what, c.field, r.body)
+			}
+			if c.field == "" && !strings.Contains(r.body, `class="notice error-box" role="alert"`) {
+				t.Errorf("%s: no message\n%s", c.what, r.body)
+			}
+		}
+		if ms, total, err := f.svc.Metrics.ListMetrics(f.admin, "default", catalog.MetricQuery{Page: core.Page{Limit: 10}}); err != nil || total != 0 {
+			t.Errorf("refused forms stored metrics: %d %v %v", total, ms, err)
+		}
+	})
+}

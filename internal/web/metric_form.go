@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/action"
@@ -120,6 +122,34 @@ func readForm(r *http.Request) metricForm {
 		}
 	}
 	return f
+}
+
+// checkText refuses, beside its field, text no store can hold: invalid
+// UTF-8 and U+0000 (the API refuses them in its JSON bodies alike).
+func checkText(v url.Values, errs *formErrors) {
+	names := make([]string, 0, len(v))
+	for k := range v {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, s := range v[k] {
+			if utf8.ValidString(s) && !strings.ContainsRune(s, 0) && utf8.ValidString(k) && !strings.ContainsRune(k, 0) {
+				continue
+			}
+			field := k
+			switch k {
+			case "urlKind", "urlValue":
+				field = "urls"
+			case "key", "kind", "name", "description", "eventKey", "successCriteria", "unit", "unitAggregation", "analysisType",
+				"percentile", "units", "selector", "traceQuery", "traceValueLocation", "tags", "maintainer", "maintainerTeam", "measure":
+			default:
+				errs.Other = "the form holds text that is not valid UTF-8 or contains NUL characters"
+				return
+			}
+			errs.set(field, "must be valid UTF-8 text without NUL characters")
+		}
+	}
 }
 
 // maxURLRows bounds the URL rows a form may send.

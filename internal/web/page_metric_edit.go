@@ -143,6 +143,7 @@ func (u *UI) createMetric(w http.ResponseWriter, r *http.Request) error {
 		u.renderForm(w, r, http.StatusOK, &d)
 		return nil
 	}
+	checkText(r.PostForm, &d.Errs)
 	def := u.definition(r.Context(), &d.F, d.F.Kind, catalog.MetricDef{}, nil, &d.Errs)
 	if d.Errs.any() {
 		u.renderForm(w, r, http.StatusBadRequest, &d)
@@ -244,6 +245,7 @@ func (u *UI) updateMetric(w http.ResponseWriter, r *http.Request) error {
 	if d.F.Version != cur.Version {
 		return u.stale(w, r, &d, cur)
 	}
+	checkText(r.PostForm, &d.Errs)
 	def := u.definition(r.Context(), &d.F, cur.Kind, cur.Def, cur, &d.Errs)
 	if d.Errs.any() {
 		u.renderForm(w, r, http.StatusBadRequest, &d)
