@@ -30,7 +30,7 @@ func visible(b *uiBrowser, id string) bool {
 
 // TestUIBrowserMetricForms creates a metric of each kind in the browser,
 // is shown a validation error beside its field, edits a metric (and
-// confirms the impact on a guarded rollout), and sees the delete of a
+// confirms its impact on a running experiment and a guarded rollout), and sees the delete of a
 // metric a funnel group uses blocked, on both stores.
 func TestUIBrowserMetricForms(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, bk testdb.Backend) {
@@ -148,16 +148,17 @@ func TestUIBrowserMetricForms(t *testing.T) {
 			t.Errorf("after the edit: name %v unit %v version %v", m["name"], m["unit"], m["_version"])
 		}
 
-		// A metric an active guarded rollout monitors: the edit's impact is
-		// shown first, and saved only once confirmed.
+		// A metric a running experiment and an active guarded rollout use:
+		// the edit's impact is shown first, and saved only once confirmed.
 		e.createRollout(t, "new-checkout", `{"flagName":"New checkout","metricKeys":["checkout-value"]}`)
+		e.createExperiment(t, "checkout-test", "Checkout test", simpleIteration("checkout-flag", "checkout-value"), startIt)
 		b.run("edit a monitored metric",
 			chromedp.Navigate(b.base+"/projects/default/metrics/checkout-value/edit"),
 			chromedp.WaitVisible(chromedp.CSS(`#metric-form[data-enhanced="true"]`)),
 			chromedp.SetValue(chromedp.ID("name"), "Checkout revenue (EUR)"),
 			chromedp.Click(chromedp.ID("save")),
 			chromedp.WaitVisible(chromedp.ID("impact")))
-		if got := b.text("#impact"); !strings.Contains(got, "new-checkout") || !strings.Contains(got, "production") {
+		if got := b.text("#impact"); !strings.Contains(got, "new-checkout") || !strings.Contains(got, "production") || !strings.Contains(got, "Experiment Checkout test (checkout-test)") {
 			t.Errorf("impact %q", got)
 		}
 		if m := e.getMetric(t, "default", "checkout-value", ""); m["_version"] != 2.0 {
