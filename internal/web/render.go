@@ -60,12 +60,13 @@ type navItem struct {
 	Current     bool
 }
 
-// navEntry is an entry the navigation may have.
-type navEntry struct{ name, label string }
+// navEntry is an entry the navigation may have: its name (a route's nav),
+// label, and the path under the project it links to.
+type navEntry struct{ name, label, path string }
 
 // navEntries are the navigation's entries in order.
 func navEntries() []navEntry {
-	return []navEntry{{"metrics", "Metrics"}, {"groups", "Groups"}, {"events", "Events"}}
+	return []navEntry{{"metrics", "Metrics", "metrics"}, {"groups", "Groups", "metric-groups"}, {"events", "Events", "events"}}
 }
 
 // can reports whether the principal in ctx may take action a on spec.
@@ -158,8 +159,8 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 	}
 	if p.Project != "" {
 		for _, n := range navEntries() {
-			if patterns["GET /projects/{projectKey}/"+n.name] {
-				p.NavItems = append(p.NavItems, navItem{Label: n.label, Href: "/projects/" + url.PathEscape(p.Project) + "/" + n.name, Current: n.name == p.Nav})
+			if patterns["GET /projects/{projectKey}/"+n.path] {
+				p.NavItems = append(p.NavItems, navItem{Label: n.label, Href: "/projects/" + url.PathEscape(p.Project) + "/" + n.path, Current: n.name == p.Nav})
 			}
 		}
 	}

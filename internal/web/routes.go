@@ -36,6 +36,16 @@ func routeTable() []route {
 		{pattern: "GET /projects/{projectKey}/metrics", nav: "metrics", handle: (*UI).metricList},
 		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}", nav: "metrics", handle: (*UI).metricPage},
 		{pattern: "POST /projects/{projectKey}/metrics/{metricKey}/delete", nav: "metrics", handle: (*UI).deleteMetric},
+		{pattern: "GET /projects/{projectKey}/metric-groups", nav: "groups", handle: (*UI).groupList},
+		{pattern: "GET /projects/{projectKey}/metric-groups/_new", nav: "groups", handle: (*UI).groupNewForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/_new", nav: "groups", handle: (*UI).groupFormPost},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}", nav: "groups", handle: (*UI).groupPage},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}/edit", nav: "groups", handle: (*UI).groupEditForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/{groupKey}/edit", nav: "groups", handle: (*UI).groupFormPost},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}/delete", nav: "groups", handle: (*UI).groupDeleteForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/{groupKey}/delete", nav: "groups", handle: (*UI).groupDelete},
+		{pattern: "GET /projects/{projectKey}/events", nav: "events", handle: (*UI).eventsHome},
+		{pattern: "GET /projects/{projectKey}/environments/{envKey}/events", nav: "events", handle: (*UI).eventsPage},
 		// The _site link of a metric's API representation.
 		{pattern: "GET /experiments/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).metricSite},
 	}
