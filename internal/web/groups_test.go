@@ -114,6 +114,9 @@ func TestGroupEditorWithoutScript(t *testing.T) {
 		if !strings.Contains(r.body, "Moved Step purchase to position 2 of 3.") {
 			t.Errorf("move not announced:\n%s", r.body)
 		}
+		if !strings.Contains(r.body, `value="down:1" class="secondary" data-move="down" autofocus>`) {
+			t.Errorf("focus does not follow the moved step:\n%s", r.body)
+		}
 		form.steps = [][2]string{{"visit", "Step visit"}, {"purchase", "Step purchase"}, {"signup", "Step signup"}}
 		r = post("up:2", http.StatusOK)
 		if got := strings.Join(stepsOf(r.body), ","); got != "visit,signup,purchase" {

@@ -46,8 +46,10 @@ type groupForm struct {
 	// description, tags, steps); Error one about no field.
 	Errors map[string]string
 	Error  string
-	// Announce says what the last button did, in the live region.
-	Announce string
+	// Announce says what the last button did, in the live region; Focus
+	// is the op value of the button to focus on the new page (the moved
+	// step's same button), "pq" for the picker's search.
+	Announce, Focus string
 	// The picker: its search, one page of metrics, and its paging.
 	PickQ              string
 	Picks              []catalog.Metric
@@ -209,10 +211,19 @@ func (u *UI) groupFormPost(w http.ResponseWriter, r *http.Request) error {
 			return core.Errorf(core.KindInvalid, "there is no step %q", arg)
 		}
 		d.Announce = moveStep(d, op, i)
+		d.Focus = "pq"
+		if op == "up" && i > 0 {
+			d.Focus = fmt.Sprintf("up:%d", i-1)
+		} else if op == "down" && i < len(d.Steps)-1 {
+			d.Focus = fmt.Sprintf("down:%d", i+1)
+		} else if op != "remove" {
+			d.Focus = op + ":" + arg
+		}
 	case "add":
 		if err := u.addStep(r, d, arg); err != nil {
 			return err
 		}
+		d.Focus = "pq"
 	case "pick":
 		n, err := parseOffset(arg)
 		if err != nil {
