@@ -38,6 +38,10 @@ func TestUIBrowserGroupsAndEvents(t *testing.T) {
 				t.Fatalf("post %s events: %d %s", key, st, body)
 			}
 		}
+		valued := strings.ReplaceAll(customEvents("basket", 3), `"context"`, `"metricValue":12.5,"context"`)
+		if st, body := e.postEvents(t, "/bulk", valued, "Authorization: "+prod.ApiKey); st != 202 {
+			t.Fatalf("post basket events: %d %s", st, body)
+		}
 		if n := e.rollupCount(t, "production", "custom", "stray-click"); n != 4 {
 			t.Fatalf("stray-click events counted = %v, want 4", n)
 		}
@@ -89,6 +93,11 @@ func TestUIBrowserGroupsAndEvents(t *testing.T) {
 		}
 		b.run("keyboard announced", chromedp.WaitVisible(chromedp.Search(`//p[@id="steps-status"][contains(., "Moved Step visit to position 1 of 3.")]`), chromedp.NodeReady))
 		b.screenshot("group-editor")
+		b.run("narrow editor", chromedp.EmulateViewport(360, 740))
+		if w := value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
+			t.Errorf("at 360px the group editor is %dpx wide", w)
+		}
+		b.run("wide editor", chromedp.EmulateReset())
 
 		b.run("save",
 			chromedp.Click(chromedp.ID("save-group")),
@@ -127,8 +136,11 @@ func TestUIBrowserGroupsAndEvents(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("env-switch"), "production"),
 			chromedp.Submit(chromedp.ID("env-switch")),
 			chromedp.WaitVisible(chromedp.ID("event-keys")))
-		if got := b.text("#keys-count"); !strings.HasPrefix(got, "4 event keys seen") {
+		if got := b.text("#keys-count"); !strings.HasPrefix(got, "5 event keys seen") {
 			t.Errorf("keys count %q", got)
+		}
+		if got := b.text(`#event-keys tr[data-key="basket"]`); !strings.Contains(got, "3 (100%)") {
+			t.Errorf("basket row %q, want its 3 events with a value", got)
 		}
 		row := b.text(`#event-keys`)
 		for _, want := range []string{"visit", "stray-click", "order-value"} {
