@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/experiment"
 	"github.com/metricsd/metricsd/internal/testdb"
 	"github.com/metricsd/metricsd/internal/web"
 )
@@ -320,6 +322,43 @@ func TestEventsPage(t *testing.T) {
 			if r := br.do(http.MethodGet, p, nil); r.status != want {
 				t.Errorf("GET %s: %d, want %d", p, r.status, want)
 			}
+		}
+	})
+}
+
+// TestGroupDeleteBlocked: the delete page lists what uses the group and
+// offers no button; a post anyway gets the catalog's 409 and keeps it.
+func TestGroupDeleteBlocked(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("a", "A")
+		f.metric("b", "B")
+		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "used", GroupDef: catalog.GroupDef{Name: "Used", Kind: "funnel",
+			Metrics: []catalog.GroupMetricIn{{Key: "a", NameInGroup: "A"}, {Key: "b", NameInGroup: "B"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		var post experiment.ExperimentPost
+		if err := json.Unmarshal([]byte(`{"key":"exp","name":"Exp","iteration":{"hypothesis":"h","flags":{"flag-x":{"ruleId":"fallthrough","flagConfigVersion":1}},
+			"metrics":[{"key":"used","isGroup":true}],"primaryFunnelKey":"used",
+			"treatments":[{"name":"A","baseline":true,"allocationPercent":"100","parameters":[{"flagKey":"flag-x","variationId":"v"}]}]}}`), &post); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Experiments.CreateExperiment(f.admin, "default", "production", post); err != nil {
+			t.Fatalf("CreateExperiment: %v", err)
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		page := br.do(http.MethodGet, "/projects/default/metric-groups/used/delete", nil)
+		if page.status != http.StatusOK || !strings.Contains(page.body, "This group cannot be deleted yet.") || !strings.Contains(page.body, "Experiment <code>exp</code>") ||
+			strings.Contains(page.body, "Delete metric group</button>") {
+			t.Fatalf("blocked delete page: %d\n%s", page.status, page.body)
+		}
+		r := br.do(http.MethodPost, "/projects/default/metric-groups/used/delete", url.Values{"csrf": {csrfOf(t, page.body)}})
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "experiment exp") {
+			t.Errorf("blocked delete post: %d\n%s", r.status, r.body)
+		}
+		if got := strings.Join(f.groupKeys("used"), ","); got != "a,b" {
+			t.Errorf("group after a blocked delete: %s", got)
 		}
 	})
 }
