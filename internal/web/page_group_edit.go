@@ -229,9 +229,9 @@ func (u *UI) groupFormPost(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		d.PickOff = n
+		d.PickOff, d.Focus = n, "pq"
 	case "search", "":
-		d.PickOff = 0
+		d.PickOff, d.Focus = 0, "pq"
 	default:
 		return core.Errorf(core.KindInvalid, "unknown button %q", op)
 	}

@@ -74,6 +74,12 @@ function enhance() {
   list.addEventListener('keydown', (e) => {
     const handle = e.target.closest('.handle');
     if (!handle) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      const row = handle.closest('li.step');
+      announce(`${label(row)} is step ${rows().indexOf(row) + 1} of ${rows().length}. Press the up or down arrow key to move it.`);
+      return;
+    }
     const delta = { ArrowUp: -1, ArrowDown: 1 }[e.key];
     if (!delta) return;
     e.preventDefault();
