@@ -230,8 +230,11 @@ func (u *UI) groupFormPost(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		d.PickOff, d.Focus = n, "pq"
-	case "search", "":
+	case "search":
 		d.PickOff, d.Focus = 0, "pq"
+	case "refresh", "":
+		// Enter in a field: the form again, as it was, picker search applied.
+		d.PickOff = 0
 	default:
 		return core.Errorf(core.KindInvalid, "unknown button %q", op)
 	}
