@@ -330,7 +330,7 @@ func (u *UI) saveGroup(w http.ResponseWriter, r *http.Request, d *groupForm) err
 			}
 			return u.renderGroupForm(w, r, http.StatusConflict, d)
 		case core.KindInvalid:
-			placeGroupError(d, err.Error())
+			placeGroupError(d, err)
 			return u.renderGroupForm(w, r, http.StatusBadRequest, d)
 		}
 		return err
@@ -359,26 +359,38 @@ func groupPatch(version int, def catalog.GroupDef) ([]byte, error) {
 	return json.Marshal(ops)
 }
 
-// stepMessage matches the catalog's messages about one metric of a group.
-var stepMessage = regexp.MustCompile(`^metrics\[(\d+)\]`)
+// stepField matches a field about one metric of a group: metrics[2],
+// metrics[2].nameInGroup.
+var stepField = regexp.MustCompile(`^metrics\[(\d+)\]`)
 
-// placeGroupError puts a validation message next to the field it names:
-// the catalog's messages start with the field (name, kind, metrics[i] …).
-func placeGroupError(d *groupForm, msg string) {
-	if m := stepMessage.FindStringSubmatch(msg); m != nil {
+// placeGroupError puts a validation message next to the field it is about:
+// the field the catalog names (core.Error.Field), else the one its message
+// starts with (tags …).
+func placeGroupError(d *groupForm, err error) {
+	msg, field := err.Error(), core.FieldOf(err)
+	if field == "" {
+		for _, f := range []string{"name", "kind", "description", "tags", "key", "metrics"} {
+			if strings.HasPrefix(msg, f) {
+				field = f
+				break
+			}
+		}
+	}
+	if m := stepField.FindStringSubmatch(field); m != nil {
 		if i, err := strconv.Atoi(m[1]); err == nil && i < len(d.Steps) {
 			d.Steps[i].Error = msg
 			d.Errors["steps"] = "Step " + strconv.Itoa(i+1) + ": see the message there."
 			return
 		}
 	}
-	for _, f := range []struct{ prefix, field string }{
-		{"metrics", "steps"}, {"name", "name"}, {"kind", "kind"}, {"description", "description"}, {"tags", "tags"}, {"key", "key"},
-	} {
-		if strings.HasPrefix(msg, f.prefix) {
-			d.Errors[f.field] = msg
-			return
-		}
+	switch {
+	case field == "metrics" || strings.HasPrefix(field, "metrics["):
+		d.Errors["steps"] = msg
+	case field == "name", field == "kind", field == "description", field == "key":
+		d.Errors[field] = msg
+	case strings.HasPrefix(field, "tags"):
+		d.Errors["tags"] = msg
+	default:
+		d.Error = msg
 	}
-	d.Error = msg
 }
