@@ -36,8 +36,8 @@ type Page struct {
 	// Projects those the principal may see, for the switcher.
 	Project  string
 	Projects []catalog.Project
-	// Nav is the navigation entry of the page: "metrics", "groups" or
-	// "events"; NavItems the entries of the current project whose pages
+	// Nav is the navigation entry of the page: "metrics", "metric-groups"
+	// or "events"; NavItems the entries of the current project whose pages
 	// exist (a route "GET /projects/{projectKey}/NAME" in the table).
 	Nav      string
 	NavItems []navItem
@@ -60,13 +60,12 @@ type navItem struct {
 	Current     bool
 }
 
-// navEntry is an entry the navigation may have: its name (a route's nav),
-// label, and the path under the project it links to.
-type navEntry struct{ name, label, path string }
+// navEntry is an entry the navigation may have.
+type navEntry struct{ name, label string }
 
 // navEntries are the navigation's entries in order.
 func navEntries() []navEntry {
-	return []navEntry{{"metrics", "Metrics", "metrics"}, {"groups", "Groups", "metric-groups"}, {"events", "Events", "events"}}
+	return []navEntry{{"metrics", "Metrics"}, {"metric-groups", "Groups"}, {"events", "Events"}}
 }
 
 // can reports whether the principal in ctx may take action a on spec.
@@ -159,8 +158,8 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 	}
 	if p.Project != "" {
 		for _, n := range navEntries() {
-			if patterns["GET /projects/{projectKey}/"+n.path] {
-				p.NavItems = append(p.NavItems, navItem{Label: n.label, Href: "/projects/" + url.PathEscape(p.Project) + "/" + n.path, Current: n.name == p.Nav})
+			if patterns["GET /projects/{projectKey}/"+n.name] {
+				p.NavItems = append(p.NavItems, navItem{Label: n.label, Href: "/projects/" + url.PathEscape(p.Project) + "/" + n.name, Current: n.name == p.Nav})
 			}
 		}
 	}

@@ -38,8 +38,8 @@ type Options struct {
 	// filter parameters into a query, in the API's language (app passes
 	// api.ParseMetricQuery).
 	ParseMetricQuery func(limit, offset, sort, filter string) (catalog.MetricQuery, error)
-	// Explorer answers the event explorer's page; nil shows the page
-	// without events (ingestion not enabled).
+	// Explorer reads the hourly event rollups (events.NewExplorer over
+	// the store); nil when event ingestion is off, and pages say so.
 	Explorer *events.Explorer
 	// Clock is the time sessions expire by; nil is the system clock.
 	Clock core.Clock

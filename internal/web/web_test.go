@@ -68,7 +68,7 @@ func newFixture(t *testing.T, b testdb.Backend, opts web.Options) *fixture {
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	opts.Sessions, opts.ParseMetricQuery, opts.Clock = db, api.ParseMetricQuery, c.now
 	if opts.Explorer == nil {
-		opts.Explorer = events.NewExplorer(db, nil)
+		opts.Explorer = events.NewExplorer(db, c.now)
 	}
 	ui := web.New(svc, opts)
 	srv := httptest.NewServer(ui.Handler())
