@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -359,6 +360,45 @@ func TestGroupDeleteBlocked(t *testing.T) {
 		}
 		if got := strings.Join(f.groupKeys("used"), ","); got != "a,b" {
 			t.Errorf("group after a blocked delete: %s", got)
+		}
+	})
+}
+
+// TestGroupPicker: the editor's picker reads one page of metrics at a time,
+// searches, and pages with its buttons, keeping the steps.
+func TestGroupPicker(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		for i := range 11 {
+			f.metric(fmt.Sprintf("m%02d", i), fmt.Sprintf("Metric %02d", i))
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		page := br.do(http.MethodGet, "/projects/default/metric-groups/_new", nil)
+		if n := strings.Count(page.body, `value="add:`); n != 8 || !strings.Contains(page.body, `value="pick:8"`) || strings.Contains(page.body, "Previous metrics") {
+			t.Fatalf("first picker page: %d add buttons\n%s", n, page.body)
+		}
+		form := editorForm{name: "G", kind: "standard", steps: [][2]string{{"m00", "Metric 00"}}}
+		r := br.do(http.MethodPost, "/projects/default/metric-groups/_new", form.values(csrfOf(t, page.body), "pick:8"))
+		if r.status != http.StatusOK || strings.Count(r.body, `value="add:`) != 3 || !strings.Contains(r.body, `value="add:m10"`) || !strings.Contains(r.body, `value="pick:0"`) {
+			t.Errorf("second picker page: %d\n%s", r.status, r.body)
+		}
+		if got := strings.Join(stepsOf(r.body), ","); got != "m00" {
+			t.Errorf("steps after paging the picker: %s", got)
+		}
+		form.pq = "Metric 07"
+		r = br.do(http.MethodPost, "/projects/default/metric-groups/_new", form.values(csrfOf(t, page.body), "search"))
+		if strings.Count(r.body, `value="add:`) != 1 || !strings.Contains(r.body, `value="add:m07"`) {
+			t.Errorf("picker search:\n%s", r.body)
+		}
+		// The step already added shows as added, not as a button.
+		form.pq = "Metric 00"
+		r = br.do(http.MethodPost, "/projects/default/metric-groups/_new", form.values(csrfOf(t, page.body), "search"))
+		if strings.Contains(r.body, `value="add:m00"`) || !strings.Contains(r.body, `<span class="muted">added</span>`) {
+			t.Errorf("added metric in the picker:\n%s", r.body)
+		}
+		if r := br.do(http.MethodPost, "/projects/default/metric-groups/_new", form.values(csrfOf(t, page.body), "add:nope")); !strings.Contains(r.body, "There is no metric &#34;nope&#34; in this project.") {
+			t.Errorf("adding an unknown metric:\n%s", r.body)
 		}
 	})
 }
