@@ -97,6 +97,7 @@ func TestUIBrowserGroupsAndEvents(t *testing.T) {
 		if w := value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
 			t.Errorf("at 360px the group editor is %dpx wide", w)
 		}
+		b.screenshot("group-editor-360px")
 		b.run("wide editor", chromedp.EmulateReset())
 
 		b.run("save",
