@@ -196,6 +196,12 @@ func TestGroupEditorWithoutScript(t *testing.T) {
 		if list = br.do(http.MethodGet, "/projects/default/metric-groups?kind=standard", nil); !strings.Contains(list.body, "No metric groups match") {
 			t.Errorf("standard groups:\n%s", list.body)
 		}
+		if list = br.do(http.MethodGet, "/projects/default/metric-groups?used=false", nil); !strings.Contains(list.body, "of 1 metric groups") {
+			t.Errorf("unused groups:\n%s", list.body)
+		}
+		if list = br.do(http.MethodGet, "/projects/default/metric-groups?used=true", nil); !strings.Contains(list.body, "No metric groups match") {
+			t.Errorf("used groups:\n%s", list.body)
+		}
 		if r := br.do(http.MethodGet, "/projects/default/metric-groups?kind=odd", nil); r.status != http.StatusBadRequest {
 			t.Errorf("bad kind: %d", r.status)
 		}
@@ -349,6 +355,9 @@ func TestGroupDeleteBlocked(t *testing.T) {
 		}
 		br := f.browser()
 		br.mustSignIn(adminToken)
+		if list := br.do(http.MethodGet, "/projects/default/metric-groups?used=true", nil); !strings.Contains(list.body, "of 1 metric groups") || !strings.Contains(list.body, ">Used</a>") || !strings.Contains(list.body, "<td>1</td>") {
+			t.Errorf("used groups:\n%s", list.body)
+		}
 		page := br.do(http.MethodGet, "/projects/default/metric-groups/used/delete", nil)
 		if page.status != http.StatusOK || !strings.Contains(page.body, "This group cannot be deleted yet.") || !strings.Contains(page.body, "Experiment <code>exp</code>") ||
 			strings.Contains(page.body, "Delete metric group</button>") {

@@ -35,15 +35,21 @@ type groupListData struct {
 	Pager   pager
 	// Q searches keys and names, Kind narrows to one kind; both stay in
 	// the URL with Sort.
-	Q, Kind, Sort string
-	Kinds, Sorts  []sortOption
-	CanCreate     bool
+	Q, Kind, Sort, Used string
+	Kinds, Sorts, Uses  []sortOption
+	CanCreate           bool
 }
 
 func (d groupListData) PageTitle() string { return "Metric groups · " + d.Project }
 
 func groupKinds() []sortOption {
 	return []sortOption{{"", "Any kind"}, {catalog.GroupFunnel, "Funnel"}, {catalog.GroupStandard, "Standard"}, {catalog.GroupGuardrail, "Guardrail"}}
+}
+
+// groupUses are the choices of the "used" filter (the API's
+// hasConnections).
+func groupUses() []sortOption {
+	return []sortOption{{"", "Used or not"}, {"true", "Used by experiments or rollouts"}, {"false", "Not used"}}
 }
 
 func groupSorts() []sortOption {
@@ -72,13 +78,16 @@ func (u *UI) groupList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := r.URL.Query()
-	d := groupListData{Project: project, Q: strings.TrimSpace(in.Get("q")), Kind: in.Get("kind"), Sort: in.Get("sort"),
-		Kinds: groupKinds(), Sorts: groupSorts(), CanCreate: can(r.Context(), action.CreateMetricGroup, newGroupSpec(project))}
+	d := groupListData{Project: project, Q: strings.TrimSpace(in.Get("q")), Kind: in.Get("kind"), Sort: in.Get("sort"), Used: in.Get("used"),
+		Kinds: groupKinds(), Sorts: groupSorts(), Uses: groupUses(), CanCreate: can(r.Context(), action.CreateMetricGroup, newGroupSpec(project))}
 	if !validOption(d.Kind, d.Kinds) {
 		return core.Errorf(core.KindInvalid, "kind must be one of funnel, standard, guardrail")
 	}
 	if !validOption(d.Sort, d.Sorts) {
 		return core.Errorf(core.KindInvalid, "sort must be one of name, -name, createdAt, -createdAt, -connectionCount")
+	}
+	if !validOption(d.Used, d.Uses) {
+		return core.Errorf(core.KindInvalid, "used must be true or false")
 	}
 	offset, err := parseOffset(in.Get("offset"))
 	if err != nil {
@@ -87,6 +96,10 @@ func (u *UI) groupList(w http.ResponseWriter, r *http.Request) error {
 	q := catalog.GroupQuery{Page: core.Page{Limit: groupListLimit, Offset: offset}, Kind: d.Kind}
 	if d.Q != "" {
 		q.Queries = [][]string{{d.Q}}
+	}
+	if d.Used != "" {
+		used := d.Used == "true"
+		q.HasConnections = &used
 	}
 	sort := d.Sort
 	if sort == "" {
@@ -98,7 +111,7 @@ func (u *UI) groupList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	keep := url.Values{}
-	for _, k := range []string{"q", "kind", "sort"} {
+	for _, k := range []string{"q", "kind", "used", "sort"} {
 		if v := in.Get(k); v != "" {
 			keep.Set(k, v)
 		}
