@@ -1,0 +1,184 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/account"
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/experiment"
+	"github.com/metricsd/metricsd/internal/testdb"
+	"github.com/metricsd/metricsd/internal/view"
+	"github.com/metricsd/metricsd/internal/web"
+)
+
+// usedMetric makes metric "checkout" with two versions, used by an
+// experiment, a group and a view, with events in production: three
+// hours inside the chart's window and one before it.
+func (f *fixture) usedMetric() {
+	f.t.Helper()
+	ctx := f.admin
+	f.metric("checkout", "Checkout rate")
+	f.metric("signup", "Signup rate")
+	if _, err := f.svc.Metrics.PatchMetric(ctx, "default", "checkout", []byte(`{"comment":"rename and tag","patch":[
+		{"op":"replace","path":"/name","value":"Checkout conversion"},{"op":"replace","path":"/tags","value":["funnel","web"]}]}`)); err != nil {
+		f.t.Fatalf("PatchMetric: %v", err)
+	}
+	var exp experiment.ExperimentPost
+	if err := json.Unmarshal([]byte(`{"key":"exp-checkout","name":"Checkout test","iteration":{"hypothesis":"h",
+		"flags":{"f":{"ruleId":"fallthrough","flagConfigVersion":1}},"metrics":[{"key":"checkout"}],"primarySingleMetricKey":"checkout",
+		"treatments":[{"name":"A","baseline":true,"allocationPercent":"100","parameters":[{"flagKey":"f","variationId":"v"}]}]}}`), &exp); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.svc.Experiments.CreateExperiment(ctx, "default", "production", exp); err != nil {
+		f.t.Fatalf("CreateExperiment: %v", err)
+	}
+	if _, err := f.svc.Groups.CreateMetricGroup(ctx, "default", catalog.MetricGroupPost{Key: "checkout-funnel", GroupDef: catalog.GroupDef{
+		Name: "Checkout funnel", Kind: "funnel", Metrics: []catalog.GroupMetricIn{{Key: "signup", NameInGroup: "Sign up"}, {Key: "checkout", NameInGroup: "Pay"}}}}); err != nil {
+		f.t.Fatalf("CreateMetricGroup: %v", err)
+	}
+	if _, err := f.svc.Views.Create(ctx, "default", view.Post{Key: "growth", Name: "Growth team"}); err != nil {
+		f.t.Fatalf("Views.Create: %v", err)
+	}
+	if _, err := f.svc.Views.Link(ctx, "default", "growth", view.Metrics, view.LinkRequest{Keys: &[]string{"checkout"}}); err != nil {
+		f.t.Fatalf("Views.Link: %v", err)
+	}
+	p, env, err := f.svc.Projects.GetEnvironment(ctx, "default", "production")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	hour := f.clock.now().UTC().Truncate(time.Hour)
+	at := func(h int) int64 { return hour.Add(time.Duration(-h) * time.Hour).UnixMilli() }
+	rollups := map[events.RollupKey]*events.Rollup{}
+	for h, n := range map[int]int64{0: 5, 3: 1200, 50: 7, 24*30 + 5: 999} {
+		rollups[events.RollupKey{EnvID: env.ID, Kind: "custom", Key: "e-checkout", Hour: at(h)}] = &events.Rollup{Count: n}
+	}
+	if err := f.db.TransactEvents(ctx, func(tx events.FlushTx) error {
+		if err := tx.PutRollups(ctx, rollups); err != nil {
+			return err
+		}
+		return tx.TouchSources(ctx, []events.Seen{{EnvID: env.ID, ProjectID: p.ID, Kind: "custom", Key: "e-checkout", First: at(24*30 + 5), Last: at(0)}})
+	}); err != nil {
+		f.t.Fatalf("TransactEvents: %v", err)
+	}
+}
+
+func mustContain(t *testing.T, what, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s lacks %q", what, w)
+		}
+	}
+}
+
+// TestMetricPage shows a reader everything about a metric: definition,
+// usage, event activity, history with a diff, audit entries; no edit
+// controls.
+func TestMetricPage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.usedMetric()
+		_, secret := f.token("reader")
+		br := f.browser()
+		br.mustSignIn(secret)
+
+		page := br.do(http.MethodGet, "/projects/default/metrics/checkout", nil)
+		if page.status != http.StatusOK {
+			t.Fatalf("metric page: %d\n%s", page.status, page.body)
+		}
+		if d := os.Getenv("METRICSD_DUMP"); d != "" {
+			_ = os.WriteFile(d, []byte(page.body), 0o644)
+		}
+		mustContain(t, "definition", page.body,
+			"<h1>Checkout conversion</h1>", "<code>e-checkout</code>", "<li>funnel</li><li>web</li>", "about checkout", "Conversions", "average", "mean")
+		mustContain(t, "usage", page.body,
+			"Checkout test <code>exp-checkout</code>", `class="status status-not_started">Not started</span>`,
+			"Checkout funnel", `href="/projects/default/metrics?filter=view&#43;equals&#43;%22growth%22">Growth team</a>`)
+		// The events of the last 30 days: 5 + 1200 + 7, not the 999 of
+		// the hour before the window.
+		mustContain(t, "activity", page.body,
+			"1,212 custom events &#34;e-checkout&#34; in Production in the last 30 days; the busiest hour",
+			"had 1,200.", `<text class="label" x="40" y="12" text-anchor="end">1,200</text>`, ">Hourly events in Production, last 30 days</title>")
+		if n := strings.Count(page.body, `<rect class="bar"`); n != 3 {
+			t.Errorf("%d bars, want 3", n)
+		}
+		// The default diff is the latest change, version 1 to 2.
+		mustContain(t, "history", page.body, "Changes from version 1 to version 2",
+			`<th scope="row">Name</th>`, "<del>Checkout rate</del>", "<ins>Checkout conversion</ins>", "Added: funnel, web.",
+			"rename and tag", "Changes in version 2</a>", "First version")
+		if strings.Contains(page.body, `<th scope="row">Description</th>`) {
+			t.Error("the diff shows an unchanged field")
+		}
+		mustContain(t, "audit", page.body, "updated the metric Checkout conversion", "created the metric Checkout rate")
+		if strings.Contains(page.body, "Delete metric") {
+			t.Error("reader sees a delete control")
+		}
+
+		// Any two versions by ID, in the URL; the reverse diff too.
+		vs, _, err := f.svc.Metrics.ListMetricVersions(f.admin, "default", "checkout", core.Page{Limit: 10})
+		if err != nil || len(vs) != 2 {
+			t.Fatalf("versions: %v %v", vs, err)
+		}
+		r := br.do(http.MethodGet, "/projects/default/metrics/checkout?"+url.Values{"from": {vs[0].VersionID}, "to": {vs[1].VersionID}}.Encode(), nil)
+		mustContain(t, "reverse diff", r.body, "Changes from version 2 to version 1", "<del>Checkout conversion</del>", "<ins>Checkout rate</ins>", "Removed: funnel, web.")
+		if r.status != http.StatusOK {
+			t.Errorf("reverse diff: %d", r.status)
+		}
+		// An unknown version: 404 with the message in the history
+		// section; the rest of the page still shows.
+		r = br.do(http.MethodGet, "/projects/default/metrics/checkout?from=nope", nil)
+		if r.status != http.StatusNotFound {
+			t.Errorf("unknown version: %d", r.status)
+		}
+		mustContain(t, "unknown version", r.body, `id="history-error">unknown version &#34;nope&#34; of metric &#34;checkout&#34;</p>`, "<h1>Checkout conversion</h1>", "Checkout funnel")
+		for _, q := range []string{"vOffset=-1", "vOffset=x", "auditBefore=zz", "to=" + vs[0].VersionID} {
+			if r := br.do(http.MethodGet, "/projects/default/metrics/checkout?"+q, nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, `role="alert"`) {
+				t.Errorf("%s: %d, want 400 with the message", q, r.status)
+			}
+		}
+	})
+}
+
+// TestMetricPageAccess: unknown projects and metrics are 404 pages, a
+// token without access gets the 403 page, and a reader without the audit
+// log is told so instead of the entries.
+func TestMetricPageAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("checkout", "Checkout rate")
+		admin := f.browser()
+		admin.mustSignIn(adminToken)
+		for _, p := range []string{"/projects/nope/metrics/checkout", "/projects/default/metrics/nope"} {
+			if r := admin.do(http.MethodGet, p, nil); r.status != http.StatusNotFound || !strings.Contains(r.body, "unknown") {
+				t.Errorf("%s: %d\n%s", p, r.status, r.body)
+			}
+		}
+		if r := admin.do(http.MethodGet, "/projects/default/metrics/checkout", nil); r.status != http.StatusOK || !strings.Contains(r.body, "Delete metric") {
+			t.Errorf("admin: %d, delete control %v", r.status, strings.Contains(r.body, "Delete metric"))
+		}
+
+		// A token whose policy grants nothing on projects (a no_access
+		// member can hold no token at all).
+		_, secret, err := f.svc.Tokens.CreateToken(f.admin, account.TokenPost{Name: "no access",
+			InlineRole: []account.Statement{{Effect: "allow", Actions: []string{"viewMember"}, Resources: []string{"member/*"}}}})
+		if err != nil {
+			t.Fatalf("CreateToken: %v", err)
+		}
+		none := f.browser()
+		if r := none.signIn(secret); r.status != http.StatusSeeOther {
+			t.Fatalf("no_access sign-in: %d", r.status)
+		}
+		r := none.do(http.MethodGet, "/projects/default/metrics/checkout", nil)
+		if r.status != http.StatusForbidden || strings.Contains(r.body, "Checkout rate") {
+			t.Errorf("no_access: %d\n%s", r.status, r.body)
+		}
+	})
+}
