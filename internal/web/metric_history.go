@@ -39,6 +39,23 @@ type historyRow struct {
 	Chosen bool
 }
 
+// diffLine is one line of a value; Changed marks what the other side
+// lacks (every line of a changed scalar, only the items gained or lost of
+// a list of words).
+type diffLine struct {
+	Text    string
+	Changed bool
+}
+
+// lines marks every line of vs changed but those of keep.
+func lines(vs []string, keep []string) []diffLine {
+	out := make([]diffLine, len(vs))
+	for i, v := range vs {
+		out[i] = diffLine{Text: v, Changed: !slices.Contains(keep, v)}
+	}
+	return out
+}
+
 // versionDiff is the readable form of catalog.VersionDiff.
 type versionDiff struct {
 	From, To *catalog.Metric
@@ -50,7 +67,7 @@ type diffRow struct {
 	Field string
 	// Before and After are the field's values, each as lines; Absent*
 	// marks a field only one side has.
-	Before, After             []string
+	Before, After             []diffLine
 	AbsentBefore, AbsentAfter bool
 	// Added and Removed are the items a list of words gained and lost.
 	Added, Removed []string
@@ -235,15 +252,18 @@ func readableDiff(vd *catalog.VersionDiff) (*versionDiff, error) {
 		b, okB := lookup(from, tokens)
 		a, okA := lookup(to, tokens)
 		row.AbsentBefore, row.AbsentAfter = !okB, !okA
+		var before, after []string
 		if okB {
-			row.Before = valueLines(b)
+			before = valueLines(b)
 		}
 		if okA {
-			row.After = valueLines(a)
+			after = valueLines(a)
 		}
+		row.Before, row.After = lines(before, nil), lines(after, nil)
 		if bs, ok := words(b); ok && okB && okA {
 			if as, ok := words(a); ok {
 				row.Added, row.Removed = setDiff(as, bs), setDiff(bs, as)
+				row.Before, row.After = lines(before, as), lines(after, bs)
 			}
 		}
 		out.Rows = append(out.Rows, row)

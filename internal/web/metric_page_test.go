@@ -2,9 +2,12 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +183,69 @@ func TestMetricPageAccess(t *testing.T) {
 		if r.status != http.StatusForbidden || strings.Contains(r.body, "Checkout rate") {
 			t.Errorf("no_access: %d\n%s", r.status, r.body)
 		}
+
+		// A token that may see the project but not the audit log sees
+		// the page without the entries.
+		_, secret, err = f.svc.Tokens.CreateToken(f.admin, account.TokenPost{Name: "project only",
+			InlineRole: []account.Statement{{Effect: "allow", Actions: []string{"viewProject"}, Resources: []string{"proj/*"}}}})
+		if err != nil {
+			t.Fatalf("CreateToken: %v", err)
+		}
+		viewer := f.browser()
+		viewer.mustSignIn(secret)
+		r = viewer.do(http.MethodGet, "/projects/default/metrics/checkout", nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Your role may not read the audit log.") || strings.Contains(r.body, "created the metric") || strings.Contains(r.body, "Delete metric") {
+			t.Errorf("project-only token: %d\n%s", r.status, r.body)
+		}
+	})
+}
+
+var (
+	olderAudit    = regexp.MustCompile(`href="([^"]*auditBefore=[0-9a-f]{24}[^"]*)" rel="next">Older entries`)
+	olderVersions = regexp.MustCompile(`href="([^"]*vOffset=10[^"]*)" rel="next">Older versions`)
+)
+
+// TestMetricPagePages pages through a metric's versions and its audit
+// entries, which leave out the entries of other metrics.
+func TestMetricPagePages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("checkout", "Checkout rate")
+		f.metric("other", "Other metric")
+		for i := 2; i <= 12; i++ {
+			body := fmt.Sprintf(`[{"op":"replace","path":"/name","value":"Checkout v%d"}]`, i)
+			if _, err := f.svc.Metrics.PatchMetric(f.admin, "default", "checkout", []byte(body)); err != nil {
+				t.Fatalf("PatchMetric: %v", err)
+			}
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		page := br.do(http.MethodGet, "/projects/default/metrics/checkout", nil)
+		if page.status != http.StatusOK {
+			t.Fatalf("page: %d", page.status)
+		}
+		if n := strings.Count(page.body, "updated the metric"); n != 10 {
+			t.Errorf("first audit page: %d updates, want 10", n)
+		}
+		mustContain(t, "first page", page.body, "Versions 1–10 of 12", "Changes from version 11 to version 12")
+		if strings.Contains(page.body, "Other metric") {
+			t.Error("the audit entries of another metric show")
+		}
+		m := olderAudit.FindStringSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("no link to older audit entries")
+		}
+		older := br.do(http.MethodGet, html.UnescapeString(m[1]), nil)
+		if n := strings.Count(older.body, "updated the metric"); older.status != http.StatusOK || n != 1 || !strings.Contains(older.body, "created the metric Checkout rate") || !strings.Contains(older.body, "Newest entries") {
+			t.Errorf("older audit entries: %d, %d updates\n%s", older.status, n, older.body)
+		}
+		m = olderVersions.FindStringSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("no link to older versions")
+		}
+		vs := br.do(http.MethodGet, html.UnescapeString(m[1]), nil)
+		mustContain(t, "older versions", vs.body, "Versions 11–12 of 12", "Changes in version 2</a>", "First version", "Newer versions",
+			// The diff shown stays chosen in the menus.
+			"Version 12 · ", "Changes from version 11 to version 12")
 	})
 }
