@@ -249,3 +249,42 @@ func TestMetricPagePages(t *testing.T) {
 			"Version 12 · ", "Changes from version 11 to version 12")
 	})
 }
+
+// TestMetricPageKinds shows each kind's own fields.
+func TestMetricPageKinds(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		p90 := 90
+		for _, in := range []catalog.MetricPost{
+			{Key: "latency", Kind: "custom", MetricDef: catalog.MetricDef{Name: "Latency", EventKey: "page-latency", IsNumeric: true, Unit: "ms",
+				SuccessCriteria: "LowerThanBaseline", UnitAggregationType: "sum", AnalysisType: "percentile", PercentileValue: &p90, RandomizationUnits: []string{"user", "device"}}},
+			{Key: "buy-click", Kind: "click", MetricDef: catalog.MetricDef{Name: "Buy click", Selector: "#buy", URLs: []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}}},
+			{Key: "home-view", Kind: "pageview", MetricDef: catalog.MetricDef{Name: "Home view", URLs: []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}}},
+		} {
+			if _, err := f.svc.Metrics.CreateMetric(f.admin, "default", in); err != nil {
+				t.Fatalf("CreateMetric(%s): %v", in.Key, err)
+			}
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		get := func(key string) string {
+			r := br.do(http.MethodGet, "/projects/default/metrics/"+key, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("%s: %d\n%s", key, r.status, r.body)
+			}
+			return r.body
+		}
+		latency := get("latency")
+		mustContain(t, "numeric custom", latency, "<code>page-latency</code>", "A value (numeric)", "<dt>Unit</dt><dd>ms</dd>",
+			"Lower than the baseline is better", "<dd>sum</dd>", "percentile (percentile 90)", "user, device", "Only one version", "No events in Production")
+		if strings.Contains(latency, "CSS selector") || strings.Contains(latency, "<dt>URLs</dt>") {
+			t.Error("a custom metric shows click or pageview fields")
+		}
+		click := get("buy-click")
+		mustContain(t, "click", click, "<dt>CSS selector</dt><dd><code>#buy</code></dd>", "substring: <code>/checkout</code>")
+		mustContain(t, "pageview", get("home-view"), "exact: <code>https://example.com/</code>")
+		if strings.Contains(click, "<dt>Event key</dt>") {
+			t.Error("a click metric shows an event key")
+		}
+	})
+}
