@@ -26,6 +26,14 @@ func TestUIBrowserMetricPage(t *testing.T) {
 			t.Fatalf("patch: %d %s", st, body)
 		}
 		v2 := obj(t, body)
+		// Where it is used: an experiment that runs, a group, a view.
+		e.createMetric(t, "default", `{"key":"signup-rate","kind":"custom","eventKey":"signup","name":"Signup rate"}`)
+		e.createExperiment(t, "exp-checkout", "Checkout test", simpleIteration("checkout-flag", "checkout-rate"), startIt)
+		e.mgCreate(t, "default", `{"key":"buyers","name":"Buyers","kind":"standard","tags":[],"metrics":[{"key":"signup-rate"},{"key":"checkout-rate"}]}`)
+		if st, b := e.viewDo(t, http.MethodPost, viewsPath("default"), `{"key":"growth","name":"Growth"}`); st != http.StatusOK {
+			t.Fatalf("create view: %d %s", st, b)
+		}
+		linkMetrics(t, e.api(t), "default", "growth", "checkout-rate")
 		prod, _, err := e.client.EnvironmentsApi.GetEnvironment(context.Background(), "default", "production").Execute()
 		if err != nil {
 			t.Fatalf("GetEnvironment: %v", err)
@@ -54,6 +62,12 @@ func TestUIBrowserMetricPage(t *testing.T) {
 		}
 		if n := value(b, "bars", chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect.bar").length`)); n != 1 {
 			t.Errorf("%d bars, want 1 (one hour with events)", n)
+		}
+		usage := b.text("section[aria-labelledby=usage]")
+		for _, want := range []string{"Checkout test exp-checkout", "Running", "Buyers", "Growth"} {
+			if !strings.Contains(usage, want) {
+				t.Errorf("usage lacks %q:\n%s", want, usage)
+			}
 		}
 		// By default the history shows the latest change.
 		if got := b.text("#diff h3"); got != "Changes from version 1 to version 2" {
