@@ -280,6 +280,13 @@ func TestMetricPageKinds(t *testing.T) {
 		if strings.Contains(latency, "CSS selector") || strings.Contains(latency, "<dt>URLs</dt>") {
 			t.Error("a custom metric shows click or pageview fields")
 		}
+		if _, err := f.svc.Metrics.PatchMetric(f.admin, "default", "latency", []byte(`[{"op":"replace","path":"/archived","value":true}]`)); err != nil {
+			t.Fatalf("archive: %v", err)
+		}
+		mustContain(t, "archived", get("latency"), `<span class="badge badge-warn">Archived</span>`, "<dt>Archived</dt><dd>Yes, since", "<th scope=\"row\">Archived</th>")
+		if strings.Contains(latency, "badge-warn") || !strings.Contains(latency, "<dt>Archived</dt><dd>No</dd>") {
+			t.Error("an unarchived metric shows as archived")
+		}
 		click := get("buy-click")
 		mustContain(t, "click", click, "<dt>CSS selector</dt><dd><code>#buy</code></dd>", "substring: <code>/checkout</code>")
 		mustContain(t, "pageview", get("home-view"), "exact: <code>https://example.com/</code>")
