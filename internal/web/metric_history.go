@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/resource"
 )
 
 // metricHistory is the version history section of a metric's page: one
@@ -65,6 +68,8 @@ type versionDiff struct {
 // diffRow is one changed field.
 type diffRow struct {
 	Field string
+	// Path is the JSON Pointer of the field in the definition.
+	Path string
 	// Before and After are the field's values, each as lines; Absent*
 	// marks a field only one side has.
 	Before, After             []diffLine
@@ -149,6 +154,9 @@ func (u *UI) metricHistory(r *http.Request, d *metricData, q url.Values) error {
 	if err != nil {
 		return err
 	}
+	if err := u.nameMaintainers(ctx, vd); err != nil {
+		return err
+	}
 	h.Diff = vd
 	for i := range h.Versions {
 		id := h.Versions[i].VersionID
@@ -161,6 +169,40 @@ func (u *UI) metricHistory(r *http.Request, d *metricData, q url.Values) error {
 		}
 	}
 	slices.SortFunc(h.Choices, func(a, b catalog.MetricVersion) int { return b.Version - a.Version })
+	return nil
+}
+
+// nameMaintainers shows a changed maintainer member by name and email
+// where the principal may see members; a member since deleted stays an ID.
+func (u *UI) nameMaintainers(ctx context.Context, vd *versionDiff) error {
+	for i := range vd.Rows {
+		row := &vd.Rows[i]
+		if row.Path != "/maintainerId" {
+			continue
+		}
+		for _, side := range [][]diffLine{row.Before, row.After} {
+			for j := range side {
+				id := side[j].Text
+				if !can(ctx, action.ViewMember, resource.Member(id)) {
+					continue
+				}
+				m, err := u.svc.Members.GetMember(ctx, id)
+				if core.KindOf(err) == core.KindNotFound {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				name := strings.TrimSpace(m.FirstName + " " + m.LastName)
+				if name == "" {
+					side[j].Text = m.Email
+				} else {
+					side[j].Text = name + " (" + m.Email + ")"
+				}
+			}
+		}
+		row.Field = "Maintainer"
+	}
 	return nil
 }
 
@@ -248,7 +290,7 @@ func readableDiff(vd *catalog.VersionDiff) (*versionDiff, error) {
 				labels[i] = fieldLabel(t)
 			}
 		}
-		row := diffRow{Field: strings.Join(labels, " › ")}
+		row := diffRow{Field: strings.Join(labels, " › "), Path: op.Path}
 		b, okB := lookup(from, tokens)
 		a, okA := lookup(to, tokens)
 		row.AbsentBefore, row.AbsentAfter = !okB, !okA

@@ -295,3 +295,23 @@ func TestMetricPageKinds(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricPageMaintainerDiff names the members of a maintainer change.
+func TestMetricPageMaintainerDiff(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("checkout", "Checkout rate")
+		ms, err := f.svc.Members.CreateMembers(f.admin, []byte(`[{"email":"ana@example.com","firstName":"Ana","lastName":"Lima","role":"writer"}]`))
+		if err != nil {
+			t.Fatalf("CreateMembers: %v", err)
+		}
+		if _, err := f.svc.Metrics.PatchMetric(f.admin, "default", "checkout", []byte(`[{"op":"replace","path":"/maintainerId","value":"`+ms[0].ID+`"}]`)); err != nil {
+			t.Fatalf("PatchMetric: %v", err)
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		r := br.do(http.MethodGet, "/projects/default/metrics/checkout", nil)
+		mustContain(t, "maintainer diff", r.body, `<th scope="row">Maintainer</th>`, "<del>Metricsd Owner (owner@metricsd.local)</del>", "<ins>Ana Lima (ana@example.com)</ins>",
+			"<dt>Maintainer</dt><dd>Ana Lima (ana@example.com)</dd>")
+	})
+}
