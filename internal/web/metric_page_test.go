@@ -105,6 +105,11 @@ func TestMetricPage(t *testing.T) {
 		mustContain(t, "usage", page.body,
 			"Checkout test <code>exp-checkout</code>", `class="status status-not_started">Not started</span>`,
 			"Checkout funnel", `href="/projects/default/metrics?filter=view&#43;equals&#43;%22growth%22">Growth team</a>`)
+		// The view's link lists the view's metrics.
+		if r := br.do(http.MethodGet, "/projects/default/metrics?filter=view+equals+%22growth%22", nil); r.status != http.StatusOK ||
+			!strings.Contains(r.body, "Checkout conversion") || strings.Contains(r.body, "Signup rate") {
+			t.Errorf("the view's metrics: %d\n%s", r.status, r.body)
+		}
 		// The events of the last 30 days: 5 + 1200 + 7, not the 999 of
 		// the hour before the window.
 		mustContain(t, "activity", page.body,
