@@ -265,6 +265,7 @@ func TestMetricPageKinds(t *testing.T) {
 				SuccessCriteria: "LowerThanBaseline", UnitAggregationType: "sum", AnalysisType: "percentile", PercentileValue: &p90, RandomizationUnits: []string{"user", "device"}}},
 			{Key: "buy-click", Kind: "click", MetricDef: catalog.MetricDef{Name: "Buy click", Selector: "#buy", URLs: []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}}},
 			{Key: "home-view", Kind: "pageview", MetricDef: catalog.MetricDef{Name: "Home view", URLs: []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}}},
+			{Key: "db-time", Kind: "trace", MetricDef: catalog.MetricDef{Name: "DB time", TraceQuery: "service:db", IsNumeric: true, TraceValueLocation: "duration", SuccessCriteria: "LowerThanBaseline"}},
 		} {
 			if _, err := f.svc.Metrics.CreateMetric(f.admin, "default", in); err != nil {
 				t.Fatalf("CreateMetric(%s): %v", in.Key, err)
@@ -295,6 +296,8 @@ func TestMetricPageKinds(t *testing.T) {
 		click := get("buy-click")
 		mustContain(t, "click", click, "<dt>CSS selector</dt><dd><code>#buy</code></dd>", "substring: <code>/checkout</code>")
 		mustContain(t, "pageview", get("home-view"), "exact: <code>https://example.com/</code>")
+		mustContain(t, "trace", get("db-time"), "<dt>Trace query</dt><dd><code>service:db</code></dd>", "<code>duration</code>",
+			"Trace metrics are not fed by SDK events")
 		if strings.Contains(click, "<dt>Event key</dt>") {
 			t.Error("a click metric shows an event key")
 		}
