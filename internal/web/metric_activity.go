@@ -2,10 +2,13 @@ package web
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -49,6 +52,9 @@ type activityChart struct {
 	// has none.
 	EventsHref string
 	Bars       []activityBar
+	// BarsSVG is Bars as SVG <rect>s, written once here rather than by the
+	// template, which would escape each of up to 720 bars' five values.
+	BarsSVG template.HTML
 	Days       []activityDay
 	Ticks      []activityTick
 	// Width, Left, Top, Bottom and Height are the SVG's geometry, for the
@@ -153,7 +159,7 @@ func (u *UI) metricActivity(r *http.Request, project string, m *catalog.Metric, 
 			c.Kind, c.EventKey = s.Kind, s.Key
 			last := s.LastSeen
 			c.LastSeen = &last
-			rows, err := u.explorer.Rollups(ctx, env.ID, s.Kind, s.Key, a.From, a.To)
+			rows, err := u.explorer.HourCounts(ctx, env.ID, s.Kind, s.Key, a.From, a.To)
 			if err != nil {
 				return a, err
 			}
@@ -201,6 +207,12 @@ func (c *activityChart) fill(hourly []int64, from time.Time) {
 		c.Bars = append(c.Bars, activityBar{X: chartLeft + i, Y: chartBottom - h, H: h, Count: n, Hour: hour,
 			Titled: fmt.Sprintf("%s: %s events", when(hour), count(n))})
 	}
+	var svg strings.Builder
+	for _, b := range c.Bars {
+		fmt.Fprintf(&svg, `<rect class="bar" x="%d" y="%d" width="1" height="%d"><title>%s</title></rect>`, b.X, b.Y, b.H, html.EscapeString(b.Titled))
+	}
+	// Only integers and escaped text: safe as HTML.
+	c.BarsSVG = template.HTML(svg.String())
 	// A tick at every seventh UTC midnight, counted back from the last.
 	last := from.Add(activityHours * time.Hour).Add(-time.Hour).UTC().Truncate(24 * time.Hour)
 	for day := last; !day.Before(from); day = day.Add(-7 * 24 * time.Hour) {
