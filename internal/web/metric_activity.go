@@ -55,8 +55,8 @@ type activityChart struct {
 	// BarsSVG is Bars as SVG <rect>s, written once here rather than by the
 	// template, which would escape each of up to 720 bars' five values.
 	BarsSVG template.HTML
-	Days       []activityDay
-	Ticks      []activityTick
+	Days    []activityDay
+	Ticks   []activityTick
 	// Width, Left, Top, Bottom and Height are the SVG's geometry, for the
 	// template.
 	Width, Left, Top, Bottom, Height int
