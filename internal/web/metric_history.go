@@ -108,8 +108,8 @@ func (u *UI) metricHistory(r *http.Request, d *metricData, q url.Values) error {
 		return err
 	}
 	h.Pager = newPager(d.Self, q, total, off, metricVersionsPage)
-	h.Pager.Prev = pageLink(d.Self, q, "vOffset", off-metricVersionsPage, off > 0)
-	h.Pager.Next = pageLink(d.Self, q, "vOffset", off+metricVersionsPage, off+metricVersionsPage < total)
+	h.Pager.Prev = historyPageLink(d.Self, q, "vOffset", off-metricVersionsPage, off > 0)
+	h.Pager.Next = historyPageLink(d.Self, q, "vOffset", off+metricVersionsPage, off+metricVersionsPage < total)
 
 	h.FromID, h.ToID = strings.TrimSpace(q.Get("from")), strings.TrimSpace(q.Get("to"))
 	if h.FromID == "" && h.ToID == "" && total > 1 {
@@ -206,9 +206,9 @@ func (u *UI) nameMaintainers(ctx context.Context, vd *versionDiff) error {
 	return nil
 }
 
-// pageLink is base with the query q and name set to off ("" for 0), or ""
+// historyPageLink is base with the query q and name set to off ("" for 0), or ""
 // when ok is false.
-func pageLink(base string, q url.Values, name string, off int, ok bool) string {
+func historyPageLink(base string, q url.Values, name string, off int, ok bool) string {
 	if !ok {
 		return ""
 	}

@@ -22,8 +22,6 @@ const (
 	metricVersionsPage = 10
 	metricViewsPage    = 20
 	metricAuditPage    = 10
-	// maxListOffset bounds an offset read from the URL.
-	maxListOffset = 1 << 30
 )
 
 // metricData is a metric page's data.
@@ -273,21 +271,6 @@ func humanize(s string) string {
 
 // when formats a time for the page, in UTC.
 func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
-
-// deleteMetric deletes a metric through the catalog, which refuses a
-// principal that may not and a metric still in use.
-func (u *UI) deleteMetric(w http.ResponseWriter, r *http.Request) error {
-	project, key := r.PathValue("projectKey"), r.PathValue("metricKey")
-	if err := viewProject(r, project); err != nil {
-		return err
-	}
-	if err := u.svc.Metrics.DeleteMetric(r.Context(), project, key); err != nil {
-		return err
-	}
-	setFlash(w, r, "Metric "+key+" was deleted.")
-	http.Redirect(w, r, "/projects/"+url.PathEscape(project)+"/metrics", http.StatusSeeOther)
-	return nil
-}
 
 // siteData is the data of the _site link's page when the key names a
 // metric in more than one project.
