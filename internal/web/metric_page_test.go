@@ -104,7 +104,7 @@ func TestMetricPage(t *testing.T) {
 			"<h1>Checkout conversion</h1>", "<code>e-checkout</code>", "<li>funnel</li><li>web</li>", "about checkout", "Conversions", "average", "mean")
 		mustContain(t, "usage", page.body,
 			"Checkout test <code>exp-checkout</code>", `class="status status-not_started">Not started</span>`,
-			"Checkout funnel", `href="/projects/default/metrics?filter=view&#43;equals&#43;%22growth%22">Growth team</a>`)
+			`<a href="/projects/default/metric-groups/checkout-funnel">Checkout funnel</a>`, `href="/projects/default/metrics?filter=view&#43;equals&#43;%22growth%22">Growth team</a>`)
 		// The view's link lists the view's metrics.
 		if r := br.do(http.MethodGet, "/projects/default/metrics?filter=view+equals+%22growth%22", nil); r.status != http.StatusOK ||
 			!strings.Contains(r.body, "Checkout conversion") || strings.Contains(r.body, "Signup rate") {
@@ -114,7 +114,7 @@ func TestMetricPage(t *testing.T) {
 		// the hour before the window.
 		mustContain(t, "activity", page.body,
 			"1,212 custom events &#34;e-checkout&#34; in Production in the last 30 days; the busiest hour",
-			"had 1,200.", `<text class="label" x="40" y="12" text-anchor="end">1,200</text>`, ">Hourly events in Production, last 30 days</title>")
+			"had 1,200.", `<a href="/projects/default/environments/production/events">Events of this environment</a>`, `<text class="label" x="40" y="12" text-anchor="end">1,200</text>`, ">Hourly events in Production, last 30 days</title>")
 		if n := strings.Count(page.body, `<rect class="bar"`); n != 3 {
 			t.Errorf("%d bars, want 3", n)
 		}
