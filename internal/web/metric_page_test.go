@@ -114,7 +114,7 @@ func TestMetricPage(t *testing.T) {
 		// the hour before the window.
 		mustContain(t, "activity", page.body,
 			"1,212 custom events &#34;e-checkout&#34; in Production in the last 30 days; the busiest hour",
-			"had 1,200.", `<a href="/projects/default/environments/production/events">Events of this environment</a>`, `<text class="label" x="40" y="12" text-anchor="end">1,200</text>`, ">Hourly events in Production, last 30 days</title>")
+			"had 1,200.", `<a href="/projects/default/environments/production/events">Events in Production</a>`, `<text class="label" x="40" y="12" text-anchor="end">1,200</text>`, ">Hourly events in Production, last 30 days</title>")
 		if n := strings.Count(page.body, `<rect class="bar"`); n != 3 {
 			t.Errorf("%d bars, want 3", n)
 		}
