@@ -138,9 +138,9 @@ func (u *UI) metricHistory(r *http.Request, d *metricData, q url.Values) error {
 	if h.FromID == "" {
 		return core.Errorf(core.KindInvalid, "choose the version to compare from")
 	}
-	for _, id := range []string{h.FromID, h.ToID} {
-		if len(id) > 128 {
-			return core.Errorf(core.KindInvalid, "a version ID has at most 128 characters")
+	for _, p := range []struct{ name, id string }{{"from", h.FromID}, {"to", h.ToID}} {
+		if !versionIDShape(p.id) {
+			return core.Errorf(core.KindInvalid, "%s must be a version ID: at most 128 letters, digits and dashes", p.name)
 		}
 	}
 	diff, err := u.svc.Metrics.DiffMetricVersions(ctx, d.Project, d.Metric.Key, h.FromID, h.ToID)
@@ -204,6 +204,21 @@ func (u *UI) nameMaintainers(ctx context.Context, vd *versionDiff) error {
 		row.Field = "Maintainer"
 	}
 	return nil
+}
+
+// versionIDShape reports whether s could be a version ID (a UUID today):
+// letters, digits and dashes, at most 128. Anything else is refused before
+// it reaches the store, which would fail on a NUL or invalid UTF-8.
+func versionIDShape(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // historyPageLink is base with the query q and name set to off ("" for 0), or ""

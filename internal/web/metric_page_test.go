@@ -147,7 +147,8 @@ func TestMetricPage(t *testing.T) {
 			t.Errorf("unknown version: %d", r.status)
 		}
 		mustContain(t, "unknown version", r.body, `id="history-error">unknown version &#34;nope&#34; of metric &#34;checkout&#34;</p>`, "<h1>Checkout conversion</h1>", "Checkout funnel")
-		for _, q := range []string{"vOffset=-1", "vOffset=x", "auditBefore=zz", "to=" + vs[0].VersionID} {
+		for _, q := range []string{"vOffset=-1", "vOffset=x", "auditBefore=zz", "to=" + vs[0].VersionID, "from=%00", "from=%ff", "to=%00&from=" + vs[0].VersionID,
+			"auditBefore=%00", "vOffset=99999999999999999999"} {
 			if r := br.do(http.MethodGet, "/projects/default/metrics/checkout?"+q, nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, `role="alert"`) {
 				t.Errorf("%s: %d, want 400 with the message", q, r.status)
 			}
