@@ -165,6 +165,12 @@ func TestMetricPageAccess(t *testing.T) {
 		f.metric("checkout", "Checkout rate")
 		admin := f.browser()
 		admin.mustSignIn(adminToken)
+		// Keys no key can be: refused, never a server error.
+		for _, p := range []string{"/projects/default/metrics/%00", "/projects/default/metrics/%ff", "/projects/%00/metrics/checkout"} {
+			if r := admin.do(http.MethodGet, p, nil); r.status != http.StatusBadRequest && r.status != http.StatusNotFound {
+				t.Errorf("%s: %d, want 400 or 404", p, r.status)
+			}
+		}
 		for _, p := range []string{"/projects/nope/metrics/checkout", "/projects/default/metrics/nope"} {
 			if r := admin.do(http.MethodGet, p, nil); r.status != http.StatusNotFound || !strings.Contains(r.body, "unknown") {
 				t.Errorf("%s: %d\n%s", p, r.status, r.body)
