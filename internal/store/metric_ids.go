@@ -1,10 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // Metric list pages from a cached, ordered list of the matching IDs.
@@ -14,17 +18,47 @@ import (
 // from its top (thousands of newer metrics that do not match) the walk
 // reads all of those first, and a page of the same filter costs 100× more.
 // Reading every match in sort order instead costs about what counting them
-// does (once per project generation, like the count cache), after which
-// every page of the filter, at any offset, is one primary-key read of its
-// rows, whatever the distribution. Filters with more than maxCachedIDs
-// matches keep the walk: so many matches are never far apart.
+// does, after which every page of the filter, at any offset, is one
+// primary-key read of its rows, whatever the distribution. Filters with
+// more than maxCachedIDs matches keep the walk: so many matches are never
+// far apart.
+//
+// A list is read at the project generation G0 of the request that read it
+// and is kept with its sort keys. A request whose snapshot is at a later
+// generation G patches it instead of reading it again: every metric write
+// stamps the rows it writes with the generation it commits (changed_gen,
+// see ensureBumped) and a deletion leaves a metric_deletions row, so one
+// statement, in the request's snapshot, reads the metrics changed in
+// (G0, G] with, evaluated by SQL from the same compiled filter, whether each
+// still matches; another reads the deletions in that range. Every one of
+// those IDs leaves the list and the matching ones go back in at their sort
+// position. Generations of one project commit in order (SQLite has one
+// writer; on PostgreSQL the bump holds the project row until commit), so
+// nothing at or below G0 appears later: the patched list is exactly what
+// the request's snapshot holds, on every replica. A request whose snapshot
+// is older than the cached list reads its own and leaves the newer one.
+//
+// A list is read again instead when more rows changed than a patch is
+// worth, when the project was deleted and created again (generation_base
+// moved), or when it cannot be patched at all: filters on connections
+// (experiment and rollout writes change what they match without touching a
+// metric row), and, on PostgreSQL, a database collation that does not
+// order text by its bytes as Go does.
 
 // maxCachedIDs is the largest match list kept for one filter.
 const maxCachedIDs = 100_000
 
 // idBudget bounds the IDs held for all filters together (about 40 bytes
-// each).
+// each, plus a name when the list is sorted by name).
 const idBudget = 1_000_000
+
+// maxPatchRows bounds the changed and deleted rows a patch reads; a list
+// also gets read again when more than a quarter of it (but at least
+// minPatchRows) changed.
+const (
+	maxPatchRows = 5000
+	minPatchRows = 256
+)
 
 type idCache struct {
 	mu      sync.Mutex
@@ -32,9 +66,22 @@ type idCache struct {
 	held    int
 }
 
+// idEntry is the match list of one filter and sort at one generation.
+// Entries are never modified once stored: a patch builds a new one.
 type idEntry struct {
-	ids     []string
+	gen, base int64
+	ids       []string
+	// keys holds the sort values of ids (same index) when the list can
+	// be patched; nil otherwise.
+	keys    []sortVals
 	tooMany bool // more than maxCachedIDs matches: use the walk
+}
+
+// sortVals are the values of a metric's sort columns that a list is
+// ordered by (only those of its sort are set).
+type sortVals struct {
+	created int64
+	name    string
 }
 
 func newIDCache() *idCache { return &idCache{entries: map[string]idEntry{}} }
@@ -46,11 +93,18 @@ func (c *idCache) get(key string) (idEntry, bool) {
 	return e, ok
 }
 
+// put stores e unless the entry held for key is of the same project
+// incarnation and newer: a request with an older snapshot never replaces
+// what newer ones read.
 func (c *idCache) put(key string, e idEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.entries[key]; ok {
+		if old.base == e.base && old.gen > e.gen {
+			return
+		}
 		c.held -= len(old.ids)
+		delete(c.entries, key)
 	}
 	for k, old := range c.entries {
 		if c.held+len(e.ids) <= idBudget && len(c.entries) < maxCountEntries {
@@ -63,46 +117,131 @@ func (c *idCache) put(key string, e idEntry) {
 	c.held += len(e.ids)
 }
 
+// listSort is the sort of a list as the ORDER BY of orderClause renders
+// it: keys in order, then the ID in the direction of the last key.
+type listSort []core.SortKey
+
+func newListSort(keys []core.SortKey) (listSort, bool) {
+	if len(keys) == 0 {
+		keys = []core.SortKey{{Field: "createdAt"}}
+	}
+	for _, k := range keys {
+		if k.Field != "createdAt" && k.Field != "name" {
+			return nil, false
+		}
+	}
+	return listSort(keys), true
+}
+
+// columns lists the SQL columns of the sort values, in sortVals order.
+func (s listSort) columns() (created, name bool) {
+	for _, k := range s {
+		switch k.Field {
+		case "createdAt":
+			created = true
+		case "name":
+			name = true
+		}
+	}
+	return created, name
+}
+
+// compare orders (a, aID) and (b, bID) as SQL does: text by its bytes
+// (SQLite's BINARY collation; on PostgreSQL only with a byte-order
+// collation, see DB.byteOrder), no NULLs (both columns are NOT NULL).
+func (s listSort) compare(a sortVals, aID string, b sortVals, bID string) int {
+	desc := false
+	for _, k := range s {
+		var c int
+		switch k.Field {
+		case "createdAt":
+			c = cmp.Compare(a.created, b.created)
+		case "name":
+			c = strings.Compare(a.name, b.name)
+		}
+		desc = k.Desc
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	c := strings.Compare(aID, bID)
+	if desc {
+		c = -c
+	}
+	return c
+}
+
+// selectList is the select list of a list read: the ID and the sort
+// columns s needs.
+func (s listSort) selectList() string {
+	created, name := s.columns()
+	cols := "m.id"
+	if created {
+		cols += ", m.created_at"
+	}
+	if name {
+		cols += ", m.name_lower"
+	}
+	return cols
+}
+
+// scanTargets points the columns after the ID at v.
+func (s listSort) scanTargets(id *string, v *sortVals) []any {
+	created, name := s.columns()
+	out := []any{id}
+	if created {
+		out = append(out, &v.created)
+	}
+	if name {
+		out = append(out, &v.name)
+	}
+	return out
+}
+
+// patchable reports whether the list of q can be patched from the change
+// log (see above).
+func (db *DB) patchable(q catalog.MetricQuery) (listSort, bool) {
+	if !db.byteOrder || q.HasConnections != nil || q.UsedIn != "" || q.View != "" {
+		return nil, false
+	}
+	return newListSort(q.Sort)
+}
+
 // pageFromIDs answers a list page from the ordered match list of its
-// filter at the project's current generation, reading (and caching) that
-// list first when needed. ok is false when the filter matches too many
-// metrics for a list; the caller then walks the sort index.
+// filter at the generation of t's snapshot, reading (and caching) or
+// patching that list first when needed. ok is false when the filter
+// matches too many metrics for a list; the caller then walks the sort
+// index.
 func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, bool, error) {
-	var gen int64
-	if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
+	var gen, base int64
+	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
 		return nil, 0, false, classify(err)
 	}
 	order := orderClause(q.Sort, metricSortColumns, "m.id")
-	key := countKey(projectID, gen, "ids "+order+" "+where, args)
-	// The whole match list is read. With a condition that an index
-	// narrows to few rows (tags, event keys, version IDs), SQLite should
-	// start from that index and sort what it finds rather than walk the
-	// whole project in sort order; without one, the walk in sort order
-	// (no sort step, and the kind index is in created order too) is the
-	// cheaper way through the project.
-	listOrder := order
-	if len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 {
-		unsorted := map[string]string{}
-		for f, col := range metricSortColumns {
-			unsorted[f] = db.dialect.unindexed(col)
-		}
-		listOrder = orderClause(q.Sort, unsorted, db.dialect.unindexed("m.id"))
-	}
+	key := countKey(projectID, 0, "ids "+order+" "+where, args)
+	sortBy, canPatch := db.patchable(q)
 	e, hit := db.ids.get(key)
-	if !hit {
-		rows, err := t.query(ctx, `SELECT m.id FROM metrics m WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(args, maxCachedIDs+1)...)
+	fresh := hit && e.base == base && e.gen == gen
+	if !fresh && hit && canPatch && e.keys != nil && e.base == base && e.gen < gen {
+		ne, ok, err := patchIDs(ctx, t, e, sortBy, projectID, gen, where, args)
 		if err != nil {
 			return nil, 0, false, err
 		}
-		ids, err := collectStrings(rows)
+		if ok {
+			e, fresh = ne, true
+			db.ids.put(key, e)
+		}
+	}
+	if !fresh {
+		var err error
+		e, err = db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
 		if err != nil {
 			return nil, 0, false, err
 		}
-		if len(ids) > maxCachedIDs {
-			e = idEntry{tooMany: true}
-		} else {
-			e = idEntry{ids: ids}
-		}
+		e.gen, e.base = gen, base
 		db.ids.put(key, e)
 	}
 	if e.tooMany {
@@ -135,11 +274,148 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	}
 	out := make([]catalog.Metric, 0, len(page))
 	for _, id := range page {
-		// Every ID is there: the list was read at this generation, and
-		// any write that removed a metric would have moved it.
+		// Every ID is there: the list is at this snapshot's generation,
+		// and any write that removed a metric would have moved it.
 		if m := byID[id]; m != nil {
 			out = append(out, *m)
 		}
 	}
 	return out, total, true, nil
+}
+
+// readIDs reads the whole match list in t's snapshot, with its sort
+// values when it can be patched later.
+func (db *DB) readIDs(ctx context.Context, t *txn, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) (idEntry, error) {
+	// With a condition that an index narrows to few rows (tags, event
+	// keys, version IDs), SQLite should start from that index and sort
+	// what it finds rather than walk the whole project in sort order;
+	// without one, the walk in sort order (no sort step, and the kind
+	// index is in created order too) is the cheaper way through the
+	// project.
+	listOrder := order
+	if len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 {
+		unsorted := map[string]string{}
+		for f, col := range metricSortColumns {
+			unsorted[f] = db.dialect.unindexed(col)
+		}
+		listOrder = orderClause(q.Sort, unsorted, db.dialect.unindexed("m.id"))
+	}
+	cols := "m.id"
+	if canPatch {
+		cols = sortBy.selectList()
+	}
+	rows, err := t.query(ctx, `SELECT `+cols+` FROM metrics m WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(args, maxCachedIDs+1)...)
+	if err != nil {
+		return idEntry{}, err
+	}
+	defer rows.Close()
+	var e idEntry
+	var id string
+	var v sortVals
+	targets := []any{&id}
+	if canPatch {
+		targets = sortBy.scanTargets(&id, &v)
+	}
+	for rows.Next() {
+		if err := rows.Scan(targets...); err != nil {
+			return idEntry{}, err
+		}
+		if len(e.ids) == maxCachedIDs {
+			return idEntry{tooMany: true}, rows.Close()
+		}
+		e.ids = append(e.ids, id)
+		if canPatch {
+			e.keys = append(e.keys, v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return idEntry{}, err
+	}
+	if canPatch && e.keys == nil {
+		e.keys = []sortVals{}
+	}
+	return e, nil
+}
+
+// patchIDs brings e to generation gen from the change log, in t's
+// snapshot; ok is false when more changed than a patch is worth.
+func patchIDs(ctx context.Context, t *txn, e idEntry, sortBy listSort, projectID string, gen int64, where string, args []any) (idEntry, bool, error) {
+	limit := min(maxPatchRows, max(len(e.ids)/4, minPatchRows))
+	// Closed ranges: PostgreSQL plans a cached statement for any
+	// argument, and for a range with one open bound it assumes a third of
+	// the table matches and scans the project; for a closed one it
+	// assumes few rows and takes the (project_id, changed_gen) index.
+	// The filter is the list's own compiled WHERE, evaluated per changed
+	// row.
+	q := `SELECT ` + sortBy.selectList() + `, CASE WHEN ` + where + ` THEN 1 ELSE 0 END FROM metrics m
+		WHERE m.project_id = ? AND m.changed_gen BETWEEN ? AND ? LIMIT ?`
+	rows, err := t.query(ctx, q, append(slices.Clip(args), projectID, e.gen+1, gen, limit+1)...)
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	gone := map[string]bool{}
+	type added struct {
+		id string
+		v  sortVals
+	}
+	var adds []added
+	var id string
+	var v sortVals
+	var match int
+	targets := append(sortBy.scanTargets(&id, &v), &match)
+	for rows.Next() {
+		if err := rows.Scan(targets...); err != nil {
+			rows.Close()
+			return idEntry{}, false, err
+		}
+		gone[id] = true
+		if match == 1 {
+			adds = append(adds, added{id, v})
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return idEntry{}, false, err
+	}
+	if err := rows.Err(); err != nil {
+		return idEntry{}, false, err
+	}
+	if len(gone) > limit {
+		return idEntry{}, false, nil
+	}
+	drows, err := t.query(ctx, `SELECT metric_id FROM metric_deletions WHERE project_id = ? AND generation BETWEEN ? AND ? LIMIT ?`,
+		projectID, e.gen+1, gen, limit+1)
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	deleted, err := collectStrings(drows)
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	if len(gone)+len(deleted) > limit {
+		return idEntry{}, false, nil
+	}
+	for _, id := range deleted {
+		gone[id] = true
+	}
+	slices.SortFunc(adds, func(a, b added) int { return sortBy.compare(a.v, a.id, b.v, b.id) })
+	n := len(e.ids) + len(adds)
+	if n > maxCachedIDs {
+		return idEntry{}, false, nil
+	}
+	out := idEntry{gen: gen, base: e.base, ids: make([]string, 0, n), keys: make([]sortVals, 0, n)}
+	j := 0
+	for i, id := range e.ids {
+		if gone[id] {
+			continue
+		}
+		for j < len(adds) && sortBy.compare(adds[j].v, adds[j].id, e.keys[i], id) < 0 {
+			out.ids, out.keys = append(out.ids, adds[j].id), append(out.keys, adds[j].v)
+			j++
+		}
+		out.ids, out.keys = append(out.ids, id), append(out.keys, e.keys[i])
+	}
+	for ; j < len(adds); j++ {
+		out.ids, out.keys = append(out.ids, adds[j].id), append(out.keys, adds[j].v)
+	}
+	return out, true, nil
 }

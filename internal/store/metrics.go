@@ -194,8 +194,32 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 // the bump back with everything else.
 func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
 	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?`, projectID)
+	if err == nil {
+		if t.bumped == nil {
+			t.bumped = map[string]bool{}
+		}
+		t.bumped[projectID] = true
+	}
 	return err
 }
+
+// ensureBumped raises the project's generation unless this transaction did
+// already. A metric row written after it records the project's generation
+// as changed_gen (changedGen): the generation this transaction commits, or
+// one below it, but always above every generation committed before, which
+// is what a cached list patched from an older generation needs to find the
+// row (see metric_ids.go). On PostgreSQL the bump also locks the
+// project row, so that writers of one project commit generations in order.
+func ensureBumped(ctx context.Context, t *txn, projectID string) error {
+	if t.bumped[projectID] {
+		return nil
+	}
+	return bumpGeneration(ctx, t, projectID)
+}
+
+// changedGen is the SQL value of metrics.changed_gen for a row written by
+// a transaction that called ensureBumped for its project (the argument).
+const changedGen = `COALESCE((SELECT metrics_generation FROM projects WHERE id = ?), 0)`
 
 // bumpAllGenerations is bumpGeneration for a write outside any one project
 // whose data metric or group representations show (a team's name, a
@@ -232,10 +256,7 @@ func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) 
 
 // CreateMetric stores version 1 of a new metric.
 func (t *txn) CreateMetric(ctx context.Context, m *catalog.Metric) error {
-	if err := insertMetric(ctx, t, m); err != nil {
-		return err
-	}
-	return bumpGeneration(ctx, t, m.ProjectID)
+	return insertMetric(ctx, t, m)
 }
 
 // ImportMetrics stores many new metrics in one transaction: all or none.
@@ -285,16 +306,9 @@ func (db *DB) Analyze(ctx context.Context) error {
 
 func (db *DB) importMetrics(ctx context.Context, ms []*catalog.Metric) error {
 	return db.tx(ctx, true, func(t *txn) error {
-		projects := map[string]bool{}
 		for _, m := range ms {
 			if err := insertMetric(ctx, t, m); err != nil {
 				return fmt.Errorf("metric %q: %w", m.Key, err)
-			}
-			projects[m.ProjectID] = true
-		}
-		for id := range projects {
-			if err := bumpGeneration(ctx, t, id); err != nil {
-				return err
 			}
 		}
 		return nil
@@ -309,12 +323,15 @@ func insertMetric(ctx context.Context, t *txn, m *catalog.Metric) error {
 	if err := lockMaintainers(ctx, t, m.Def.MaintainerID, m.MaintainerTeamKey); err != nil {
 		return err
 	}
+	if err := ensureBumped(ctx, t, m.ProjectID); err != nil {
+		return err
+	}
 	if _, err := t.exec(ctx, `INSERT INTO metrics (id, project_id, key, key_lower, kind, version, version_id, name, name_lower, is_numeric,
-			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			unit_aggregation_type, maintainer_id, maintainer_team_key, data_source_key, archived_at, created_at, updated_at, changed_gen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+changedGen+`)`,
 		m.ID, m.ProjectID, m.Key, strings.ToLower(m.Key), m.Kind, m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric,
 		m.Def.UnitAggregationType, nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m),
-		ms(m.CreatedAt), ms(m.UpdatedAt)); err != nil {
+		ms(m.CreatedAt), ms(m.UpdatedAt), m.ProjectID); err != nil {
 		return err
 	}
 	return writeMetricChildren(ctx, t, m, string(def))
@@ -329,20 +346,20 @@ func (t *txn) UpdateMetric(ctx context.Context, m *catalog.Metric, prevVersion i
 	if err := lockMaintainers(ctx, t, m.Def.MaintainerID, m.MaintainerTeamKey); err != nil {
 		return err
 	}
+	if err := ensureBumped(ctx, t, m.ProjectID); err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, `UPDATE metrics SET version = ?, version_id = ?, name = ?, name_lower = ?, is_numeric = ?, unit_aggregation_type = ?,
-		maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?
+		maintainer_id = ?, maintainer_team_key = ?, data_source_key = ?, archived_at = ?, updated_at = ?, changed_gen = `+changedGen+`
 		WHERE id = ? AND version = ?`,
 		m.Version, m.VersionID, m.Def.Name, strings.ToLower(m.Def.Name), m.Def.IsNumeric, m.Def.UnitAggregationType,
 		nullString(m.Def.MaintainerID), nullString(m.MaintainerTeamKey), m.Def.DataSource.Key, nullTime(m), ms(m.UpdatedAt),
-		m.ID, prevVersion)
+		m.ProjectID, m.ID, prevVersion)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return core.ErrStale
-	}
-	if err := bumpGeneration(ctx, t, m.ProjectID); err != nil {
-		return err
 	}
 	return writeMetricChildren(ctx, t, m, string(def))
 }
@@ -420,7 +437,11 @@ func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	if _, err := t.exec(ctx, `DELETE FROM metrics WHERE id = ?`, id); err != nil {
 		return err
 	}
-	return bumpGeneration(ctx, t, projectID)
+	if err := ensureBumped(ctx, t, projectID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO metric_deletions (project_id, generation, metric_id) SELECT id, metrics_generation, ? FROM projects WHERE id = ?`, id, projectID)
+	return err
 }
 
 // refuseIfUsed runs a blocker query (kind, key, environment key, status

@@ -38,9 +38,12 @@ func scanEnvironment(s scanner) (*catalog.Environment, error) {
 func insertProject(ctx context.Context, t *txn, p *catalog.Project, envs []catalog.Environment) error {
 	// The generation starts at a random value so that a project re-created
 	// under the same ID never meets count cache entries of its predecessor.
-	if _, err := t.exec(ctx, `INSERT INTO projects (`+projectCols+`, metrics_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// generation_base keeps that value, so that cached lists can tell the
+	// new project from the old one (metric_ids.go).
+	gen := rand.Int64N(1 << 62)
+	if _, err := t.exec(ctx, `INSERT INTO projects (`+projectCols+`, metrics_generation, generation_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Key, p.Name, encodeStrings(p.Tags), p.IncludeInSnippetByDefault, p.UsingMobileKey, p.UsingEnvironmentID, ms(p.CreatedAt),
-		rand.Int64N(1<<62)); err != nil {
+		gen, gen); err != nil {
 		return err
 	}
 	for _, e := range envs {

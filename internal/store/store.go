@@ -57,6 +57,11 @@ type DB struct {
 	path string // of the SQLite file
 	// observer learns of every committed audit entry; nil for none.
 	observer Observer
+	// byteOrder is true when the database orders text by its bytes, as
+	// Go compares strings: always on SQLite (BINARY collation), on
+	// PostgreSQL with a C collation. Cached lists are patched only then
+	// (metric_ids.go).
+	byteOrder bool
 }
 
 // Observer learns what the write seam committed. obs.Metrics is one.
@@ -117,12 +122,39 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		db.wal = openWALStamp(db.path)
 	}
 	if db.dialect.name == "postgres" {
+		// datlocprovider and datlocale are newer than some servers: read
+		// through to_jsonb, absent as NULL.
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var provider, collate, locale sql.NullString
+		err := db.r.QueryRowContext(qctx, `SELECT to_jsonb(d) ->> 'datlocprovider', datcollate, to_jsonb(d) ->> 'datlocale'
+			FROM pg_database d WHERE datname = current_database()`).Scan(&provider, &collate, &locale)
+		cancel()
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read collation: %w", err)
+		}
+		switch provider.String {
+		case "", "c": // libc
+			db.byteOrder = byteOrderCollation(collate.String)
+		case "b": // builtin
+			db.byteOrder = byteOrderCollation(locale.String)
+		}
 		// Migrations and whatever wrote before this process started may
 		// have left statistics behind.
 		db.stats = newStatsKeeper(db)
 		db.stats.kick()
 	}
 	return db, nil
+}
+
+// byteOrderCollation reports whether a PostgreSQL database collation
+// (libc or builtin) orders text by its UTF-8 bytes; ICU ones never do.
+func byteOrderCollation(c string) bool {
+	switch strings.ToLower(c) {
+	case "c", "posix", "c.utf-8", "c.utf8", "ucs_basic":
+		return true
+	}
+	return false
 }
 
 // defaultConnectTimeout bounds opening a PostgreSQL connection unless the
@@ -196,7 +228,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
+	return &DB{r: r, w: w, dialect: sqliteDialect, byteOrder: true, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
 		path: path, gens: newGenCache()}, nil
 }
 
@@ -400,6 +432,9 @@ type txn struct {
 	misses []string // queries to prepare once the transaction is over
 	count  *atomic.Int64
 	n      int64 // statements issued in this transaction
+	// bumped lists the projects whose generation this transaction has
+	// raised (see ensureBumped).
+	bumped map[string]bool
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
