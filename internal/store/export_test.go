@@ -84,3 +84,6 @@ func (db *DB) RateBuckets(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// ListPatches counts the cached metric lists patched from the change log.
+func (db *DB) ListPatches() int64 { return db.listPatches.Load() }

@@ -232,6 +232,7 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 		}
 		if ok {
 			e, fresh = ne, true
+			db.listPatches.Add(1)
 			db.ids.put(key, e)
 		}
 	}

@@ -601,7 +601,7 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 		// Experiment and rollout writes bump it too, so that connection
 		// filters are covered, by the count and by the list of matches.
 		cacheable := q.View == ""
-		if cacheable {
+		if cacheable && db.ids != nil {
 			page, n, ok, err := db.pageFromIDs(ctx, t, projectID, q, countWhere, countArgs)
 			if err != nil || ok {
 				out, total = page, n

@@ -47,6 +47,9 @@ type DB struct {
 	// statements counts the statements issued, so tests can assert that a
 	// request costs a fixed number of them.
 	statements atomic.Int64
+	// listPatches counts the cached match lists patched from the change
+	// log (metric_ids.go), so tests can tell a patch from a re-read.
+	listPatches atomic.Int64
 	// stats keeps PostgreSQL's planner statistics fresh; nil on SQLite.
 	stats *statsKeeper
 	// wal watches SQLite's commits (nil on PostgreSQL, or when the -shm
@@ -73,6 +76,12 @@ type Observer interface {
 
 // Option configures Open.
 type Option func(*DB)
+
+// WithoutListCache answers every metric list page from SQL, with no
+// cached match lists: the reference the cache is tested against.
+func WithoutListCache() Option {
+	return func(db *DB) { db.ids = nil }
+}
 
 // WithObserver makes o learn of every committed audit entry.
 func WithObserver(o Observer) Option {
