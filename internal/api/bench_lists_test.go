@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/api"
+	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
+	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // BenchmarkListAdversarial measures list pages whose matches are bunched far
@@ -22,14 +25,18 @@ import (
 // they walk the sort index. The project grows through the write seam, with
 // no explicit ANALYZE (the store keeps PostgreSQL's statistics itself). For
 // each filter it reports the first request (the count is not cached yet) and
-// the p50/p99 of the following ones:
+// the p50/p99 of the following ones; then, for each filter again, under a
+// stream of creates (one every 2 ms), the p50/p99 of requests through a DB
+// that patches its cached lists and, alternating with them, through one
+// that reads them again after every write (store.WithoutListPatches):
 //
 //	go test -run='^$' -bench=BenchmarkListAdversarial -benchtime=1x -timeout 30m ./internal/api/
 func BenchmarkListAdversarial(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			db, cat := openBench(b, ctx, backend)
+			dbURL := testdb.New(b, backend).URL
+			db, cat := openBenchURL(b, ctx, dbURL)
 			owner, err := db.Owner(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -53,7 +60,7 @@ func BenchmarkListAdversarial(b *testing.B) {
 			// What an operator would see a few seconds after an import.
 			time.Sleep(3 * time.Second)
 			e := benchEnv{srv: api.New(cat, api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: cat}
-			for _, c := range []struct{ name, filter string }{
+			filters := []struct{ name, filter string }{
 				{"tag", `tags contains ["t3"]`},
 				{"tag-numeric", `tags contains ["t3"] and isNumeric equals true`},
 				{"numeric", `isNumeric equals true`},
@@ -62,7 +69,8 @@ func BenchmarkListAdversarial(b *testing.B) {
 				{"unit-aggregation", `unitAggregationType equals "average"`},
 				{"event-key", `eventKeys anyOf ["event-4000"]`},
 				{"two-tags", `tags contains ["t3", "all"]`},
-			} {
+			}
+			for _, c := range filters {
 				b.Run(c.name, func(b *testing.B) {
 					path := "/api/v2/metrics/adv?" + url.Values{"filter": {c.filter}, "sort": {"-createdAt"}, "limit": {"20"}}.Encode()
 					t0 := time.Now()
@@ -80,6 +88,57 @@ func BenchmarkListAdversarial(b *testing.B) {
 					b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 					b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
 					b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
+				})
+			}
+			// Under a stream of writes (a create every 2 ms through the
+			// write seam, each a new generation): requests through a DB
+			// that patches its cached lists alternate with requests
+			// through one (same database) that reads them again after
+			// every write, as before the change log.
+			reread, err := store.Open(ctx, dbURL, store.WithoutListPatches())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { reread.Close() })
+			r := benchEnv{srv: api.New(catalog.New(reread), api.Options{AuthCacheTTL: 2 * time.Second, RateLimits: &ratelimit.Config{}}), cat: catalog.New(reread)}
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+					m := benchMetric(p, owner.ID, n+i, time.Now().UTC().Truncate(time.Millisecond))
+					m.Def.Tags = []string{"stream"}
+					if err := db.Transact(ctx, func(tx catalog.Tx) (*audit.Change, error) { return nil, tx.CreateMetric(ctx, m) }); err != nil {
+						panic(err)
+					}
+				}
+			}()
+			defer func() { close(stop); <-done }()
+			for _, c := range filters {
+				b.Run("writes/"+c.name, func(b *testing.B) {
+					path := "/api/v2/metrics/adv?" + url.Values{"filter": {c.filter}, "sort": {"-createdAt"}, "limit": {"20"}}.Encode()
+					e.must(b, 200, "GET", path, "")
+					var patched, reread []time.Duration
+					for b.Loop() {
+						for range 30 {
+							t0 := time.Now()
+							e.must(b, 200, "GET", path, "")
+							patched = append(patched, time.Since(t0))
+							t0 = time.Now()
+							r.must(b, 200, "GET", path, "")
+							reread = append(reread, time.Since(t0))
+						}
+					}
+					slices.Sort(patched)
+					slices.Sort(reread)
+					b.ReportMetric(float64(patched[len(patched)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(patched[len(patched)*99/100].Microseconds())/1000, "p99-ms")
+					b.ReportMetric(float64(reread[len(reread)/2].Microseconds())/1000, "reread-p50-ms")
+					b.ReportMetric(float64(reread[len(reread)*99/100].Microseconds())/1000, "reread-p99-ms")
 				})
 			}
 		})

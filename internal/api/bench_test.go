@@ -326,7 +326,13 @@ func BenchmarkRateLimit(b *testing.B) {
 // when it ends, with the services over it and the bench token bootstrapped.
 func openBench(b *testing.B, ctx context.Context, backend string) (*store.DB, *catalog.Services) {
 	b.Helper()
-	db, err := store.Open(ctx, testdb.New(b, backend).URL)
+	return openBenchURL(b, ctx, testdb.New(b, backend).URL)
+}
+
+// openBenchURL is openBench on a given database.
+func openBenchURL(b *testing.B, ctx context.Context, url string) (*store.DB, *catalog.Services) {
+	b.Helper()
+	db, err := store.Open(ctx, url)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -204,7 +204,7 @@ func (s listSort) scanTargets(id *string, v *sortVals) []any {
 // patchable reports whether the list of q can be patched from the change
 // log (see above).
 func (db *DB) patchable(q catalog.MetricQuery) (listSort, bool) {
-	if !db.byteOrder || q.HasConnections != nil || q.UsedIn != "" || q.View != "" {
+	if !db.byteOrder || db.noPatch || q.HasConnections != nil || q.UsedIn != "" || q.View != "" {
 		return nil, false
 	}
 	return newListSort(q.Sort)

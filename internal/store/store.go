@@ -65,6 +65,7 @@ type DB struct {
 	// PostgreSQL with a C collation. Cached lists are patched only then
 	// (metric_ids.go).
 	byteOrder bool
+	noPatch   bool // see WithoutListPatches
 }
 
 // Observer learns what the write seam committed. obs.Metrics is one.
@@ -81,6 +82,12 @@ type Option func(*DB)
 // cached match lists: the reference the cache is tested against.
 func WithoutListCache() Option {
 	return func(db *DB) { db.ids = nil }
+}
+
+// WithoutListPatches reads a cached metric match list again after any
+// write of its project instead of patching it: for comparisons.
+func WithoutListPatches() Option {
+	return func(db *DB) { db.noPatch = true }
 }
 
 // WithObserver makes o learn of every committed audit entry.
