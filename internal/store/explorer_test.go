@@ -243,4 +243,3 @@ func cmpStr(a, b string) int {
 	}
 	return 0
 }
-
