@@ -67,12 +67,9 @@ func activeMetricsArgs(q events.StateQuery, numericOnly bool) []any {
 	return args
 }
 
-// MetricStates returns one page of a health list, by metric key.
-func (db *DB) MetricStates(ctx context.Context, q events.StateQuery) (events.MetricPage, error) {
-	out := events.MetricPage{Items: []events.MetricState{}}
+// healthSQL returns the statements of a health list's page and total.
+func healthSQL(q events.StateQuery) (page string, pageArgs []any, count string, countArgs []any, err error) {
 	from := hourFloor(q.Since)
-	var page, count string
-	var pageArgs, countArgs []any
 	switch q.List {
 	case events.Silent:
 		page = `SELECT m.key, m.kind, m.event_key,
@@ -82,9 +79,18 @@ func (db *DB) MetricStates(ctx context.Context, q events.StateQuery) (events.Met
 				AND r.hour >= ? AND r.event_count > 0)
 			ORDER BY m.key LIMIT ? OFFSET ?`
 		pageArgs = []any{q.EnvID, q.ProjectID, q.EnvID, from, q.Page.Limit, q.Page.Offset}
+		// Those with events are counted per source seen in the window, each
+		// a probe of the metrics' indexes.
 		count = `SELECT (SELECT COUNT(*) FROM metrics m WHERE m.project_id = ? AND m.kind IN ` + fedKinds + ` AND m.archived_at IS NULL)
-			- (SELECT COUNT(*) FROM (` + activeMetricsSQL(false) + `) x WHERE x.volume > 0)`
-		countArgs = append([]any{q.ProjectID}, activeMetricsArgs(q, false)...)
+			- (SELECT COALESCE(SUM(
+				(SELECT COUNT(*) FROM metrics m WHERE m.project_id = ? AND s.kind = 'custom' AND m.kind = 'custom'
+					AND m.event_key = s.event_key AND m.archived_at IS NULL)
+				+ (SELECT COUNT(*) FROM metrics m WHERE m.project_id = ? AND m.kind IN ('pageview', 'click') AND m.kind = s.kind
+					AND m.key = s.event_key AND m.archived_at IS NULL)), 0)
+			FROM event_sources s WHERE s.environment_id = ? AND s.last_seen >= ?
+				AND EXISTS (SELECT 1 FROM event_rollups r WHERE r.environment_id = s.environment_id AND r.kind = s.kind
+					AND r.event_key = s.event_key AND r.hour >= ? AND r.event_count > 0))`
+		countArgs = []any{q.ProjectID, q.ProjectID, q.ProjectID, q.EnvID, from, from}
 	case events.NoValues:
 		list := `SELECT x.metric_key, x.kind, x.event_key, x.last_seen, x.volume FROM (` + activeMetricsSQL(true) + `) x
 			WHERE x.volume > 0 AND x.value_count = 0`
@@ -93,9 +99,19 @@ func (db *DB) MetricStates(ctx context.Context, q events.StateQuery) (events.Met
 		count = `SELECT COUNT(*) FROM (` + list + `) y`
 		countArgs = activeMetricsArgs(q, true)
 	default:
-		return out, fmt.Errorf("unknown health list %d", q.List)
+		return "", nil, "", nil, fmt.Errorf("unknown health list %d", q.List)
 	}
-	err := db.tx(ctx, false, func(t *txn) error {
+	return page, pageArgs, count, countArgs, nil
+}
+
+// MetricStates returns one page of a health list, by metric key.
+func (db *DB) MetricStates(ctx context.Context, q events.StateQuery) (events.MetricPage, error) {
+	out := events.MetricPage{Items: []events.MetricState{}}
+	page, pageArgs, count, countArgs, err := healthSQL(q)
+	if err != nil {
+		return out, err
+	}
+	err = db.tx(ctx, false, func(t *txn) error {
 		out.Items = out.Items[:0]
 		rows, err := t.query(ctx, page, pageArgs...)
 		if err != nil {
