@@ -300,7 +300,9 @@ type pager struct {
 	// Page and Pages are 1-based; Pages is at least 1.
 	Page, Pages int
 	Prev, Next  string // URLs, "" at the ends
-	First, Last int    // 1-based positions of the items shown, 0 for none
+	// FirstPage and LastPage link to the ends of the list.
+	FirstPage, LastPage string
+	First, Last         int // 1-based positions of the items shown, 0 for none
 }
 
 // newPager computes the paging of a list of total items shown limit at a
@@ -327,6 +329,7 @@ func newPager(base string, q url.Values, total, offset, limit int) pager {
 		}
 		return base
 	}
+	p.FirstPage, p.LastPage = link(0), link((p.Pages-1)*limit)
 	if offset > 0 {
 		p.Prev = link(max(0, offset-limit))
 	}
