@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -170,6 +171,10 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 		projects, _, err := u.svc.Projects.ListProjects(r.Context(), catalog.ProjectQuery{Page: core.Page{Limit: 100}, Sort: []core.SortKey{{Field: "name"}}})
 		if err == nil {
 			p.Projects = projects
+		}
+		// A current project beyond the first 100 is still the one shown.
+		if p.Project != "" && !slices.ContainsFunc(p.Projects, func(pr catalog.Project) bool { return pr.Key == p.Project }) {
+			p.Projects = append(p.Projects, catalog.Project{Key: p.Project, Name: p.Project})
 		}
 	}
 	return p
