@@ -39,11 +39,34 @@ type metricListData struct {
 
 func (d metricListData) PageTitle() string { return "Metrics · " + d.Project }
 
-// MoreOpen reports whether the "more filters" part of the form should
-// start open: one of its fields is set or has an error.
+// moreFields are the form's fields under "More filters".
+func moreFields() []string {
+	return []string{"numeric", "maintainer", "team", "connections", "usedIn", "view", "aggregation", "limit", "filter"}
+}
+
+// MoreActive counts the fields under "More filters" that are set.
+func (d metricListData) MoreActive() int {
+	n := 0
+	for _, name := range moreFields() {
+		if d.Form.get(name) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// MoreOpen reports whether "More filters" starts open: one of its fields
+// is set or has an error.
 func (d metricListData) MoreOpen() bool {
-	f := d.Form
-	return f.Aggregation != "" || f.Filter != "" || d.Errors["aggregation"] != "" || d.Errors["filter"] != ""
+	if d.MoreActive() > 0 {
+		return true
+	}
+	for _, name := range moreFields() {
+		if d.Errors[name] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // option is one choice of a menu.
