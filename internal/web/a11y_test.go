@@ -126,4 +126,7 @@ func TestProjectSwitcher(t *testing.T) {
 	if !strings.Contains(page.body, `<input type="hidden" name="section" value="metrics">`) || !strings.Contains(page.body, `<option value="default" selected>`) {
 		t.Errorf("switcher does not carry the section or the project:\n%s", page.body)
 	}
+	if !strings.Contains(page.body, "This project has no metrics yet") {
+		t.Errorf("an empty project's list:\n%s", page.body)
+	}
 }

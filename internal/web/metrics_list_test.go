@@ -174,6 +174,9 @@ func TestMetricListFieldErrors(t *testing.T) {
 				t.Errorf("%s: a refused filter lists metrics", c.query)
 			}
 		}
+		if r := br.do(http.MethodGet, "/projects/default/metrics?q=zzz", nil); !strings.Contains(r.body, "No metrics match") {
+			t.Errorf("no match:\n%s", r.body)
+		}
 		if r := br.do(http.MethodGet, "/projects/default/metrics?offset=-1", nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "offset") {
 			t.Errorf("offset=-1: %d\n%s", r.status, r.body)
 		}
