@@ -117,13 +117,15 @@ func uiSteps() []uiStep {
 func TestUIBrowser(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, bk testdb.Backend) {
 		e := startServer(t, bk)
-		for _, k := range []string{"checkout-rate", "signup-rate", "page-load"} {
+		for _, k := range []string{"cart-rate", "login-rate", "page-load"} {
 			e.createMetric(t, "default", `{"key":"`+k+`","kind":"custom","eventKey":"`+k+`","name":"Metric `+k+`","description":"How often `+k+` happens","tags":["web"]}`)
 		}
 		e.createMetric(t, "default", `{"key":"pricing-views","kind":"pageview","name":"Pricing page views","urls":[{"kind":"substring","substring":"/pricing"}],"tags":["web","pricing"]}`)
 		s := &uiScenario{t: t, e: e, b: newUIBrowser(t, e)}
 		for _, st := range uiSteps() {
 			t.Logf("step: %s", st.name)
+			// Every step starts at the desktop width.
+			s.b.run(st.name+": viewport", chromedp.EmulateReset())
 			st.run(s)
 			if t.Failed() {
 				t.Fatalf("stopped after step %q", st.name)
@@ -194,7 +196,7 @@ func (s *uiScenario) filterList() {
 	b.run("numeric custom metrics",
 		chromedp.Navigate(b.base+"/projects/default/metrics?kind=custom&numeric=false&sort=name"),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="metric-count"][contains(., "of 3 metrics")]`)))
-	if got := b.text("table.list tbody td a"); got != "Metric checkout-rate" {
+	if got := b.text("table.list tbody td a"); got != "Metric cart-rate" {
 		t.Errorf("first custom metric by name %q", got)
 	}
 	// A filter expression the API refuses: the message stands beside it.
@@ -237,10 +239,10 @@ func (s *uiScenario) phoneWidth() {
 func (s *uiScenario) openMetric() {
 	b, t := s.b, s.t
 	b.run("open a metric",
-		chromedp.Navigate(b.base+"/projects/default/metrics?q=checkout"),
-		chromedp.Click(chromedp.Search(`//a[contains(., "Metric checkout-rate")]`)),
+		chromedp.Navigate(b.base+"/projects/default/metrics?q=cart"),
+		chromedp.Click(chromedp.Search(`//a[contains(., "Metric cart-rate")]`)),
 		chromedp.WaitVisible(chromedp.CSS("dl.facts")))
-	if got := b.text("h1"); got != "Metric checkout-rate" {
+	if got := b.text("h1"); got != "Metric cart-rate" {
 		t.Errorf("metric page h1 %q", got)
 	}
 	b.screenshot("metric")
