@@ -72,6 +72,15 @@ func (d metricListData) MoreOpen() bool {
 // option is one choice of a menu.
 type option struct{ Value, Label string }
 
+// sortOption is the name the other list pages use for a menu's choice.
+type sortOption = option
+
+// metricListFilter is an API filter of a search box's text q (a query
+// clause) and further clauses filter, for pages that search metrics.
+func metricListFilter(q, filter string) string {
+	return metricFilterForm{Q: strings.TrimSpace(q), Filter: strings.TrimSpace(filter)}.filter()
+}
+
 // metricFilterForm is the list's filter form. Each field is one query
 // parameter and, when set, one clause of the API's filter language.
 type metricFilterForm struct {
