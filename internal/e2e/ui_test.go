@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -126,8 +128,11 @@ func TestUIBrowser(t *testing.T) {
 		s := &uiScenario{t: t, e: e, b: newUIBrowser(t, e)}
 		for _, st := range uiSteps() {
 			t.Logf("step: %s", st.name)
-			// Every step starts at the desktop width.
-			s.b.run(st.name+": viewport", chromedp.EmulateReset())
+			// Every step starts at the desktop width, with scripts on.
+			s.b.run(st.name+": reset", chromedp.EmulateReset(), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+				return err
+			}))
 			st.run(s)
 			if t.Failed() {
 				t.Fatalf("stopped after step %q", st.name)
