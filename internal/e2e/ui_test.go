@@ -110,6 +110,7 @@ func uiSteps() []uiStep {
 		{"filter the list", (*uiScenario).filterList},
 		{"phone width", (*uiScenario).phoneWidth},
 		{"open a metric", (*uiScenario).openMetric},
+		{"a metric's page: usage, activity, history diff", (*uiScenario).metricPage},
 		{"create each kind, a validation error, edit, delete blocked", (*uiScenario).metricForms},
 		{"a funnel group, its delete blocked, the event explorer", (*uiScenario).groupsAndEvents},
 		{"sign out", (*uiScenario).signOut},
