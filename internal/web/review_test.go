@@ -1,0 +1,205 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/metricsd/metricsd/internal/audit"
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/testdb"
+	"github.com/metricsd/metricsd/internal/web"
+)
+
+// fillPattern turns a route pattern into its method and a path naming
+// the fixture's project, metric, group and environment.
+func fillPattern(p string) (method, path string) {
+	method, path, _ = strings.Cut(p, " ")
+	path = strings.TrimSuffix(path, "{$}")
+	r := strings.NewReplacer("{projectKey}", "default", "{metricKey}", "target", "{groupKey}", "grp",
+		"{envKey}", "production", "{hash}", "0000000000000000", "{file...}", "app.css")
+	return method, r.Replace(path)
+}
+
+// lastAudit is the ID of the newest audit entry.
+func (f *fixture) lastAudit() string {
+	f.t.Helper()
+	es, _, err := f.svc.Audit.Entries(f.admin, audit.Query{Limit: 1})
+	if err != nil || len(es) == 0 {
+		f.t.Fatalf("audit entries: %v %v", es, err)
+	}
+	return es[0].ID
+}
+
+// TestCSRFOnEveryRoute walks the route table: every route that is not a
+// GET refuses a post without the session's token, with another
+// session's token, or from another site, and nothing changes.
+func TestCSRFOnEveryRoute(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("target", "Target")
+		f.metric("other", "Other")
+		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "grp", GroupDef: catalog.GroupDef{Name: "Group", Kind: "standard",
+			Metrics: []catalog.GroupMetricIn{{Key: "target"}, {Key: "other"}}}}); err != nil {
+			t.Fatalf("CreateMetricGroup: %v", err)
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		token := csrfOf(t, br.do(http.MethodGet, "/projects/default/metrics/target", nil).body)
+		other := f.browser()
+		other.mustSignIn(adminToken)
+		otherToken := csrfOf(t, other.do(http.MethodGet, "/projects/default/metrics/target", nil).body)
+		if otherToken == token {
+			t.Fatalf("two sessions share a CSRF token")
+		}
+		before := f.lastAudit()
+		posts := 0
+		for _, p := range web.RoutePatterns() {
+			method, path := fillPattern(p)
+			if method == http.MethodGet || method == http.MethodHead {
+				continue
+			}
+			posts++
+			full := url.Values{"key": {"made"}, "name": {"Made"}, "kind": {"custom"}, "eventKey": {"e"}, "op": {"save"},
+				"token": {adminToken}, "confirm": {"1"}, "confirmed": {"1"}}
+			for _, c := range []struct {
+				what   string
+				csrf   string
+				header []string
+			}{
+				{"no token", "", nil},
+				{"wrong token", token + "x", nil},
+				{"another session's token", otherToken, nil},
+				{"right token, Origin of another site", token, []string{"Origin", "https://evil.example"}},
+				{"right token, Origin null", token, []string{"Origin", "null"}},
+				{"right token, cross-site fetch", token, []string{"Sec-Fetch-Site", "cross-site"}},
+				{"right token, same-site fetch", token, []string{"Sec-Fetch-Site", "same-site"}},
+			} {
+				form := url.Values{}
+				for k, v := range full {
+					form[k] = v
+				}
+				if c.csrf != "" {
+					form.Set("csrf", c.csrf)
+				}
+				r := br.do(method, path, form, c.header...)
+				if r.status != http.StatusForbidden {
+					t.Errorf("%s %s, %s: %d, want 403", method, path, c.what, r.status)
+				}
+				if sc := sessionCookie(r.cookies); sc != nil && sc.MaxAge >= 0 {
+					t.Errorf("%s %s, %s: set a session cookie", method, path, c.what)
+				}
+			}
+		}
+		if posts < 5 {
+			t.Fatalf("only %d state-changing routes found", posts)
+		}
+		if after := f.lastAudit(); after != before {
+			t.Errorf("refused posts wrote audit entries (newest %s, was %s)", after, before)
+		}
+		f.get("target")
+		if keys := f.groupKeys("grp"); len(keys) != 2 {
+			t.Errorf("group changed: %v", keys)
+		}
+		// The session still works after all that.
+		if r := br.do(http.MethodGet, "/projects/default/metrics", nil); r.status != http.StatusOK {
+			t.Errorf("session after refused posts: %d", r.status)
+		}
+	})
+}
+
+// TestSignInNextControlCharacters: browsers drop tabs and newlines inside
+// a URL, so "/\t/evil.example" would become "//evil.example".
+func TestSignInNextControlCharacters(t *testing.T) {
+	f := newFixture(t, testdb.New(t, "sqlite"), web.Options{})
+	for _, next := range []string{"/\t/evil.example/x", "/\x00/evil.example", "/\x0b/evil.example", "/ /evil.example", "/x\\..\\\\evil.example",
+		"/\\/evil.example", "https:/evil.example", "/a\x7f"} {
+		br := f.browser()
+		form := br.do(http.MethodGet, "/sign-in?next="+url.QueryEscape(next), nil)
+		if form.status != http.StatusOK {
+			t.Fatalf("form with next %q: %d", next, form.status)
+		}
+		if strings.Contains(form.body, "evil.example") {
+			t.Errorf("the form keeps next %q:\n%s", next, form.body)
+		}
+		r := br.do(http.MethodPost, "/sign-in", url.Values{"csrf": {csrfOf(t, form.body)}, "token": {adminToken}, "next": {next}})
+		loc := r.h.Get("Location")
+		if r.status != http.StatusSeeOther || loc != "/" {
+			t.Errorf("next %q: %d Location %q", next, r.status, loc)
+		}
+		if strings.ContainsAny(loc, "\t\x00\x0b\\ \x7f") {
+			t.Errorf("next %q: Location %q keeps a character a browser rewrites", next, loc)
+		}
+	}
+	// A path with a query stays as it is.
+	br := f.browser()
+	form := br.do(http.MethodGet, "/sign-in", nil)
+	r := br.do(http.MethodPost, "/sign-in", url.Values{"csrf": {csrfOf(t, form.body)}, "token": {adminToken}, "next": {"/projects/default/metrics?q=a%20b&sort=name"}})
+	if loc := r.h.Get("Location"); loc != "/projects/default/metrics?q=a%20b&sort=name" {
+		t.Errorf("on-site next: Location %q", loc)
+	}
+}
+
+// TestUIBadInput: odd paths, queries and forms on UI routes get a 4xx
+// page (or a redirect), never a 500, on both stores.
+func TestUIBadInput(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("target", "Target")
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		token := csrfOf(t, br.do(http.MethodGet, "/projects/default/metrics", nil).body)
+		huge := strings.Repeat("a", 2<<20)
+		for _, path := range []string{
+			"/projects/%00/metrics", "/projects/%ff%fe/metrics", "/projects/default/metrics/%00", "/projects/default/metrics/%ff",
+			"/projects/" + strings.Repeat("p", 5000) + "/metrics",
+			"/projects/default/metrics?limit=-1&offset=-5", "/projects/default/metrics?limit=abc&offset=1e99&sort=%ff",
+			"/projects/default/metrics?filter=%00", "/projects/default/metrics?filter=name%20equals%20%ff", "/projects/default/metrics?offset=99999999999999999999",
+			"/projects/default/metrics?q=%ff%00&q=a&limit=1&limit=2",
+			"/projects/default/metric-groups?sort=%ff&kind=%00&offset=-1", "/projects/default/metric-groups/%00", "/projects/default/metric-groups/%ff/edit",
+			"/projects/default/metric-groups/_new?pq=%ff&poffset=-9", "/projects/default/metric-groups/grp/delete",
+			"/projects/default/events?env=%00", "/projects/default/environments/%ff/events?days=99999999999999999999",
+			"/projects/default/environments/production/events?days=-1&offset=%00&silent=x&unused=-4",
+			"/projects/nope/metrics/new", "/projects/default/metrics/target/edit?x=%ff", "/experiments/metrics/%00/edit",
+			"/switch-project?project=%00", "/switch-project?project=..", "/static/x/../../etc/passwd", "/static/0000/%00",
+			"/sign-in?next=%ff%00",
+		} {
+			r := br.do(http.MethodGet, path, nil)
+			if r.status >= 500 {
+				t.Errorf("GET %s: %d\n%.400s", path, r.status, r.body)
+			}
+		}
+		for _, c := range []struct {
+			path string
+			form url.Values
+		}{
+			{"/projects/default/metrics/new", url.Values{"key": {"k\x00"}, "name": {"\xff"}, "kind": {"custom", "click"}, "eventKey": {"e", "f"}, "urlKind": {"exact"}, "urlValue": {"a", "b", "c"}}},
+			{"/projects/default/metrics/new", url.Values{"key": {"k2"}, "name": {huge}}},
+			{"/projects/default/metrics/target/edit", url.Values{"version": {"\xff"}, "name": {"x\x00"}, "kind": {"\xff"}}},
+			{"/projects/default/metrics/target/edit", url.Values{"version": {"99999999999999999999"}, "tags": {strings.Repeat("t,", 5000)}}},
+			{"/projects/default/metrics/%00/delete", url.Values{}},
+			{"/projects/default/metric-groups/_new", url.Values{"key": {"\xff"}, "kind": {"\x00"}, "step": {"target", "target", "\xff"}, "stepName": {"a"}, "op": {"up:99", "down:-1"}}},
+			{"/projects/default/metric-groups/_new", url.Values{"op": {"remove:abc"}, "step": {strings.Repeat("s", 100000)}}},
+			{"/projects/default/metric-groups/nope/edit", url.Values{"version": {"-1"}, "op": {"save"}}},
+			{"/projects/default/metric-groups/nope/delete", url.Values{}},
+		} {
+			form := url.Values{"csrf": {token}}
+			for k, v := range c.form {
+				form[k] = v
+			}
+			r := br.do(http.MethodPost, c.path, form)
+			if r.status >= 500 {
+				t.Errorf("POST %s %.200v: %d\n%.400s", c.path, c.form, r.status, r.body)
+			}
+		}
+		// A body past the bound with the token in the header.
+		r := br.do(http.MethodPost, "/projects/default/metrics/new", url.Values{"key": {"big"}, "description": {huge}}, "X-CSRF-Token", token)
+		if r.status >= 500 || r.status < 400 {
+			t.Errorf("2 MB form: %d", r.status)
+		}
+		if m, _, err := f.svc.Metrics.GetMetric(f.admin, "default", "big", "", nil); err == nil {
+			t.Errorf("2 MB form stored %s", m.Key)
+		}
+	})
+}
