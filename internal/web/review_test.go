@@ -2,10 +2,13 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -200,6 +203,119 @@ func TestUIBadInput(t *testing.T) {
 		}
 		if m, _, err := f.svc.Metrics.GetMetric(f.admin, "default", "big", "", nil); err == nil {
 			t.Errorf("2 MB form stored %s", m.Key)
+		}
+	})
+}
+
+// TestSignInReplacesSession: signing in again (an attacker's planted
+// cookie included) gives a new session ID and ends the old one.
+func TestSignInReplacesSession(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		br := f.browser()
+		first := sessionCookie(br.signIn(adminToken).cookies)
+		_, secret := f.token("reader")
+		// A signed-in browser's GET /sign-in goes on; the form it kept
+		// (the sign-in cookie's token) can still post.
+		var signInTok string
+		for _, c := range br.c.Jar.Cookies(mustURL(t, f.srv.URL+"/sign-in")) {
+			if c.Name == "metricsd_signin" {
+				signInTok = c.Value
+			}
+		}
+		r := br.do(http.MethodPost, "/sign-in", url.Values{"csrf": {signInTok}, "token": {secret}, "next": {"/projects/default/metrics"}})
+		second := sessionCookie(r.cookies)
+		if first == nil || second == nil || first.Value == second.Value {
+			t.Fatalf("sign-in kept the session ID: %v %v", first, second)
+		}
+		replay := f.browser()
+		u, _ := url.Parse(f.srv.URL)
+		replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: first.Name, Value: first.Value}})
+		if r := replay.do(http.MethodGet, "/projects/default/metrics", nil); r.status != http.StatusSeeOther {
+			t.Errorf("the replaced session still works: %d", r.status)
+		}
+		if r := br.do(http.MethodGet, "/projects/default/metrics", nil); r.status != http.StatusOK || strings.Contains(r.body, "New metric") {
+			t.Errorf("the new session is not the reader's: %d", r.status)
+		}
+	})
+}
+
+// TestSignOutEveryReplica: a second UI over the same database (another
+// replica) stops honouring a signed-out session once its session cache
+// (the API auth cache's TTL) has run out.
+func TestSignOutEveryReplica(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		other := web.New(f.svc, web.Options{Sessions: f.db, ParseMetricQuery: api.ParseMetricQuery, Clock: f.clock.now, SessionCacheTTL: 2 * time.Second})
+		srv2 := httptest.NewServer(other.Handler())
+		t.Cleanup(srv2.Close)
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		page := br.do(http.MethodGet, "/projects/default/metrics", nil)
+		c := sessionCookie(br.c.Jar.Cookies(mustURL(t, f.srv.URL)))
+		get2 := func() int {
+			req, _ := http.NewRequest(http.MethodGet, srv2.URL+"/projects/default/metrics", nil)
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			res, err := br.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if s := get2(); s != http.StatusOK {
+			t.Fatalf("the session on the second replica: %d", s)
+		}
+		if r := br.do(http.MethodPost, "/sign-out", url.Values{"csrf": {csrfOf(t, page.body)}}); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-out: %d", r.status)
+		}
+		f.clock.add(2 * time.Second)
+		if s := get2(); s != http.StatusSeeOther {
+			t.Errorf("signed-out session on the second replica after its cache TTL: %d, want 303", s)
+		}
+	})
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestHostileTextIsEscaped: names, descriptions, tags, group labels and
+// event keys are shown as text on every page that shows them.
+func TestHostileTextIsEscaped(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		const evil = `"><img src=x onerror=alert(1)><script>alert(2)</script>javascript:alert(3)`
+		for _, k := range []string{"m1", "m2"} {
+			if _, err := f.svc.Metrics.CreateMetric(f.admin, "default", catalog.MetricPost{Key: k, Kind: "custom", MetricDef: catalog.MetricDef{
+				Name: evil + k, EventKey: "ev-" + k, Description: evil}}); err != nil {
+				t.Fatalf("CreateMetric: %v", err)
+			}
+		}
+		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "g", GroupDef: catalog.GroupDef{Name: evil, Kind: "standard", Description: evil,
+			Metrics: []catalog.GroupMetricIn{{Key: "m1", NameInGroup: evil}, {Key: "m2"}}}}); err != nil {
+			t.Fatalf("CreateMetricGroup: %v", err)
+		}
+		br := f.browser()
+		br.mustSignIn(adminToken)
+		for _, p := range []string{"/projects/default/metrics", "/projects/default/metrics?q=" + url.QueryEscape(evil), "/projects/default/metrics/m1",
+			"/projects/default/metrics/m1/edit", "/projects/default/metrics/m1/delete", "/projects/default/metric-groups", "/projects/default/metric-groups/g",
+			"/projects/default/metric-groups/g/edit", "/projects/default/metric-groups/g/delete", "/experiments/metrics/m1/edit",
+			"/projects/default/metric-groups?q=" + url.QueryEscape(evil), "/projects/default/environments/production/events"} {
+			r := br.do(http.MethodGet, p, nil)
+			if r.status >= 500 {
+				t.Errorf("GET %s: %d", p, r.status)
+			}
+			for _, raw := range []string{"<img src=x", "<script>alert", `href="javascript:`} {
+				if strings.Contains(r.body, raw) {
+					t.Errorf("GET %s shows %q unescaped", p, raw)
+				}
+			}
 		}
 	})
 }
