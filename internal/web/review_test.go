@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -316,6 +317,67 @@ func TestHostileTextIsEscaped(t *testing.T) {
 					t.Errorf("GET %s shows %q unescaped", p, raw)
 				}
 			}
+		}
+	})
+}
+
+// TestOutsiderRefusedEverywhere walks the route table as a principal that
+// may not see the project: every page under it is refused, every post
+// with a valid CSRF token is refused, and nothing changes.
+func TestOutsiderRefusedEverywhere(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("target", "Target")
+		f.metric("other", "Other")
+		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "grp", GroupDef: catalog.GroupDef{Name: "Group", Kind: "standard",
+			Metrics: []catalog.GroupMetricIn{{Key: "target"}, {Key: "other"}}}}); err != nil {
+			t.Fatalf("CreateMetricGroup: %v", err)
+		}
+		_, secret, err := f.svc.Tokens.CreateToken(f.admin, account.TokenPost{Name: "outsider", InlineRole: []account.Statement{
+			{Effect: "allow", Resources: []string{"proj/elsewhere"}, Actions: []string{"*"}},
+			{Effect: "allow", Resources: []string{"proj/elsewhere:metric/*"}, Actions: []string{"*"}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := f.browser()
+		if r := br.signIn(secret); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", r.status)
+		}
+		home := br.do(http.MethodGet, "/", nil)
+		if home.status != http.StatusOK || strings.Contains(home.body, `value="default"`) {
+			t.Fatalf("outsider's home: %d\n%s", home.status, home.body)
+		}
+		token := csrfOf(t, home.body)
+		before := f.lastAudit()
+		for _, p := range web.RoutePatterns() {
+			method, path := fillPattern(p)
+			if !strings.HasPrefix(path, "/projects/") && !strings.HasPrefix(path, "/experiments/") {
+				continue
+			}
+			var form url.Values
+			if method != http.MethodGet {
+				form = url.Values{"csrf": {token}, "key": {"made"}, "name": {"Made"}, "kind": {"custom"}, "eventKey": {"e"}, "op": {"save"},
+					"version": {"1"}, "step": {"target", "other"}, "stepName": {"", ""}, "confirmed": {"1"}}
+			}
+			r := br.do(method, path, form)
+			want := http.StatusForbidden
+			if strings.HasPrefix(path, "/experiments/") {
+				want = http.StatusNotFound // no project it may see has the metric
+			}
+			if r.status != want {
+				t.Errorf("outsider %s %s: %d, want %d", method, path, r.status, want)
+			}
+			if strings.Contains(r.body, "Target") || strings.Contains(r.body, "about target") || strings.Contains(r.body, "&#34;grp&#34;") {
+				t.Errorf("outsider %s %s shows the project's data", method, path)
+			}
+		}
+		if after := f.lastAudit(); after != before {
+			t.Errorf("the outsider's posts wrote audit entries")
+		}
+		f.get("target")
+		if keys := f.groupKeys("grp"); len(keys) != 2 {
+			t.Errorf("group changed: %v", keys)
 		}
 	})
 }
