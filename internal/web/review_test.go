@@ -381,3 +381,48 @@ func TestOutsiderRefusedEverywhere(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityHeaders: pages, error pages and the sign-in form are not
+// stored by caches, may not be framed and load nothing inline.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t, testdb.New(t, "sqlite"), web.Options{})
+	f.metric("target", "Target")
+	anon := f.browser()
+	br := f.browser()
+	br.mustSignIn(adminToken)
+	for _, c := range []struct {
+		b      *browser
+		path   string
+		status int
+	}{
+		{anon, "/sign-in", http.StatusOK},
+		{br, "/projects/default/metrics", http.StatusOK},
+		{br, "/projects/default/metrics/target", http.StatusOK},
+		{br, "/projects/default/metrics/nope", http.StatusNotFound},
+		{br, "/projects/nope/metrics", http.StatusNotFound},
+		{br, "/nope", http.StatusNotFound},
+	} {
+		r := c.b.do(http.MethodGet, c.path, nil)
+		if r.status != c.status {
+			t.Errorf("GET %s: %d, want %d", c.path, r.status, c.status)
+		}
+		if got := r.h.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q", c.path, got)
+		}
+		csp := r.h.Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("GET %s: CSP %q lacks %q", c.path, csp, d)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("GET %s: CSP %q allows unsafe sources", c.path, csp)
+		}
+		if r.h.Get("X-Frame-Options") != "DENY" || r.h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: X-Frame-Options %q, X-Content-Type-Options %q", c.path, r.h.Get("X-Frame-Options"), r.h.Get("X-Content-Type-Options"))
+		}
+		if !strings.Contains(r.body, `<html lang="en">`) || !strings.Contains(r.body, `href="#main"`) {
+			t.Errorf("GET %s: no lang attribute or skip link", c.path)
+		}
+	}
+}
