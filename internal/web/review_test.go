@@ -197,6 +197,18 @@ func TestUIBadInput(t *testing.T) {
 				t.Errorf("POST %s %.200v: %d\n%.400s", c.path, c.form, r.status, r.body)
 			}
 		}
+		// The sign-in form with odd tokens: refused, no session.
+		anon := f.browser()
+		signInTok := csrfOf(t, anon.do(http.MethodGet, "/sign-in", nil).body)
+		for _, tok := range []string{"\x00", "\xff\xfe", "api-\x00" + adminToken, strings.Repeat("x", 100000)} {
+			r := anon.do(http.MethodPost, "/sign-in", url.Values{"csrf": {signInTok}, "token": {tok, adminToken}, "next": {"\xff"}})
+			if r.status != http.StatusUnauthorized || sessionCookie(r.cookies) != nil {
+				t.Errorf("sign-in with token %.20q: %d", tok, r.status)
+			}
+		}
+		if r := anon.do(http.MethodPost, "/sign-in", url.Values{"csrf": {signInTok}, "token": {huge}}); r.status != http.StatusBadRequest {
+			t.Errorf("sign-in with a 2 MB form: %d, want 400", r.status)
+		}
 		// A body past the bound with the token in the header.
 		r := br.do(http.MethodPost, "/projects/default/metrics/new", url.Values{"key": {"big"}, "description": {huge}}, "X-CSRF-Token", token)
 		if r.status >= 500 || r.status < 400 {
