@@ -1,11 +1,24 @@
 // Progressive enhancement of the server-rendered pages: everything works
 // without this module, it only saves clicks.
 
-// The project switcher goes as soon as a project is chosen.
+// The project switcher goes as soon as a project is chosen with the
+// pointer. Browsers fire change on every arrow key in a closed select, so a
+// change made with the keyboard waits for Enter or the Go button (which
+// stays shown), and keyboard users can reach every project.
 for (const form of document.querySelectorAll('form[data-autosubmit]')) {
-  const button = form.querySelector('button[type="submit"]');
-  if (button) button.hidden = true;
-  form.addEventListener('change', () => form.requestSubmit());
+  let keyed = false;
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target instanceof HTMLSelectElement) {
+      e.preventDefault();
+      form.requestSubmit();
+      return;
+    }
+    keyed = true;
+  });
+  form.addEventListener('pointerdown', () => { keyed = false; });
+  form.addEventListener('change', () => {
+    if (!keyed) form.requestSubmit();
+  });
 }
 
 // Forms with data-confirm ask before they are sent.
