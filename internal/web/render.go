@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -94,6 +95,15 @@ func funcs(a *assets) template.FuncMap {
 		"anyMetricSpec": anyMetricSpec,
 		"pathEscape":    url.PathEscape,
 		"join":          strings.Join,
+		// when and iso write a time for reading and for <time datetime>;
+		// count an integer with thousands separators; humanize a status
+		// ("not_started" → "Not started").
+		"when":     when,
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"count":    count,
+		"humanize": humanize,
+		"add":      func(a, b int) int { return a + b },
+		"sub":      func(a, b int) int { return a - b },
 	}
 }
 
