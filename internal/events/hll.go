@@ -19,6 +19,9 @@ const (
 	hllRegisters = 1 << hllPrecision
 	// sparseMax is the most registers kept sparse: 2 bytes each.
 	sparseMax = hllRegisters / 2
+	// maxRank is the largest rank Add gives: the leading zeros of the 54
+	// bits left after the index, plus one.
+	maxRank = 64 - hllPrecision + 1
 )
 
 // Sketch estimates the number of distinct items added to it.
@@ -148,32 +151,60 @@ func (s *Sketch) appendTo(b []byte) []byte {
 
 var errCorruptSketch = errors.New("stored context sketch is corrupt")
 
-// readSketch reads one stored sketch from b and returns the rest.
-func readSketch(b []byte) (*Sketch, []byte, error) {
+// checkSketch checks the stored sketch at the start of b and returns the
+// rest of b.
+func checkSketch(b []byte) ([]byte, error) {
 	if len(b) < 1 {
-		return nil, nil, errCorruptSketch
+		return nil, errCorruptSketch
 	}
 	switch b[0] {
 	case 1:
 		if len(b) < 1+hllRegisters {
-			return nil, nil, errCorruptSketch
+			return nil, errCorruptSketch
 		}
-		return &Sketch{dense: slices.Clone(b[1 : 1+hllRegisters])}, b[1+hllRegisters:], nil
+		for _, r := range b[1 : 1+hllRegisters] {
+			if r > maxRank {
+				return nil, errCorruptSketch
+			}
+		}
+		return b[1+hllRegisters:], nil
 	case 0:
 		if len(b) < 3 {
-			return nil, nil, errCorruptSketch
+			return nil, errCorruptSketch
 		}
 		n := int(binary.BigEndian.Uint16(b[1:]))
-		if len(b) < 3+2*n {
-			return nil, nil, errCorruptSketch
+		if n > sparseMax || len(b) < 3+2*n {
+			return nil, errCorruptSketch
 		}
-		s := &Sketch{sparse: make([]uint16, n)}
+		var prev uint16
 		for i := range n {
-			s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
+			e := binary.BigEndian.Uint16(b[3+2*i:])
+			// Registers are sorted, each once, with a rank Add can give.
+			if r := e & 63; r == 0 || r > maxRank || (i > 0 && e>>6 <= prev>>6) {
+				return nil, errCorruptSketch
+			}
+			prev = e
 		}
-		return s, b[3+2*n:], nil
+		return b[3+2*n:], nil
 	}
-	return nil, nil, errCorruptSketch
+	return nil, errCorruptSketch
+}
+
+// readSketch reads one stored sketch from b and returns the rest.
+func readSketch(b []byte) (*Sketch, []byte, error) {
+	rest, err := checkSketch(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b[0] == 1 {
+		return &Sketch{dense: slices.Clone(b[1 : 1+hllRegisters])}, rest, nil
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	s := &Sketch{sparse: make([]uint16, n)}
+	for i := range n {
+		s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
+	}
+	return s, rest, nil
 }
 
 // EncodeContexts returns the stored form of sketches per context kind.

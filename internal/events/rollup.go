@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"time"
 )
 
@@ -122,3 +123,15 @@ type Batch struct {
 
 // size is the batch's weight against the flusher's memory bound.
 func (b *Batch) size() int64 { return int64(b.Events + len(b.Rows)) }
+
+// clone returns a copy of r that shares nothing with it.
+func (r *Rollup) clone() *Rollup {
+	c := *r
+	if r.Contexts != nil {
+		c.Contexts = make(map[string]*Sketch, len(r.Contexts))
+		for kind, s := range r.Contexts {
+			c.Contexts[kind] = &Sketch{sparse: slices.Clone(s.sparse), dense: slices.Clone(s.dense)}
+		}
+	}
+	return &c
+}

@@ -241,8 +241,8 @@ type dialect struct {
 	// lockProject locks a project row for a write of what it holds,
 	// without blocking inserts that reference it.
 	lockProject string
-	// lockEvents serialises event commits across replicas, which
-	// read-merge-write rollup rows. SQLite serialises all writers.
+	// lockEvents serialises folds of the event log across replicas,
+	// which read-merge-write rollup rows. SQLite serialises all writers.
 	lockEvents string
 }
 
