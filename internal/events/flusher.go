@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -277,17 +278,9 @@ gather:
 	}
 }
 
-// slot is one key's total in a group: the batch's own row while one batch
-// has the key, a copy once a second one adds to it, so that the batches
-// stay as submitted and a retried transaction adds them up again the same.
-type slot struct {
-	r    *Rollup
-	copy bool
-}
-
 // apply writes a group inside its transaction: payload IDs first, so that
-// a batch seen before adds nothing; then one log record per environment
-// with what the group's other batches add up to, and the sources.
+// a batch seen before adds nothing; then one log record per environment,
+// the segments of its batches, and the sources that moved.
 func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, error) {
 	now := f.now()
 	envIDs := make([]string, 0, 4)
@@ -318,11 +311,10 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 			return nil, err
 		}
 	}
-	merged := map[string]map[RollupKey]slot{}
-	projectOf := map[string]string{}
+	byEnv := map[string][]*Batch{}
 	for _, p := range group {
 		b := p.b
-		if !exists[b.Env.ID] {
+		if !exists[b.Env.ID] || b.Entries == 0 {
 			continue
 		}
 		if b.PayloadID != "" {
@@ -334,51 +326,30 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 			}
 			delete(fresh, c)
 		}
-		projectOf[b.Env.ID] = b.Env.ProjectID
-		m := merged[b.Env.ID]
-		if m == nil {
-			m = make(map[RollupKey]slot, len(b.Rows))
-			merged[b.Env.ID] = m
-		}
-		for k, r := range b.Rows {
-			s, ok := m[k]
-			switch {
-			case !ok:
-				m[k] = slot{r: r}
-			case s.copy:
-				s.r.Merge(r)
-			default:
-				c := r.clone()
-				c.Merge(s.r)
-				m[k] = slot{r: c, copy: true}
-			}
-		}
+		byEnv[b.Env.ID] = append(byEnv[b.Env.ID], b)
 	}
 	seen := map[srcKey]*Seen{}
 	for _, envID := range envIDs {
-		m := merged[envID]
-		if len(m) == 0 {
+		bs := byEnv[envID]
+		if len(bs) == 0 {
 			continue
 		}
-		for k, s := range m {
-			sk := srcKey{k.EnvID, k.Kind, k.Key}
-			v := seen[sk]
-			if v == nil {
-				v = &Seen{EnvID: k.EnvID, ProjectID: projectOf[k.EnvID], Kind: k.Kind, Key: k.Key, First: k.Hour, Last: k.Hour}
-				seen[sk] = v
-			}
-			v.First, v.Last = min(v.First, k.Hour), max(v.Last, k.Hour)
-			if s.r.ValueCount > 0 {
-				v.LastValue = max(v.LastValue, k.Hour)
+		f.buf = append(f.buf[:0], logVersion)
+		for _, b := range bs {
+			f.buf = append(f.buf, b.Log...)
+			for _, s := range b.Sources {
+				k := srcKey{envID, s.Kind, s.Key}
+				if t, ok := f.touched[k]; ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
+					continue
+				}
+				v := seen[k]
+				if v == nil {
+					v = &Seen{EnvID: envID, ProjectID: b.Env.ProjectID, Kind: s.Kind, Key: s.Key, First: s.First, Last: s.Last}
+					seen[k] = v
+				}
+				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
 			}
 		}
-		f.buf = AppendLog(f.buf[:0], len(m), func(yield func(RollupKey, *Rollup) bool) {
-			for k, s := range m {
-				if !yield(k, s.r) {
-					return
-				}
-			}
-		})
 		if err := tx.AppendLog(ctx, envID, f.buf); err != nil {
 			return nil, err
 		}
@@ -386,18 +357,18 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 	if cap(f.buf) > maxKeptBuf {
 		f.buf = nil
 	}
+	if len(seen) == 0 {
+		return nil, nil
+	}
 	list := make([]Seen, 0, len(seen))
 	for k, s := range seen {
-		if t, ok := f.touched[k]; ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
-			continue
-		}
 		if t, ok := f.touched[k]; ok {
 			s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
 		}
+		// Keys are parts of a batch's Log: the copy kept in touched must
+		// not hold the whole of it.
+		s.Key = strings.Clone(s.Key)
 		list = append(list, *s)
-	}
-	if len(list) == 0 {
-		return nil, nil
 	}
 	return list, tx.TouchSources(ctx, list)
 }

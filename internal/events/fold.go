@@ -35,12 +35,13 @@ func Fold(ctx context.Context, tx FoldTx, limit int) (taken, corrupt int, err er
 	if err != nil || len(recs) == 0 {
 		return 0, 0, err
 	}
-	total := map[RollupKey]*Rollup{}
+	var totals Totals
 	for _, rec := range recs {
-		if err := MergeLog(total, rec.EnvID, rec.Data); err != nil {
+		if err := totals.Add(rec.EnvID, rec.Data); err != nil {
 			corrupt++
 		}
 	}
+	total := totals.Rows()
 	if len(total) == 0 {
 		return len(recs), corrupt, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"math/bits"
 	"slices"
 )
 
@@ -55,9 +54,8 @@ func hash64(kind, key string) uint64 {
 
 // Add adds an item by its hash.
 func (s *Sketch) Add(h uint64) {
-	idx := uint16(h >> (64 - hllPrecision))
-	rank := uint8(bits.LeadingZeros64(h<<hllPrecision|1<<(hllPrecision-1)) + 1)
-	s.set(idx, rank)
+	r := register(h)
+	s.set(r>>6, uint8(r&63))
 }
 
 func (s *Sketch) set(idx uint16, rank uint8) {
@@ -205,6 +203,44 @@ func readSketch(b []byte) (*Sketch, []byte, error) {
 		s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
 	}
 	return s, rest, nil
+}
+
+// mergeStored adds the stored sketch at the start of b, which
+// checkSketch accepted, to s, and returns the rest of b.
+func (s *Sketch) mergeStored(b []byte) []byte {
+	if b[0] == 1 {
+		if s.dense == nil {
+			s.densify()
+		}
+		for i, r := range b[1 : 1+hllRegisters] {
+			if r > s.dense[i] {
+				s.dense[i] = r
+			}
+		}
+		return b[1+hllRegisters:]
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	if s.dense == nil && len(s.sparse) == 0 {
+		s.sparse = make([]uint16, n)
+		for i := range n {
+			s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
+		}
+		return b[3+2*n:]
+	}
+	for i := range n {
+		e := binary.BigEndian.Uint16(b[3+2*i:])
+		s.set(e>>6, uint8(e&63))
+	}
+	return b[3+2*n:]
+}
+
+// skipSketch returns what follows the stored sketch at the start of b,
+// which checkSketch accepted.
+func skipSketch(b []byte) []byte {
+	if b[0] == 1 {
+		return b[1+hllRegisters:]
+	}
+	return b[3+2*int(binary.BigEndian.Uint16(b[1:])):]
 }
 
 // EncodeContexts returns the stored form of sketches per context kind.

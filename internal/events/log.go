@@ -9,55 +9,73 @@ import (
 )
 
 // A group commit writes what its batches add up to for one environment as
-// one record of the event log, in the compact form below; Fold later adds
-// the records into the hourly rollup rows. Version 1:
+// one record of the event log; Fold later adds records into the hourly
+// rollup rows. A record is a version byte (1) and then segments up to its
+// end, one per batch (each batch encodes its own, so the flusher only
+// concatenates them):
 //
-//	version  byte (1)
-//	count    uvarint, the entries that follow
+//	segment  uvarint count, then count entries
 //	entry    kind, key, hour, aggregate:
 //	  kind     byte: 1 custom, 2 pageview, 3 click, 0 a uvarint length and the name
 //	  key      uvarint length and bytes
-//	  hour     zigzag varint, the entry's hour minus the previous entry's (0 before the first)
+//	  hour     zigzag varint: the entry's hour minus the previous entry's of
+//	           the segment (minus 0 for the first)
 //	  count    uvarint events
 //	  values   uvarint events with a metricValue; when not 0, then sum, min
 //	           and max as little-endian IEEE 754 float64
-//	  contexts byte, the sketches that follow, each a byte length and the
-//	           context kind, then the sketch (Sketch.appendTo)
+//	  contexts byte n ≤ 16, then n sketches in increasing order of context
+//	           kind, each a byte length (1–64) and the kind, then the
+//	           sketch as Sketch.appendTo writes it
+//
+// An entry's key need not be unique in a record: entries add up.
 const logVersion = 1
 
-// errCorruptLog is returned for a log record that is not one EncodeLog wrote.
+// errCorruptLog is returned for a log record that is not well formed.
 var errCorruptLog = errors.New("event log record is corrupt")
 
 var kindCodes = map[string]byte{KindCustom: 1, KindPageview: 2, KindClick: 3}
 
 var codeKinds = [...]string{1: KindCustom, 2: KindPageview, 3: KindClick}
 
-// AppendLog appends the log record of the n rows of one environment
-// (their EnvID is not part of the record) to b.
+// appendKindKey appends an entry's kind and key, and returns where the
+// key starts in b.
+func appendKindKey(b []byte, kind, key string) ([]byte, int) {
+	if c, ok := kindCodes[kind]; ok {
+		b = append(b, c)
+	} else {
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(kind)))
+		b = append(b, kind...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	return append(b, key...), len(b)
+}
+
+// appendAggregate appends an entry's hour and aggregate, up to its
+// contexts.
+func appendAggregate(b []byte, hourDelta int64, r *Rollup) []byte {
+	b = binary.AppendVarint(b, hourDelta)
+	b = binary.AppendUvarint(b, uint64(r.Count))
+	b = binary.AppendUvarint(b, uint64(r.ValueCount))
+	if r.ValueCount > 0 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Sum))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Min))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Max))
+	}
+	return b
+}
+
+// AppendLog appends a record of one segment holding the n rows of one
+// environment (their EnvID is not part of the record) to b.
 func AppendLog(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
 	b = append(b, logVersion)
 	b = binary.AppendUvarint(b, uint64(n))
 	var prevHour int64
 	var kinds []string
 	for k, r := range rows {
-		if c, ok := kindCodes[k.Kind]; ok {
-			b = append(b, c)
-		} else {
-			b = append(b, 0)
-			b = binary.AppendUvarint(b, uint64(len(k.Kind)))
-			b = append(b, k.Kind...)
-		}
-		b = binary.AppendUvarint(b, uint64(len(k.Key)))
-		b = append(b, k.Key...)
-		b = binary.AppendVarint(b, k.Hour-prevHour)
+		b, _ = appendKindKey(b, k.Kind, k.Key)
+		b = appendAggregate(b, k.Hour-prevHour, r)
 		prevHour = k.Hour
-		b = binary.AppendUvarint(b, uint64(r.Count))
-		b = binary.AppendUvarint(b, uint64(r.ValueCount))
-		if r.ValueCount > 0 {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Sum))
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Min))
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Max))
-		}
 		kinds = kinds[:0]
 		for kind := range r.Contexts {
 			kinds = append(kinds, kind)
@@ -139,101 +157,164 @@ func (r *logReader) float() float64 {
 	return v
 }
 
-// MergeLog adds the entries of one record of environment envID to dst.
-// A record that is not well formed is an error, and then dst is left as
-// it was.
-func MergeLog(dst map[RollupKey]*Rollup, envID string, rec []byte) error {
-	if err := walkLog(envID, rec, nil); err != nil {
-		return err
-	}
-	return walkLog(envID, rec, func(k RollupKey, one *Rollup) {
-		if m := dst[k]; m != nil {
-			m.Merge(one)
-		} else {
-			dst[k] = one
-		}
-	})
+// logEntry is one entry as read, its byte slices into the record.
+type logEntry struct {
+	code byte   // kind code, 0 for kind
+	kind []byte // when code is 0
+	key  []byte
+	hour int64
+	agg  Rollup // without Contexts
+	// contexts holds the entry's n sketches as stored.
+	contexts []byte
+	n        int
 }
 
 // walkLog reads a record and calls emit with each entry; with emit nil it
-// only checks the record, allocating nothing.
-func walkLog(envID string, rec []byte, emit func(RollupKey, *Rollup)) error {
+// only checks the record. It allocates nothing.
+func walkLog(rec []byte, emit func(*logEntry)) error {
 	r := &logReader{b: rec}
 	if r.byte() != logVersion || r.bad {
 		return errCorruptLog
 	}
-	n := r.uvarint()
-	// Every entry takes at least 6 bytes.
-	if r.bad || n > uint64(len(r.b)/6) {
-		return errCorruptLog
-	}
-	var hour int64
-	var kinds [maxContextKinds][]byte
-	for range n {
-		k := RollupKey{EnvID: envID}
-		var kind []byte
-		switch c := r.byte(); {
-		case c == 0:
-			kind = r.bytes(r.uvarint())
-		case int(c) < len(codeKinds):
-			k.Kind = codeKinds[c]
-		default:
+	var e logEntry
+	for len(r.b) > 0 {
+		n := r.uvarint()
+		// Every entry takes at least 6 bytes.
+		if r.bad || n > uint64(len(r.b)/6) {
 			return errCorruptLog
 		}
-		key := r.bytes(r.uvarint())
-		hour += r.varint()
-		k.Hour = hour
-		var one Rollup
-		one.Count = r.count()
-		one.ValueCount = r.count()
-		if one.ValueCount > 0 {
-			one.Sum, one.Min, one.Max = r.float(), r.float(), r.float()
-		}
-		nc := int(r.byte())
-		if r.bad || nc > maxContextKinds {
-			return errCorruptLog
-		}
-		if nc > 0 && emit != nil {
-			one.Contexts = make(map[string]*Sketch, nc)
-		}
-		for i := range nc {
-			ck := r.bytes(uint64(r.byte()))
-			if r.bad || len(ck) == 0 || len(ck) > maxContextKindLen {
+		var hour int64
+		for range n {
+			e = logEntry{code: r.byte()}
+			switch {
+			case e.code == 0:
+				e.kind = r.bytes(r.uvarint())
+				if _, known := kindCodes[string(e.kind)]; known {
+					// Known kinds have their code: one form per key.
+					return errCorruptLog
+				}
+			case int(e.code) >= len(codeKinds):
 				return errCorruptLog
 			}
-			// Kinds are written sorted, each once.
-			if i > 0 && string(ck) <= string(kinds[i-1]) {
+			e.key = r.bytes(r.uvarint())
+			hour += r.varint()
+			e.hour = hour
+			e.agg.Count = r.count()
+			e.agg.ValueCount = r.count()
+			if e.agg.ValueCount > 0 {
+				e.agg.Sum, e.agg.Min, e.agg.Max = r.float(), r.float(), r.float()
+			}
+			e.n = int(r.byte())
+			if r.bad || e.n > maxContextKinds {
 				return errCorruptLog
 			}
-			kinds[i] = ck
-			if emit == nil {
+			start := r.b
+			var prev []byte
+			for i := range e.n {
+				ck := r.bytes(uint64(r.byte()))
+				if r.bad || len(ck) == 0 || len(ck) > maxContextKindLen || (i > 0 && string(ck) <= string(prev)) {
+					return errCorruptLog
+				}
+				prev = ck
 				rest, err := checkSketch(r.b)
 				if err != nil {
 					return errCorruptLog
 				}
 				r.b = rest
-				continue
 			}
-			s, rest, err := readSketch(r.b)
-			if err != nil {
+			if r.bad {
 				return errCorruptLog
 			}
-			r.b = rest
-			one.Contexts[string(ck)] = s
-		}
-		if r.bad {
-			return errCorruptLog
-		}
-		if emit != nil {
-			if kind != nil {
-				k.Kind = string(kind)
+			e.contexts = start[:len(start)-len(r.b)]
+			if emit != nil {
+				emit(&e)
 			}
-			k.Key = string(key)
-			emit(k, &one)
 		}
-	}
-	if len(r.b) != 0 {
-		return errCorruptLog
 	}
 	return nil
+}
+
+// Totals adds up log records. The zero value is empty and ready.
+type Totals struct {
+	envs map[string]map[string]*totalRow
+	// scratch holds the map key of the entry being added.
+	scratch []byte
+}
+
+// totalRow is one rollup row with its key.
+type totalRow struct {
+	Key RollupKey
+	Rollup
+}
+
+// Add adds one record of environment envID. A record that is not well
+// formed is an error and adds nothing.
+func (t *Totals) Add(envID string, rec []byte) error {
+	if err := walkLog(rec, nil); err != nil {
+		return err
+	}
+	if t.envs == nil {
+		t.envs = map[string]map[string]*totalRow{}
+	}
+	rows := t.envs[envID]
+	if rows == nil {
+		rows = map[string]*totalRow{}
+		t.envs[envID] = rows
+	}
+	return walkLog(rec, func(e *logEntry) {
+		// The map key: code, kind, hour, key, which tell entries apart.
+		s := append(t.scratch[:0], e.code)
+		s = binary.AppendUvarint(s, uint64(len(e.kind)))
+		s = append(s, e.kind...)
+		s = binary.LittleEndian.AppendUint64(s, uint64(e.hour))
+		s = append(s, e.key...)
+		t.scratch = s
+		row := rows[string(s)]
+		if row == nil {
+			row = &totalRow{Key: RollupKey{EnvID: envID, Kind: codeKinds[e.code], Key: string(e.key), Hour: e.hour}}
+			if e.code == 0 {
+				row.Key.Kind = string(e.kind)
+			}
+			rows[string(s)] = row
+		}
+		row.Merge(&e.agg)
+		b := e.contexts
+		for range e.n {
+			ck := b[1 : 1+int(b[0])]
+			b = b[1+int(b[0]):]
+			sk := row.Contexts[string(ck)]
+			if sk == nil {
+				if len(row.Contexts) >= maxContextKinds {
+					b = skipSketch(b)
+					continue
+				}
+				if row.Contexts == nil {
+					row.Contexts = map[string]*Sketch{}
+				}
+				sk = &Sketch{}
+				row.Contexts[string(ck)] = sk
+			}
+			b = sk.mergeStored(b)
+		}
+	})
+}
+
+// Len is the number of rows.
+func (t *Totals) Len() int {
+	n := 0
+	for _, rows := range t.envs {
+		n += len(rows)
+	}
+	return n
+}
+
+// Rows returns the rows added up.
+func (t *Totals) Rows() map[RollupKey]*Rollup {
+	out := make(map[RollupKey]*Rollup, t.Len())
+	for _, rows := range t.envs {
+		for _, r := range rows {
+			out[r.Key] = &r.Rollup
+		}
+	}
+	return out
 }

@@ -26,31 +26,6 @@ type Rollup struct {
 	Contexts map[string]*Sketch
 }
 
-// add counts one event.
-func (r *Rollup) add(e *Event) {
-	r.Count++
-	if e.HasValue {
-		r.addValue(1, e.Value, e.Value, e.Value)
-	}
-	for _, c := range e.Contexts {
-		if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
-			continue
-		}
-		s := r.Contexts[c.Kind]
-		if s == nil {
-			if len(r.Contexts) >= maxContextKinds {
-				continue
-			}
-			if r.Contexts == nil {
-				r.Contexts = map[string]*Sketch{}
-			}
-			s = &Sketch{}
-			r.Contexts[c.Kind] = s
-		}
-		s.Add(hash64(c.Kind, c.Key))
-	}
-}
-
 func (r *Rollup) addValue(n int64, sum, lo, hi float64) {
 	if r.ValueCount == 0 {
 		r.Min, r.Max = lo, hi
@@ -109,20 +84,6 @@ func hourOf(created int64, now time.Time) int64 {
 	}
 	return t.UTC().Truncate(time.Hour).UnixMilli()
 }
-
-// Batch is one accepted post, aggregated: what the flusher commits.
-type Batch struct {
-	Env *Env
-	// PayloadID is X-LaunchDarkly-Payload-ID; empty when the SDK sent
-	// none, in which case the batch is always counted.
-	PayloadID string
-	Rows      map[RollupKey]*Rollup
-	// Events is how many events the batch counts, for back-pressure.
-	Events int
-}
-
-// size is the batch's weight against the flusher's memory bound.
-func (b *Batch) size() int64 { return int64(b.Events + len(b.Rows)) }
 
 // clone returns a copy of r that shares nothing with it.
 func (r *Rollup) clone() *Rollup {

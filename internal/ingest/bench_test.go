@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,7 +95,7 @@ func startBench(b *testing.B, backend testdb.Backend, cfg app.Config) (string, s
 }
 
 func post(client *http.Client, base, key string, body []byte, id string) (int, error) {
-	req, _ := http.NewRequest("POST", base+"/bulk", strings.NewReader(string(body)))
+	req, _ := http.NewRequest("POST", base+"/bulk", bytes.NewReader(body))
 	req.Header.Set("Authorization", key)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-LaunchDarkly-Payload-ID", id)
