@@ -41,6 +41,7 @@ func (b *Batch) size() int64 { return int64(b.Events + b.Entries) }
 // aggregator adds up the events of one post. Its slices are scratch space
 // that a Service reuses from post to post.
 type aggregator struct {
+	hours hourWindow
 	items []item
 	regs  []reg
 	buf   []byte
@@ -61,12 +62,15 @@ type reg struct {
 	e    uint16
 }
 
-// add counts e under key in the hour it belongs to at now.
-func (a *aggregator) add(e *Event, key string, now time.Time) {
+// start readies a for the events of a post received at now.
+func (a *aggregator) start(now time.Time) { a.hours = newHourWindow(now) }
+
+// add counts e under key in the hour it belongs to.
+func (a *aggregator) add(e *Event, key string) {
 	if key == "" || len(key) > maxEventKeyLen {
 		return
 	}
-	a.items = append(a.items, item{kind: e.Kind, key: key, hour: hourOf(e.CreationDate, now), e: e})
+	a.items = append(a.items, item{kind: e.Kind, key: key, hour: a.hours.hour(e.CreationDate), e: e})
 }
 
 func sameRow(x, y *item) bool { return x.hour == y.hour && x.key == y.key && x.kind == y.kind }
@@ -83,7 +87,7 @@ func (a *aggregator) batch(env *Env, payloadID string) *Batch {
 			entries++
 		}
 	}
-	b := &Batch{Env: env, PayloadID: payloadID, Entries: entries, Events: len(items)}
+	b := &Batch{Env: env, PayloadID: payloadID, Entries: entries, Events: len(items), Sources: make([]Source, 0, entries)}
 	buf := binary.AppendUvarint(a.buf[:0], uint64(entries))
 	offs := a.offs[:0]
 	var prevHour int64

@@ -59,6 +59,9 @@ var ErrMalformed = errors.New("the body must be a JSON array of events")
 // with encoding/json's rules: field names match case-insensitively, the
 // last occurrence of a field wins, null leaves a field as it was, and the
 // same nesting limit. FuzzDecode checks it against encoding/json.
+//
+// The events' strings share memory with body (or with copies of its
+// escaped strings): body must not change while they are in use.
 func Decode(body []byte) (evs []Event, skipped int, err error) {
 	d := decoder{b: body}
 	d.ws()
@@ -278,15 +281,15 @@ func (d *decoder) event(w *wire) {
 			}
 		case fKey:
 			if s, ok := d.optString(); ok {
-				w.key = string(s)
+				w.key = bytesString(s)
 			}
 		case fURL:
 			if s, ok := d.optString(); ok {
-				w.url = string(s)
+				w.url = bytesString(s)
 			}
 		case fUserKey:
 			if s, ok := d.optString(); ok {
-				w.userKey = string(s)
+				w.userKey = bytesString(s)
 			}
 		case fCreationDate:
 			if n, ok := d.optNumber(); ok {
@@ -345,7 +348,7 @@ func internContextKind(s []byte) string {
 	case "multi":
 		return "multi"
 	}
-	return string(s)
+	return bytesString(s)
 }
 
 func (d *decoder) contextKeys(w *wire) {
@@ -367,7 +370,7 @@ func (d *decoder) contextKeys(w *wire) {
 		kind := internContextKind(name)
 		key := ""
 		if s, ok := d.optString(); ok {
-			key = string(s)
+			key = bytesString(s)
 		}
 		if i := slices.IndexFunc(w.ctxKeys, func(c ContextRef) bool { return c.Kind == kind }); i >= 0 {
 			w.ctxKeys[i].Key = key
@@ -394,7 +397,7 @@ func (d *decoder) user(w *wire) {
 		}
 		if isName(name, "key") {
 			if s, ok := d.optString(); ok {
-				w.userObjKey = string(s)
+				w.userObjKey = bytesString(s)
 			}
 			continue
 		}
@@ -482,18 +485,18 @@ func (d *decoder) context(raw []byte) {
 	switch kind {
 	case "":
 		if len(key) > 0 {
-			d.slab = append(d.slab, ContextRef{Kind: "user", Key: string(key)})
+			d.slab = append(d.slab, ContextRef{Kind: "user", Key: bytesString(key)})
 		}
 	case "multi":
 		for _, m := range members {
 			if string(m.name) == "kind" || !m.object || !m.valid || len(m.key) == 0 {
 				continue
 			}
-			d.slab = append(d.slab, ContextRef{Kind: internContextKind(m.name), Key: string(m.key)})
+			d.slab = append(d.slab, ContextRef{Kind: internContextKind(m.name), Key: bytesString(m.key)})
 		}
 	default:
 		if len(key) > 0 {
-			d.slab = append(d.slab, ContextRef{Kind: kind, Key: string(key)})
+			d.slab = append(d.slab, ContextRef{Kind: kind, Key: bytesString(key)})
 		}
 	}
 }

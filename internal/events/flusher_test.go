@@ -102,10 +102,11 @@ func (t fakeTx) TouchSources(context.Context, []Seen) error { return nil }
 
 func batch(env, payload, key string, n int) *Batch {
 	var a aggregator
+	a.start(time.UnixMilli(0))
 	evs := make([]Event, n)
 	for i := range evs {
 		evs[i] = Event{Kind: KindCustom, Key: key, Contexts: []ContextRef{{"user", fmt.Sprint(i)}}}
-		a.add(&evs[i], key, time.UnixMilli(0))
+		a.add(&evs[i], key)
 	}
 	return a.batch(&Env{ID: env, ProjectID: "p"}, payload)
 }

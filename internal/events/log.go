@@ -157,83 +157,6 @@ func (r *logReader) float() float64 {
 	return v
 }
 
-// logEntry is one entry as read, its byte slices into the record.
-type logEntry struct {
-	code byte   // kind code, 0 for kind
-	kind []byte // when code is 0
-	key  []byte
-	hour int64
-	agg  Rollup // without Contexts
-	// contexts holds the entry's n sketches as stored.
-	contexts []byte
-	n        int
-}
-
-// walkLog reads a record and calls emit with each entry; with emit nil it
-// only checks the record. It allocates nothing.
-func walkLog(rec []byte, emit func(*logEntry)) error {
-	r := &logReader{b: rec}
-	if r.byte() != logVersion || r.bad {
-		return errCorruptLog
-	}
-	var e logEntry
-	for len(r.b) > 0 {
-		n := r.uvarint()
-		// Every entry takes at least 6 bytes.
-		if r.bad || n > uint64(len(r.b)/6) {
-			return errCorruptLog
-		}
-		var hour int64
-		for range n {
-			e = logEntry{code: r.byte()}
-			switch {
-			case e.code == 0:
-				e.kind = r.bytes(r.uvarint())
-				if _, known := kindCodes[string(e.kind)]; known {
-					// Known kinds have their code: one form per key.
-					return errCorruptLog
-				}
-			case int(e.code) >= len(codeKinds):
-				return errCorruptLog
-			}
-			e.key = r.bytes(r.uvarint())
-			hour += r.varint()
-			e.hour = hour
-			e.agg.Count = r.count()
-			e.agg.ValueCount = r.count()
-			if e.agg.ValueCount > 0 {
-				e.agg.Sum, e.agg.Min, e.agg.Max = r.float(), r.float(), r.float()
-			}
-			e.n = int(r.byte())
-			if r.bad || e.n > maxContextKinds {
-				return errCorruptLog
-			}
-			start := r.b
-			var prev []byte
-			for i := range e.n {
-				ck := r.bytes(uint64(r.byte()))
-				if r.bad || len(ck) == 0 || len(ck) > maxContextKindLen || (i > 0 && string(ck) <= string(prev)) {
-					return errCorruptLog
-				}
-				prev = ck
-				rest, err := checkSketch(r.b)
-				if err != nil {
-					return errCorruptLog
-				}
-				r.b = rest
-			}
-			if r.bad {
-				return errCorruptLog
-			}
-			e.contexts = start[:len(start)-len(r.b)]
-			if emit != nil {
-				emit(&e)
-			}
-		}
-	}
-	return nil
-}
-
 // Totals adds up log records. The zero value is empty and ready.
 type Totals struct {
 	envs map[string]map[string]*totalRow
@@ -250,7 +173,7 @@ type totalRow struct {
 // Add adds one record of environment envID. A record that is not well
 // formed is an error and adds nothing.
 func (t *Totals) Add(envID string, rec []byte) error {
-	if err := walkLog(rec, nil); err != nil {
+	if err := t.walk(envID, rec, nil); err != nil {
 		return err
 	}
 	if t.envs == nil {
@@ -261,42 +184,103 @@ func (t *Totals) Add(envID string, rec []byte) error {
 		rows = map[string]*totalRow{}
 		t.envs[envID] = rows
 	}
-	return walkLog(rec, func(e *logEntry) {
-		// The map key: code, kind, hour, key, which tell entries apart.
-		s := append(t.scratch[:0], e.code)
-		s = binary.AppendUvarint(s, uint64(len(e.kind)))
-		s = append(s, e.kind...)
-		s = binary.LittleEndian.AppendUint64(s, uint64(e.hour))
-		s = append(s, e.key...)
-		t.scratch = s
-		row := rows[string(s)]
-		if row == nil {
-			row = &totalRow{Key: RollupKey{EnvID: envID, Kind: codeKinds[e.code], Key: string(e.key), Hour: e.hour}}
-			if e.code == 0 {
-				row.Key.Kind = string(e.kind)
-			}
-			rows[string(s)] = row
+	return t.walk(envID, rec, rows)
+}
+
+// walk reads a record, adding its entries to rows; with rows nil it only
+// checks the record, allocating nothing. Checking first and adding after
+// is what keeps a corrupt record from adding part of itself.
+func (t *Totals) walk(envID string, rec []byte, rows map[string]*totalRow) error {
+	r := logReader{b: rec}
+	if r.byte() != logVersion || r.bad {
+		return errCorruptLog
+	}
+	for len(r.b) > 0 {
+		n := r.uvarint()
+		// Every entry takes at least 6 bytes.
+		if r.bad || n > uint64(len(r.b)/6) {
+			return errCorruptLog
 		}
-		row.Merge(&e.agg)
-		b := e.contexts
-		for range e.n {
-			ck := b[1 : 1+int(b[0])]
-			b = b[1+int(b[0]):]
-			sk := row.Contexts[string(ck)]
-			if sk == nil {
-				if len(row.Contexts) >= maxContextKinds {
-					b = skipSketch(b)
+		var hour int64
+		for range n {
+			code := r.byte()
+			var kind []byte
+			switch {
+			case code == 0:
+				kind = r.bytes(r.uvarint())
+				if _, known := kindCodes[string(kind)]; known {
+					// Known kinds have their code: one form per key.
+					return errCorruptLog
+				}
+			case int(code) >= len(codeKinds):
+				return errCorruptLog
+			}
+			key := r.bytes(r.uvarint())
+			hour += r.varint()
+			var agg Rollup
+			agg.Count = r.count()
+			agg.ValueCount = r.count()
+			if agg.ValueCount > 0 {
+				agg.Sum, agg.Min, agg.Max = r.float(), r.float(), r.float()
+			}
+			nc := int(r.byte())
+			if r.bad || nc > maxContextKinds {
+				return errCorruptLog
+			}
+			var row *totalRow
+			if rows != nil {
+				// The map key: code, kind, hour, key, which tell entries apart.
+				s := append(t.scratch[:0], code)
+				s = binary.AppendUvarint(s, uint64(len(kind)))
+				s = append(s, kind...)
+				s = binary.LittleEndian.AppendUint64(s, uint64(hour))
+				s = append(s, key...)
+				t.scratch = s
+				row = rows[string(s)]
+				if row == nil {
+					row = &totalRow{Key: RollupKey{EnvID: envID, Kind: codeKinds[code], Key: string(key), Hour: hour}}
+					if code == 0 {
+						row.Key.Kind = string(kind)
+					}
+					rows[string(s)] = row
+				}
+				row.Merge(&agg)
+			}
+			var prev []byte
+			for i := range nc {
+				ck := r.bytes(uint64(r.byte()))
+				if r.bad || len(ck) == 0 || len(ck) > maxContextKindLen || (i > 0 && string(ck) <= string(prev)) {
+					return errCorruptLog
+				}
+				prev = ck
+				if row == nil {
+					rest, err := checkSketch(r.b)
+					if err != nil {
+						return errCorruptLog
+					}
+					r.b = rest
 					continue
 				}
-				if row.Contexts == nil {
-					row.Contexts = map[string]*Sketch{}
+				sk := row.Contexts[string(ck)]
+				if sk == nil {
+					if len(row.Contexts) >= maxContextKinds {
+						r.b = skipSketch(r.b)
+						continue
+					}
+					if row.Contexts == nil {
+						row.Contexts = map[string]*Sketch{}
+					}
+					sk = &Sketch{}
+					row.Contexts[string(ck)] = sk
 				}
-				sk = &Sketch{}
-				row.Contexts[string(ck)] = sk
+				r.b = sk.mergeStored(r.b)
 			}
-			b = sk.mergeStored(b)
+			if r.bad {
+				return errCorruptLog
+			}
 		}
-	})
+	}
+	return nil
 }
 
 // Len is the number of rows.

@@ -105,6 +105,7 @@ func TestAggregate(t *testing.T) {
 	env := &Env{ID: "env", ProjectID: "p"}
 	var a aggregator
 	for round := range 30 {
+		a.start(now)
 		evs := randomEvents(rng, []int{0, 1, 5, 200, 3000}[round%5], now)
 		if round == 9 {
 			// One row with more distinct contexts than a sparse sketch holds.
@@ -116,7 +117,7 @@ func TestAggregate(t *testing.T) {
 		sources := map[[2]string]Source{}
 		for i := range evs {
 			e := &evs[i]
-			a.add(e, e.Key, now)
+			a.add(e, e.Key)
 			if e.Key == "" {
 				continue
 			}
@@ -183,10 +184,11 @@ func FuzzLog(f *testing.F) {
 	var a aggregator
 	rng := rand.New(rand.NewPCG(3, 4))
 	now := time.Now()
+	a.start(now)
 	for _, n := range []int{0, 1, 20, 600} {
 		evs := randomEvents(rng, n, now)
 		for i := range evs {
-			a.add(&evs[i], evs[i].Key, now)
+			a.add(&evs[i], evs[i].Key)
 		}
 		b := a.batch(&Env{ID: "e"}, "")
 		f.Add([]byte(string(rune(logVersion)) + b.Log + b.Log))
@@ -219,4 +221,55 @@ func FuzzLog(f *testing.F) {
 			t.Fatal(d)
 		}
 	})
+}
+
+// benchRecord is a log record of posts like the ingestion benchmark's:
+// 100 custom events each, over 1,000 keys and 10,000 users.
+func benchRecord(posts int) []byte {
+	now := time.Now()
+	var a aggregator
+	rec := []byte{logVersion}
+	k := 0
+	for range posts {
+		a.start(now)
+		evs := make([]Event, 100)
+		for j := range evs {
+			evs[j] = Event{Kind: KindCustom, Key: fmt.Sprintf("event-%d", k%1000), CreationDate: now.UnixMilli(),
+				Contexts: []ContextRef{{"user", fmt.Sprintf("user-%d", (k*7)%10000)}}, HasValue: k%3 == 0, Value: 1.5}
+			a.add(&evs[j], evs[j].Key)
+			k++
+		}
+		rec = append(rec, a.batch(&Env{ID: "e"}, "").Log...)
+	}
+	return rec
+}
+
+// BenchmarkFoldTotals adds up a record of 100 posts (10,000 entries).
+func BenchmarkFoldTotals(b *testing.B) {
+	rec := benchRecord(100)
+	for b.Loop() {
+		var t Totals
+		if err := t.Add("env", rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/entry")
+}
+
+// BenchmarkAggregate aggregates posts of 100 events.
+func BenchmarkAggregate(b *testing.B) {
+	now := time.Now()
+	evs := make([]Event, 100)
+	for j := range evs {
+		evs[j] = Event{Kind: KindCustom, Key: fmt.Sprintf("event-%d", j*7%1000), CreationDate: now.UnixMilli(),
+			Contexts: []ContextRef{{"user", fmt.Sprintf("user-%d", j*7)}}, HasValue: j%3 == 0, Value: 1.5}
+	}
+	var a aggregator
+	for b.Loop() {
+		a.start(now)
+		for j := range evs {
+			a.add(&evs[j], evs[j].Key)
+		}
+		a.batch(&Env{ID: "e"}, "")
+	}
 }

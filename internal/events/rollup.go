@@ -73,16 +73,31 @@ const (
 	MaxEventSkew = time.Hour
 )
 
-// hourOf returns the rollup hour of an event received at now.
-func hourOf(created int64, now time.Time) int64 {
-	t := now
-	if created > 0 {
-		c := time.UnixMilli(created)
-		if !c.Before(now.Add(-MaxEventAge)) && !c.After(now.Add(MaxEventSkew)) {
-			t = c
-		}
+// hourWindow gives the rollup hours of events received at one time.
+type hourWindow struct {
+	// lo and hi are the first and last creation dates (epoch ms) counted
+	// in their own hour; now is the hour of the others.
+	lo, hi, now int64
+}
+
+func newHourWindow(now time.Time) hourWindow {
+	lo := now.Add(-MaxEventAge).UnixNano()
+	hi := now.Add(MaxEventSkew).UnixNano()
+	// The first whole millisecond at or after lo, the last at or before hi.
+	w := hourWindow{lo: lo / 1e6, hi: hi / 1e6, now: now.UTC().Truncate(time.Hour).UnixMilli()}
+	if w.lo*1e6 < lo {
+		w.lo++
 	}
-	return t.UTC().Truncate(time.Hour).UnixMilli()
+	return w
+}
+
+// hour returns the rollup hour of an event created at created (epoch ms,
+// 0 for unknown).
+func (w hourWindow) hour(created int64) int64 {
+	if created > 0 && created >= w.lo && created <= w.hi {
+		return created - created%3_600_000
+	}
+	return w.now
 }
 
 // clone returns a copy of r that shares nothing with it.

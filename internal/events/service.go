@@ -63,10 +63,11 @@ func (s *Service) Aggregate(ctx context.Context, env *Env, payloadID string, evs
 		a = &aggregator{}
 	}
 	defer s.putAggregator(a)
+	a.start(now)
 	for i := range evs {
 		e := &evs[i]
 		if e.Key != "" || e.Kind == KindCustom {
-			a.add(e, e.Key, now)
+			a.add(e, e.Key)
 			continue
 		}
 		if e.URL == "" {
@@ -79,7 +80,7 @@ func (s *Service) Aggregate(ctx context.Context, env *Env, payloadID string, evs
 			return nil, err
 		}
 		for _, k := range keys {
-			a.add(e, k, now)
+			a.add(e, k)
 		}
 	}
 	return a.batch(env, payloadID), nil
