@@ -43,9 +43,16 @@ func (b *Batch) size() int64 { return int64(b.Events + b.Entries) }
 type aggregator struct {
 	hours hourWindow
 	items []item
-	regs  []reg
+	// order sorts items by a hash of kind and key, then hour and arrival:
+	// sorting it moves no pointers (which costs write barriers while the
+	// collector runs) and compares no strings.
+	order []sortKey
+	regs  []uint32
+	kinds []string
 	buf   []byte
 	offs  [][2]int
+	srcs  []Source
+	known []bool
 }
 
 // item is one event counted under one key.
@@ -53,13 +60,6 @@ type item struct {
 	kind, key string
 	hour      int64
 	e         *Event
-}
-
-// reg is one context's sketch register: idx<<6 | rank, as Sketch.sparse
-// holds them.
-type reg struct {
-	kind string
-	e    uint16
 }
 
 // start readies a for the events of a post received at now.
@@ -73,76 +73,112 @@ func (a *aggregator) add(e *Event, key string) {
 	a.items = append(a.items, item{kind: e.Kind, key: key, hour: a.hours.hour(e.CreationDate), e: e})
 }
 
+type sortKey struct {
+	h, hour int64
+	i       int32
+}
+
 func sameRow(x, y *item) bool { return x.hour == y.hour && x.key == y.key && x.kind == y.kind }
 
-// batch returns the batch of what was added and empties a.
-func (a *aggregator) batch(env *Env, payloadID string) *Batch {
+// batch returns the batch of what was added and empties a. When f is not
+// nil, the batch leaves out the sources f has committed already.
+func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 	items := a.items
-	slices.SortFunc(items, func(x, y item) int {
-		return cmp.Or(strings.Compare(x.kind, y.kind), strings.Compare(x.key, y.key), cmp.Compare(x.hour, y.hour))
+	order := a.order[:0]
+	for i := range items {
+		it := &items[i]
+		order = append(order, sortKey{h: int64(hash64(it.kind, it.key)), hour: it.hour, i: int32(i)})
+	}
+	// Events of a row in the order they came: the first context kinds of
+	// the row are the ones kept. Keys whose hashes collide interleave
+	// into more entries than rows, which add up all the same.
+	slices.SortFunc(order, func(x, y sortKey) int {
+		return cmp.Or(cmp.Compare(x.h, y.h), cmp.Compare(x.hour, y.hour), cmp.Compare(x.i, y.i))
 	})
 	entries := 0
-	for i := range items {
-		if i == 0 || !sameRow(&items[i-1], &items[i]) {
+	for i := range order {
+		if i == 0 || !sameRow(&items[order[i-1].i], &items[order[i].i]) {
 			entries++
 		}
 	}
-	b := &Batch{Env: env, PayloadID: payloadID, Entries: entries, Events: len(items), Sources: make([]Source, 0, entries)}
+	b := &Batch{Env: env, PayloadID: payloadID, Entries: entries, Events: len(items)}
 	buf := binary.AppendUvarint(a.buf[:0], uint64(entries))
-	offs := a.offs[:0]
+	offs, srcs := a.offs[:0], a.srcs[:0]
 	var prevHour int64
-	for i := 0; i < len(items); {
+	for i := 0; i < len(order); {
+		first := &items[order[i].i]
 		j := i + 1
-		for j < len(items) && sameRow(&items[i], &items[j]) {
+		for j < len(order) && sameRow(first, &items[order[j].i]) {
 			j++
 		}
-		run := items[i:j]
 		var r Rollup
-		regs := a.regs[:0]
-		for _, it := range run {
+		regs, kinds := a.regs[:0], a.kinds[:0]
+		for _, x := range order[i:j] {
+			e := items[x.i].e
 			r.Count++
-			if e := it.e; e.HasValue {
+			if e.HasValue {
 				r.addValue(1, e.Value, e.Value, e.Value)
 			}
-			for _, c := range it.e.Contexts {
+			for _, c := range e.Contexts {
 				if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
 					continue
 				}
-				regs = append(regs, reg{kind: c.Kind, e: register(hash64(c.Kind, c.Key))})
+				// The first maxContextKinds kinds of the row count.
+				k := slices.Index(kinds, c.Kind)
+				if k < 0 {
+					if len(kinds) == maxContextKinds {
+						continue
+					}
+					k = len(kinds)
+					kinds = append(kinds, c.Kind)
+				}
+				regs = append(regs, uint32(k)<<16|uint32(register(hash64(c.Kind, c.Key))))
 			}
 		}
-		first := &run[0]
 		var off int
 		buf, off = appendKindKey(buf, first.kind, first.key)
 		buf = appendAggregate(buf, first.hour-prevHour, &r)
 		prevHour = first.hour
-		buf = appendRegisters(buf, regs)
-		clear(regs)
-		a.regs = regs[:0]
+		buf = appendRegisters(buf, regs, kinds)
+		clear(kinds)
+		a.regs, a.kinds = regs[:0], kinds[:0]
 		// A source per kind and key: the runs of its hours are adjacent.
-		if n := len(b.Sources); n > 0 && b.Sources[n-1].Kind == first.kind && items[i-1].key == first.key {
-			s := &b.Sources[n-1]
+		if n := len(srcs); n > 0 && srcs[n-1].Kind == first.kind && srcs[n-1].Key == first.key {
+			s := &srcs[n-1]
 			s.Last = first.hour
 			if r.ValueCount > 0 {
 				s.LastValue = first.hour
 			}
 		} else {
-			s := Source{Kind: first.kind, First: first.hour, Last: first.hour}
+			s := Source{Kind: first.kind, Key: first.key, First: first.hour, Last: first.hour}
 			if r.ValueCount > 0 {
 				s.LastValue = first.hour
 			}
-			b.Sources = append(b.Sources, s)
+			srcs = append(srcs, s)
 			offs = append(offs, [2]int{off, off + len(first.key)})
 		}
 		i = j
 	}
+	known := slices.Grow(a.known[:0], len(srcs))[:len(srcs)]
+	clear(known)
+	if f != nil {
+		f.knownSources(env.ID, srcs, known)
+	}
 	// The sources' keys are the copies in Log.
 	b.Log = string(buf)
+	if n := len(known) - countTrue(known); n > 0 {
+		b.Sources = make([]Source, 0, n)
+	}
 	for i, o := range offs {
-		b.Sources[i].Key = b.Log[o[0]:o[1]]
+		if !known[i] {
+			s := srcs[i]
+			s.Key = b.Log[o[0]:o[1]]
+			b.Sources = append(b.Sources, s)
+		}
 	}
 	clear(items)
-	a.items, a.buf, a.offs = items[:0], buf[:0], offs[:0]
+	clear(srcs)
+	a.items, a.order, a.buf, a.offs, a.srcs, a.known = items[:0], order[:0], buf[:0], offs[:0], srcs[:0], known[:0]
 	return b
 }
 
@@ -153,51 +189,74 @@ func register(h uint64) uint16 {
 	return idx<<6 | rank
 }
 
-// appendRegisters appends the contexts of an entry: regs, grouped into
-// one sketch per context kind (at most maxContextKinds, the first in
-// order), each register once with its highest rank. It reorders regs.
-func appendRegisters(b []byte, regs []reg) []byte {
-	slices.SortFunc(regs, func(x, y reg) int { return cmp.Or(strings.Compare(x.kind, y.kind), cmp.Compare(x.e, y.e)) })
-	kinds := 0
-	for i := range regs {
-		if i == 0 || regs[i].kind != regs[i-1].kind {
-			kinds++
+// appendRegisters appends the contexts of an entry: regs (kind<<16 |
+// register, kind an index in kinds, at most maxContextKinds), one sketch
+// per context kind in the order of their names, each register once with
+// its highest rank. It reorders regs and kinds.
+func appendRegisters(b []byte, regs []uint32, kinds []string) []byte {
+	if len(kinds) > 1 {
+		// Renumber the kinds in the order of their names.
+		var byName, rank [maxContextKinds]int
+		var sorted [maxContextKinds]string
+		for i := range kinds {
+			byName[i] = i
+		}
+		slices.SortFunc(byName[:len(kinds)], func(x, y int) int { return strings.Compare(kinds[x], kinds[y]) })
+		for r, i := range byName[:len(kinds)] {
+			rank[i] = r
+			sorted[r] = kinds[i]
+		}
+		copy(kinds, sorted[:len(kinds)])
+		for i, g := range regs {
+			regs[i] = uint32(rank[g>>16])<<16 | g&0xffff
 		}
 	}
-	kinds = min(kinds, maxContextKinds)
-	b = append(b, byte(kinds))
-	for i := 0; kinds > 0; kinds-- {
-		j := i + 1
-		for j < len(regs) && regs[j].kind == regs[i].kind {
+	slices.Sort(regs)
+	n := len(kinds)
+	b = append(b, byte(n))
+	i := 0
+	for k := range n {
+		j := i
+		for j < len(regs) && int(regs[j]>>16) == k {
 			j++
 		}
 		// Sorted by idx then rank: the last of each idx has its rank.
-		n := 0
-		for k := i; k < j; k++ {
-			if k+1 == j || regs[k+1].e>>6 != regs[k].e>>6 {
-				n++
+		distinct := 0
+		for x := i; x < j; x++ {
+			if x+1 == j || regs[x+1]>>6 != regs[x]>>6 {
+				distinct++
 			}
 		}
-		b = append(b, byte(len(regs[i].kind)))
-		b = append(b, regs[i].kind...)
-		if n <= sparseMax {
+		b = append(b, byte(len(kinds[k])))
+		b = append(b, kinds[k]...)
+		if distinct <= sparseMax {
 			b = append(b, 0)
-			b = binary.BigEndian.AppendUint16(b, uint16(n))
-			for k := i; k < j; k++ {
-				if k+1 == j || regs[k+1].e>>6 != regs[k].e>>6 {
-					b = binary.BigEndian.AppendUint16(b, regs[k].e)
+			b = binary.BigEndian.AppendUint16(b, uint16(distinct))
+			for x := i; x < j; x++ {
+				if x+1 == j || regs[x+1]>>6 != regs[x]>>6 {
+					b = binary.BigEndian.AppendUint16(b, uint16(regs[x]))
 				}
 			}
 		} else {
 			b = append(b, 1)
 			start := len(b)
 			b = append(b, make([]byte, hllRegisters)...)
-			for k := i; k < j; k++ {
-				idx, rank := int(regs[k].e>>6), uint8(regs[k].e&63)
+			for x := i; x < j; x++ {
+				idx, rank := int(regs[x]>>6&(hllRegisters-1)), uint8(regs[x]&63)
 				b[start+idx] = max(b[start+idx], rank)
 			}
 		}
 		i = j
 	}
 	return b
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

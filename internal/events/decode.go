@@ -63,7 +63,38 @@ var ErrMalformed = errors.New("the body must be a JSON array of events")
 // The events' strings share memory with body (or with copies of its
 // escaped strings): body must not change while they are in use.
 func Decode(body []byte) (evs []Event, skipped int, err error) {
-	d := decoder{b: body}
+	return decode(&decoder{b: body})
+}
+
+// Scratch is memory for decoding that is reused from one body to the next.
+type Scratch struct {
+	evs  []Event
+	slab []ContextRef
+}
+
+// maxKeptEvents bounds the events whose memory a Scratch keeps.
+const maxKeptEvents = 4096
+
+// Decode is Decode into sc's memory: the events are valid until the next
+// call of sc.Decode or sc.Reset.
+func (sc *Scratch) Decode(body []byte) (evs []Event, skipped int, err error) {
+	sc.Reset()
+	d := &decoder{b: body, evs: sc.evs, slab: sc.slab}
+	evs, skipped, err = decode(d)
+	if err == nil && cap(evs) <= maxKeptEvents && cap(d.slab) <= maxKeptEvents {
+		sc.evs, sc.slab = evs[:0], d.slab[:0]
+	}
+	return evs, skipped, err
+}
+
+// Reset drops what the last Decode returned, so that sc holds on to no
+// body.
+func (sc *Scratch) Reset() {
+	clear(sc.evs[:cap(sc.evs)])
+	clear(sc.slab[:cap(sc.slab)])
+}
+
+func decode(d *decoder) (evs []Event, skipped int, err error) {
 	d.ws()
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
 		return nil, 0, ErrMalformed
@@ -86,6 +117,8 @@ type decoder struct {
 	bad   bool
 	// slab backs the Contexts of the events of one body.
 	slab []ContextRef
+	// evs is where the events go, when not nil.
+	evs []Event
 }
 
 func (d *decoder) ws() {
@@ -120,7 +153,10 @@ func (d *decoder) array() ([]Event, int) {
 	if !d.push() {
 		return nil, 0
 	}
-	evs := make([]Event, 0, 128)
+	evs := d.evs[:0]
+	if evs == nil {
+		evs = make([]Event, 0, 128)
+	}
 	skipped := 0
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == ']' {

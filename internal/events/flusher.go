@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,8 +101,11 @@ type Flusher struct {
 	// touched remembers what this flusher last wrote to event_sources per
 	// environment, kind and key, so that steady traffic to the same keys
 	// in the same hour does not rewrite the same rows. Only the flusher's
-	// goroutine uses it. Writes only ever move those rows forward, so a
-	// row another replica moved further needs no rewrite from here either.
+	// goroutine writes it, under mu; posts read it (knownSources) to leave
+	// out of their batches the sources that need no write. Writes only
+	// ever move those rows forward, so a row another replica moved further
+	// needs no rewrite from here either.
+	mu      sync.RWMutex
 	touched map[srcKey]Seen
 	// buf holds the log record being written; only the flusher's
 	// goroutine uses it.
@@ -259,12 +263,14 @@ gather:
 	})
 	cancel()
 	if err == nil {
+		f.mu.Lock()
 		if len(f.touched)+len(wrote) > maxTouched {
 			clear(f.touched)
 		}
 		for _, s := range wrote {
 			f.touched[srcKey{s.EnvID, s.Kind, s.Key}] = s
 		}
+		f.mu.Unlock()
 	}
 	if err != nil {
 		f.log.Warn("event commit failed", "batches", len(group), "err", err)
@@ -275,6 +281,17 @@ gather:
 	for _, p := range group {
 		f.pending.Add(-p.b.size())
 		p.done <- err
+	}
+}
+
+// knownSources sets known[i] when this flusher committed sources of
+// envID that cover srcs[i]: event_sources shows its hours already.
+func (f *Flusher) knownSources(envID string, srcs []Source, known []bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for i, s := range srcs {
+		t, ok := f.touched[srcKey{envID, s.Kind, s.Key}]
+		known[i] = ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue
 	}
 }
 

@@ -20,6 +20,7 @@ type fakeFlushStore struct {
 	payload map[[2]string]bool
 	log     []LogRecord
 	rows    map[RollupKey]*Rollup
+	sources []Seen
 	delay   time.Duration
 }
 
@@ -98,7 +99,10 @@ func (t fakeTx) PutRollups(_ context.Context, rows map[RollupKey]*Rollup) error 
 	}
 	return nil
 }
-func (t fakeTx) TouchSources(context.Context, []Seen) error { return nil }
+func (t fakeTx) TouchSources(_ context.Context, seen []Seen) error {
+	t.s.sources = append(t.s.sources, seen...)
+	return nil
+}
 
 func batch(env, payload, key string, n int) *Batch {
 	var a aggregator
@@ -108,7 +112,7 @@ func batch(env, payload, key string, n int) *Batch {
 		evs[i] = Event{Kind: KindCustom, Key: key, Contexts: []ContextRef{{"user", fmt.Sprint(i)}}}
 		a.add(&evs[i], key)
 	}
-	return a.batch(&Env{ID: env, ProjectID: "p"}, payload)
+	return a.batch(&Env{ID: env, ProjectID: "p"}, payload, nil)
 }
 
 // TestGroupCommit: concurrent submissions share transactions, a payload
@@ -263,5 +267,53 @@ func TestFlusherReuseAfterFailure(t *testing.T) {
 		if f.Pending() != 0 {
 			t.Errorf("pending = %d", f.Pending())
 		}
+	}
+}
+
+// TestKnownSources: a batch carries only the sources the flusher has not
+// committed (or committed with fewer hours), and a commit writes only
+// those.
+func TestKnownSources(t *testing.T) {
+	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(s, nil, FlusherOptions{})
+	env := &Env{ID: "e", ProjectID: "p"}
+	now := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	post := func(keys ...string) *Batch {
+		var a aggregator
+		a.start(now)
+		evs := make([]Event, len(keys))
+		for i, k := range keys {
+			evs[i] = Event{Kind: KindCustom, Key: k}
+			if k == "v" {
+				evs[i].HasValue = true
+			}
+			a.add(&evs[i], k)
+		}
+		return a.batch(env, "", f)
+	}
+	names := func(b *Batch) []string {
+		var out []string
+		for _, s := range b.Sources {
+			out = append(out, s.Key)
+		}
+		slices.Sort(out)
+		return out
+	}
+	b := post("a", "b")
+	if got := names(b); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("first batch's sources: %v", got)
+	}
+	if errs := commit(f, b); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if len(s.sources) != 2 {
+		t.Fatalf("sources written: %+v", s.sources)
+	}
+	if got := names(post("a", "b", "c")); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("sources after a and b were committed: %v, want [c]", got)
+	}
+	now = now.Add(time.Hour)
+	if got := names(post("a")); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("sources an hour later: %v, want [a]", got)
 	}
 }

@@ -22,6 +22,9 @@ func (r *Rollup) add(e *Event) {
 		}
 		s := r.Contexts[c.Kind]
 		if s == nil {
+			if len(r.Contexts) >= maxContextKinds {
+				continue
+			}
 			if r.Contexts == nil {
 				r.Contexts = map[string]*Sketch{}
 			}
@@ -87,8 +90,13 @@ func randomEvents(rng *rand.Rand, n int, now time.Time) []Event {
 		if rng.IntN(3) == 0 {
 			e.HasValue, e.Value = true, float64(rng.IntN(100))-49.5
 		}
-		for range rng.IntN(3) {
-			ck := []string{"user", "org", "", "device"}[rng.IntN(4)]
+		nctx, kinds := rng.IntN(3), []string{"user", "org", "", "device"}
+		if rng.IntN(10) == 0 {
+			nctx, kinds = 30, []string{"k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10",
+				"k11", "k12", "k13", "k14", "k15", "k16", "k17", "k18", "k19", "user"}
+		}
+		for range nctx {
+			ck := kinds[rng.IntN(len(kinds))]
 			e.Contexts = append(e.Contexts, ContextRef{Kind: ck, Key: fmt.Sprint(rng.IntN(700))})
 		}
 		evs[i] = e
@@ -136,7 +144,7 @@ func TestAggregate(t *testing.T) {
 			}
 			sources[[2]string{e.Kind, e.Key}] = s
 		}
-		b := a.batch(env, "")
+		b := a.batch(env, "", nil)
 		if b.Entries != len(want) {
 			t.Fatalf("round %d: %d entries, want %d", round, b.Entries, len(want))
 		}
@@ -190,7 +198,7 @@ func FuzzLog(f *testing.F) {
 		for i := range evs {
 			a.add(&evs[i], evs[i].Key)
 		}
-		b := a.batch(&Env{ID: "e"}, "")
+		b := a.batch(&Env{ID: "e"}, "", nil)
 		f.Add([]byte(string(rune(logVersion)) + b.Log + b.Log))
 	}
 	f.Add([]byte{1, 1, 0, 1, 'x', 0, 1, 0, 0})
@@ -239,7 +247,7 @@ func benchRecord(posts int) []byte {
 			a.add(&evs[j], evs[j].Key)
 			k++
 		}
-		rec = append(rec, a.batch(&Env{ID: "e"}, "").Log...)
+		rec = append(rec, a.batch(&Env{ID: "e"}, "", nil).Log...)
 	}
 	return rec
 }
@@ -270,6 +278,6 @@ func BenchmarkAggregate(b *testing.B) {
 		for j := range evs {
 			a.add(&evs[j], evs[j].Key)
 		}
-		a.batch(&Env{ID: "e"}, "")
+		a.batch(&Env{ID: "e"}, "", nil)
 	}
 }

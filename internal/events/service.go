@@ -83,7 +83,7 @@ func (s *Service) Aggregate(ctx context.Context, env *Env, payloadID string, evs
 			a.add(e, k)
 		}
 	}
-	return a.batch(env, payloadID), nil
+	return a.batch(env, payloadID, s.Flusher), nil
 }
 
 // putAggregator keeps a for the next post unless a large post grew it.

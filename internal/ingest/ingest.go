@@ -60,10 +60,11 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	inflight chan struct{}
-	// bodies and gzips hold read buffers and gzip readers for reuse: at
-	// most MaxInflight posts read at once.
-	bodies sync.Pool
-	gzips  sync.Pool
+	// bodies, gzips and scratch hold read buffers, gzip readers and
+	// decoding memory for reuse: at most MaxInflight posts read at once.
+	bodies  sync.Pool
+	gzips   sync.Pool
+	scratch sync.Pool
 }
 
 // New returns the transport over the events service.
@@ -188,15 +189,21 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	evs, _, err := events.Decode(body)
+	sc, _ := s.scratch.Get().(*events.Scratch)
+	if sc == nil {
+		sc = &events.Scratch{}
+	}
+	evs, _, err := sc.Decode(body)
 	if err != nil {
+		s.scratch.Put(sc)
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	// The batch shares nothing with the body: the buffer is free for the
-	// next post once the batch exists.
+	// The batch shares nothing with the body or the events: both are free
+	// for the next post once the batch exists.
 	b, err := s.svc.Aggregate(ctx, env, payloadID(r.Header.Get("X-LaunchDarkly-Payload-ID")), evs)
-	clear(evs)
+	sc.Reset()
+	s.scratch.Put(sc)
 	s.putBody(buf)
 	buf = nil
 	if err == nil {
