@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,21 +40,41 @@ const foldLimit = 64
 // in transactions of foldLimit records. On PostgreSQL folds of all
 // replicas take turns under an advisory lock, so that two never read and
 // rewrite the same rollup row at once; a fold waits for the one running,
-// then folds what is left.
+// then folds what is left. On SQLite, where folds take turns on the one
+// writer connection, the rows a fold wrote are kept (db.folded) and reused
+// by the next instead of read back.
 func (db *DB) FoldEvents(ctx context.Context) error {
+	if f := db.folded; f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
 	for {
 		var taken, corrupt int
 		err := withRetry(ctx, func() error {
-			return db.tx(ctx, true, func(t *txn) error {
+			var put map[events.RollupKey]*events.Rollup
+			err := db.tx(ctx, true, func(t *txn) error {
+				var tx events.FoldTx = eventTx{t}
 				if db.dialect.lockEvents != "" {
 					if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
 						return err
 					}
 				}
+				if f := db.folded; f != nil {
+					c, err := f.begin(ctx, t)
+					if err != nil {
+						return err
+					}
+					c.put = &put
+					tx = c
+				}
 				var err error
-				taken, corrupt, err = events.Fold(ctx, eventTx{t}, foldLimit)
+				taken, corrupt, err = events.Fold(ctx, tx, foldLimit)
 				return err
 			})
+			if f := db.folded; f != nil {
+				f.end(put, err)
+			}
+			return err
 		})
 		if err != nil {
 			return err
@@ -64,6 +86,78 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// foldedRows holds the rollup rows as the folds of this process committed
+// them, valid while no other connection has written the SQLite file since
+// (PRAGMA data_version, which changes on the writer's connection exactly
+// when another connection commits). mu is held for a whole fold.
+type foldedRows struct {
+	mu      sync.Mutex
+	rows    map[events.RollupKey]*events.Rollup
+	version int64
+}
+
+// maxFoldedRows bounds foldedRows; past it the rows start over.
+const maxFoldedRows = 20_000
+
+// begin checks the kept rows at the start of a fold's transaction and
+// returns the FoldTx that uses them.
+func (f *foldedRows) begin(ctx context.Context, t *txn) (*foldedTx, error) {
+	var v int64
+	if err := t.row(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return nil, err
+	}
+	if v != f.version || f.rows == nil {
+		f.rows, f.version = map[events.RollupKey]*events.Rollup{}, v
+	}
+	return &foldedTx{eventTx: eventTx{t}, f: f}, nil
+}
+
+// end keeps the rows a fold wrote, or forgets every row when it failed:
+// the fold added to kept rows in place.
+func (f *foldedRows) end(put map[events.RollupKey]*events.Rollup, err error) {
+	if err != nil {
+		f.rows = nil
+		return
+	}
+	if len(f.rows)+len(put) > maxFoldedRows {
+		clear(f.rows)
+	}
+	maps.Copy(f.rows, put)
+}
+
+// foldedTx is the FoldTx of a SQLite fold: Rollups answers from the kept
+// rows first.
+type foldedTx struct {
+	eventTx
+	f   *foldedRows
+	put *map[events.RollupKey]*events.Rollup
+}
+
+func (x *foldedTx) Rollups(ctx context.Context, keys []events.RollupKey) (map[events.RollupKey]*events.Rollup, error) {
+	out := make(map[events.RollupKey]*events.Rollup, len(keys))
+	var missing []events.RollupKey
+	for _, k := range keys {
+		if r := x.f.rows[k]; r != nil {
+			out[k] = r
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		read, err := x.eventTx.Rollups(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, read)
+	}
+	return out, nil
+}
+
+func (x *foldedTx) PutRollups(ctx context.Context, rows map[events.RollupKey]*events.Rollup) error {
+	*x.put = rows
+	return x.eventTx.PutRollups(ctx, rows)
 }
 
 // settleEvents folds the event log before a read of event_rollups, so

@@ -131,6 +131,14 @@ func TestEventStore(t *testing.T) {
 			if n := raw.count(`SELECT COUNT(*) FROM event_log`); n != 0 {
 				t.Errorf("log records after the fold: %d", n)
 			}
+			// A row another connection changed is read again, not taken
+			// from what the last fold wrote.
+			raw.exec(`UPDATE event_rollups SET event_count = 100 WHERE event_key = ?`, "many")
+			appendLog(map[events.RollupKey]*events.Rollup{other: {Count: 1}})
+			rows, err = db.RollupRows(ctx, prod.ID, "custom", "many", now.Add(-time.Hour), now.Add(time.Hour))
+			if err != nil || len(rows) != 1 || rows[0].Count != 101 {
+				t.Errorf("RollupRows after an outside write: %+v %v, want 101", rows, err)
+			}
 			raw.exec(`DELETE FROM event_rollups WHERE event_key = ?`, "many")
 		})
 
