@@ -33,6 +33,17 @@ func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error)
 	})
 }
 
+// storeEventLogUncompressed keeps PostgreSQL from compressing event log
+// records (TOAST's pglz): a record lives about a second, and compressing
+// it costs more than the bytes it saves.
+func storeEventLogUncompressed(ctx context.Context, t *txn) error {
+	if t.d.name != "postgres" {
+		return nil
+	}
+	_, err := t.exec(ctx, `ALTER TABLE event_log ALTER COLUMN data SET STORAGE EXTERNAL`)
+	return err
+}
+
 // foldLimit is how many log records one fold transaction takes.
 const foldLimit = 64
 
