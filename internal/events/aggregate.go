@@ -33,6 +33,8 @@ type Source struct {
 	// First and Last are the earliest and latest hours with events;
 	// LastValue the latest with a metricValue, 0 for none.
 	First, Last, LastValue int64
+	// h is hash64(Kind, Key).
+	h uint64
 }
 
 // size is the batch's weight against the flusher's memory bound.
@@ -150,7 +152,7 @@ func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 				s.LastValue = first.hour
 			}
 		} else {
-			s := Source{Kind: first.kind, Key: first.key, First: first.hour, Last: first.hour}
+			s := Source{Kind: first.kind, Key: first.key, First: first.hour, Last: first.hour, h: uint64(order[i].h)}
 			if r.ValueCount > 0 {
 				s.LastValue = first.hour
 			}

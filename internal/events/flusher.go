@@ -105,8 +105,10 @@ type Flusher struct {
 	// out of their batches the sources that need no write. Writes only
 	// ever move those rows forward, so a row another replica moved further
 	// needs no rewrite from here either.
-	mu      sync.RWMutex
-	touched map[srcKey]Seen
+	mu sync.RWMutex
+	// touched maps environment and hash64(kind, key) to what was written.
+	touched  map[string]map[uint64]Seen
+	nTouched int
 	// buf holds the log record being written; only the flusher's
 	// goroutine uses it.
 	buf []byte
@@ -147,7 +149,7 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Flusher{store: store, now: now, opts: opts, log: log,
-		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[srcKey]Seen{}}
+		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[string]map[uint64]Seen{}}
 }
 
 // Pending is the weight of the batches waiting to be committed.
@@ -264,11 +266,18 @@ gather:
 	cancel()
 	if err == nil {
 		f.mu.Lock()
-		if len(f.touched)+len(wrote) > maxTouched {
+		if f.nTouched+len(wrote) > maxTouched {
 			clear(f.touched)
+			f.nTouched = 0
 		}
 		for _, s := range wrote {
-			f.touched[srcKey{s.EnvID, s.Kind, s.Key}] = s
+			m := f.touched[s.EnvID]
+			if m == nil {
+				m = map[uint64]Seen{}
+				f.touched[s.EnvID] = m
+			}
+			m[hash64(s.Kind, s.Key)] = s
+			f.nTouched++
 		}
 		f.mu.Unlock()
 	}
@@ -289,10 +298,25 @@ gather:
 func (f *Flusher) knownSources(envID string, srcs []Source, known []bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	for i, s := range srcs {
-		t, ok := f.touched[srcKey{envID, s.Kind, s.Key}]
-		known[i] = ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue
+	m := f.touched[envID]
+	if m == nil {
+		return
 	}
+	for i := range srcs {
+		s := &srcs[i]
+		t, ok := m[s.h]
+		known[i] = ok && t.Kind == s.Kind && t.Key == s.Key && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue
+	}
+}
+
+// touchedFor returns what this flusher wrote to event_sources for one
+// key (h its hash64), if anything. Only the flusher's goroutine calls it.
+func (f *Flusher) touchedFor(envID string, h uint64, kind, key string) (Seen, bool) {
+	t, ok := f.touched[envID][h]
+	if !ok || t.Kind != kind || t.Key != key {
+		return Seen{}, false
+	}
+	return t, true
 }
 
 // apply writes a group inside its transaction: payload IDs first, so that
@@ -356,7 +380,7 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 			f.buf = append(f.buf, b.Log...)
 			for _, s := range b.Sources {
 				k := srcKey{envID, s.Kind, s.Key}
-				if t, ok := f.touched[k]; ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
+				if t, ok := f.touchedFor(envID, s.h, s.Kind, s.Key); ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
 					continue
 				}
 				v := seen[k]
@@ -379,7 +403,7 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 	}
 	list := make([]Seen, 0, len(seen))
 	for k, s := range seen {
-		if t, ok := f.touched[k]; ok {
+		if t, ok := f.touchedFor(k.env, hash64(k.kind, k.key), k.kind, k.key); ok {
 			s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
 		}
 		// Keys are parts of a batch's Log: the copy kept in touched must

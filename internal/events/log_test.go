@@ -135,7 +135,7 @@ func TestAggregate(t *testing.T) {
 			want[k].add(e)
 			s, ok := sources[[2]string{e.Kind, e.Key}]
 			if !ok {
-				s = Source{Kind: e.Kind, Key: e.Key, First: k.Hour, Last: k.Hour}
+				s = Source{Kind: e.Kind, Key: e.Key, First: k.Hour, Last: k.Hour, h: hash64(e.Kind, e.Key)}
 			}
 			s.First, s.Last = min(s.First, k.Hour), max(s.Last, k.Hour)
 			if e.HasValue {
