@@ -3,13 +3,16 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -176,5 +179,70 @@ func TestEventStore(t *testing.T) {
 				t.Errorf("expired keys after prune: %d", n)
 			}
 		})
+	})
+}
+
+// TestEventLogReplicas: two replicas on one database commit batches with
+// the same payload IDs and fold at the same time; every payload counts
+// exactly once.
+func TestEventLogReplicas(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		dbs := []*store.DB{mustOpen(t, b.URL), mustOpen(t, b.URL)}
+		_, envs := mustProject(t, dbs[0], "proj-replicas", "replicas", at(0))
+		env := envs[0].ID
+		hour := time.Now().UTC().Truncate(time.Hour).UnixMilli()
+		k := events.RollupKey{EnvID: env, Kind: events.KindCustom, Key: "k", Hour: hour}
+		rec := events.AppendLog(nil, 1, maps.All(map[events.RollupKey]*events.Rollup{k: {Count: 1}}))
+		const payloads = 40
+		errs := make(chan error, 8*payloads)
+		var wg sync.WaitGroup
+		for r, db := range dbs {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				// Both replicas post every payload ID, in opposite orders.
+				for i := range payloads {
+					id := i
+					if r == 1 {
+						id = payloads - 1 - i
+					}
+					errs <- db.TransactEvents(ctx, func(tx events.FlushTx) error {
+						fresh, err := tx.ClaimPayloads(ctx, []events.PayloadClaim{{EnvID: env, PayloadID: fmt.Sprint("p", id)}}, time.Now())
+						if err != nil || len(fresh) == 0 {
+							return err
+						}
+						return tx.AppendLog(ctx, env, rec)
+					})
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for range payloads / 4 {
+					errs <- db.FoldEvents(ctx)
+				}
+			}()
+		}
+		// And folds that race each other from both replicas.
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range payloads / 2 {
+					errs <- dbs[i%2].FoldEvents(ctx)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := dbs[1].RollupRows(ctx, env, events.KindCustom, "k", time.UnixMilli(hour), time.UnixMilli(hour).Add(time.Hour))
+		if err != nil || len(rows) != 1 || rows[0].Count != payloads {
+			t.Fatalf("rows = %+v, %v; want one row of %d events", rows, err, payloads)
+		}
 	})
 }
