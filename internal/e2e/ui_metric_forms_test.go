@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -202,5 +204,33 @@ func TestUIBrowserMetricForms(t *testing.T) {
 			t.Errorf("at 360px the form is %dpx wide", w)
 		}
 		b.screenshot("metric-form-360px")
+		b.run("wide again", chromedp.EmulateReset())
+
+		// Without JavaScript: every section shows, the server takes only
+		// the kind's fields, and Add a URL posts the form back.
+		b.run("no javascript", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}))
+		b.run("plain form",
+			chromedp.Navigate(b.base+"/projects/default/metrics/new"),
+			chromedp.WaitVisible(chromedp.ID("selector")),
+			chromedp.WaitVisible(chromedp.ID("eventKey")),
+			chromedp.SetValue(chromedp.ID("kind"), "click"),
+			chromedp.SendKeys(chromedp.ID("key"), "plain-clicks"),
+			chromedp.SendKeys(chromedp.ID("eventKey"), "not-for-clicks"),
+			chromedp.SendKeys(chromedp.ID("selector"), "a.more"),
+			chromedp.SendKeys(chromedp.ID("urlValue-0"), "https://shop.example/"),
+			chromedp.Click(chromedp.ID("add-url")),
+			chromedp.WaitVisible(chromedp.ID("urlValue-1")),
+			chromedp.SetValue(chromedp.ID("urlKind-1"), "substring"),
+			chromedp.SendKeys(chromedp.ID("urlValue-1"), "/sale"),
+			chromedp.Click(chromedp.ID("save")),
+			chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+		m = e.getMetric(t, "default", "plain-clicks", "")
+		if urls, _ := json.Marshal(m["urls"]); m["kind"] != "click" || m["selector"] != "a.more" || m["eventKey"] != nil ||
+			string(urls) != `[{"kind":"exact","url":"https://shop.example/"},{"kind":"substring","substring":"/sale"}]` {
+			t.Errorf("metric made without JavaScript: %v", m)
+		}
 	})
 }

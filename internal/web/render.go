@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -36,8 +37,8 @@ type Page struct {
 	// Projects those the principal may see, for the switcher.
 	Project  string
 	Projects []catalog.Project
-	// Nav is the navigation entry of the page: "metrics", "groups" or
-	// "events"; NavItems the entries of the current project whose pages
+	// Nav is the navigation entry of the page: "metrics", "metric-groups"
+	// or "events"; NavItems the entries of the current project whose pages
 	// exist (a route "GET /projects/{projectKey}/NAME" in the table).
 	Nav      string
 	NavItems []navItem
@@ -65,7 +66,7 @@ type navEntry struct{ name, label string }
 
 // navEntries are the navigation's entries in order.
 func navEntries() []navEntry {
-	return []navEntry{{"metrics", "Metrics"}, {"groups", "Groups"}, {"events", "Events"}}
+	return []navEntry{{"metrics", "Metrics"}, {"metric-groups", "Groups"}, {"events", "Events"}}
 }
 
 // can reports whether the principal in ctx may take action a on spec.
@@ -94,6 +95,15 @@ func funcs(a *assets) template.FuncMap {
 		"anyMetricSpec": anyMetricSpec,
 		"pathEscape":    url.PathEscape,
 		"join":          strings.Join,
+		// when and iso write a time for reading and for <time datetime>;
+		// count an integer with thousands separators; humanize a status
+		// ("not_started" → "Not started").
+		"when":     when,
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"count":    count,
+		"humanize": humanize,
+		"add":      func(a, b int) int { return a + b },
+		"sub":      func(a, b int) int { return a - b },
 	}
 }
 

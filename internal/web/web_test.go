@@ -18,6 +18,7 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 	"github.com/metricsd/metricsd/internal/web"
@@ -40,7 +41,7 @@ func (c *clock) add(d time.Duration) {
 
 // fixture is a UI over a fresh database, served by httptest.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	db    *store.DB
 	svc   *catalog.Services
 	srv   *httptest.Server
@@ -48,7 +49,7 @@ type fixture struct {
 	admin context.Context // carries the admin's principal
 }
 
-func newFixture(t *testing.T, b testdb.Backend, opts web.Options) *fixture {
+func newFixture(t testing.TB, b testdb.Backend, opts web.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, b.URL)
@@ -66,6 +67,9 @@ func newFixture(t *testing.T, b testdb.Backend, opts web.Options) *fixture {
 	}
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	opts.Sessions, opts.ParseMetricQuery, opts.Clock = db, api.ParseMetricQuery, c.now
+	if opts.Explorer == nil {
+		opts.Explorer = events.NewExplorer(db, c.now)
+	}
 	ui := web.New(svc, opts)
 	srv := httptest.NewServer(ui.Handler())
 	t.Cleanup(srv.Close)
@@ -118,7 +122,7 @@ func (b *browser) do(method, path string, form url.Values, header ...string) res
 var hiddenCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrfOf returns the CSRF token a page's forms carry.
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := hiddenCSRF.FindStringSubmatch(page)
 	if m == nil {
