@@ -56,8 +56,8 @@ var ErrOverloaded = core.Errorf(core.KindUnavailable, "metricsd is receiving mor
 
 // FlusherOptions bound a Flusher.
 type FlusherOptions struct {
-	// MaxPending bounds the events (plus rollup rows) waiting to be
-	// committed; past it Submit answers ErrOverloaded at once.
+	// MaxPending bounds the events (plus their log entries) waiting to
+	// be committed; past it Submit answers ErrOverloaded at once.
 	MaxPending int64
 	// MaxGroup bounds the batches one transaction commits.
 	MaxGroup int

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -274,4 +275,16 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 		a.batch(&Env{ID: "e"}, "", nil)
 	}
+}
+
+// clone returns a copy of r that shares nothing with it.
+func (r *Rollup) clone() *Rollup {
+	c := *r
+	if r.Contexts != nil {
+		c.Contexts = make(map[string]*Sketch, len(r.Contexts))
+		for kind, s := range r.Contexts {
+			c.Contexts[kind] = &Sketch{sparse: slices.Clone(s.sparse), dense: slices.Clone(s.dense)}
+		}
+	}
+	return &c
 }

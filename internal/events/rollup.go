@@ -1,7 +1,6 @@
 package events
 
 import (
-	"slices"
 	"time"
 )
 
@@ -98,16 +97,4 @@ func (w hourWindow) hour(created int64) int64 {
 		return created - created%3_600_000
 	}
 	return w.now
-}
-
-// clone returns a copy of r that shares nothing with it.
-func (r *Rollup) clone() *Rollup {
-	c := *r
-	if r.Contexts != nil {
-		c.Contexts = make(map[string]*Sketch, len(r.Contexts))
-		for kind, s := range r.Contexts {
-			c.Contexts[kind] = &Sketch{sparse: slices.Clone(s.sparse), dense: slices.Clone(s.dense)}
-		}
-	}
-	return &c
 }
