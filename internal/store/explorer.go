@@ -111,6 +111,9 @@ func (db *DB) MetricStates(ctx context.Context, q events.StateQuery) (events.Met
 	if err != nil {
 		return out, err
 	}
+	if err := db.settleEvents(ctx); err != nil {
+		return out, err
+	}
 	err = db.tx(ctx, false, func(t *txn) error {
 		out.Items = out.Items[:0]
 		rows, err := t.query(ctx, page, pageArgs...)
@@ -150,6 +153,9 @@ const unusedSQL = ` AND NOT EXISTS (SELECT 1 FROM metrics m WHERE m.project_id =
 // q.Since, most recently seen first, with the metrics each one feeds.
 func (db *DB) EventKeys(ctx context.Context, q events.KeyQuery) (events.KeyPage, error) {
 	out := events.KeyPage{Items: []events.KeySummary{}}
+	if err := db.settleEvents(ctx); err != nil {
+		return out, err
+	}
 	from := hourFloor(q.Since)
 	where := `s.environment_id = ? AND s.last_seen >= ?`
 	if q.Unused {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -122,7 +123,7 @@ func BenchmarkExplorerSilent(b *testing.B) {
 					}
 					seen = append(seen, events.Seen{EnvID: env.ID, ProjectID: p.ID, Kind: kind, Key: key, First: hour - 23*3600_000, Last: hour})
 				}
-				if err := tx.PutRollups(ctx, rollups); err != nil {
+				if err := tx.AppendLog(ctx, env.ID, events.AppendLog(nil, len(rollups), maps.All(rollups))); err != nil {
 					return err
 				}
 				return tx.TouchSources(ctx, seen)

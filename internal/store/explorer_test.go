@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestExplorerPaging(t *testing.T) {
 				rollups[events.RollupKey{EnvID: prod.ID, Kind: k.kind, Key: k.key, Hour: k.last}] = r
 				seen = append(seen, events.Seen{EnvID: prod.ID, ProjectID: p.ID, Kind: k.kind, Key: k.key, First: k.last, Last: k.last})
 			}
-			if err := tx.PutRollups(ctx, rollups); err != nil {
+			if err := tx.AppendLog(ctx, prod.ID, events.AppendLog(nil, len(rollups), maps.All(rollups))); err != nil {
 				return err
 			}
 			return tx.TouchSources(ctx, seen)

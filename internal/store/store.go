@@ -57,6 +57,9 @@ type DB struct {
 	path string // of the SQLite file
 	// observer learns of every committed audit entry; nil for none.
 	observer Observer
+	// folded keeps the rollup rows folds wrote, on SQLite (see
+	// FoldEvents); nil on PostgreSQL.
+	folded *foldedRows
 }
 
 // Observer learns what the write seam committed. obs.Metrics is one.
@@ -197,7 +200,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
 	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
-		path: path, gens: newGenCache()}, nil
+		path: path, gens: newGenCache(), folded: &foldedRows{}}, nil
 }
 
 // Close releases the connections.
@@ -241,8 +244,8 @@ type dialect struct {
 	// lockProject locks a project row for a write of what it holds,
 	// without blocking inserts that reference it.
 	lockProject string
-	// lockEvents serialises event commits across replicas, which
-	// read-merge-write rollup rows. SQLite serialises all writers.
+	// lockEvents serialises folds of the event log across replicas,
+	// which read-merge-write rollup rows. SQLite serialises all writers.
 	lockEvents string
 }
 
