@@ -222,3 +222,11 @@ func applyGroupClause(q *catalog.GroupQuery, cl filter.Clause) error {
 func parseGroupExpand(s string) (catalog.ExpandSet, error) {
 	return parseExpand(s, catalog.GroupExpands)
 }
+
+// ParseMetricQuery reads the metrics list's parameters (limit, offset,
+// sort and filter, as GET /api/v2/metrics/{projectKey} takes them) for
+// another transport: the web UI gets it from app, so that its list speaks
+// the API's filter language without importing this package.
+func ParseMetricQuery(limit, offset, sort, filterText string) (catalog.MetricQuery, error) {
+	return parseMetricQuery(limit, offset, sort, filterText)
+}

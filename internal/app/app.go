@@ -29,6 +29,7 @@ import (
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/version"
+	"github.com/metricsd/metricsd/internal/web"
 )
 
 // Config is the start-up configuration.
@@ -365,7 +366,19 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	browser.Register(browserMux)
 	// Flag streams never go idle: shutdown ends them.
 	a.server.RegisterOnShutdown(browser.Close)
-	h := ing.Handler(ingest.Mount(browserMux, api.New(cat, opts)))
+	// The web UI answers its own paths (web.UI.Owns); the API keeps every
+	// other, so that anything else still gets the API's JSON errors.
+	rest := api.New(cat, opts)
+	ui := web.New(cat, web.Options{Logger: log, Sessions: db, ParseMetricQuery: api.ParseMetricQuery, Clock: cfg.Clock,
+		SessionCacheTTL: cfg.AuthCacheTTL, RequestTimeout: cfg.RequestTimeout})
+	uiHandler := ui.Handler()
+	h := ing.Handler(ingest.Mount(browserMux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ui.Owns(r.URL.Path) {
+			uiHandler.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})))
 	a.handler.Store(&h)
 	return a, nil
 }

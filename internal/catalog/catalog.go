@@ -172,7 +172,20 @@ func (c *Auth) Authenticate(ctx context.Context, header string) (core.Principal,
 	if len(secret) > 512 {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
-	hash := HashToken(secret)
+	p, err := c.AuthenticateHash(ctx, HashToken(secret))
+	if err != nil {
+		return core.Principal{}, err
+	}
+	p.TokenEnding = secret[len(secret)-min(4, len(secret)):]
+	return p, nil
+}
+
+// AuthenticateHash resolves the stored form of an access token (HashToken
+// of its value) to the principal it acts as, as Authenticate does: the web
+// UI's sessions keep the hash, never the value, and check it again on every
+// request, so that a revoked or reset token ends them. TokenEnding is left
+// empty.
+func (c *Auth) AuthenticateHash(ctx context.Context, hash []byte) (core.Principal, error) {
 	cred, err := c.store.TokenByHash(ctx, hash, c.now())
 	if errors.Is(err, core.ErrNotFound) {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
@@ -183,9 +196,7 @@ func (c *Auth) Authenticate(ctx context.Context, header string) (core.Principal,
 	if subtle.ConstantTimeCompare(cred.Token.Hash, hash) != 1 && subtle.ConstantTimeCompare(cred.Token.OldHash, hash) != 1 {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
-	p := cred.Principal()
-	p.TokenEnding = secret[len(secret)-min(4, len(secret)):]
-	return p, nil
+	return cred.Principal(), nil
 }
 
 // Bootstrap seeds a fresh database with the owner member, an admin token,
