@@ -369,7 +369,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// The web UI answers its own paths (web.UI.Owns); the API keeps every
 	// other, so that anything else still gets the API's JSON errors.
 	rest := api.New(cat, opts)
-	ui := web.New(cat, web.Options{Logger: log, Sessions: db, ParseMetricQuery: api.ParseMetricQuery, Clock: cfg.Clock,
+	ui := web.New(cat, web.Options{Logger: log, Sessions: db, ParseMetricQuery: api.ParseMetricQuery, Explorer: opts.Explorer, Clock: cfg.Clock,
 		SessionCacheTTL: cfg.AuthCacheTTL, RequestTimeout: cfg.RequestTimeout})
 	uiHandler := ui.Handler()
 	h := ing.Handler(ingest.Mount(browserMux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -5,11 +5,11 @@ package catalog
 // a name without letters or digits cannot give a key, so one must be given.
 func deriveGroupKey(name string) (string, error) {
 	if name == "" {
-		return "", invalid("name is required")
+		return "", groupInvalid("name", "name is required")
 	}
 	key := slugKey(name)
 	if key == "" {
-		return "", invalid("key is required when the name has no letters or digits")
+		return "", groupInvalid("key", "key is required when the name has no letters or digits")
 	}
 	return key, nil
 }

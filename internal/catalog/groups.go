@@ -231,7 +231,7 @@ func groupMetrics(ctx context.Context, tx GroupTx, projectID string, d *GroupDef
 	for i, in := range d.Metrics {
 		m, ok := found[in.Key]
 		if !ok {
-			return nil, invalid("metrics[%d]: no metric %q in this project", i, in.Key)
+			return nil, groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: no metric %q in this project", i, in.Key)
 		}
 		metrics = append(metrics, GroupMetric{Metric: *m, NameInGroup: in.NameInGroup})
 	}
@@ -249,7 +249,7 @@ func resolveMaintainer(d *GroupDef, create bool) error {
 	}
 	d.Maintainer = nil
 	if m.Key == "" {
-		return invalid("maintainer.key is required")
+		return groupInvalid("maintainer.key", "maintainer.key is required")
 	}
 	id, team := "", ""
 	switch m.Kind {
@@ -258,62 +258,69 @@ func resolveMaintainer(d *GroupDef, create bool) error {
 	case "team":
 		team = m.Key
 	default:
-		return invalid("maintainer.kind must be member or team")
+		return groupInvalid("maintainer.kind", "maintainer.kind must be member or team")
 	}
 	if create && (d.MaintainerID != "" || d.MaintainerTeamKey != "") && (d.MaintainerID != id || d.MaintainerTeamKey != team) {
-		return invalid("maintainer names a different maintainer than maintainerId or maintainerTeamKey; name it once")
+		return groupInvalid("maintainerId", "maintainer names a different maintainer than maintainerId or maintainerTeamKey; name it once")
 	}
 	d.MaintainerID, d.MaintainerTeamKey = id, team
 	return nil
 }
 
+// groupInvalid is a KindInvalid error about one field of a group
+// definition (core.Error.Field), so that a form can show it beside the
+// field.
+func groupInvalid(field, format string, args ...any) error {
+	return core.FieldErrorf(core.KindInvalid, field, format, args...)
+}
+
 // validateGroupShape checks what needs no other resource.
 func validateGroupShape(d *GroupDef) error {
 	if d.Name == "" {
-		return invalid("name is required")
+		return groupInvalid("name", "name is required")
 	}
 	if utf8.RuneCountInString(d.Name) > 256 {
-		return invalid("name must be at most 256 characters")
+		return groupInvalid("name", "name must be at most 256 characters")
 	}
 	if utf8.RuneCountInString(d.Description) > 4096 {
-		return invalid("description must be at most 4096 characters")
+		return groupInvalid("description", "description must be at most 4096 characters")
 	}
 	switch d.Kind {
 	case GroupFunnel, GroupStandard, GroupGuardrail:
 	case "":
-		return invalid("kind is required")
+		return groupInvalid("kind", "kind is required")
 	default:
-		return invalid("kind must be one of funnel, standard, guardrail")
+		return groupInvalid("kind", "kind must be one of funnel, standard, guardrail")
 	}
 	if err := validateTags("tags", d.Tags); err != nil {
 		return err
 	}
 	if d.MaintainerID != "" && d.MaintainerTeamKey != "" {
-		return invalid("name either maintainerId or maintainerTeamKey, not both")
+		return groupInvalid("maintainerId", "name either maintainerId or maintainerTeamKey, not both")
 	}
 	if d.MaintainerID == "" && d.MaintainerTeamKey == "" {
-		return invalid("maintainerId is required")
+		return groupInvalid("maintainerId", "maintainerId is required")
 	}
 	if len(d.Metrics) < minGroupMetrics {
-		return invalid("metrics must list at least %d metrics", minGroupMetrics)
+		return groupInvalid("metrics", "metrics must list at least %d metrics", minGroupMetrics)
 	}
 	if len(d.Metrics) > maxGroupMetrics {
-		return invalid("metrics must list at most %d metrics", maxGroupMetrics)
+		return groupInvalid("metrics", "metrics must list at most %d metrics", maxGroupMetrics)
 	}
 	seen := map[string]int{}
 	for i, m := range d.Metrics {
 		if m.Key == "" {
-			return invalid("metrics[%d].key is required", i)
+			return groupInvalid(fmt.Sprintf("metrics[%d].key", i), "metrics[%d].key is required", i)
 		}
 		if j, dup := seen[m.Key]; dup {
-			return invalid("metrics[%d]: metric %q is already metrics[%d]", i, m.Key, j)
+			return groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: metric %q is already metrics[%d]", i, m.Key, j)
 		}
 		seen[m.Key] = i
 		if d.Kind == GroupFunnel && strings.TrimSpace(m.NameInGroup) == "" {
-			return invalid("metrics[%d].nameInGroup is required for each step of a funnel", i)
+			return groupInvalid(fmt.Sprintf("metrics[%d].nameInGroup", i), "metrics[%d].nameInGroup is required for each step of a funnel", i)
 		}
 		if utf8.RuneCountInString(m.NameInGroup) > 256 {
-			return invalid("metrics[%d].nameInGroup must be at most 256 characters", i)
+			return groupInvalid(fmt.Sprintf("metrics[%d].nameInGroup", i), "metrics[%d].nameInGroup must be at most 256 characters", i)
 		}
 	}
 	return nil
@@ -326,14 +333,14 @@ func validateGroupMetrics(kind string, metrics []GroupMetric) error {
 	var shared []string
 	for i, m := range metrics {
 		if m.Def.Archived {
-			return invalid("metrics[%d]: metric %q is archived", i, m.Key)
+			return groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: metric %q is archived", i, m.Key)
 		}
 		if kind == GroupFunnel {
 			if m.Def.IsNumeric {
-				return invalid("metrics[%d]: funnel steps must be conversion metrics; %q is numeric", i, m.Key)
+				return groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: funnel steps must be conversion metrics; %q is numeric", i, m.Key)
 			}
 			if m.Def.AnalysisType == "percentile" {
-				return invalid("metrics[%d]: funnel steps cannot use percentile analysis; %q does", i, m.Key)
+				return groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: funnel steps cannot use percentile analysis; %q does", i, m.Key)
 			}
 		}
 		if i == 0 {
@@ -342,7 +349,7 @@ func validateGroupMetrics(kind string, metrics []GroupMetric) error {
 		}
 		shared = slices.DeleteFunc(shared, func(u string) bool { return !slices.Contains(m.Def.RandomizationUnits, u) })
 		if len(shared) == 0 {
-			return invalid("metrics[%d]: metric %q shares no randomization unit with the metrics before it", i, m.Key)
+			return groupInvalid(fmt.Sprintf("metrics[%d]", i), "metrics[%d]: metric %q shares no randomization unit with the metrics before it", i, m.Key)
 		}
 	}
 	return nil

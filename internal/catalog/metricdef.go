@@ -135,21 +135,26 @@ func normalizeMetric(key string, d *MetricDef) {
 
 func invalid(format string, args ...any) error { return core.Errorf(core.KindInvalid, format, args...) }
 
+// invalidAt is invalid about one field of the request (core.Error.Field).
+func invalidAt(field, format string, args ...any) error {
+	return core.FieldErrorf(core.KindInvalid, field, format, args...)
+}
+
 // validateMetric checks every rule of a metric definition of the given kind.
 // It returns the first violation as a core.KindInvalid error naming the field.
 func validateMetric(kind string, d *MetricDef) error {
 	if !slices.Contains(MetricKinds, kind) {
-		return invalid("kind must be one of %s", strings.Join(MetricKinds, ", "))
+		return invalidAt("kind", "kind must be one of %s", strings.Join(MetricKinds, ", "))
 	}
 	if utf8.RuneCountInString(d.Name) > 256 {
-		return invalid("name must be at most 256 characters")
+		return invalidAt("name", "name must be at most 256 characters")
 	}
 	if utf8.RuneCountInString(d.Description) > 4096 {
-		return invalid("description must be at most 4096 characters")
+		return invalidAt("description", "description must be at most 4096 characters")
 	}
 	for i, t := range d.Tags {
 		if len(t) > 64 || !tagPattern.MatchString(t) {
-			return invalid("tags[%d] %q must be 1-64 letters, digits, '.', '_', ':' or '-'", i, t)
+			return invalidAt(fmt.Sprintf("tags[%d]", i), "tags[%d] %q must be 1-64 letters, digits, '.', '_', ':' or '-'", i, t)
 		}
 	}
 	if err := validateUnitNames(d); err != nil {
@@ -158,55 +163,55 @@ func validateMetric(kind string, d *MetricDef) error {
 	seenUnits := map[string]bool{}
 	for i, u := range d.RandomizationUnits {
 		if !unitPattern.MatchString(u) {
-			return invalid("randomizationUnits[%d] %q is not a valid context kind", i, u)
+			return invalidAt(fmt.Sprintf("randomizationUnits[%d]", i), "randomizationUnits[%d] %q is not a valid context kind", i, u)
 		}
 		if seenUnits[u] {
-			return invalid("randomizationUnits[%d] %q is listed twice", i, u)
+			return invalidAt(fmt.Sprintf("randomizationUnits[%d]", i), "randomizationUnits[%d] %q is listed twice", i, u)
 		}
 		seenUnits[u] = true
 	}
 	numericKind := kind == KindCustom || kind == KindTrace
 	if d.IsNumeric && !numericKind {
-		return invalid("isNumeric can only be true for custom and trace metrics")
+		return invalidAt("isNumeric", "isNumeric can only be true for custom and trace metrics")
 	}
 	if d.SuccessCriteria != "" && d.SuccessCriteria != "HigherThanBaseline" && d.SuccessCriteria != "LowerThanBaseline" {
-		return invalid("successCriteria must be one of HigherThanBaseline, LowerThanBaseline")
+		return invalidAt("successCriteria", "successCriteria must be one of HigherThanBaseline, LowerThanBaseline")
 	}
 	if d.IsNumeric && d.SuccessCriteria == "" {
-		return invalid("successCriteria is required when isNumeric is true")
+		return invalidAt("successCriteria", "successCriteria is required when isNumeric is true")
 	}
 	if d.Unit != "" && !d.IsNumeric {
-		return invalid("unit applies to numeric metrics only")
+		return invalidAt("unit", "unit applies to numeric metrics only")
 	}
 	if d.UnitAggregationType != "average" && d.UnitAggregationType != "sum" {
-		return invalid("unitAggregationType must be one of average, sum")
+		return invalidAt("unitAggregationType", "unitAggregationType must be one of average, sum")
 	}
 	switch d.AnalysisType {
 	case "mean":
 		if d.PercentileValue != nil {
-			return invalid("percentileValue requires analysisType percentile")
+			return invalidAt("percentileValue", "percentileValue requires analysisType percentile")
 		}
 	case "percentile":
 		if !d.IsNumeric {
-			return invalid("analysisType percentile requires isNumeric true")
+			return invalidAt("analysisType", "analysisType percentile requires isNumeric true")
 		}
 		if d.PercentileValue == nil {
-			return invalid("percentileValue is required when analysisType is percentile")
+			return invalidAt("percentileValue", "percentileValue is required when analysisType is percentile")
 		}
 		if *d.PercentileValue < 0 || *d.PercentileValue > 100 {
-			return invalid("percentileValue must be between 0 and 100")
+			return invalidAt("percentileValue", "percentileValue must be between 0 and 100")
 		}
 	default:
-		return invalid("analysisType must be one of mean, percentile")
+		return invalidAt("analysisType", "analysisType must be one of mean, percentile")
 	}
 	if ed := d.EventDefault; ed != nil && ed.Value != nil && *ed.Value != 0 {
-		return invalid("eventDefault.value must be 0; no other default is supported")
+		return invalidAt("eventDefault.value", "eventDefault.value must be 0; no other default is supported")
 	}
 	if err := validateKindFields(kind, d); err != nil {
 		return err
 	}
 	if d.DataSource.Key == "" {
-		return invalid("dataSource.key is required")
+		return invalidAt("dataSource.key", "dataSource.key is required")
 	}
 	if d.Filters != nil {
 		if err := validateFilter("filters", d.Filters, 0); err != nil {
@@ -219,10 +224,10 @@ func validateMetric(kind string, d *MetricDef) error {
 func validateKindFields(kind string, d *MetricDef) error {
 	usesURLs := kind == KindPageview || kind == KindClick
 	if usesURLs && len(d.URLs) == 0 {
-		return invalid("urls is required for %s metrics", kind)
+		return invalidAt("urls", "urls is required for %s metrics", kind)
 	}
 	if !usesURLs && len(d.URLs) > 0 {
-		return invalid("urls applies to pageview and click metrics only")
+		return invalidAt("urls", "urls applies to pageview and click metrics only")
 	}
 	for i, u := range d.URLs {
 		if err := validateURL(i, u); err != nil {
@@ -230,29 +235,29 @@ func validateKindFields(kind string, d *MetricDef) error {
 		}
 	}
 	if kind == KindClick && strings.TrimSpace(d.Selector) == "" {
-		return invalid("selector is required for click metrics")
+		return invalidAt("selector", "selector is required for click metrics")
 	}
 	if kind != KindClick && d.Selector != "" {
-		return invalid("selector applies to click metrics only")
+		return invalidAt("selector", "selector applies to click metrics only")
 	}
 	if kind == KindCustom && strings.TrimSpace(d.EventKey) == "" {
-		return invalid("eventKey is required for custom metrics")
+		return invalidAt("eventKey", "eventKey is required for custom metrics")
 	}
 	if kind != KindCustom && d.EventKey != "" {
-		return invalid("eventKey applies to custom metrics only")
+		return invalidAt("eventKey", "eventKey applies to custom metrics only")
 	}
 	if kind == KindTrace {
 		if strings.TrimSpace(d.TraceQuery) == "" {
-			return invalid("traceQuery is required for trace metrics")
+			return invalidAt("traceQuery", "traceQuery is required for trace metrics")
 		}
 		if d.IsNumeric && strings.TrimSpace(d.TraceValueLocation) == "" {
-			return invalid("traceValueLocation is required for numeric trace metrics")
+			return invalidAt("traceValueLocation", "traceValueLocation is required for numeric trace metrics")
 		}
 		if !d.IsNumeric && d.TraceValueLocation != "" {
-			return invalid("traceValueLocation applies to numeric trace metrics only")
+			return invalidAt("traceValueLocation", "traceValueLocation applies to numeric trace metrics only")
 		}
 	} else if d.TraceQuery != "" || d.TraceValueLocation != "" {
-		return invalid("traceQuery and traceValueLocation apply to trace metrics only")
+		return invalidAt("traceQuery", "traceQuery and traceValueLocation apply to trace metrics only")
 	}
 	return nil
 }
@@ -262,34 +267,34 @@ func validateURL(i int, u URLMatcher) error {
 	switch u.Kind {
 	case "exact", "canonical":
 		if u.URL == "" {
-			return invalid("%s.url is required for kind %s", field, u.Kind)
+			return invalidAt(field, "%s.url is required for kind %s", field, u.Kind)
 		}
 		p, err := url.Parse(u.URL)
 		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
-			return invalid("%s.url %q must be an absolute http or https URL", field, u.URL)
+			return invalidAt(field, "%s.url %q must be an absolute http or https URL", field, u.URL)
 		}
 		if u.Substring != "" || u.Pattern != "" {
-			return invalid("%s takes only url for kind %s", field, u.Kind)
+			return invalidAt(field, "%s takes only url for kind %s", field, u.Kind)
 		}
 	case "substring":
 		if u.Substring == "" {
-			return invalid("%s.substring is required for kind substring", field)
+			return invalidAt(field, "%s.substring is required for kind substring", field)
 		}
 		if u.URL != "" || u.Pattern != "" {
-			return invalid("%s takes only substring for kind substring", field)
+			return invalidAt(field, "%s takes only substring for kind substring", field)
 		}
 	case "regex":
 		if u.Pattern == "" {
-			return invalid("%s.pattern is required for kind regex", field)
+			return invalidAt(field, "%s.pattern is required for kind regex", field)
 		}
 		if _, err := regexp.Compile(u.Pattern); err != nil {
-			return invalid("%s.pattern is not a valid regular expression: %s", field, regexpReason(err))
+			return invalidAt(field, "%s.pattern is not a valid regular expression: %s", field, regexpReason(err))
 		}
 		if u.URL != "" || u.Substring != "" {
-			return invalid("%s takes only pattern for kind regex", field)
+			return invalidAt(field, "%s takes only pattern for kind regex", field)
 		}
 	default:
-		return invalid("%s.kind must be one of exact, canonical, substring, regex", field)
+		return invalidAt(field, "%s.kind must be one of exact, canonical, substring, regex", field)
 	}
 	return nil
 }
@@ -302,25 +307,25 @@ const maxFilterDepth = 8
 
 func validateFilter(field string, f *EventFilter, depth int) error {
 	if depth > maxFilterDepth {
-		return invalid("%s is nested more than %d levels deep", field, maxFilterDepth)
+		return invalidAt(field, "%s is nested more than %d levels deep", field, maxFilterDepth)
 	}
 	switch f.Type {
 	case "group":
 		if f.Op != "and" && f.Op != "or" {
-			return invalid("%s.op must be and or or for a group", field)
+			return invalidAt(field, "%s.op must be and or or for a group", field)
 		}
 		if len(f.Values) == 0 {
-			return invalid("%s.values must list at least one filter", field)
+			return invalidAt(field, "%s.values must list at least one filter", field)
 		}
 		for i, v := range f.Values {
 			raw, err := json.Marshal(v)
 			if err != nil {
-				return invalid("%s.values[%d] is not a filter", field, i)
+				return invalidAt(field, "%s.values[%d] is not a filter", field, i)
 			}
 			var child EventFilter
 			sub := fmt.Sprintf("%s.values[%d]", field, i)
 			if err := patch.DecodeStrict(raw, &child); err != nil {
-				return invalid("%s is not a filter: %s", sub, err.Error())
+				return invalidAt(sub, "%s is not a filter: %s", sub, err.Error())
 			}
 			if err := validateFilter(sub, &child, depth+1); err != nil {
 				return err
@@ -328,29 +333,29 @@ func validateFilter(field string, f *EventFilter, depth int) error {
 		}
 	case "contextAttribute", "eventProperty":
 		if f.Attribute == "" {
-			return invalid("%s.attribute is required", field)
+			return invalidAt(field, "%s.attribute is required", field)
 		}
 		if !slices.Contains(filterOps, f.Op) {
-			return invalid("%s.op must be one of %s", field, strings.Join(filterOps, ", "))
+			return invalidAt(field, "%s.op must be one of %s", field, strings.Join(filterOps, ", "))
 		}
 		if len(f.Values) == 0 {
-			return invalid("%s.values must not be empty", field)
+			return invalidAt(field, "%s.values must not be empty", field)
 		}
 		for i, v := range f.Values {
 			switch v.(type) {
 			case string, float64, bool:
 			default:
-				return invalid("%s.values[%d] must be a string, number or boolean", field, i)
+				return invalidAt(field, "%s.values[%d] must be a string, number or boolean", field, i)
 			}
 		}
 		if f.Type == "contextAttribute" && f.ContextKind == "" {
-			return invalid("%s.contextKind is required for contextAttribute filters", field)
+			return invalidAt(field, "%s.contextKind is required for contextAttribute filters", field)
 		}
 		if f.Type == "eventProperty" && f.ContextKind != "" {
-			return invalid("%s.contextKind applies to contextAttribute filters only", field)
+			return invalidAt(field, "%s.contextKind applies to contextAttribute filters only", field)
 		}
 	default:
-		return invalid("%s.type must be one of contextAttribute, eventProperty, group", field)
+		return invalidAt(field, "%s.type must be one of contextAttribute, eventProperty, group", field)
 	}
 	return nil
 }

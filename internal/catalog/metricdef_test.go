@@ -473,3 +473,30 @@ func TestMetricDocumentMatchesPatchDocument(t *testing.T) {
 		}
 	}
 }
+
+// Validation errors name the field they are about, for forms to show the
+// message beside it.
+func TestValidationErrorsNameTheirField(t *testing.T) {
+	pct := 120
+	for _, c := range []struct {
+		kind  string
+		def   MetricDef
+		field string
+	}{
+		{KindCustom, MetricDef{}, "eventKey"},
+		{KindCustom, MetricDef{EventKey: "e", IsNumeric: true}, "successCriteria"},
+		{KindCustom, MetricDef{EventKey: "e", IsNumeric: true, SuccessCriteria: "HigherThanBaseline", AnalysisType: "percentile", PercentileValue: &pct}, "percentileValue"},
+		{KindPageview, MetricDef{}, "urls"},
+		{KindPageview, MetricDef{URLs: []URLMatcher{{Kind: "exact", URL: "https://a.example/"}, {Kind: "regex", Pattern: "("}}}, "urls[1]"},
+		{KindClick, MetricDef{URLs: []URLMatcher{{Kind: "substring", Substring: "/"}}}, "selector"},
+		{KindCustom, MetricDef{EventKey: "e", Tags: []string{"ok", "not ok"}}, "tags[1]"},
+		{"bogus", MetricDef{}, "kind"},
+	} {
+		d := c.def
+		normalizeMetric("k", &d)
+		err := validateMetric(c.kind, &d)
+		if err == nil || core.KindOf(err) != core.KindInvalid || core.FieldOf(err) != c.field {
+			t.Errorf("%s %+v: %v, field %q, want %q", c.kind, c.def, err, core.FieldOf(err), c.field)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func (c *Metrics) CreateMetric(ctx context.Context, projectKey string, in Metric
 		return nil, err
 	}
 	if in.Kind == "" {
-		return nil, invalid("kind is required")
+		return nil, invalidAt("kind", "kind is required")
 	}
 	def := in.MetricDef
 	if p := core.PrincipalFrom(ctx); def.MaintainerID == "" && def.MaintainerTeamKey == "" && p.MemberID != "" {
@@ -35,7 +35,7 @@ func (c *Metrics) CreateMetric(ctx context.Context, projectKey string, in Metric
 		return nil, err
 	}
 	if def.MaintainerID != "" && def.MaintainerTeamKey != "" {
-		return nil, invalid("name either maintainerId or maintainerTeamKey, not both")
+		return nil, invalidAt("maintainerId", "name either maintainerId or maintainerTeamKey, not both")
 	}
 	var out *Metric
 	err := c.store.Transact(ctx, func(tx Tx) (*audit.Change, error) {
@@ -55,7 +55,7 @@ func (c *Metrics) CreateMetric(ctx context.Context, projectKey string, in Metric
 		err = tx.CreateMetric(ctx, m)
 		switch {
 		case errors.Is(err, core.ErrDuplicate):
-			return nil, core.Errorf(core.KindConflict, "a metric with key %q already exists in project %q", in.Key, projectKey)
+			return nil, core.FieldErrorf(core.KindConflict, "key", "a metric with key %q already exists in project %q", in.Key, projectKey)
 		case err != nil:
 			return nil, maintainerError(err)
 		}
@@ -83,9 +83,9 @@ func maintainerError(err error) error {
 	var missing *core.MissingRefsError
 	if errors.As(err, &missing) && len(missing.Keys) > 0 {
 		if missing.What == "team" {
-			return invalid("maintainerTeamKey %q does not name a team", missing.Keys[0])
+			return invalidAt("maintainerTeamKey", "maintainerTeamKey %q does not name a team", missing.Keys[0])
 		}
-		return invalid("maintainerId %q does not name a member", missing.Keys[0])
+		return invalidAt("maintainerId", "maintainerId %q does not name a member", missing.Keys[0])
 	}
 	return err
 }
@@ -372,7 +372,7 @@ func (c *Metrics) patchMetric(ctx context.Context, projectKey, key string, body 
 			return nil, err
 		}
 		if def.MaintainerID != "" && def.MaintainerTeamKey != "" {
-			return nil, invalid("name either maintainerId or maintainerTeamKey, not both")
+			return nil, invalidAt("maintainerId", "name either maintainerId or maintainerTeamKey, not both")
 		}
 		if reflect.DeepEqual(def, cur.Def) {
 			out = cur

@@ -26,7 +26,7 @@ func mergeUnitNames(d *MetricDef) {
 // validateUnitNames refuses a definition whose two unit lists disagree.
 func validateUnitNames(d *MetricDef) error {
 	if len(d.AnalysisUnits) > 0 {
-		return invalid("analysisUnits and randomizationUnits are two names of one field; given together they must list the same context kinds")
+		return invalidAt("randomizationUnits", "analysisUnits and randomizationUnits are two names of one field; given together they must list the same context kinds")
 	}
 	return nil
 }

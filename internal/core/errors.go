@@ -33,9 +33,28 @@ const (
 type Error struct {
 	Kind    ErrorKind
 	Message string
+	// Field names the request field the error is about, when the domain
+	// knows it: a path of wire names such as "eventKey" or "urls[2].url".
+	// Forms show the message beside that field; the API's error bodies
+	// leave it out.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// FieldErrorf builds an *Error of the given kind about one request field.
+func FieldErrorf(kind ErrorKind, field, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+// FieldOf returns the field err is about, "" when it names none.
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}
 
 // Errorf builds an *Error of the given kind.
 func Errorf(kind ErrorKind, format string, args ...any) error {

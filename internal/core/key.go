@@ -12,11 +12,11 @@ const maxKeyLength = 256
 func ValidateKey(field, key string) error {
 	switch {
 	case key == "":
-		return Errorf(KindInvalid, "%s is required", field)
+		return FieldErrorf(KindInvalid, field, "%s is required", field)
 	case len(key) > maxKeyLength:
-		return Errorf(KindInvalid, "%s must be at most %d characters", field, maxKeyLength)
+		return FieldErrorf(KindInvalid, field, "%s must be at most %d characters", field, maxKeyLength)
 	case !keyPattern.MatchString(key):
-		return Errorf(KindInvalid, "%s %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", field, key)
+		return FieldErrorf(KindInvalid, field, "%s %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", field, key)
 	}
 	return nil
 }

@@ -35,21 +35,6 @@ func (u *UI) metricPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleteMetric deletes a metric through the catalog, which refuses a
-// principal that may not and a metric still in use.
-func (u *UI) deleteMetric(w http.ResponseWriter, r *http.Request) error {
-	project, key := r.PathValue("projectKey"), r.PathValue("metricKey")
-	if err := viewProject(r, project); err != nil {
-		return err
-	}
-	if err := u.svc.Metrics.DeleteMetric(r.Context(), project, key); err != nil {
-		return err
-	}
-	setFlash(w, r, "Metric "+key+" was deleted.")
-	http.Redirect(w, r, "/projects/"+url.PathEscape(project)+"/metrics", http.StatusSeeOther)
-	return nil
-}
-
 // siteData is the data of the _site link's page when the key names a
 // metric in more than one project.
 type siteData struct {

@@ -36,8 +36,8 @@ type Page struct {
 	// Projects those the principal may see, for the switcher.
 	Project  string
 	Projects []catalog.Project
-	// Nav is the navigation entry of the page: "metrics", "groups" or
-	// "events"; NavItems the entries of the current project whose pages
+	// Nav is the navigation entry of the page: "metrics", "metric-groups"
+	// or "events"; NavItems the entries of the current project whose pages
 	// exist (a route "GET /projects/{projectKey}/NAME" in the table).
 	Nav      string
 	NavItems []navItem
@@ -65,7 +65,7 @@ type navEntry struct{ name, label string }
 
 // navEntries are the navigation's entries in order.
 func navEntries() []navEntry {
-	return []navEntry{{"metrics", "Metrics"}, {"groups", "Groups"}, {"events", "Events"}}
+	return []navEntry{{"metrics", "Metrics"}, {"metric-groups", "Groups"}, {"events", "Events"}}
 }
 
 // can reports whether the principal in ctx may take action a on spec.
@@ -89,8 +89,11 @@ func funcs(a *assets) template.FuncMap {
 		"projectSpec": resource.Project,
 		"metricSpec":  resource.Metric,
 		"groupSpec":   resource.MetricGroup,
-		"pathEscape":  url.PathEscape,
-		"join":        strings.Join,
+		// canEditMetric: may the principal change some field of the metric.
+		"canEditMetric": canEditMetric,
+		"anyMetricSpec": anyMetricSpec,
+		"pathEscape":    url.PathEscape,
+		"join":          strings.Join,
 	}
 }
 

@@ -12,7 +12,7 @@ type route struct {
 	// pattern is a net/http ServeMux pattern with its method.
 	pattern string
 	// nav is the navigation entry the page belongs to ("metrics",
-	// "groups", "events"), empty for none.
+	// "metric-groups", "events"), empty for none.
 	nav string
 	// public routes need no session; every other route redirects a
 	// browser without one to the sign-in page.
@@ -35,7 +35,22 @@ func routeTable() []route {
 		{pattern: "GET /static/{hash}/{file...}", public: true, handle: (*UI).static},
 		{pattern: "GET /projects/{projectKey}/metrics", nav: "metrics", handle: (*UI).metricList},
 		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}", nav: "metrics", handle: (*UI).metricPage},
+		{pattern: "GET /projects/{projectKey}/metrics/new", nav: "metrics", handle: (*UI).newMetric},
+		{pattern: "POST /projects/{projectKey}/metrics/new", nav: "metrics", handle: (*UI).createMetric},
+		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).editMetric},
+		{pattern: "POST /projects/{projectKey}/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).updateMetric},
+		{pattern: "GET /projects/{projectKey}/metrics/{metricKey}/delete", nav: "metrics", handle: (*UI).deleteMetricForm},
 		{pattern: "POST /projects/{projectKey}/metrics/{metricKey}/delete", nav: "metrics", handle: (*UI).deleteMetric},
+		{pattern: "GET /projects/{projectKey}/metric-groups", nav: "metric-groups", handle: (*UI).groupList},
+		{pattern: "GET /projects/{projectKey}/metric-groups/_new", nav: "metric-groups", handle: (*UI).groupNewForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/_new", nav: "metric-groups", handle: (*UI).groupFormPost},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}", nav: "metric-groups", handle: (*UI).groupPage},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}/edit", nav: "metric-groups", handle: (*UI).groupEditForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/{groupKey}/edit", nav: "metric-groups", handle: (*UI).groupFormPost},
+		{pattern: "GET /projects/{projectKey}/metric-groups/{groupKey}/delete", nav: "metric-groups", handle: (*UI).groupDeleteForm},
+		{pattern: "POST /projects/{projectKey}/metric-groups/{groupKey}/delete", nav: "metric-groups", handle: (*UI).groupDelete},
+		{pattern: "GET /projects/{projectKey}/events", nav: "events", handle: (*UI).eventsHome},
+		{pattern: "GET /projects/{projectKey}/environments/{envKey}/events", nav: "events", handle: (*UI).eventsPage},
 		// The _site link of a metric's API representation.
 		{pattern: "GET /experiments/metrics/{metricKey}/edit", nav: "metrics", handle: (*UI).metricSite},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 )
 
 // Defaults of Options.
@@ -37,6 +38,9 @@ type Options struct {
 	// filter parameters into a query, in the API's language (app passes
 	// api.ParseMetricQuery).
 	ParseMetricQuery func(limit, offset, sort, filter string) (catalog.MetricQuery, error)
+	// Explorer reads the hourly event rollups (events.NewExplorer over
+	// the store); nil when event ingestion is off, and pages say so.
+	Explorer *events.Explorer
 	// Clock is the time sessions expire by; nil is the system clock.
 	Clock core.Clock
 	// IdleTimeout ends a session that served no request for this long;
@@ -61,6 +65,7 @@ type UI struct {
 	svc      *catalog.Services
 	log      *slog.Logger
 	parseQ   func(limit, offset, sort, filter string) (catalog.MetricQuery, error)
+	explorer *events.Explorer
 	now      core.Clock
 	timeout  time.Duration
 	sessions *sessions
@@ -75,7 +80,7 @@ type UI struct {
 
 // New returns the UI over the catalog services.
 func New(svc *catalog.Services, opts Options) *UI {
-	u := &UI{svc: svc, log: opts.Logger, parseQ: opts.ParseMetricQuery, now: opts.Clock, timeout: opts.RequestTimeout}
+	u := &UI{svc: svc, log: opts.Logger, parseQ: opts.ParseMetricQuery, explorer: opts.Explorer, now: opts.Clock, timeout: opts.RequestTimeout}
 	if u.log == nil {
 		u.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

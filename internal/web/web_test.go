@@ -18,6 +18,7 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 	"github.com/metricsd/metricsd/internal/web"
@@ -66,6 +67,9 @@ func newFixture(t *testing.T, b testdb.Backend, opts web.Options) *fixture {
 	}
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	opts.Sessions, opts.ParseMetricQuery, opts.Clock = db, api.ParseMetricQuery, c.now
+	if opts.Explorer == nil {
+		opts.Explorer = events.NewExplorer(db, c.now)
+	}
 	ui := web.New(svc, opts)
 	srv := httptest.NewServer(ui.Handler())
 	t.Cleanup(srv.Close)

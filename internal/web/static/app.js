@@ -14,3 +14,6 @@ for (const form of document.querySelectorAll('form[data-confirm]')) {
     if (!window.confirm(form.dataset.confirm)) e.preventDefault();
   });
 }
+
+// Page modules, loaded only on the pages that have their element.
+if (document.querySelector('form[data-group-editor]')) import('./group-editor.js');
