@@ -450,9 +450,9 @@ func (r *replicas) session(ctx context.Context) error {
 	}
 }
 
+// tick is one of this replica's ticks, by number.
 type tick struct {
-	n  int64
-	at time.Time
+	n int64
 }
 
 // received tells the ticker that tick n came back.
@@ -490,7 +490,7 @@ func (r *replicas) ticker(ctx context.Context, stop context.CancelCauseFunc, tic
 		last = time.Now()
 		// Hand the number over before it can come back.
 		select {
-		case ticks <- tick{n: n, at: last}:
+		case ticks <- tick{n: n}:
 		case <-ctx.Done():
 			return
 		}
