@@ -98,7 +98,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("metricsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	limits := ratelimit.Defaults()
-	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, ReplicaLease: store.DefaultLeaseDuration, RateLimits: &limits, RateLimitSharedTimeout: ratelimit.DefaultSharedTimeout, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
+	cfg := Config{Addr: ":8080", DatabaseURL: "sqlite:metricsd.db", AuthCacheTTL: 2 * time.Second, RateLimits: &limits, RateLimitSharedTimeout: ratelimit.DefaultSharedTimeout, LogLevel: slog.LevelInfo, RequestTimeout: api.DefaultRequestTimeout}
 	var envs []struct{ flag, env string }
 	bind := func(v flag.Value, name, env, usage string) {
 		fs.Var(v, name, usage+" (env "+env+")")
@@ -121,7 +121,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
 	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
 	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
-	bind((*durationValue)(&cfg.ReplicaLease), "replica-lease", "METRICSD_REPLICA_LEASE", "PostgreSQL: lease of a replica that serves cached GETs without reading the database, told of other replicas' writes by LISTEN/NOTIFY; the longest a write waits for a replica that stopped answering; 0 switches it off")
+	bind((*durationValue)(&cfg.ReplicaLease), "replica-lease", "METRICSD_REPLICA_LEASE", "PostgreSQL: lease of a replica that serves cached GETs without reading the database, told of other replicas' writes by LISTEN/NOTIFY; the longest a write waits for a replica that stopped answering; 0 switches it off (default 2s)")
 	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n       metricsd version\n\nflags:\n")
@@ -149,10 +149,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 	}
 	cfg.AdminToken = getenv(envAdminToken)
-	if cfg.ReplicaLease == 0 {
-		// Given as 0: off (the Config's zero is the default).
-		cfg.ReplicaLease = -1
-	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "replica-lease" && cfg.ReplicaLease == 0 {
+			// Given as 0: off (the Config's zero is the default).
+			cfg.ReplicaLease = -1
+		}
+	})
 	return cfg, cfg.check()
 }
 
