@@ -385,7 +385,7 @@ func (r *replicas) session(ctx context.Context) error {
 	r.mu.Lock()
 	r.back = 0
 	r.mu.Unlock()
-	if err := r.renew(sctx, time.Now(), true); err != nil {
+	if err := r.renew(sctx, conn, time.Now(), true); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -417,7 +417,7 @@ func (r *replicas) session(ctx context.Context) error {
 				continue
 			}
 			r.forget()
-			if err := r.ack(sctx, seq); err != nil {
+			if err := r.ack(sctx, conn, seq); err != nil {
 				return err
 			}
 		case "a":
@@ -442,7 +442,7 @@ func (r *replicas) session(ctx context.Context) error {
 				continue
 			}
 			// Everything committed before the tick has been seen.
-			if err := r.renew(sctx, time.Now(), false); err != nil {
+			if err := r.renew(sctx, conn, time.Now(), false); err != nil {
 				return err
 			}
 			r.received(sent.n)
@@ -509,7 +509,7 @@ func (r *replicas) ticker(ctx context.Context, stop context.CancelCauseFunc, tic
 // forgotten. fresh is the first renewal of a listening connection, which
 // cannot have heard what was committed before it: a lease left live by
 // the connection before is treated as lapsed.
-func (r *replicas) renew(ctx context.Context, sent time.Time, fresh bool) error {
+func (r *replicas) renew(ctx context.Context, conn *pgx.Conn, sent time.Time, fresh bool) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration/2)
 	defer cancel()
 	r.mu.Lock()
@@ -521,7 +521,7 @@ func (r *replicas) renew(ctx context.Context, sent time.Time, fresh bool) error 
 	// A new or lapsed lease acknowledges every number already committed:
 	// this replica forgets all it remembered below, and is listening for
 	// every later one. A live lease acknowledges what it acknowledged.
-	err := r.db.w.QueryRowContext(ctx, `WITH old AS (SELECT expires_at > now() AS live FROM replica_leases WHERE id = $1),
+	err := conn.QueryRow(ctx, `WITH old AS (SELECT expires_at > now() AS live FROM replica_leases WHERE id = $1),
 up AS (INSERT INTO replica_leases (id, acked, expires_at)
   VALUES ($1, (SELECT seq FROM replica_clock WHERE id = 1), now() + $3 * interval '1 microsecond')
   ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at,
@@ -542,8 +542,10 @@ SELECT COALESCE((SELECT live FROM old), false) AND NOT $4 FROM up`, r.id, acked,
 }
 
 // ack records that this replica has forgotten what notification seq
-// invalidated, and tells the writers.
-func (r *replicas) ack(ctx context.Context, seq int64) error {
+// invalidated, and tells the writers. It runs on the listening connection
+// (as renew does), so that a pool busy with requests does not hold it up;
+// notifications that arrive meanwhile wait in the connection.
+func (r *replicas) ack(ctx context.Context, conn *pgx.Conn, seq int64) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration/2)
 	defer cancel()
 	r.mu.Lock()
@@ -552,6 +554,6 @@ func (r *replicas) ack(ctx context.Context, seq int64) error {
 	}
 	r.mu.Unlock()
 	var void string
-	return r.db.w.QueryRowContext(ctx, `WITH u AS (UPDATE replica_leases SET acked = GREATEST(acked, $2) WHERE id = $1 RETURNING id)
+	return conn.QueryRow(ctx, `WITH u AS (UPDATE replica_leases SET acked = GREATEST(acked, $2) WHERE id = $1 RETURNING id)
 SELECT pg_notify($3, 'a ' || $1 || ' ' || $2::bigint)::text`, r.id, seq, r.channel).Scan(&void)
 }
