@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/metricsd/metricsd/internal/action"
 	"github.com/metricsd/metricsd/internal/resource"
@@ -200,6 +199,10 @@ type Decision struct {
 	// RoleName is the deciding statement's RoleName, "" when none
 	// decided.
 	RoleName string
+	// Viewing, on a denial, is set when the action was denied because the
+	// grant may not view the resource's project (see Grant): Statement
+	// and RoleName are then those of the viewProject decision.
+	Viewing bool
 }
 
 // Decide evaluates policy p for action a on the concrete resource r, whose
@@ -226,10 +229,18 @@ func Decide(p Policy, r resource.Spec, a action.Action) Decision {
 }
 
 // Grant is what a caller may do: one or more policies that must each allow
-// an action. The zero Grant allows nothing.
+// an action. The zero Grant allows nothing. As in LaunchDarkly, a caller
+// can't change what it can't view: an action other than viewProject on a
+// resource inside a project (a metric, a group, a view, an environment…)
+// also needs viewProject on that project, and is denied with that
+// decision (Viewing set) when the grant may not view it.
 type Grant struct {
 	layers []Policy
 	key    string
+	// names and tags have bit i set when some pattern of the grant names
+	// a resource (other than "*") or selects tags at depth i: below it the
+	// grant decides alike whatever the name or tags (see ReportKey).
+	names, tags uint64
 	// memo remembers decisions already taken, shared by the copies of
 	// one grant (a credential keeps its grant for the auth cache's TTL,
 	// so the memo lives no longer). Nil in the zero Grant.
@@ -244,14 +255,14 @@ const maxDecisions = 4096
 // Decide is a pure function of the grant's policies, the resource and the
 // action, so a remembered decision is the decision.
 type decisions struct {
-	m sync.Map // memoKey → Decision
-	n atomic.Int32
+	mu sync.RWMutex
+	m  map[string]Decision // memoKey → Decision; at most maxDecisions
 }
 
-// memoKey encodes a and r without ambiguity: every part is prefixed by
-// its length, so names holding any byte can't run into each other.
-func memoKey(r resource.Spec, a action.Action) string {
-	var b []byte
+// memoKey appends to b an encoding of a and r without ambiguity: every
+// part is prefixed by its length, so names holding any byte can't run into
+// each other.
+func memoKey(b []byte, r resource.Spec, a action.Action) []byte {
 	put := func(s string) {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
@@ -267,13 +278,13 @@ func memoKey(r resource.Spec, a action.Action) string {
 			put(t)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // NewGrant returns the grant that allows what every one of the policies
 // allows.
 func NewGrant(policies ...Policy) Grant {
-	g := Grant{layers: policies, memo: &decisions{}}
+	g := Grant{layers: policies, memo: &decisions{m: map[string]Decision{}}}
 	h := sha256.New()
 	for _, p := range policies {
 		for _, s := range p {
@@ -284,7 +295,64 @@ func NewGrant(policies ...Policy) Grant {
 	}
 	sum := h.Sum(nil)
 	g.key = hex.EncodeToString(sum[:16])
+	for _, p := range policies {
+		for i := range p {
+			for _, ps := range [][]pattern{p[i].resources, p[i].notResources} {
+				for _, q := range ps {
+					for d, seg := range q.spec.Segments {
+						if d >= 64 {
+							g.names, g.tags = ^uint64(0), ^uint64(0)
+							break
+						}
+						if seg.Name != "*" {
+							g.names |= 1 << d
+						}
+						if len(seg.Tags) > 0 {
+							g.tags |= 1 << d
+						}
+					}
+				}
+			}
+		}
+	}
 	return g
+}
+
+// ReportKey returns a key such that two resources with the same key get the
+// same decisions, and so the same Report, from this grant and from every
+// grant with the same Key: the grant's Key and r's segments, each with its
+// kind, with its name only where some pattern of the grant names one other
+// than "*" at that depth, and with its tags only where some pattern selects
+// tags there. The metrics of one project then share a key per tag set
+// under a policy that names no metric, so a renderer may remember one
+// encoded _access for all of them.
+func (g Grant) ReportKey(r resource.Spec) string {
+	b := make([]byte, 0, 64)
+	put := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	put(g.key)
+	for d, seg := range r.Segments {
+		bit := uint64(1) << min(d, 63)
+		put(string(seg.Kind))
+		if g.names&bit != 0 || d >= 63 {
+			put(seg.Name)
+		} else {
+			b = append(b, '*')
+		}
+		if g.tags&bit != 0 || d >= 63 {
+			b = strconv.AppendInt(b, int64(len(seg.Tags)), 10)
+			b = append(b, ';')
+			for _, t := range seg.Tags {
+				put(t)
+			}
+		} else {
+			b = append(b, '-')
+		}
+	}
+	return string(b)
 }
 
 // Key is a short, stable fingerprint of the grant's policies: two grants
@@ -304,19 +372,59 @@ func (g Grant) Decide(r resource.Spec, a action.Action) Decision {
 	if g.memo == nil {
 		return g.decide(r, a)
 	}
-	k := memoKey(r, a)
-	if d, ok := g.memo.m.Load(k); ok {
-		return d.(Decision)
+	// The key is built on the stack and looked up without turning it
+	// into a string: a remembered decision costs no allocation.
+	var buf [160]byte
+	k := memoKey(buf[:0], r, a)
+	g.memo.mu.RLock()
+	d, ok := g.memo.m[string(k)]
+	g.memo.mu.RUnlock()
+	if ok {
+		return d
 	}
-	d := g.decide(r, a)
-	if g.memo.n.Add(1) <= maxDecisions {
-		g.memo.m.Store(k, d)
+	d = g.decide(r, a)
+	g.memo.mu.Lock()
+	if len(g.memo.m) < maxDecisions {
+		g.memo.m[string(k)] = d
 	}
+	g.memo.mu.Unlock()
 	return d
+}
+
+// projectOf returns the project of a resource inside one, and false for
+// other resources (the projects themselves included).
+func projectOf(r resource.Spec) (resource.Spec, bool) {
+	if len(r.Segments) < 2 || r.Segments[0].Kind != resource.KindProject {
+		return resource.Spec{}, false
+	}
+	return resource.Spec{Segments: r.Segments[:1:1]}, true
+}
+
+// viewing returns the viewProject decision an action on r also needs, and
+// false when it needs none.
+func (g Grant) viewing(r resource.Spec, a action.Action) (Decision, bool) {
+	if a == action.ViewProject {
+		return Decision{}, false
+	}
+	p, ok := projectOf(r)
+	if !ok {
+		return Decision{}, false
+	}
+	d := g.Decide(p, action.ViewProject)
+	d.Viewing = !d.Allowed
+	return d, true
 }
 
 // decide is Decide without the memo.
 func (g Grant) decide(r resource.Spec, a action.Action) Decision {
+	if v, ok := g.viewing(r, a); ok && !v.Allowed {
+		return v
+	}
+	return g.decideLayers(r, a)
+}
+
+// decideLayers decides a on r by the policies alone.
+func (g Grant) decideLayers(r resource.Spec, a action.Action) Decision {
 	var first Decision
 	for i, p := range g.layers {
 		d := Decide(p, r, a)
@@ -365,6 +473,7 @@ type Report struct {
 // once rather than once per action.
 func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 	rep := Report{Allowed: make([]Entry, 0, len(actions)), Denied: make([]Entry, 0, len(actions))}
+	view, inProject := g.viewing(r, "")
 	applicable := make([][]*Statement, len(g.layers))
 	for i, p := range g.layers {
 		for j := range p {
@@ -386,6 +495,9 @@ func (g Grant) Report(r resource.Spec, actions []action.Action) Report {
 		}
 		if len(g.layers) == 0 {
 			d = Decision{}
+		}
+		if inProject && !view.Allowed && a != action.ViewProject {
+			d = view
 		}
 		if d.Allowed {
 			rep.Allowed = append(rep.Allowed, Entry{Action: a, Decision: d})

@@ -156,7 +156,7 @@ func TestNewStatementErrors(t *testing.T) {
 // TestTagsBeforeAndAfter is the rule enforcement applies to a patch: a
 // selector on tags must hold for the resource before and after the change.
 func TestTagsBeforeAndAfter(t *testing.T) {
-	g := NewGrant(Policy{st(t, Allow, l("proj/*:metric/*;team-a"), nil, l("updateTags"), nil)})
+	g := NewGrant(Policy{st(t, Allow, l("proj/*"), nil, l("viewProject"), nil), st(t, Allow, l("proj/*:metric/*;team-a"), nil, l("updateTags"), nil)})
 	before := resource.Metric("default", "m", []string{"team-a"})
 	after := resource.Metric("default", "m", []string{"team-b"})
 	intoA := resource.Metric("default", "m", []string{"team-a", "team-b"})
@@ -173,7 +173,7 @@ func TestTagsBeforeAndAfter(t *testing.T) {
 
 func TestGrantLayers(t *testing.T) {
 	member, _ := BuiltIn(RoleWriter, "m1")
-	token := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil)}
+	token := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil), st(t, Allow, l("proj/*"), nil, l("viewProject"), nil)}
 	g := NewGrant(token, member)
 	m := resource.Metric("default", "x", nil)
 	if d := g.Decide(m, action.UpdateName); !d.Allowed || d.RoleName != "test-role" {
@@ -241,6 +241,7 @@ func TestReport(t *testing.T) {
 	g := NewGrant(Policy{
 		st(t, Allow, l("proj/*:metric/*"), nil, l("update*"), nil),
 		st(t, Deny, l("proj/*:metric/*"), nil, l("updateTags"), nil),
+		st(t, Allow, l("proj/*"), nil, l("viewProject"), nil),
 	})
 	r := g.Report(resource.Metric("p", "m", nil), []action.Action{action.UpdateName, action.UpdateTags, action.DeleteMetric})
 	if len(r.Allowed) != 1 || r.Allowed[0].Action != action.UpdateName || r.Allowed[0].Statement.Effect != Allow {
@@ -288,6 +289,7 @@ func TestAllowsEvery(t *testing.T) {
 // apart, and past the memo's bound decisions are still right.
 func TestGrantMemo(t *testing.T) {
 	g := NewGrant(Policy{
+		st(t, Allow, l("proj/*"), nil, l("viewProject"), nil),
 		st(t, Allow, l("proj/*:metric/*;revenue"), nil, l("updateName"), nil),
 		st(t, Deny, l("proj/a:metric/b*"), nil, l("updateName"), nil),
 	})
@@ -315,5 +317,157 @@ func TestGrantMemo(t *testing.T) {
 			g.Decide(resource.Metric("x", key, nil), action.UpdateName).Allowed {
 			t.Fatalf("metric %s decided wrongly", key)
 		}
+	}
+}
+
+func TestWithBase(t *testing.T) {
+	renamer := Policy{st(t, Allow, l("proj/default:metric/*"), nil, l("updateName"), nil)}
+	hides := Policy{st(t, Deny, l("proj/secret"), nil, l("viewProject"), nil)}
+	project := func(k string) resource.Spec { return resource.Project(k) }
+	token := resource.Spec{Segments: []resource.Segment{{Kind: resource.KindMember, Name: "m1"}, {Kind: resource.KindToken, Name: "t1"}}}
+	cases := []struct {
+		name string
+		p    Policy
+		base string
+		res  resource.Spec
+		act  action.Action
+		want bool
+		role string
+	}{
+		{"reader base views a project", renamer, BaseReader, project("default"), action.ViewProject, true, "r"},
+		{"reader base keeps the policy", renamer, BaseReader, resource.Metric("default", "m", nil), action.UpdateName, true, "r"},
+		{"reader base writes nothing more", renamer, BaseReader, resource.Metric("default", "m", nil), action.UpdateTags, false, ""},
+		{"reader base does not view tokens", renamer, BaseReader, token, action.ViewToken, false, ""},
+		{"a deny of viewProject beats the base", hides, BaseReader, project("secret"), action.ViewProject, false, "r"},
+		{"the deny hides only its project", hides, BaseReader, project("default"), action.ViewProject, true, "r"},
+		{"no_access base views nothing", renamer, BaseNone, project("default"), action.ViewProject, false, ""},
+		{"no_access base: the policy alone cannot change what it cannot view", renamer, BaseNone, resource.Metric("default", "m", nil), action.UpdateName, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range c.p {
+				c.p[i].RoleName = "r"
+			}
+			p, ok := WithBase(c.p, c.base, "r")
+			if !ok {
+				t.Fatal("WithBase refused a base")
+			}
+			g := NewGrant(p)
+			d := g.Decide(c.res, c.act)
+			if d.Allowed != c.want || d.RoleName != c.role {
+				t.Errorf("Decide = %v by %q, want %v by %q", d.Allowed, d.RoleName, c.want, c.role)
+			}
+			rep := g.Report(c.res, []action.Action{c.act})
+			if got := len(rep.Allowed) == 1; got != c.want {
+				t.Errorf("Report allowed = %v, want %v", got, c.want)
+			}
+		})
+	}
+	if _, ok := WithBase(renamer, "writer", "r"); ok {
+		t.Error("WithBase accepted writer")
+	}
+	if len(renamer) != 1 {
+		t.Error("WithBase changed its argument")
+	}
+}
+
+// TestReportKey: resources with the same ReportKey get the same Report,
+// and the key tells apart what the grant's patterns tell apart.
+func TestReportKey(t *testing.T) {
+	byTags := Policy{
+		st(t, Allow, l("proj/*:metric/*;revenue"), nil, l("update*"), nil),
+		st(t, Deny, nil, l("proj/default:metric/*"), l("updateTags"), nil),
+	}
+	byName := Policy{st(t, Allow, l("proj/*:metric/check*"), nil, l("*"), nil)}
+	acts := action.MetricActions()
+	res := []resource.Spec{
+		resource.Metric("default", "checkout", []string{"revenue"}),
+		resource.Metric("default", "signup", []string{"revenue"}),
+		resource.Metric("default", "checkout", nil),
+		resource.Metric("default", "signup", []string{"revenue", "web"}),
+		resource.Metric("mobile", "checkout", []string{"revenue"}),
+		resource.MetricGroup("default", "checkout", []string{"revenue"}),
+		resource.Project("default"),
+	}
+	for name, g := range map[string]Grant{"tags": NewGrant(byTags), "names": NewGrant(byName), "both": NewGrant(byTags, byName), "none": NewGrant()} {
+		keys := map[string]Report{}
+		distinct := map[string]bool{}
+		for _, r := range res {
+			rep := g.Report(r, acts)
+			sig := ""
+			for _, e := range rep.Allowed {
+				sig += string(e.Action) + ","
+			}
+			distinct[sig] = true
+			k := g.ReportKey(r)
+			prev, ok := keys[k]
+			keys[k] = rep
+			if !ok {
+				continue
+			}
+			same := len(prev.Allowed) == len(rep.Allowed) && len(prev.Denied) == len(rep.Denied)
+			for i := 0; same && i < len(rep.Allowed); i++ {
+				same = prev.Allowed[i].Action == rep.Allowed[i].Action && prev.Allowed[i].Statement == rep.Allowed[i].Statement
+			}
+			for i := 0; same && i < len(rep.Denied); i++ {
+				same = prev.Denied[i].Action == rep.Denied[i].Action && prev.Denied[i].Statement == rep.Denied[i].Statement
+			}
+			if !same {
+				t.Errorf("%s: %v shares key %q with a resource of another report", name, r, k)
+			}
+		}
+		if len(keys) < len(distinct) {
+			t.Errorf("%s: %d keys for %d distinct reports", name, len(keys), len(distinct))
+		}
+	}
+	// The key drops what no pattern looks at, and keeps the grant's.
+	g := NewGrant(byTags)
+	if g.ReportKey(res[0]) != g.ReportKey(res[1]) {
+		t.Error("a policy naming no metric tells metrics apart by name")
+	}
+	if g.ReportKey(res[0]) == g.ReportKey(res[2]) {
+		t.Error("a policy with a tag selector does not tell tags apart")
+	}
+	if NewGrant(byName).ReportKey(res[0]) == NewGrant(byTags).ReportKey(res[0]) {
+		t.Error("two grants share a key")
+	}
+}
+
+// TestViewingNeeded: an action inside a project needs viewProject on it,
+// in Decide and Report alike; the project itself and viewProject do not.
+func TestViewingNeeded(t *testing.T) {
+	renamer := Policy{st(t, Allow, l("proj/*:metric/*"), nil, l("updateName"), nil)}
+	hidden := Policy{
+		st(t, Allow, l("*"), nil, l("*"), nil),
+		st(t, Deny, l("proj/secret"), nil, l("viewProject"), nil),
+	}
+	m := resource.Metric("secret", "m", nil)
+	for name, c := range map[string]struct {
+		g       Grant
+		r       resource.Spec
+		a       action.Action
+		want    bool
+		viewing bool
+	}{
+		"no viewProject":            {NewGrant(renamer), m, action.UpdateName, false, true},
+		"viewProject denied":        {NewGrant(hidden), m, action.UpdateName, false, true},
+		"another project":           {NewGrant(hidden), resource.Metric("open", "m", nil), action.UpdateName, true, false},
+		"the project itself":        {NewGrant(hidden), resource.Project("secret"), action.DeleteProject, true, false},
+		"viewProject is not nested": {NewGrant(renamer), resource.Project("secret"), action.ViewProject, false, false},
+	} {
+		d := c.g.Decide(c.r, c.a)
+		if d.Allowed != c.want || d.Viewing != c.viewing {
+			t.Errorf("%s: %+v, want allowed %v viewing %v", name, d, c.want, c.viewing)
+		}
+		rep := c.g.Report(c.r, []action.Action{c.a})
+		if (len(rep.Allowed) == 1) != c.want {
+			t.Errorf("%s: Report disagrees with Decide", name)
+		}
+		if !c.want && rep.Denied[0].Statement != d.Statement {
+			t.Errorf("%s: Report's reason differs", name)
+		}
+	}
+	if d := NewGrant(hidden).Decide(m, action.UpdateName); d.RoleName != "test-role" || d.Statement == nil || d.Statement.Effect != Deny {
+		t.Errorf("the deny of viewProject is the reason: %+v", d)
 	}
 }

@@ -11,7 +11,8 @@ import (
 // FuzzDecide checks the evaluator's invariants on arbitrary statements:
 // it never panics, the order of statements does not change the outcome,
 // adding a deny never turns a denial into an allow, and a deny that
-// applies always wins.
+// applies always wins; resources with the same ReportKey are decided
+// alike.
 func FuzzDecide(f *testing.F) {
 	f.Add("proj/*:metric/*;revenue", "", "update*", "", "proj/default:metric/*", "updateTags", "default", "m", "revenue,checkout", "updateTags")
 	f.Add("*", "", "*", "", "", "deleteMetric", "x", "y", "", "deleteMetric")
@@ -45,9 +46,21 @@ func FuzzDecide(f *testing.F) {
 		if alone.Allowed != (alone.Statement != nil) {
 			t.Fatal("an allow without its statement")
 		}
-		rep := NewGrant(Policy{allow, deny}).Report(r, []action.Action{a})
-		if (len(rep.Allowed) == 1) != both.Allowed {
+		g := NewGrant(Policy{allow, deny})
+		rep := g.Report(r, []action.Action{a})
+		gd := g.Decide(r, a)
+		if (len(rep.Allowed) == 1) != gd.Allowed {
 			t.Fatal("Report disagrees with Decide")
+		}
+		if gd.Allowed && !both.Allowed {
+			t.Fatal("the grant allowed what its policy denies")
+		}
+		// A resource sharing r's ReportKey (another name, or no tags) is
+		// decided alike.
+		for _, o := range []resource.Spec{resource.Metric(proj, key+"x", split(tags)), resource.Metric(proj+"x", key, split(tags)), resource.Metric(proj, key, nil)} {
+			if g.ReportKey(o) == g.ReportKey(r) && g.Decide(o, a).Allowed != gd.Allowed {
+				t.Fatalf("%v shares the ReportKey of %v but is decided otherwise", o, r)
+			}
 		}
 	})
 }

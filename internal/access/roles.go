@@ -74,3 +74,34 @@ func BuiltIn(role, memberID string) (Policy, bool) {
 	}
 	return p, true
 }
+
+// The base permissions a custom role may declare (LaunchDarkly's
+// basePermissions): what its holders may do besides its policy.
+const (
+	// BaseReader: the holders may also view everything a reader may,
+	// unless a statement of the role denies it (a deny of viewProject on
+	// proj/secret hides that project).
+	BaseReader = RoleReader
+	// BaseNone: the holders may do only what the policy allows.
+	BaseNone = RoleNoAccess
+)
+
+// WithBase returns the policy of a custom role named roleName whose
+// statements are p and whose base permissions are base: for BaseReader, p
+// followed by the reader's view statement, named after the role so that
+// _access and error messages say which role allowed a read; for BaseNone,
+// p. The view statement is an allow, so every deny of p still wins over it.
+// It returns false for any other base.
+func WithBase(p Policy, base, roleName string) (Policy, bool) {
+	switch base {
+	case BaseNone:
+		return p, true
+	case BaseReader:
+		s, err := NewStatement(Allow, nil, []string{"member/*:token/*", "service-token/*"}, []string{"view*"}, nil, roleName)
+		if err != nil {
+			panic("access: invalid base statement: " + err.Error())
+		}
+		return append(p[:len(p):len(p)], s), true
+	}
+	return nil, false
+}

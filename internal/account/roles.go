@@ -60,10 +60,26 @@ type Role struct {
 	// role, on reads.
 	MemberCount int
 	TokenCount  int
+	TeamCount   int
 }
 
-// Compile returns the role's policy.
-func (r *Role) Compile() (access.Policy, error) { return CompilePolicy("policy", r.Policy, r.Key) }
+// Compile returns the role's policy: its statements and, with base
+// permissions reader, the reader's view statement (access.WithBase).
+func (r *Role) Compile() (access.Policy, error) {
+	p, err := CompilePolicy("policy", r.Policy, r.Key)
+	if err != nil {
+		return nil, err
+	}
+	base := r.BasePermissions
+	if base == "" {
+		base = access.BaseNone // stored before base permissions existed
+	}
+	full, ok := access.WithBase(p, base, r.Key)
+	if !ok {
+		return nil, invalid("basePermissions: must be %q or %q", access.BaseReader, access.BaseNone)
+	}
+	return full, nil
+}
 
 // Spec is the role's resource specifier, role/<key>.
 func (r *Role) Spec() resource.Spec {
@@ -81,9 +97,12 @@ type RoleStore interface {
 
 // RoleInUseError reports that a role cannot be deleted because members or
 // tokens hold it.
-type RoleInUseError struct{ Members, Tokens int }
+type RoleInUseError struct{ Members, Tokens, Teams int }
 
 func (e *RoleInUseError) Error() string {
+	if e.Teams > 0 {
+		return fmt.Sprintf("held by %d members, %d teams and %d tokens", e.Members, e.Teams, e.Tokens)
+	}
 	return fmt.Sprintf("held by %d members and %d tokens", e.Members, e.Tokens)
 }
 
@@ -109,10 +128,12 @@ type RolePost struct {
 	ResourceCategory string      `json:"resourceCategory"`
 }
 
-// basePermissions a role may declare: what its holders may do beyond the
-// policy. metricsd evaluates only the policy, so only no_access (nothing
-// beyond it) is accepted.
-const basePermissionsNone = "no_access"
+// defaultBasePermissions is the base permissions of a role created
+// without any: reader, so that the holders of a role can view the projects
+// (and everything a reader views) unless one of its statements denies it,
+// as LaunchDarkly's roles with "members can view all content" do. A role
+// that should grant only its policy says "basePermissions": "no_access".
+const defaultBasePermissions = access.BaseReader
 
 func validateRole(r *Role) error {
 	if err := core.ValidateKey("key", r.Key); err != nil {
@@ -126,10 +147,10 @@ func validateRole(r *Role) error {
 		return invalid("description must be at most 1024 characters")
 	}
 	if r.BasePermissions == "" {
-		r.BasePermissions = basePermissionsNone
+		r.BasePermissions = defaultBasePermissions
 	}
-	if r.BasePermissions != basePermissionsNone {
-		return invalid("basePermissions: only %q is supported: a role grants what its policy allows", basePermissionsNone)
+	if r.BasePermissions != access.BaseReader && r.BasePermissions != access.BaseNone {
+		return invalid("basePermissions: must be %q or %q", access.BaseReader, access.BaseNone)
 	}
 	if r.Policy == nil {
 		return invalid("policy is required")
@@ -289,7 +310,7 @@ func (c *Roles) DeleteRole(ctx context.Context, key string) error {
 		}
 		var inUse *RoleInUseError
 		if err := tx.DeleteRole(ctx, cur.ID); errors.As(err, &inUse) {
-			return nil, core.Errorf(core.KindConflict, "custom role %q is held by %d members and %d tokens; remove it from them first", cur.Key, inUse.Members, inUse.Tokens)
+			return nil, core.Errorf(core.KindConflict, "custom role %q is %s; remove it from them first", cur.Key, inUse.Error())
 		} else if err != nil {
 			return nil, err
 		}

@@ -53,6 +53,33 @@ type Team struct {
 	// MemberCount and Maintainers are filled in by reads.
 	MemberCount int
 	Maintainers []Member
+	// Roles are the custom roles the team holds, which its members get,
+	// in the order they were given.
+	Roles []TeamRole
+}
+
+// TeamRole is a custom role a team holds.
+type TeamRole struct {
+	ID, Key, Name string
+	// AppliedAt is when the team was given the role.
+	AppliedAt time.Time
+}
+
+func (t *Team) roleKeys() []string {
+	out := make([]string, 0, len(t.Roles))
+	for _, r := range t.Roles {
+		out = append(out, r.Key)
+	}
+	return out
+}
+
+// RoleIDs returns the IDs of the team's roles, in order.
+func (t *Team) RoleIDs() []string {
+	out := make([]string, 0, len(t.Roles))
+	for _, r := range t.Roles {
+		out = append(out, r.ID)
+	}
+	return out
 }
 
 // TeamPost is the body of a create-team request.
@@ -134,9 +161,6 @@ func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 	if err := validateTeamDescription("description", in.Description); err != nil {
 		return nil, err
 	}
-	if len(in.CustomRoleKeys) > 0 {
-		return nil, invalid("customRoleKeys: custom roles are not supported yet")
-	}
 	if len(in.RoleAttributes) > 0 {
 		return nil, invalid("roleAttributes: role attributes are not supported yet")
 	}
@@ -155,7 +179,14 @@ func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 	}
 	var out *Team
 	err = c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
-		err := tx.CreateTeam(ctx, t)
+		rs, err := resolveRoles(ctx, tx, "customRoleKeys", in.CustomRoleKeys)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			t.Roles = append(t.Roles, TeamRole{ID: r.ID, Key: r.Key, Name: r.Name, AppliedAt: now})
+		}
+		err = tx.CreateTeam(ctx, t)
 		var missing *core.MissingRefsError
 		switch {
 		case errors.Is(err, core.ErrDuplicate):
@@ -168,7 +199,11 @@ func (c *Teams) CreateTeam(ctx context.Context, in TeamPost) (*Team, error) {
 		if out, err = tx.TeamForUpdate(ctx, t.Key); err != nil {
 			return nil, err
 		}
-		return teamChange(nil, out, nil, "", []action.Action{action.CreateTeam}), nil
+		actions := []action.Action{action.CreateTeam}
+		if len(rs) > 0 {
+			actions = append(actions, action.UpdateTeamCustomRoles)
+		}
+		return teamChange(nil, out, nil, "", actions), nil
 	})
 	return out, err
 }
@@ -181,12 +216,13 @@ type teamDocument struct {
 	Version     int      `json:"_version"`
 	Members     []string `json:"memberIDs"`
 	Maintainers []string `json:"maintainerIDs"`
+	RoleKeys    []string `json:"customRoleKeys"`
 }
 
 func teamChange(before, after *Team, delta json.RawMessage, comment string, actions []action.Action) *audit.Change {
 	doc := func(t *Team) json.RawMessage {
 		raw, _ := json.Marshal(teamDocument{Key: t.Key, Name: t.Name, Description: t.Description, Version: t.Version,
-			Members: core.OrEmpty(t.MemberIDs), Maintainers: core.OrEmpty(t.MaintainerIDs)})
+			Members: core.OrEmpty(t.MemberIDs), Maintainers: core.OrEmpty(t.MaintainerIDs), RoleKeys: t.roleKeys()})
 		return raw
 	}
 	c := &audit.Change{Actions: actions, Delta: delta, Comment: comment}
@@ -263,12 +299,15 @@ type (
 
 // teamInstructionKinds are the semantic patch instructions metricsd applies
 // to teams.
-var teamInstructionKinds = []string{"updateName", "updateDescription", "addMembers", "removeMembers", "replaceMembers", "addPermissionGrants", "removePermissionGrants"}
+var teamInstructionKinds = []string{"updateName", "updateDescription", "addMembers", "removeMembers", "replaceMembers", "addPermissionGrants", "removePermissionGrants", "addCustomRoles", "removeCustomRoles"}
 
 // teamState is the editable part of a team while instructions apply.
 type teamState struct {
 	name, description    string
 	members, maintainers map[string]bool
+	// roles are the keys or IDs of the team's custom roles in order;
+	// PatchTeam resolves the ones instructions add.
+	roles []string
 }
 
 func setOf(s []string) map[string]bool {
@@ -292,7 +331,7 @@ func keysOf(m map[string]bool) []string {
 // order to t. It reports the first problem as a KindInvalid error; the
 // caller stores nothing then.
 func applyTeamInstructions(t *Team, sp *patch.Semantic) (*teamState, error) {
-	st := &teamState{name: t.Name, description: t.Description, members: setOf(t.MemberIDs), maintainers: setOf(t.MaintainerIDs)}
+	st := &teamState{name: t.Name, description: t.Description, members: setOf(t.MemberIDs), maintainers: setOf(t.MaintainerIDs), roles: t.roleKeys()}
 	for _, in := range sp.Instructions {
 		if err := st.apply(in); err != nil {
 			return nil, err
@@ -363,7 +402,22 @@ func (st *teamState) apply(in patch.Instruction) error {
 			}
 		}
 	case "addCustomRoles", "removeCustomRoles":
-		return invalid("%s (%s): custom roles are not supported yet", field, kind)
+		var in valuesInstruction
+		if err := decode(&in); err != nil {
+			return err
+		}
+		if in.Values == nil || len(*in.Values) == 0 {
+			return invalid("%s.values must list at least one custom role key", field)
+		}
+		for _, k := range *in.Values {
+			if kind == "addCustomRoles" {
+				if !slices.Contains(st.roles, k) {
+					st.roles = append(st.roles, k)
+				}
+			} else {
+				st.roles = slices.DeleteFunc(st.roles, func(have string) bool { return have == k })
+			}
+		}
 	case "addRoleAttribute", "updateRoleAttribute", "removeRoleAttribute", "replaceRoleAttributes":
 		return invalid("%s (%s): role attributes are not supported yet", field, kind)
 	default:
@@ -413,12 +467,28 @@ func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, 
 		if !slices.Equal(next.MaintainerIDs, cur.MaintainerIDs) {
 			actions = append(actions, action.UpdateTeamMaintainers)
 		}
+		rs, err := resolveRoles(ctx, tx, "customRoleKeys", st.roles)
+		if err != nil {
+			return nil, err
+		}
+		next.Roles = make([]TeamRole, 0, len(rs))
+		now := c.now()
+		for _, r := range rs {
+			at := now
+			if i := slices.IndexFunc(cur.Roles, func(have TeamRole) bool { return have.ID == r.ID }); i >= 0 {
+				at = cur.Roles[i].AppliedAt
+			}
+			next.Roles = append(next.Roles, TeamRole{ID: r.ID, Key: r.Key, Name: r.Name, AppliedAt: at})
+		}
+		if !slices.Equal(next.RoleIDs(), cur.RoleIDs()) {
+			actions = append(actions, action.UpdateTeamCustomRoles)
+		}
 		if len(actions) == 0 {
 			out = cur
 			return nil, nil
 		}
 		next.Version = cur.Version + 1
-		next.UpdatedAt = c.now()
+		next.UpdatedAt = now
 		err = tx.UpdateTeam(ctx, &next, cur.Version)
 		var missing *core.MissingRefsError
 		switch {

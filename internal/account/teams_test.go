@@ -72,7 +72,7 @@ func TestApplyTeamInstructions(t *testing.T) {
 		{"missing kind", `{"instructions":[{"value":"x"}]}`, state{}, "instructions[0].kind is required and must be a string"},
 		{"kind not a string", `{"instructions":[{"kind":1}]}`, state{}, "instructions[0].kind is required and must be a string"},
 		{"unknown kind", `{"instructions":[{"kind":"updateName","value":"x"},{"kind":"updateKey","value":"y"}]}`, state{},
-			`instructions[1].kind "updateKey" is not supported; use one of updateName, updateDescription, addMembers, removeMembers, replaceMembers, addPermissionGrants, removePermissionGrants`},
+			`instructions[1].kind "updateKey" is not supported; use one of updateName, updateDescription, addMembers, removeMembers, replaceMembers, addPermissionGrants, removePermissionGrants, addCustomRoles, removeCustomRoles`},
 		{"unknown parameter", `{"instructions":[{"kind":"updateName","value":"x","values":["y"]}]}`, state{}, `instructions[0] (updateName): unknown field "values"`},
 		{"value of the wrong type", `{"instructions":[{"kind":"updateName","value":5}]}`, state{}, "instructions[0] (updateName): field value must be a string, not number"},
 		{"updateName without value", `{"instructions":[{"kind":"updateName"}]}`, state{}, "instructions[0].value is required for updateName"},
@@ -89,8 +89,8 @@ func TestApplyTeamInstructions(t *testing.T) {
 		{"grant with actions", `{"instructions":[{"kind":"addPermissionGrants","actions":["updateTeamName"],"memberIDs":["m1"]}]}`, state{},
 			"instructions[0].actions: individual actions are not supported yet; use actionSet maintainTeam"},
 		{"grant without members", `{"instructions":[{"kind":"removePermissionGrants","actionSet":"maintainTeam"}]}`, state{}, "instructions[0].memberIDs must list at least one member"},
-		{"custom roles", `{"instructions":[{"kind":"addCustomRoles","values":["r"]}]}`, state{}, "instructions[0] (addCustomRoles): custom roles are not supported yet"},
-		{"remove custom roles", `{"instructions":[{"kind":"removeCustomRoles","values":["r"]}]}`, state{}, "instructions[0] (removeCustomRoles): custom roles are not supported yet"},
+		{"custom roles without values", `{"instructions":[{"kind":"addCustomRoles"}]}`, state{}, "instructions[0].values must list at least one custom role key"},
+		{"remove no custom roles", `{"instructions":[{"kind":"removeCustomRoles","values":[]}]}`, state{}, "instructions[0].values must list at least one custom role key"},
 		{"role attributes", `{"instructions":[{"kind":"replaceRoleAttributes","value":{}}]}`, state{}, "instructions[0] (replaceRoleAttributes): role attributes are not supported yet"},
 	}
 	for _, tt := range tests {
@@ -144,4 +144,24 @@ func applyTeamBody(t *Team, body []byte) (*teamState, error) {
 		return nil, err
 	}
 	return applyTeamInstructions(t, sp)
+}
+
+func TestApplyTeamRoleInstructions(t *testing.T) {
+	cur := &Team{Key: "core", Roles: []TeamRole{{ID: "i1", Key: "a"}, {ID: "i2", Key: "b"}}}
+	for _, tt := range []struct{ body, want string }{
+		{`{"instructions":[{"kind":"addCustomRoles","values":["c","a"]}]}`, "a,b,c"},
+		{`{"instructions":[{"kind":"removeCustomRoles","values":["a","zz"]}]}`, "b"},
+		{`{"instructions":[{"kind":"removeCustomRoles","values":["a","b"]},{"kind":"addCustomRoles","values":["b"]}]}`, "b"},
+	} {
+		st, err := applyTeamBody(cur, []byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		if got := strings.Join(st.roles, ","); got != tt.want {
+			t.Errorf("%s: roles %q, want %q", tt.body, got, tt.want)
+		}
+	}
+	if len(cur.Roles) != 2 {
+		t.Error("the instructions changed the current team")
+	}
 }

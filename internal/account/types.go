@@ -39,6 +39,9 @@ type Token struct {
 	// it.
 	OldHash      []byte
 	OldExpiresAt *time.Time
+	// LastUsed is when the token was last used, as recorded by TokenUses
+	// (zero before its first recorded use).
+	LastUsed time.Time
 	// Member is the member the token belongs to, on reads.
 	Member *Member
 }

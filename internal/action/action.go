@@ -108,6 +108,7 @@ const (
 	UpdateTeamDescription Action = "updateTeamDescription"
 	UpdateTeamMembers     Action = "updateTeamMembers"
 	UpdateTeamMaintainers Action = "updateTeamMaintainers"
+	UpdateTeamCustomRoles Action = "updateTeamCustomRoles"
 	ViewAuditLog          Action = "viewAuditLog"
 	// UpdateMemberRole changes a member's base role, UpdateCustomRoles
 	// the custom roles they hold; UpdateMemberName their names.

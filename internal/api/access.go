@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/metricsd/metricsd/internal/access"
 	"github.com/metricsd/metricsd/internal/action"
@@ -113,12 +115,11 @@ func newEncoder(buf *bytes.Buffer) *json.Encoder {
 // "totalCount"} whose item i has the _access acc[i].
 func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessRep, l links, total int) error {
 	var buf bytes.Buffer
-	size := 512
-	for _, a := range acc {
-		size += 1536
-		if a != nil {
-			size += len(a.raw) + 16
-		}
+	// Room for the first item (a guess); the first item then tells the
+	// size of the others.
+	size := 2048
+	if len(acc) > 0 && acc[0] != nil {
+		size += len(acc[0].raw) + 16
 	}
 	buf.Grow(size)
 	enc := newEncoder(&buf)
@@ -127,8 +128,13 @@ func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessR
 		if i > 0 {
 			buf.WriteByte(',')
 		}
+		start := buf.Len()
 		if err := appendMember(&buf, enc, items[i], acc[i]); err != nil {
 			return err
+		}
+		if i == 0 {
+			// Grow once for the rest rather than doubling as they come.
+			buf.Grow((len(items)-1)*(buf.Len()-start+1) + 512)
 		}
 	}
 	buf.WriteString(`],"_links":`)
@@ -165,21 +171,56 @@ type accessRenderer struct {
 	encoded  [][]byte // reason JSON by index; 0 is "no statement allowed it"
 	outcomes map[string]*accessRep
 	key      []byte
+	// memo, when set, remembers encoded _access across responses.
+	memo *accessMemo
+	// actions and actionsKey: the last action list rendered and its
+	// encoding in memo keys.
+	actions    []action.Action
+	actionsKey string
 }
 
-func newAccessRenderer(ctx context.Context) *accessRenderer {
+// newAccessRenderer returns the renderer of the principal in ctx; memo
+// may be nil.
+func newAccessRenderer(ctx context.Context, memo *accessMemo) *accessRenderer {
 	p := core.PrincipalFrom(ctx)
 	return &accessRenderer{grant: p.Grant, system: p.IsZero(), reasons: map[*access.Statement]int{},
-		encoded: [][]byte{[]byte(deniedReason)}, outcomes: map[string]*accessRep{}}
+		encoded: [][]byte{[]byte(deniedReason)}, outcomes: map[string]*accessRep{}, memo: memo}
 }
 
 // render returns the _access of resource r for actions, decided by the
 // evaluator that enforcement uses (access.Grant, as core.Authorize), or
-// nil for a request without a principal.
+// nil for a request without a principal. With a memo, an outcome already
+// encoded for a resource of the same access.Grant.ReportKey — by any
+// response, for any principal whose grant has the same policies — is
+// returned as it is.
 func (a *accessRenderer) render(r resource.Spec, actions []action.Action) *accessRep {
 	if a.system {
 		return nil
 	}
+	if a.memo == nil {
+		return a.renderReport(r, actions)
+	}
+	if !slices.Equal(actions, a.actions) {
+		a.actions = actions
+		a.actionsKey = strings.Join(slices.Collect(func(yield func(string) bool) {
+			for _, x := range actions {
+				if !yield(string(x)) {
+					return
+				}
+			}
+		}), ",")
+	}
+	k := a.actionsKey + "|" + a.grant.ReportKey(r)
+	if out := a.memo.get(k); out != nil {
+		return out
+	}
+	out := a.renderReport(r, actions)
+	a.memo.put(k, out)
+	return out
+}
+
+// renderReport is render without the memo.
+func (a *accessRenderer) renderReport(r resource.Spec, actions []action.Action) *accessRep {
 	rep := a.grant.Report(r, actions)
 	// The outcome's key: for each action in order, allowed or not and the
 	// index of its reason.
@@ -244,4 +285,46 @@ func (a *accessRenderer) reason(s *access.Statement) int {
 	a.encoded = append(a.encoded, raw)
 	a.reasons[s] = len(a.encoded) - 1
 	return len(a.encoded) - 1
+}
+
+// accessMemo remembers encoded _access by action list and
+// access.Grant.ReportKey, across responses and principals. An entry never
+// goes stale: the key holds the fingerprint of the policies that decided
+// it (a changed role makes a new grant with another key), and the
+// resource's name and tags wherever those policies look at them. It is
+// bounded in entries and bytes, and emptied when full.
+type accessMemo struct {
+	mu    sync.RWMutex
+	m     map[string]*accessRep
+	bytes int
+}
+
+// Bounds of the _access memo: about 2.5 KB an entry for a metric's 22
+// actions.
+const (
+	maxAccessMemoEntries = 4096
+	maxAccessMemoBytes   = 8 << 20
+)
+
+func newAccessMemo() *accessMemo { return &accessMemo{m: map[string]*accessRep{}} }
+
+func (m *accessMemo) get(k string) *accessRep {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.m[k]
+}
+
+func (m *accessMemo) put(k string, v *accessRep) {
+	size := len(k) + len(v.raw)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.m[k]; ok {
+		return
+	}
+	if len(m.m) >= maxAccessMemoEntries || m.bytes+size > maxAccessMemoBytes {
+		clear(m.m)
+		m.bytes = 0
+	}
+	m.m[k] = v
+	m.bytes += size
 }

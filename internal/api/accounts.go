@@ -147,11 +147,25 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// teamCollectionRep is an expanded list that metricsd keeps empty (custom
-// roles and projects a team can write to).
+// teamCollectionRep is an expanded list that metricsd keeps empty (the
+// projects a team can write to).
 type teamCollectionRep struct {
 	TotalCount int   `json:"totalCount"`
 	Items      []any `json:"items"`
+}
+
+// teamRolesRep is LaunchDarkly's TeamCustomRoles: the custom roles a team
+// holds, each with when it was applied.
+type teamRolesRep struct {
+	TotalCount int           `json:"totalCount"`
+	Items      []teamRoleRep `json:"items"`
+	Links      links         `json:"_links,omitempty"`
+}
+
+type teamRoleRep struct {
+	Key       string `json:"key"`
+	Name      string `json:"name"`
+	AppliedOn int64  `json:"appliedOn"`
 }
 
 type teamMembersRep struct {
@@ -174,7 +188,7 @@ type teamRep struct {
 	Version        int                  `json:"_version"`
 	IdpSynced      bool                 `json:"_idpSynced"`
 	RoleAttributes *map[string][]string `json:"roleAttributes,omitempty"`
-	Roles          *teamCollectionRep   `json:"roles,omitempty"`
+	Roles          *teamRolesRep        `json:"roles,omitempty"`
 	Members        *teamMembersRep      `json:"members,omitempty"`
 	Projects       *teamCollectionRep   `json:"projects,omitempty"`
 	Maintainers    *teamMaintainersRep  `json:"maintainers,omitempty"`
@@ -197,7 +211,11 @@ func newTeamRep(t *account.Team, expand catalog.ExpandSet) teamRep {
 		rep.Maintainers = m
 	}
 	if expand[catalog.ExpandRoles] {
-		rep.Roles = &teamCollectionRep{Items: []any{}}
+		roles := &teamRolesRep{TotalCount: len(t.Roles), Items: make([]teamRoleRep, 0, len(t.Roles))}
+		for _, r := range t.Roles {
+			roles.Items = append(roles.Items, teamRoleRep{Key: r.Key, Name: r.Name, AppliedOn: epochMS(r.AppliedAt)})
+		}
+		rep.Roles = roles
 	}
 	if expand[catalog.ExpandProjects] {
 		rep.Projects = &teamCollectionRep{Items: []any{}}
@@ -249,6 +267,9 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A team's roles are its members': decide afresh here at once (other
+	// replicas within the authentication cache's time to live).
+	s.auth.clear()
 	return writeVersioned(w, r, http.StatusCreated, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
@@ -292,6 +313,7 @@ func (s *Server) patchTeam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.auth.clear() // its members or roles may have changed
 	return writeVersioned(w, r, http.StatusOK, t.VersionToken(), newTeamRep(t, expand), nil)
 }
 
@@ -300,6 +322,7 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Teams.DeleteTeam(r.Context(), r.PathValue("teamKey")); err != nil {
 		return err
 	}
+	s.auth.clear()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -107,7 +107,7 @@ func groupSpec(g *catalog.MetricGroup) resource.Spec {
 
 // groupAccess returns the _access of a metric group for the caller.
 func groupAccess(r *http.Request, g *catalog.MetricGroup) *accessRep {
-	return newAccessRenderer(r.Context()).render(groupSpec(g), action.MetricGroupActions())
+	return newAccessRenderer(r.Context(), nil).render(groupSpec(g), action.MetricGroupActions())
 }
 
 func groupPath(projectKey, key string) string {
@@ -167,7 +167,7 @@ func (s *Server) listMetricGroups(w http.ResponseWriter, r *http.Request) error 
 	}
 	rep := metricGroupCollectionRep{Items: make([]metricGroupRep, 0, len(groups)), TotalCount: total,
 		Links: pageLinks(projectPath(projectKey)+"/metric-groups", qv, q.Page, total)}
-	ar := newAccessRenderer(r.Context())
+	ar := newAccessRenderer(r.Context(), s.accessMemo)
 	acc := make([]*accessRep, len(groups))
 	for i := range groups {
 		rep.Items = append(rep.Items, newGroupRep(&groups[i], nil, nil))

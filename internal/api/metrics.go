@@ -122,7 +122,7 @@ func metricSpec(m *catalog.Metric) resource.Spec {
 
 // metricAccess returns the _access of a metric for the caller.
 func metricAccess(r *http.Request, m *catalog.Metric) *accessRep {
-	return newAccessRenderer(r.Context()).render(metricSpec(m), action.MetricActions())
+	return newAccessRenderer(r.Context(), nil).render(metricSpec(m), action.MetricActions())
 }
 
 func metricsPath(projectKey string) string { return "/api/v2/metrics/" + url.PathEscape(projectKey) }
@@ -269,7 +269,7 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := metricCollectionRep{Items: make([]metricRep, 0, len(ms)), TotalCount: total,
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
-	ar := newAccessRenderer(r.Context())
+	ar := newAccessRenderer(r.Context(), s.accessMemo)
 	acc := make([]*accessRep, len(ms))
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)

@@ -45,6 +45,8 @@ type Server struct {
 	// before authentication, so that refused requests are labelled too.
 	apiMux *http.ServeMux
 	reps   *repCache
+	// accessMemo remembers the encoded _access of list pages.
+	accessMemo *accessMemo
 }
 
 // Options configure a Server.
@@ -109,6 +111,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	}
 	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.reps = newRepCache(opts.RepCacheEntries)
+	s.accessMemo = newAccessMemo()
 	s.handler = s.routes()
 	return s
 }
@@ -234,6 +237,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			s.auth.put(header, p)
 		}
+		s.svc.TokenUses.Record(p.TokenID, time.Now())
 		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
 		return nil
 	})

@@ -36,6 +36,7 @@ type tokenRep struct {
 	ServiceToken      bool                `json:"serviceToken"`
 	Links             links               `json:"_links"`
 	DefaultAPIVersion int                 `json:"defaultApiVersion,omitempty"`
+	LastUsed          int64               `json:"lastUsed,omitempty"`
 }
 
 func (s *Server) newTokenRep(r *http.Request, t *account.Token, secret string) (tokenRep, error) {
@@ -51,12 +52,16 @@ func (s *Server) newTokenRep(r *http.Request, t *account.Token, secret string) (
 	if inline == nil {
 		inline = []account.Statement{}
 	}
+	var lastUsed int64
+	if !t.LastUsed.IsZero() {
+		lastUsed = epochMS(t.LastUsed)
+	}
 	return tokenRep{
 		ID: t.ID, OwnerID: owner, MemberID: t.MemberID, Member: memberSummaryRep(t.Member),
 		Name: t.Name, Description: t.Description, CreationDate: epochMS(t.CreatedAt), LastModified: epochMS(t.UpdatedAt),
 		CustomRoleIDs: core.OrEmpty(t.CustomRoleIDs), InlineRole: inline, Role: t.Role, Token: value,
 		ServiceToken: t.ServiceToken, Links: links{"parent": jsonLink(tokensPath), "self": jsonLink(tokenPath(t.ID))},
-		DefaultAPIVersion: t.DefaultAPIVersion,
+		DefaultAPIVersion: t.DefaultAPIVersion, LastUsed: lastUsed,
 	}, nil
 }
 
@@ -186,8 +191,8 @@ type roleRep struct {
 	AssignedTo      assignedToRep       `json:"assignedTo"`
 }
 
-// assignedToRep counts who holds a role; teams cannot hold custom roles in
-// metricsd, so their count is what it is: zero.
+// assignedToRep counts the members and teams that hold a role (the
+// members who get it through a team are not counted as members).
 type assignedToRep struct {
 	MembersCount int `json:"membersCount"`
 	TeamsCount   int `json:"teamsCount"`
@@ -201,7 +206,7 @@ func newRoleRep(ro *account.Role) roleRep {
 	return roleRep{
 		ID: ro.ID, Links: links{"parent": jsonLink(rolesPath), "self": jsonLink(rolePath(ro.Key))},
 		Key: ro.Key, Name: ro.Name, Description: ro.Description, Policy: policy, BasePermissions: ro.BasePermissions,
-		AssignedTo: assignedToRep{MembersCount: ro.MemberCount},
+		AssignedTo: assignedToRep{MembersCount: ro.MemberCount, TeamsCount: ro.TeamCount},
 	}
 }
 

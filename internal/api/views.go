@@ -278,7 +278,7 @@ func (s *Server) listViews(w http.ResponseWriter, r *http.Request) error {
 func writeViews(w http.ResponseWriter, r *http.Request, views []view.View, accountID string, expand view.ExpandSet, l links, total int) error {
 	items := make([]viewRep, 0, len(views))
 	acc := make([]*accessRep, 0, len(views))
-	ar := newAccessRenderer(r.Context())
+	ar := newAccessRenderer(r.Context(), nil)
 	for i := range views {
 		items = append(items, newViewRep(&views[i], accountID, expand, nil))
 		acc = append(acc, ar.render(viewSpec(&views[i]), action.ViewActions()))
@@ -412,5 +412,5 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 	if err != nil {
 		return err
 	}
-	return writeVersioned(w, r, status, v.VersionToken(), newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context()).render(viewSpec(v), action.ViewActions()))
+	return writeVersioned(w, r, status, v.VersionToken(), newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context(), nil).render(viewSpec(v), action.ViewActions()))
 }

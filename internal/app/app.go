@@ -54,6 +54,10 @@ type Config struct {
 	LogLevel slog.Level
 	// RequestTimeout bounds an API request, its database calls included.
 	RequestTimeout time.Duration
+	// TokenUseInterval is how often the tokens' last uses are written
+	// (lastUsed); 0 means account.DefaultTokenUseInterval. It has no flag:
+	// tests shorten it.
+	TokenUseInterval time.Duration
 	// TLSCert and TLSKey name PEM files; when both are set the server
 	// serves HTTPS only. One without the other is an error.
 	TLSCert, TLSKey string
@@ -265,6 +269,9 @@ type App struct {
 	events      *events.Service
 	stopFlusher context.CancelFunc
 	flushed     chan struct{}
+	// usesWritten is closed when the tokens' last uses are written, after
+	// stopFlusher.
+	usesWritten chan struct{}
 	// AdminToken is the token generated for a fresh database, empty if none.
 	AdminToken string
 }
@@ -357,6 +364,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.events = evs
 	flushCtx, stopFlusher := context.WithCancel(context.Background())
 	a.stopFlusher, a.flushed = stopFlusher, make(chan struct{})
+	a.usesWritten = make(chan struct{})
+	go func() { cat.TokenUses.Run(flushCtx, cfg.TokenUseInterval); close(a.usesWritten) }()
 	go func() { evs.Flusher.Run(flushCtx); close(a.flushed) }()
 	// The SDK protocols' paths are served beside the REST API, on the same
 	// listener, without its access-token authentication or CORS policy:
@@ -391,6 +400,7 @@ func (a *App) stopEvents() {
 	if a.stopFlusher != nil {
 		a.stopFlusher()
 		<-a.flushed
+		<-a.usesWritten
 	}
 }
 

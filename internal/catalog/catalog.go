@@ -38,6 +38,9 @@ type Services struct {
 	Views       *view.Service
 	// Generations versions what representation caches hold.
 	Generations *Generations
+	// TokenUses records when tokens are used (their lastUsed); whoever
+	// runs the services runs its writer (TokenUses.Run).
+	TokenUses *account.TokenUses
 }
 
 // New returns the services over s. Every write of every service runs
@@ -46,8 +49,9 @@ type Services struct {
 func New(store Store) *Services {
 	now := core.Clock(core.SystemClock)
 	s := guarded{store}
+	uses := account.NewTokenUses(store, nil)
 	return &Services{
-		Auth:     &Auth{store: s, now: now},
+		Auth:     &Auth{store: s, now: now, uses: uses},
 		Projects: &Projects{store: s, now: now},
 		Metrics:  &Metrics{store: s, now: now},
 		Groups:   &Groups{store: s, now: now},
@@ -62,6 +66,7 @@ func New(store Store) *Services {
 		Views:       view.NewService(s, now),
 
 		Generations: &Generations{store: s},
+		TokenUses:   uses,
 	}
 }
 
@@ -82,12 +87,16 @@ type AuthStore interface {
 	EnsureToken(ctx context.Context, t *account.Token) error
 	TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.Credential, error)
 	Owner(ctx context.Context) (*account.Member, error)
+	account.TokenUseStore
 }
 
 // Auth resolves access tokens to principals and seeds fresh databases.
 type Auth struct {
 	store AuthStore
 	now   core.Clock
+	// uses records the tokens AuthenticateHash accepts (the API records
+	// its own, cached ones included).
+	uses *account.TokenUses
 
 	accountMu sync.Mutex
 	account   string
@@ -196,6 +205,7 @@ func (c *Auth) AuthenticateHash(ctx context.Context, hash []byte) (core.Principa
 	if subtle.ConstantTimeCompare(cred.Token.Hash, hash) != 1 && subtle.ConstantTimeCompare(cred.Token.OldHash, hash) != 1 {
 		return core.Principal{}, core.Errorf(core.KindUnauthorized, "invalid access token")
 	}
+	c.uses.Record(cred.Token.ID, c.now())
 	return cred.Principal(), nil
 }
 

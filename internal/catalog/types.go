@@ -95,6 +95,9 @@ type ExperimentRef struct {
 	EnvironmentKey string
 	CreatedAt      time.Time
 	ArchivedAt     *time.Time
+	// Status is the status of the experiment's current iteration:
+	// not_started, running or stopped.
+	Status string
 }
 
 // MetricGroupRef summarises a metric group that contains a metric.

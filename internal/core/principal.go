@@ -93,5 +93,9 @@ func Forbidden(a action.Action, r resource.Spec, d access.Decision) error {
 	if d.Statement != nil {
 		by = "denied by a statement of role " + d.RoleName
 	}
+	if d.Viewing {
+		// Nobody may change what they may not view.
+		by = "it needs viewProject on " + string(resource.KindProject) + "/" + r.Segments[0].Name + ", and " + by
+	}
 	return Errorf(KindForbidden, "access denied: action %s on %s is not allowed (%s)", a, name, by)
 }

@@ -263,9 +263,62 @@ func TestCustomRoles(t *testing.T) {
 			if m := e.getMetric(t, "default", "m", ""); m["name"] != "Renamed" || len(m["tags"].([]any)) != 1 {
 				t.Errorf("a refused patch changed the metric: %v %v", m["name"], m["tags"])
 			}
-			// It may not read the metric: no viewProject.
-			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+rv)
+			// It reads the metric through the role's base permissions
+			// (reader, the default), and _access says so.
+			m, resp, err := rc.MetricsApi.GetMetric(ctx, "default", "m").Execute()
+			if err != nil {
+				t.Fatalf("GET with the role: %v (status %d)", err, status(resp))
+			}
+			if renamer.GetBasePermissions() != "reader" {
+				t.Errorf("basePermissions = %q, want reader", renamer.GetBasePermissions())
+			}
+			allowed := map[string]string{}
+			for _, a := range m.Access.Allowed {
+				allowed[a.Action] = a.Reason.GetRoleName()
+			}
+			if d := cmp.Diff(map[string]string{"updateName": "renamer"}, allowed); d != "" {
+				t.Errorf("allowed actions (-want +got):\n%s", d)
+			}
+			if st, body, _ := e.do(t, "GET", "/api/v2/metrics/default", "", "Authorization: "+rv); st != http.StatusOK || len(items(t, obj(t, body))) != 1 {
+				t.Errorf("list with the role: %d %s", st, body)
+			}
+		})
+
+		t.Run("no_access base permissions: no implicit read", func(t *testing.T) {
+			r, resp, err := e.client.CustomRolesApi.PostCustomRole(ctx).CustomRolePost(ldapi.CustomRolePost{Key: "bare-renamer", Name: "bare",
+				BasePermissions: ptr("no_access"), Policy: []ldapi.StatementPost{allow([]string{"updateName"}, "proj/default:metric/*")}}).Execute()
+			if err != nil || r.GetBasePermissions() != "no_access" {
+				t.Fatalf("create: %v (status %d) %+v", err, status(resp), r)
+			}
+			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
+			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+v)
 			wantError(t, "GET without viewProject", st, body, http.StatusForbidden, "viewProject", "proj/default")
+			// Nor change what it may not view, as in LaunchDarkly.
+			_, resp, err = e.apiWithToken(t, v).MetricsApi.PatchMetric(uctx, "default", "m").PatchOperation(replaceOp("/name", "Bare")).Execute()
+			clientError(t, "rename without viewProject", resp, err, http.StatusForbidden, "action updateName", "it needs viewProject on proj/default")
+			m, _, err := e.client.MetricsApi.GetMetric(ctx, "default", "m").Execute()
+			if err != nil || m.Name == "Bare" {
+				t.Errorf("the refused rename changed the metric: %v %q", err, m.GetName())
+			}
+			_, resp, err = e.client.CustomRolesApi.PostCustomRole(uctx).CustomRolePost(ldapi.CustomRolePost{Key: "odd", Name: "odd",
+				BasePermissions: ptr("writer"), Policy: []ldapi.StatementPost{allow([]string{"*"}, "proj/*")}}).Execute()
+			clientError(t, "basePermissions writer", resp, err, http.StatusBadRequest, "basePermissions")
+		})
+
+		t.Run("a deny of viewProject hides the project", func(t *testing.T) {
+			r := newRole(t, e.client, "hidden", allow([]string{"updateName"}, "proj/*:metric/*"), deny([]string{"viewProject"}, "proj/default"))
+			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
+			st, body, _ := e.doUndoc(t, "GET", metricPath("default", "m"), "", "Authorization: "+v)
+			wantError(t, "GET of a hidden project", st, body, http.StatusForbidden, "viewProject", "denied by a statement of role hidden")
+			st, body, _ = e.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
+			if st != http.StatusOK {
+				t.Fatalf("project list: %d %s", st, body)
+			}
+			for _, p := range items(t, obj(t, body)) {
+				if p["key"] == "default" {
+					t.Errorf("the project list shows the hidden project: %s", body)
+				}
+			}
 		})
 
 		t.Run("deny beats allow", func(t *testing.T) {
@@ -303,9 +356,13 @@ func TestCustomRoles(t *testing.T) {
 		})
 
 		t.Run("notActions and notResources", func(t *testing.T) {
-			r := newRole(t, e.client, "all-but-delete",
-				ldapi.StatementPost{Effect: "allow", NotActions: []string{"deleteMetric"}, Resources: []string{"proj/*:metric/*"}},
-				ldapi.StatementPost{Effect: "allow", Actions: []string{"*"}, NotResources: []string{"proj/*:metric/*", "member/*", "member/*:token/*", "role/*", "team/*"}})
+			r, _, err := e.client.CustomRolesApi.PostCustomRole(ctx).CustomRolePost(ldapi.CustomRolePost{Key: "all-but-delete", Name: "all-but-delete", BasePermissions: ptr("no_access"),
+				Policy: []ldapi.StatementPost{
+					{Effect: "allow", NotActions: []string{"deleteMetric"}, Resources: []string{"proj/*:metric/*"}},
+					{Effect: "allow", Actions: []string{"*"}, NotResources: []string{"proj/*:metric/*", "member/*", "member/*:token/*", "role/*", "team/*"}}}}).Execute()
+			if err != nil {
+				t.Fatalf("create role: %v", err)
+			}
 			_, v := newToken(t, e.client, ldapi.AccessTokenPost{CustomRoleIds: []string{r.Key}})
 			c := e.apiWithToken(t, v)
 			resp, err := c.MetricsApi.DeleteMetric(uctx, "default", "other").Execute()
@@ -341,7 +398,7 @@ func TestCustomRoles(t *testing.T) {
 				t.Errorf("delete unused role: %v", err)
 			}
 			list, _, err := e.client.CustomRolesApi.GetCustomRoles(ctx).Execute()
-			if err != nil || list.GetTotalCount() != 4 {
+			if err != nil || list.GetTotalCount() != 6 {
 				t.Errorf("roles left: %v %d", err, list.GetTotalCount())
 			}
 			_, resp, err = e.client.CustomRolesApi.PostCustomRole(uctx).CustomRolePost(ldapi.CustomRolePost{Key: "renamer", Name: "again", Policy: []ldapi.StatementPost{allow([]string{"*"}, "proj/*")}}).Execute()
@@ -446,6 +503,11 @@ func TestAccessMatchesEnforcement(t *testing.T) {
 				allow([]string{"viewProject"}, "proj/*"),
 				{Effect: "allow", NotActions: []string{"updateName", "createMetric"}, Resources: []string{"proj/*:metric/*"}},
 			}}},
+			// A custom role with the default (reader) base permissions:
+			// it reads through them and writes only what its policy says.
+			{"custom role, reader base", ldapi.AccessTokenPost{CustomRoleIds: []string{newRole(t, e.client, "editor",
+				allow([]string{"updateName", "updateTags", "deleteMetric"}, "proj/default:metric/*;revenue"),
+				deny([]string{"deleteMetric"}, "proj/*:metric/*")).Key}}},
 		}
 		for i, g := range grants {
 			t.Run(g.name, func(t *testing.T) {
@@ -567,8 +629,8 @@ func TestEveryRouteNeedsAValidToken(t *testing.T) {
 	})
 }
 
-// TestAccessAcrossReplicas revokes a token and narrows a role through one
-// replica and checks that another replica, which had them cached, stops
+// TestAccessAcrossReplicas revokes a token, narrows a role and takes a
+// member's custom role through one replica and checks that another replica, which had them cached, stops
 // honouring them within the authentication cache's time to live.
 func TestAccessAcrossReplicas(t *testing.T) {
 	b := testdb.New(t, "postgres")
@@ -581,6 +643,23 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	newRole(t, e1.client, "renamer", allow([]string{"updateName", "updateDescription"}, "proj/default:metric/*"))
 	tok, v := newToken(t, e1.client, ldapi.AccessTokenPost{Role: ptr("reader")})
 	_, rv := newToken(t, e1.client, ldapi.AccessTokenPost{CustomRoleIds: []string{"renamer"}})
+	// Kim holds "describer" as a member, and her token holds it too, so
+	// taking it from her member takes it from the token.
+	newRole(t, e1.client, "describer", allow([]string{"updateDescription"}, "proj/default:metric/*"))
+	ms, _, err := e1.client.AccountMembersApi.PostMembers(ctx).NewMemberForm([]ldapi.NewMemberForm{
+		{Email: "kim@example.com", Role: ptr("reader"), CustomRoles: []string{"describer"}}}).Execute()
+	if err != nil || len(ms.Items) != 1 {
+		t.Fatalf("create kim: %v", err)
+	}
+	kim := ms.Items[0].Id
+	st, body, _ := e1.do(t, "POST", "/api/v2/tokens", fmt.Sprintf(`{"customRoleIds":["describer"],"memberId":%q}`, kim))
+	if st != http.StatusCreated {
+		t.Fatalf("token for kim: %d %s", st, body)
+	}
+	k2 := e2.apiWithToken(t, obj(t, body)["token"].(string))
+	if _, _, err := k2.MetricsApi.PatchMetric(ctx, "default", "m").PatchOperation(replaceOp("/description", "by kim")).Execute(); err != nil {
+		t.Fatalf("kim describes through replica 2: %v", err)
+	}
 
 	// Replica 2 caches both tokens.
 	if st, body, _ := e2.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v); st != http.StatusOK {
@@ -598,8 +677,11 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	if _, _, err := e1.client.CustomRolesApi.PatchCustomRole(ctx, "renamer").PatchWithComment(p).Execute(); err != nil {
 		t.Fatalf("narrow the role: %v", err)
 	}
+	if _, _, err := e1.client.AccountMembersApi.PatchMember(ctx, kim).PatchOperation([]ldapi.PatchOperation{{Op: "remove", Path: "/customRoles/0"}}).Execute(); err != nil {
+		t.Fatalf("take kim's role: %v", err)
+	}
 	// Replica 1 decides afresh at once.
-	st, body, _ := e1.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
+	st, body, _ = e1.do(t, "GET", "/api/v2/projects", "", "Authorization: "+v)
 	wantError(t, "revoked token on replica 1", st, body, http.StatusUnauthorized)
 
 	time.Sleep(ttl + 100*time.Millisecond)
@@ -607,4 +689,6 @@ func TestAccessAcrossReplicas(t *testing.T) {
 	wantError(t, "revoked token on replica 2 after the cache's TTL", st, body, http.StatusUnauthorized)
 	_, resp, err := c2.MetricsApi.PatchMetric(allowUndocumented(ctx), "default", "m").PatchOperation(replaceOp("/name", "Two")).Execute()
 	clientError(t, "rename on replica 2 after the role changed", resp, err, http.StatusForbidden, "updateName")
+	_, resp, err = k2.MetricsApi.PatchMetric(allowUndocumented(ctx), "default", "m").PatchOperation(replaceOp("/description", "again")).Execute()
+	clientError(t, "kim on replica 2 after her role was taken", resp, err, http.StatusForbidden, "updateDescription")
 }

@@ -27,6 +27,12 @@ type HourRollup struct {
 	Rollup
 }
 
+// HourCount is the number of events of one key in one hour.
+type HourCount struct {
+	Hour  time.Time
+	Count int64
+}
+
 // MetricState is what the health lists need of one metric in one
 // environment.
 type MetricState struct {
@@ -45,6 +51,10 @@ type ExplorerStore interface {
 	EventKeySummaries(ctx context.Context, envID string, since time.Time) ([]KeySummary, error)
 	// RollupRows returns the hourly rollups of one key in [from, to).
 	RollupRows(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourRollup, error)
+	// HourCounts returns the event counts of one key's hours in [from,
+	// to) that had events, oldest first: RollupRows without the values
+	// and context sketches, for charts.
+	HourCounts(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourCount, error)
 	// MetricStates returns every unarchived pageview, click and custom
 	// metric of a project with its events in the environment since since.
 	MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]MetricState, error)
@@ -89,6 +99,12 @@ func (x *Explorer) Keys(ctx context.Context, envID string) ([]KeySummary, error)
 // Rollups returns the hourly rollups of one key in [from, to).
 func (x *Explorer) Rollups(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourRollup, error) {
 	return x.store.RollupRows(ctx, envID, kind, key, from, to)
+}
+
+// HourCounts returns the event counts of one key per hour in [from, to),
+// only hours with events, oldest first.
+func (x *Explorer) HourCounts(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourCount, error) {
+	return x.store.HourCounts(ctx, envID, kind, key, from, to)
 }
 
 // Health returns the health lists over the last days days.

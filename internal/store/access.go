@@ -15,17 +15,20 @@ import (
 // Tokens, custom roles and the custom roles members and tokens hold.
 
 const tokenCols = `t.id, t.member_id, t.name, t.description, t.hash, t.role, t.inline_role, t.service_token,
-	t.default_api_version, t.ending, t.created_at, t.updated_at, t.old_hash, t.old_expires_at`
+	t.default_api_version, t.ending, t.created_at, t.updated_at, t.old_hash, t.old_expires_at, t.last_used_at`
 
 func scanToken(s scanner, extra ...any) (*account.Token, error) {
 	var tok account.Token
 	var inline string
 	var created, updated int64
-	var oldExp sql.NullInt64
+	var oldExp, lastUsed sql.NullInt64
 	dest := append([]any{&tok.ID, &tok.MemberID, &tok.Name, &tok.Description, &tok.Hash, &tok.Role, &inline, &tok.ServiceToken,
-		&tok.DefaultAPIVersion, &tok.Ending, &created, &updated, &tok.OldHash, &oldExp}, extra...)
+		&tok.DefaultAPIVersion, &tok.Ending, &created, &updated, &tok.OldHash, &oldExp, &lastUsed}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, classify(err)
+	}
+	if lastUsed.Valid {
+		tok.LastUsed = fromMS(lastUsed.Int64)
 	}
 	tok.CreatedAt, tok.UpdatedAt = fromMS(created), fromMS(updated)
 	if tok.UpdatedAt.UnixMilli() == 0 {
@@ -66,9 +69,11 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*acc
 		}
 		c.Member.CreatedAt = fromMS(mc)
 		c.Token = *tok
-		rows, err := t.query(ctx, `SELECT 0, r.id, r.key, r.name, r.policy, mr.position FROM member_custom_roles mr JOIN custom_roles r ON r.id = mr.role_id WHERE mr.member_id = ?
-			UNION ALL SELECT 1, r.id, r.key, r.name, r.policy, tr.position FROM token_custom_roles tr JOIN custom_roles r ON r.id = tr.role_id WHERE tr.token_id = ?
-			ORDER BY 1, 6`, c.Member.ID, tok.ID)
+		rows, err := t.query(ctx, `SELECT 0, r.id, r.key, r.name, r.policy, r.base_permissions, mr.position FROM member_custom_roles mr JOIN custom_roles r ON r.id = mr.role_id WHERE mr.member_id = ?
+			UNION ALL SELECT 1, r.id, r.key, r.name, r.policy, r.base_permissions, tr.position FROM token_custom_roles tr JOIN custom_roles r ON r.id = tr.role_id WHERE tr.token_id = ?
+			UNION ALL SELECT 2, r.id, r.key, r.name, r.policy, r.base_permissions, tcr.position FROM team_members tm JOIN team_custom_roles tcr ON tcr.team_key = tm.team_key
+				JOIN custom_roles r ON r.id = tcr.role_id WHERE tm.member_id = ?
+			ORDER BY 1, 7, 3`, c.Member.ID, tok.ID, c.Member.ID)
 		if err != nil {
 			return err
 		}
@@ -77,16 +82,20 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*acc
 			var which, pos int
 			var r account.Role
 			var policy string
-			if err := rows.Scan(&which, &r.ID, &r.Key, &r.Name, &policy, &pos); err != nil {
+			if err := rows.Scan(&which, &r.ID, &r.Key, &r.Name, &policy, &r.BasePermissions, &pos); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(policy), &r.Policy); err != nil {
 				return err
 			}
-			if which == 0 {
+			switch which {
+			case 0:
 				c.MemberRoles = append(c.MemberRoles, r)
 				c.Member.CustomRoleIDs = append(c.Member.CustomRoleIDs, r.ID)
-			} else {
+			case 2:
+				// A role of one of the member's teams: the member's.
+				c.MemberRoles = append(c.MemberRoles, r)
+			default:
 				c.TokenRoles = append(c.TokenRoles, r)
 				c.Token.CustomRoleIDs = append(c.Token.CustomRoleIDs, r.ID)
 			}
@@ -297,13 +306,14 @@ func memberRoleIDs(ctx context.Context, t *txn, out []account.MemberDetail) erro
 
 const roleCols = `r.id, r.key, r.name, r.description, r.policy, r.base_permissions, r.version, r.created_at, r.updated_at,
 	(SELECT COUNT(*) FROM member_custom_roles mr WHERE mr.role_id = r.id),
-	(SELECT COUNT(*) FROM token_custom_roles tr WHERE tr.role_id = r.id)`
+	(SELECT COUNT(*) FROM token_custom_roles tr WHERE tr.role_id = r.id),
+	(SELECT COUNT(*) FROM team_custom_roles tcr WHERE tcr.role_id = r.id)`
 
 func scanRole(s scanner) (*account.Role, error) {
 	var r account.Role
 	var policy string
 	var created, updated int64
-	if err := s.Scan(&r.ID, &r.Key, &r.Name, &r.Description, &policy, &r.BasePermissions, &r.Version, &created, &updated, &r.MemberCount, &r.TokenCount); err != nil {
+	if err := s.Scan(&r.ID, &r.Key, &r.Name, &r.Description, &policy, &r.BasePermissions, &r.Version, &created, &updated, &r.MemberCount, &r.TokenCount, &r.TeamCount); err != nil {
 		return nil, classify(err)
 	}
 	r.CreatedAt, r.UpdatedAt = fromMS(created), fromMS(updated)
@@ -376,12 +386,13 @@ func (t *txn) UpdateRole(ctx context.Context, r *account.Role) error {
 // DeleteRole removes a role nobody holds. The counts are read in the
 // write's transaction; the foreign keys refuse a holder added meanwhile.
 func (t *txn) DeleteRole(ctx context.Context, id string) error {
-	var members, tokens int
-	if err := t.row(ctx, `SELECT (SELECT COUNT(*) FROM member_custom_roles WHERE role_id = ?), (SELECT COUNT(*) FROM token_custom_roles WHERE role_id = ?)`, id, id).Scan(&members, &tokens); err != nil {
+	var members, tokens, teams int
+	if err := t.row(ctx, `SELECT (SELECT COUNT(*) FROM member_custom_roles WHERE role_id = ?), (SELECT COUNT(*) FROM token_custom_roles WHERE role_id = ?),
+		(SELECT COUNT(*) FROM team_custom_roles WHERE role_id = ?)`, id, id, id).Scan(&members, &tokens, &teams); err != nil {
 		return err
 	}
-	if members+tokens > 0 {
-		return &account.RoleInUseError{Members: members, Tokens: tokens}
+	if members+tokens+teams > 0 {
+		return &account.RoleInUseError{Members: members, Tokens: tokens, Teams: teams}
 	}
 	_, err := t.exec(ctx, `DELETE FROM custom_roles WHERE id = ?`, id)
 	if errors.Is(err, core.ErrReference) {
@@ -438,4 +449,24 @@ func (t *txn) RolesByRef(ctx context.Context, refs []string) ([]account.Role, er
 		return nil, &core.MissingRefsError{What: "custom role", Keys: missing}
 	}
 	return out, nil
+}
+
+// RecordTokenUses stores when tokens were last used, one statement per
+// token in one transaction; a time older than the stored one (another
+// replica's later use) leaves it, and unknown (deleted) tokens are skipped.
+// It is not audited and bumps no generation: lastUsed is bookkeeping, not
+// a change anybody made, and no cached representation shows it.
+func (db *DB) RecordTokenUses(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return db.tx(ctx, true, func(t *txn) error {
+		for id, at := range uses {
+			if _, err := t.exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+				ms(at), id, ms(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -376,6 +376,28 @@ func (db *DB) RollupRows(ctx context.Context, envID, kind, key string, from, to 
 	return out, err
 }
 
+// HourCounts returns the event counts of one key's hours in [from, to).
+func (db *DB) HourCounts(ctx context.Context, envID, kind, key string, from, to time.Time) ([]events.HourCount, error) {
+	out := []events.HourCount{}
+	err := db.tx(ctx, false, func(t *txn) error {
+		rows, err := t.query(ctx, `SELECT hour, event_count FROM event_rollups WHERE environment_id = ? AND kind = ? AND event_key = ?
+			AND hour >= ? AND hour < ? ORDER BY hour`, envID, kind, key, hourFloor(from), ms(to))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var hour, n int64
+			if err := rows.Scan(&hour, &n); err != nil {
+				return err
+			}
+			out = append(out, events.HourCount{Hour: fromMS(hour), Count: n})
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // MetricStates returns the project's unarchived event-fed metrics with
 // their events in the environment since since.
 func (db *DB) MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]events.MetricState, error) {

@@ -114,7 +114,7 @@ func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalo
 // queryExperiments lists experiments using the metric directly or through a
 // group, oldest first.
 func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.ExperimentRef, error) {
-	rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
+	rows, err := t.query(ctx, `SELECT DISTINCT `+experimentRefCols+`
 		FROM `+usedBy("experiment_metrics", "?")+` em JOIN experiments e ON e.id = em.experiment_id
 		JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
 		ORDER BY e.created_at, e.key`, metricID, metricID)
@@ -124,6 +124,10 @@ func queryExperiments(ctx context.Context, t *txn, metricID string) ([]catalog.E
 	return scanExperiments(rows)
 }
 
+// experimentRefCols are the columns scanExperiments reads, of experiments
+// aliased e joined to their environment env and project p.
+const experimentRefCols = `e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at, e.status`
+
 func scanExperiments(rows *sql.Rows) ([]catalog.ExperimentRef, error) {
 	defer rows.Close()
 	out := []catalog.ExperimentRef{}
@@ -131,7 +135,7 @@ func scanExperiments(rows *sql.Rows) ([]catalog.ExperimentRef, error) {
 		var e catalog.ExperimentRef
 		var created int64
 		var archived sql.NullInt64
-		if err := rows.Scan(&e.Key, &e.Name, &e.ProjectKey, &e.EnvironmentID, &e.EnvironmentKey, &created, &archived); err != nil {
+		if err := rows.Scan(&e.Key, &e.Name, &e.ProjectKey, &e.EnvironmentID, &e.EnvironmentKey, &created, &archived, &e.Status); err != nil {
 			return nil, err
 		}
 		e.CreatedAt = fromMS(created)

@@ -214,7 +214,7 @@ func (t *txn) DeleteMetricGroup(ctx context.Context, projectID, key string) erro
 func (db *DB) GroupExperiments(ctx context.Context, groupID string) ([]catalog.ExperimentRef, error) {
 	var out []catalog.ExperimentRef
 	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
+		rows, err := t.query(ctx, `SELECT DISTINCT `+experimentRefCols+`
 			FROM experiment_metrics em JOIN experiments e ON e.id = em.experiment_id
 			JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
 			WHERE em.metric_group_id = ? ORDER BY e.created_at, e.key`, groupID)

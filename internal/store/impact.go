@@ -40,7 +40,7 @@ func (t *txn) GroupImpact(ctx context.Context, groupID string) (*catalog.Impact,
 // impact reads the running experiments and active rollouts among the rows
 // of two derived tables (of experiment_metrics and guarded_rollout_metrics).
 func impact(ctx context.Context, t *txn, expRows, rolloutRows string, args ...any) (*catalog.Impact, error) {
-	rows, err := t.query(ctx, `SELECT DISTINCT e.key, e.name, p.key, env.id, env.key, e.created_at, e.archived_at
+	rows, err := t.query(ctx, `SELECT DISTINCT `+experimentRefCols+`
 		FROM `+expRows+` em JOIN experiments e ON e.id = em.experiment_id
 		JOIN environments env ON env.id = e.environment_id JOIN projects p ON p.id = e.project_id
 		WHERE `+runningExperiment+` ORDER BY e.created_at, e.key`, args...)

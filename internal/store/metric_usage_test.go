@@ -136,10 +136,10 @@ func TestMetricUsage(t *testing.T) {
 		}
 
 		// Expansions.
-		e1 := catalog.ExperimentRef{Key: "exp-direct", Name: "Direct experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(20 * time.Second)}
-		e2 := catalog.ExperimentRef{Key: "exp-group", Name: "Group experiment", ProjectKey: "usage", EnvironmentID: test.ID, EnvironmentKey: "test", CreatedAt: at(21 * time.Second)}
-		e3 := catalog.ExperimentRef{Key: "exp-archived", Name: "Archived experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(22 * time.Second), ArchivedAt: ptr(at(30 * time.Second))}
-		e4 := catalog.ExperimentRef{Key: "exp-done", Name: "Stopped experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(23 * time.Second)}
+		e1 := catalog.ExperimentRef{Key: "exp-direct", Name: "Direct experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(20 * time.Second), Status: "running"}
+		e2 := catalog.ExperimentRef{Key: "exp-group", Name: "Group experiment", ProjectKey: "usage", EnvironmentID: test.ID, EnvironmentKey: "test", CreatedAt: at(21 * time.Second), Status: "running"}
+		e3 := catalog.ExperimentRef{Key: "exp-archived", Name: "Archived experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(22 * time.Second), ArchivedAt: ptr(at(30 * time.Second)), Status: "running"}
+		e4 := catalog.ExperimentRef{Key: "exp-done", Name: "Stopped experiment", ProjectKey: "usage", EnvironmentID: prod.ID, EnvironmentKey: "production", CreatedAt: at(23 * time.Second), Status: "stopped"}
 		g1 := catalog.MetricGroupRef{Key: "checkout-funnel", Name: "Checkout funnel", Kind: "funnel", ProjectKey: "usage"}
 		g2 := catalog.MetricGroupRef{Key: "guardrails", Name: "Guardrails", Kind: "standard", ProjectKey: "usage"}
 		r1 := catalog.GuardedRolloutRef{ID: "r1", ProjectKey: "usage", FlagKey: "flag-a", FlagName: "Flag A", FlagPurpose: "release", EnvironmentKey: "production", EnvironmentName: "Production", Status: "monitoring", CreatedAt: at(40 * time.Second)}

@@ -62,7 +62,56 @@ func (t *txn) CreateTeam(ctx context.Context, team *account.Team) error {
 	if err != nil {
 		return err
 	}
+	if err := setTeamRoles(ctx, t, team); err != nil {
+		return err
+	}
 	return missingMembers(append(missing, more...))
+}
+
+// setTeamRoles stores the custom roles of a team, in its order, with the
+// time each was applied.
+func setTeamRoles(ctx context.Context, t *txn, team *account.Team) error {
+	if _, err := t.exec(ctx, `DELETE FROM team_custom_roles WHERE team_key = ?`, team.Key); err != nil {
+		return err
+	}
+	for i, r := range team.Roles {
+		if _, err := t.exec(ctx, `INSERT INTO team_custom_roles (team_key, role_id, position, applied_at) VALUES (?, ?, ?, ?)`,
+			team.Key, r.ID, i, ms(r.AppliedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadTeamRoles fills in the custom roles of teams, in one statement.
+func loadTeamRoles(ctx context.Context, t *txn, teams []*account.Team) error {
+	if len(teams) == 0 {
+		return nil
+	}
+	byKey := make(map[string]*account.Team, len(teams))
+	args := make([]any, 0, len(teams))
+	for _, tm := range teams {
+		byKey[tm.Key] = tm
+		tm.Roles = nil
+		args = append(args, tm.Key)
+	}
+	rows, err := t.query(ctx, `SELECT tr.team_key, r.id, r.key, r.name, tr.applied_at FROM team_custom_roles tr JOIN custom_roles r ON r.id = tr.role_id
+		WHERE tr.team_key IN (`+placeholders(len(teams))+`) ORDER BY tr.team_key, tr.position`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var r account.TeamRole
+		var at int64
+		if err := rows.Scan(&key, &r.ID, &r.Key, &r.Name, &at); err != nil {
+			return err
+		}
+		r.AppliedAt = fromMS(at)
+		byKey[key].Roles = append(byKey[key].Roles, r)
+	}
+	return rows.Err()
 }
 
 func missingMembers(ids []string) error {
@@ -108,6 +157,9 @@ func (t *txn) team(ctx context.Context, key, lock string) (*account.Team, error)
 	}
 	if team.MemberIDs == nil {
 		team.MemberIDs = []string{}
+	}
+	if err := loadTeamRoles(ctx, t, []*account.Team{team}); err != nil {
+		return nil, err
 	}
 	return team, loadMaintainers(ctx, t, []*account.Team{team})
 }
@@ -203,6 +255,9 @@ func (db *DB) ListTeams(ctx context.Context, q account.TeamQuery) ([]account.Tea
 		for i := range out {
 			ptrs[i] = &out[i]
 		}
+		if err := loadTeamRoles(ctx, t, ptrs); err != nil {
+			return err
+		}
 		return loadMaintainers(ctx, t, ptrs)
 	})
 	return out, total, err
@@ -268,6 +323,9 @@ func (t *txn) UpdateTeam(ctx context.Context, team *account.Team, prevVersion in
 			return err
 		}
 		missing = append(missing, m...)
+	}
+	if err := setTeamRoles(ctx, t, team); err != nil {
+		return err
 	}
 	return missingMembers(missing)
 }

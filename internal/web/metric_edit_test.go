@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metricsd/metricsd/internal/account"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/experiment"
@@ -399,6 +400,45 @@ func TestMetricFormBadInput(t *testing.T) {
 		}
 		if ms, total, err := f.svc.Metrics.ListMetrics(f.admin, "default", catalog.MetricQuery{Page: core.Page{Limit: 10}}); err != nil || total != 0 {
 			t.Errorf("refused forms stored metrics: %d %v %v", total, ms, err)
+		}
+	})
+}
+
+// A principal that may change some fields but not others keeps the form
+// (and its input) when the catalog refuses a field, and saves the fields
+// it may change.
+func TestMetricEditPartlyAllowed(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		f := newFixture(t, b, web.Options{})
+		f.metric("checkout", "Checkout")
+		_, secret, err := f.svc.Tokens.CreateToken(f.admin, account.TokenPost{Name: "renamer", InlineRole: []account.Statement{
+			{Effect: "allow", Resources: []string{"proj/default"}, Actions: []string{"viewProject"}},
+			{Effect: "allow", Resources: []string{"proj/default:metric/*"}, Actions: []string{"updateName"}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := f.browser()
+		br.mustSignIn(secret)
+		if page := br.do(http.MethodGet, "/projects/default/metrics/checkout", nil); !strings.Contains(page.body, "/checkout/edit") || strings.Contains(page.body, "/checkout/delete") {
+			t.Errorf("renamer's metric page: edit link %v, delete link %v", strings.Contains(page.body, "/checkout/edit"), strings.Contains(page.body, "/checkout/delete"))
+		}
+		form, _ := editForm(t, br, "checkout")
+		form.Set("tags", "not-allowed")
+		form.Set("name", "Renamed")
+		r := br.do(http.MethodPost, "/projects/default/metrics/checkout/edit", form)
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, "action updateTags") || !strings.Contains(r.body, `value="not-allowed"`) {
+			t.Errorf("refused field: %d\n%s", r.status, r.body)
+		}
+		if m := f.get("checkout"); m.Version != 1 {
+			t.Errorf("a refused edit changed the metric: v%d", m.Version)
+		}
+		form.Set("tags", "")
+		if r := br.do(http.MethodPost, "/projects/default/metrics/checkout/edit", form); r.status != http.StatusSeeOther {
+			t.Errorf("allowed rename: %d\n%s", r.status, r.body)
+		}
+		if m := f.get("checkout"); m.Version != 2 || m.Def.Name != "Renamed" {
+			t.Errorf("after the rename: v%d %q", m.Version, m.Def.Name)
 		}
 	})
 }

@@ -161,12 +161,24 @@ func (u *UI) createMetric(w http.ResponseWriter, r *http.Request) error {
 // refuse shows the form again with a refusal beside its field: invalid
 // input and conflicts keep the person's input; other errors (forbidden,
 // not found, unavailable) are the error page.
+//
+// A principal that may change some fields of a metric but not all (or
+// create some metrics but not this one) is refused by the catalog with
+// 403; the form then stays, with the refusal above it, so that the input
+// is not lost. Anybody else gets the error page.
 func (u *UI) refuse(w http.ResponseWriter, r *http.Request, d *metricFormData, err error) error {
 	switch core.KindOf(err) {
 	case core.KindInvalid, core.KindConflict:
 		d.Errs.place(&d.F, err)
 		u.renderForm(w, r, statusOf(err), d)
 		return nil
+	case core.KindForbidden:
+		p := &Page{ctx: r.Context()}
+		if (d.Metric != nil && canEditMetric(p, d.Metric)) || (d.Metric == nil && can(r.Context(), action.CreateMetric, anyMetricSpec(d.Project))) {
+			d.Errs.Other = err.Error()
+			u.renderForm(w, r, http.StatusForbidden, d)
+			return nil
+		}
 	}
 	return err
 }

@@ -41,7 +41,7 @@ func (c *clock) add(d time.Duration) {
 
 // fixture is a UI over a fresh database, served by httptest.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	db    *store.DB
 	svc   *catalog.Services
 	srv   *httptest.Server
@@ -49,7 +49,7 @@ type fixture struct {
 	admin context.Context // carries the admin's principal
 }
 
-func newFixture(t *testing.T, b testdb.Backend, opts web.Options) *fixture {
+func newFixture(t testing.TB, b testdb.Backend, opts web.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, b.URL)
@@ -122,7 +122,7 @@ func (b *browser) do(method, path string, form url.Values, header ...string) res
 var hiddenCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrfOf returns the CSRF token a page's forms carry.
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := hiddenCSRF.FindStringSubmatch(page)
 	if m == nil {

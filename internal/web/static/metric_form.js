@@ -97,6 +97,9 @@ if (form) {
   }
 
   update();
+  // After a refusal or with an impact to confirm, start where it is said.
+  const first = document.getElementById('error-summary') || document.getElementById('impact');
+  if (first) first.focus();
   // Tests (and styles) can tell the enhanced form from the plain one.
   form.dataset.enhanced = 'true';
 }
