@@ -14,6 +14,7 @@ import (
 var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
 	5:  backfillEventKeys,
 	9:  unlogRateWindows,
+	12: storeEventLogUncompressed,
 	13: unlogReplicaLeases,
 }
 

@@ -62,6 +62,9 @@ type DB struct {
 	repl     *replicas
 	leaseCfg *LeaseConfig
 	dsn      string
+	// folded keeps the rollup rows folds wrote, on SQLite (see
+	// FoldEvents); nil on PostgreSQL.
+	folded *foldedRows
 }
 
 // Observer learns what the write seam committed. obs.Metrics is one.
@@ -207,7 +210,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
 	return &DB{r: r, w: w, dialect: sqliteDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
-		path: path, gens: newGenCache()}, nil
+		path: path, gens: newGenCache(), folded: &foldedRows{}}, nil
 }
 
 // Close releases the connections.
@@ -252,8 +255,8 @@ type dialect struct {
 	// lockProject locks a project row for a write of what it holds,
 	// without blocking inserts that reference it.
 	lockProject string
-	// lockEvents serialises event commits across replicas, which
-	// read-merge-write rollup rows. SQLite serialises all writers.
+	// lockEvents serialises folds of the event log across replicas,
+	// which read-merge-write rollup rows. SQLite serialises all writers.
 	lockEvents string
 }
 
