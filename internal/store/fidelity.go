@@ -15,6 +15,7 @@ var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
 	5:  backfillEventKeys,
 	9:  unlogRateWindows,
 	12: storeEventLogUncompressed,
+	13: unlogReplicaLeases,
 }
 
 // backfillEventKeys copies the eventKey of every metric's current

@@ -57,6 +57,11 @@ type DB struct {
 	path string // of the SQLite file
 	// observer learns of every committed audit entry; nil for none.
 	observer Observer
+	// repl pushes invalidation between replicas on PostgreSQL (see
+	// replicas.go); nil on SQLite. leaseCfg, when set, makes it listen.
+	repl     *replicas
+	leaseCfg *LeaseConfig
+	dsn      string
 	// folded keeps the rollup rows folds wrote, on SQLite (see
 	// FoldEvents); nil on PostgreSQL.
 	folded *foldedRows
@@ -124,6 +129,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		// have left statistics behind.
 		db.stats = newStatsKeeper(db)
 		db.stats.kick()
+		db.repl, err = newReplicas(ctx, db, db.dsn)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -153,7 +163,7 @@ func openPostgres(dsn string) (*DB, error) {
 	// A query cancelled by its context (the request deadline) closes its
 	// connection in pgx, and the pool discards it.
 	pool.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool)}
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool), dsn: dsn}
 	db.wStmts = db.rStmts
 	return db, nil
 }
@@ -205,6 +215,7 @@ func openSQLite(path string) (*DB, error) {
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.repl.close()
 	db.stats.close()
 	db.rStmts.close()
 	if db.wStmts != db.rStmts {
@@ -354,7 +365,23 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
 	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements}
-	err = runTx(tx, fn)
+	var seq int64
+	err = runTx(tx, func(t *txn) error {
+		if err := fn(t); err != nil {
+			return err
+		}
+		if t.bumped && db.repl != nil {
+			var err error
+			seq, err = db.repl.announce(ctx, t)
+			return err
+		}
+		return nil
+	})
+	if err == nil && seq > 0 {
+		// The write is committed; its response waits until no other
+		// replica can serve what it changed from memory.
+		err = db.repl.await(ctx, seq)
+	}
 	// Statements first seen in this transaction are prepared now that it
 	// holds no connection, within the caller's deadline: a database that
 	// stopped answering must not hold the request past it.
@@ -403,6 +430,10 @@ type txn struct {
 	misses []string // queries to prepare once the transaction is over
 	count  *atomic.Int64
 	n      int64 // statements issued in this transaction
+	// bumped is set once the transaction changed what cached
+	// representations show (bumpGeneration), so that other replicas are
+	// told at commit.
+	bumped bool
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
