@@ -116,16 +116,3 @@ func withIfMatch(r *http.Request) *http.Request {
 	}
 	return r.WithContext(core.WithIfMatch(r.Context(), tokens))
 }
-
-// writeWithAccess writes one representation with its _access, for
-// resources without versions (no ETag).
-func writeWithAccess(w http.ResponseWriter, status int, v any, acc *accessRep) error {
-	body, err := encodeWithAccess(v, acc)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	return nil
-}

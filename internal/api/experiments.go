@@ -373,8 +373,7 @@ func (s *Server) getExperiment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newExperimentResource(e, expand))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, e.VersionToken(), newExperimentResource(e, expand), nil)
 }
 
 // readSemanticPatch reads the body of a request whose only update format
@@ -400,12 +399,12 @@ func (s *Server) patchExperiment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	e, err := s.svc.Experiments.PatchExperiment(r.Context(), r.PathValue("projectKey"), r.PathValue("environmentKey"), r.PathValue("experimentKey"), body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newExperimentResource(e, expand))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, e.VersionToken(), newExperimentResource(e, expand), nil)
 }
 
 func (s *Server) createIteration(w http.ResponseWriter, r *http.Request) error {
@@ -519,8 +518,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newRolloutResource(ro))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, ro.VersionToken(), newRolloutResource(ro), nil)
 }
 
 func (s *Server) patchRollout(w http.ResponseWriter, r *http.Request) error {
@@ -528,10 +526,10 @@ func (s *Server) patchRollout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	ro, err := s.svc.Rollouts.PatchRollout(r.Context(), r.PathValue("projectKey"), r.PathValue("environmentKey"), r.PathValue("flagKey"), r.PathValue("rolloutId"), body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newRolloutResource(ro))
-	return nil
+	return writeVersioned(w, r, http.StatusOK, ro.VersionToken(), newRolloutResource(ro), nil)
 }

@@ -355,6 +355,7 @@ func (s *Server) patchView(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	r = withIfMatch(r)
 	v, err := s.svc.Views.Update(r.Context(), r.PathValue("projectKey"), r.PathValue("viewKey"), in)
 	if err != nil {
 		return err
@@ -363,6 +364,7 @@ func (s *Server) patchView(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteView(w http.ResponseWriter, r *http.Request) error {
+	r = withIfMatch(r)
 	if err := s.svc.Views.Delete(r.Context(), r.PathValue("projectKey"), r.PathValue("viewKey")); err != nil {
 		return err
 	}
@@ -410,5 +412,5 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 	if err != nil {
 		return err
 	}
-	return writeWithAccess(w, status, newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context(), nil).render(viewSpec(v), action.ViewActions()))
+	return writeVersioned(w, r, status, v.VersionToken(), newViewRep(v, accountID, expand, metrics), newAccessRenderer(r.Context(), nil).render(viewSpec(v), action.ViewActions()))
 }

@@ -70,6 +70,12 @@ type Config struct {
 	EventsMaxBody     int
 	EventsMaxInflight int
 	EventsMaxPending  int
+	// ReplicaLease is the lease of pushed invalidation on PostgreSQL
+	// (store.WithReplicaLease): cached GETs read no generation while it
+	// holds, and a write waits at most this long for a replica that stopped
+	// acknowledging. Zero means store.DefaultLeaseDuration; negative
+	// switches it off (every cached GET reads the generation).
+	ReplicaLease time.Duration
 }
 
 // check reports a configuration that cannot start.
@@ -119,6 +125,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
 	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
 	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
+	bind((*durationValue)(&cfg.ReplicaLease), "replica-lease", "METRICSD_REPLICA_LEASE", "PostgreSQL: lease of a replica that serves cached GETs without reading the database, told of other replicas' writes by LISTEN/NOTIFY; the longest a write waits for a replica that stopped answering; 0 switches it off (default 2s)")
 	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: metricsd [serve] [flags]\n       metricsd version\n\nflags:\n")
@@ -146,6 +153,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 	}
 	cfg.AdminToken = getenv(envAdminToken)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "replica-lease" && cfg.ReplicaLease == 0 {
+			// Given as 0: off (the Config's zero is the default).
+			cfg.ReplicaLease = -1
+		}
+	})
 	return cfg, cfg.check()
 }
 
@@ -321,7 +334,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.startServing()
 	log.Debug("accepting connections while the database is opened and migrated", "addr", ln.Addr().String())
 
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithObserver(a.metrics))
+	storeOpts := []store.Option{store.WithObserver(a.metrics)}
+	if cfg.ReplicaLease >= 0 {
+		storeOpts = append(storeOpts, store.WithReplicaLease(store.LeaseConfig{Duration: cfg.ReplicaLease, Log: log}))
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
 		return nil, errors.Join(redactError("open database "+RedactDSN(cfg.DatabaseURL), cfg.DatabaseURL, err), a.stopServing())
 	}

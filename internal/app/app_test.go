@@ -71,6 +71,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "an empty variable is unset", env: map[string]string{"METRICSD_ADDR": "", "METRICSD_AUTH_CACHE_TTL": "", "METRICSD_RATE_LIMIT": ""}, want: defaults},
 		{name: "auth cache ttl from the environment", env: map[string]string{"METRICSD_AUTH_CACHE_TTL": "0"},
 			want: with(func(c *Config) { c.AuthCacheTTL = 0 })},
+		{name: "replica lease from the environment", env: map[string]string{"METRICSD_REPLICA_LEASE": "500ms"},
+			want: with(func(c *Config) { c.ReplicaLease = 500 * time.Millisecond })},
+		{name: "replica lease switched off", args: []string{"--replica-lease", "0s"},
+			want: with(func(c *Config) { c.ReplicaLease = -1 })},
 		{name: "tls cert from a flag, key from the environment", args: []string{"--tls-cert", "c.pem"}, env: map[string]string{"METRICSD_TLS_KEY": "k.pem"},
 			want: with(func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
 

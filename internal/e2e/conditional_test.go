@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"testing"
@@ -185,6 +186,68 @@ func TestConditionalTeamRequests(t *testing.T) {
 		st, body, _ = e.do(t, http.MethodDelete, "/api/v2/teams/core", "", "If-Match: "+h.Get("ETag"))
 		if st != http.StatusNoContent {
 			t.Errorf("delete with the current tag: %d %s", st, body)
+		}
+	})
+}
+
+// TestConditionalViewAndExperimentRequests covers the ETag extension on
+// views and experiments: GET answers 304 to its own tag, a write moves the
+// tag, and PATCH (and, for views, DELETE) with a stale If-Match answer 412
+// and change nothing.
+func TestConditionalViewAndExperimentRequests(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		e := startServer(t, b)
+		e.createMetric(t, "default", `{"key":"a","name":"A","kind":"custom","eventKey":"a"}`)
+		if st, body, _ := e.do(t, http.MethodPost, viewsPath("default"), `{"key":"v","name":"V"}`, betaHeader); st != http.StatusOK {
+			t.Fatalf("create view: %d %s", st, body)
+		}
+		e.createExperiment(t, "x", "X", simpleIteration("f", "a"))
+		semantic := "Content-Type: application/json; domain-model=launchdarkly.semanticpatch"
+		for _, c := range []struct {
+			what, path, patch string
+			headers           []string
+			del               bool
+		}{
+			{"view", viewPath("default", "v"), `{"name":"V2"}`, []string{betaHeader}, true},
+			{"experiment", expPath + "/x", `{"instructions":[{"kind":"updateName","value":"X2"}]}`, []string{semantic}, false},
+		} {
+			st, before, h := e.do(t, http.MethodGet, c.path, "", c.headers...)
+			tag := h.Get("ETag")
+			if st != http.StatusOK || tag == "" || tag[0] != '"' {
+				t.Fatalf("%s GET: %d, ETag %q", c.what, st, tag)
+			}
+			st, body, h := e.doUndoc(t, http.MethodGet, c.path, "", append([]string{"If-None-Match: " + tag}, c.headers...)...)
+			if st != http.StatusNotModified || len(body) != 0 || h.Get("ETag") != tag {
+				t.Errorf("%s If-None-Match of its tag: %d %q, want 304 and no body", c.what, st, body)
+			}
+			st, body, h = e.do(t, http.MethodPatch, c.path, c.patch, append([]string{"If-Match: " + tag}, c.headers...)...)
+			if st != http.StatusOK || h.Get("ETag") == "" || h.Get("ETag") == tag {
+				t.Fatalf("%s PATCH with the current tag: %d, ETag %q (was %q): %s", c.what, st, h.Get("ETag"), tag, body)
+			}
+			_, current, h2 := e.do(t, http.MethodGet, c.path, "", c.headers...)
+			if h2.Get("ETag") != h.Get("ETag") || bytes.Equal(current, before) {
+				t.Errorf("%s: GET after the patch shows ETag %q, the patch answered %q", c.what, h2.Get("ETag"), h.Get("ETag"))
+			}
+			writes := []struct{ method, body string }{{http.MethodPatch, c.patch}}
+			if c.del {
+				writes = append(writes, struct{ method, body string }{http.MethodDelete, ""})
+			}
+			for _, wr := range writes {
+				st, body, _ = e.doUndoc(t, wr.method, c.path, wr.body, append([]string{"If-Match: " + tag}, c.headers...)...)
+				if st != http.StatusPreconditionFailed || obj(t, body)["code"] != "precondition_failed" {
+					t.Errorf("%s %s with a stale If-Match: %d %s, want 412", c.what, wr.method, st, body)
+				}
+				_, after, h3 := e.do(t, http.MethodGet, c.path, "", c.headers...)
+				if !bytes.Equal(after, current) || h3.Get("ETag") != h2.Get("ETag") {
+					t.Errorf("%s: a refused %s changed the resource", c.what, wr.method)
+				}
+			}
+			if c.del {
+				st, body, _ = e.do(t, http.MethodDelete, c.path, "", append([]string{"If-Match: " + h2.Get("ETag")}, c.headers...)...)
+				if st != http.StatusNoContent {
+					t.Errorf("%s DELETE with the current tag: %d %s", c.what, st, body)
+				}
+			}
 		}
 	})
 }

@@ -3,12 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	ldapi "github.com/launchdarkly/api-client-go/v22"
 
@@ -218,6 +220,76 @@ func TestReplicaCachedAccessIsPerCaller(t *testing.T) {
 			if tags["admin"] == tags["reader"] {
 				t.Errorf("%s: admin and reader bodies differ but share the ETag %s", path, tags["admin"])
 			}
+		}
+	})
+}
+
+// TestReplicaLeaseKilledListenerNeverStale runs two replicas on PostgreSQL
+// with pushed invalidation: for each round it warms the reader's cache,
+// terminates the reader's listening connection (pg_terminate_backend) in
+// some rounds, patches through the writer and reads through the reader at
+// once: every read after the patch's 2xx shows it. Then it checks that the
+// reader, its lease back, serves cached GETs without any statement.
+func TestReplicaLeaseKilledListenerNeverStale(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("pushed invalidation is PostgreSQL's")
+		}
+		a1, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}, ReplicaLease: 600 * time.Millisecond, AuthCacheTTL: time.Minute})
+		a2, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}, ReplicaLease: 600 * time.Millisecond, AuthCacheTTL: time.Minute})
+		w, r := newEnv(t, b, a1, testAdminToken), newEnv(t, b, a2, testAdminToken)
+		w.createMetric(t, "default", `{"key":"c","name":"C","kind":"custom","eventKey":"c"}`)
+		path := metricPath("default", "c")
+		raw, err := sql.Open("pgx", b.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		serving := func() {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for !a1.Store().Serving() || !a2.Store().Serving() {
+				if time.Now().After(deadline) {
+					t.Fatal("replicas never took their leases")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		// Zero listeners to terminate is a round where the one killed
+		// before is not back yet: a dead listener all the same.
+		for i := range 12 {
+			if i%3 == 0 {
+				serving()
+			}
+			if st, body, _ := r.do(t, http.MethodGet, path, ""); st != http.StatusOK {
+				t.Fatalf("warm: %d %s", st, body)
+			}
+			if i%2 == 1 {
+				var n int
+				if err := raw.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k`,
+					"metricsd-listen-"+a2.Store().ReplicaID()).Scan(&n); err != nil || n > 1 {
+					t.Fatalf("terminate the reader's listener: %d %v", n, err)
+				}
+			}
+			st, body, _ := w.do(t, http.MethodPatch, path, fmt.Sprintf(`[{"op":"replace","path":"/name","value":"C %d"}]`, i))
+			if st != http.StatusOK {
+				t.Fatalf("patch %d: %d %s", i, st, body)
+			}
+			st, body, _ = r.do(t, http.MethodGet, path, "")
+			if m := obj(t, body); st != http.StatusOK || m["name"] != fmt.Sprintf("C %d", i) {
+				t.Fatalf("round %d (listener killed: %v): the reader serves %d %v after the patch's 200", i, i%2 == 1, st, m["name"])
+			}
+		}
+		serving()
+		r.do(t, http.MethodGet, path, "")
+		before := a2.Store().Statements()
+		for range 10 {
+			if st, body, _ := r.do(t, http.MethodGet, path, ""); st != http.StatusOK {
+				t.Fatalf("cached GET: %d %s", st, body)
+			}
+		}
+		if n := a2.Store().Statements() - before; n != 0 {
+			t.Errorf("10 cached GETs under a lease cost %d statements, want 0", n)
 		}
 	})
 }

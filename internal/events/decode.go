@@ -59,8 +59,42 @@ var ErrMalformed = errors.New("the body must be a JSON array of events")
 // with encoding/json's rules: field names match case-insensitively, the
 // last occurrence of a field wins, null leaves a field as it was, and the
 // same nesting limit. FuzzDecode checks it against encoding/json.
+//
+// The events' strings share memory with body (or with copies of its
+// escaped strings): body must not change while they are in use.
 func Decode(body []byte) (evs []Event, skipped int, err error) {
-	d := decoder{b: body}
+	return decode(&decoder{b: body})
+}
+
+// Scratch is memory for decoding that is reused from one body to the next.
+type Scratch struct {
+	evs  []Event
+	slab []ContextRef
+}
+
+// maxKeptEvents bounds the events whose memory a Scratch keeps.
+const maxKeptEvents = 4096
+
+// Decode is Decode into sc's memory: the events are valid until the next
+// call of sc.Decode or sc.Reset.
+func (sc *Scratch) Decode(body []byte) (evs []Event, skipped int, err error) {
+	sc.Reset()
+	d := &decoder{b: body, evs: sc.evs, slab: sc.slab}
+	evs, skipped, err = decode(d)
+	if err == nil && cap(evs) <= maxKeptEvents && cap(d.slab) <= maxKeptEvents {
+		sc.evs, sc.slab = evs[:0], d.slab[:0]
+	}
+	return evs, skipped, err
+}
+
+// Reset drops what the last Decode returned, so that sc holds on to no
+// body.
+func (sc *Scratch) Reset() {
+	clear(sc.evs[:cap(sc.evs)])
+	clear(sc.slab[:cap(sc.slab)])
+}
+
+func decode(d *decoder) (evs []Event, skipped int, err error) {
 	d.ws()
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
 		return nil, 0, ErrMalformed
@@ -83,6 +117,8 @@ type decoder struct {
 	bad   bool
 	// slab backs the Contexts of the events of one body.
 	slab []ContextRef
+	// evs is where the events go, when not nil.
+	evs []Event
 }
 
 func (d *decoder) ws() {
@@ -117,7 +153,10 @@ func (d *decoder) array() ([]Event, int) {
 	if !d.push() {
 		return nil, 0
 	}
-	evs := make([]Event, 0, 128)
+	evs := d.evs[:0]
+	if evs == nil {
+		evs = make([]Event, 0, 128)
+	}
 	skipped := 0
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
@@ -278,15 +317,15 @@ func (d *decoder) event(w *wire) {
 			}
 		case fKey:
 			if s, ok := d.optString(); ok {
-				w.key = string(s)
+				w.key = bytesString(s)
 			}
 		case fURL:
 			if s, ok := d.optString(); ok {
-				w.url = string(s)
+				w.url = bytesString(s)
 			}
 		case fUserKey:
 			if s, ok := d.optString(); ok {
-				w.userKey = string(s)
+				w.userKey = bytesString(s)
 			}
 		case fCreationDate:
 			if n, ok := d.optNumber(); ok {
@@ -345,7 +384,7 @@ func internContextKind(s []byte) string {
 	case "multi":
 		return "multi"
 	}
-	return string(s)
+	return bytesString(s)
 }
 
 func (d *decoder) contextKeys(w *wire) {
@@ -367,7 +406,7 @@ func (d *decoder) contextKeys(w *wire) {
 		kind := internContextKind(name)
 		key := ""
 		if s, ok := d.optString(); ok {
-			key = string(s)
+			key = bytesString(s)
 		}
 		if i := slices.IndexFunc(w.ctxKeys, func(c ContextRef) bool { return c.Kind == kind }); i >= 0 {
 			w.ctxKeys[i].Key = key
@@ -394,7 +433,7 @@ func (d *decoder) user(w *wire) {
 		}
 		if isName(name, "key") {
 			if s, ok := d.optString(); ok {
-				w.userObjKey = string(s)
+				w.userObjKey = bytesString(s)
 			}
 			continue
 		}
@@ -482,18 +521,18 @@ func (d *decoder) context(raw []byte) {
 	switch kind {
 	case "":
 		if len(key) > 0 {
-			d.slab = append(d.slab, ContextRef{Kind: "user", Key: string(key)})
+			d.slab = append(d.slab, ContextRef{Kind: "user", Key: bytesString(key)})
 		}
 	case "multi":
 		for _, m := range members {
 			if string(m.name) == "kind" || !m.object || !m.valid || len(m.key) == 0 {
 				continue
 			}
-			d.slab = append(d.slab, ContextRef{Kind: internContextKind(m.name), Key: string(m.key)})
+			d.slab = append(d.slab, ContextRef{Kind: internContextKind(m.name), Key: bytesString(m.key)})
 		}
 	default:
 		if len(key) > 0 {
-			d.slab = append(d.slab, ContextRef{Kind: kind, Key: string(key)})
+			d.slab = append(d.slab, ContextRef{Kind: kind, Key: bytesString(key)})
 		}
 	}
 }

@@ -3,6 +3,7 @@ package events
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -83,8 +84,22 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(c))
 	}
 	f.Add(benchBody())
+	// One Scratch for every input: what an earlier body left in it must
+	// not show in the next one's events.
+	var mu sync.Mutex
+	var sc Scratch
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkAgainstStd(t, body)
+		mu.Lock()
+		defer mu.Unlock()
+		want, wantSkipped, wantErr := Decode(body)
+		got, gotSkipped, gotErr := sc.Decode(body)
+		if gotErr != wantErr || gotSkipped != wantSkipped {
+			t.Fatalf("Scratch.Decode(%q) skipped, err = %d, %v; Decode %d, %v", body, gotSkipped, gotErr, wantSkipped, wantErr)
+		}
+		if d := cmp.Diff(normalized(want), normalized(got)); d != "" {
+			t.Fatalf("Scratch.Decode(%q): %s", body, d)
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"testing"
 	"time"
@@ -126,6 +127,18 @@ func TestMatchURL(t *testing.T) {
 	}
 }
 
+// hourOf is the rule hourWindow implements, with time.Time arithmetic.
+func hourOf(created int64, now time.Time) int64 {
+	t := now
+	if created > 0 {
+		c := time.UnixMilli(created)
+		if !c.Before(now.Add(-MaxEventAge)) && !c.After(now.Add(MaxEventSkew)) {
+			t = c
+		}
+	}
+	return t.UTC().Truncate(time.Hour).UnixMilli()
+}
+
 func TestHourOf(t *testing.T) {
 	now := time.Date(2026, 5, 1, 10, 30, 0, 0, time.UTC)
 	hour := func(t time.Time) int64 { return t.Truncate(time.Hour).UnixMilli() }
@@ -141,6 +154,29 @@ func TestHourOf(t *testing.T) {
 	} {
 		if got := hourOf(tc.created, now); got != tc.want {
 			t.Errorf("hourOf(%d) = %d, want %d", tc.created, got, tc.want)
+		}
+		if got := newHourWindow(now).hour(tc.created); got != tc.want {
+			t.Errorf("hour(%d) = %d, want %d", tc.created, got, tc.want)
+		}
+	}
+	// At the edges of the window, to the millisecond, with receiving times
+	// that are not whole milliseconds.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 10_000 {
+		at := now.Add(time.Duration(rng.Int64N(int64(time.Hour))))
+		var created int64
+		switch rng.IntN(4) {
+		case 0:
+			created = at.Add(-MaxEventAge).UnixMilli() + rng.Int64N(5) - 2
+		case 1:
+			created = at.Add(MaxEventSkew).UnixMilli() + rng.Int64N(5) - 2
+		case 2:
+			created = rng.Int64N(math.MaxInt64)
+		default:
+			created = at.UnixMilli() + rng.Int64N(int64(40*24*time.Hour/time.Millisecond)) - int64(35*24*time.Hour/time.Millisecond)
+		}
+		if got, want := newHourWindow(at).hour(created), hourOf(created, at); got != want {
+			t.Fatalf("at %v: hour(%d) = %d, hourOf %d", at, created, got, want)
 		}
 	}
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,15 +16,18 @@ import (
 type FlushTx interface {
 	// ExistingEnvironments returns which of ids still exist.
 	ExistingEnvironments(ctx context.Context, ids []string) (map[string]bool, error)
-	// ClaimPayload records a payload ID; false means it was counted before.
-	ClaimPayload(ctx context.Context, envID, payloadID string, now time.Time) (bool, error)
-	// Rollups returns the stored rows among keys.
-	Rollups(ctx context.Context, keys []RollupKey) (map[RollupKey]*Rollup, error)
-	// PutRollups stores rows, replacing those that exist.
-	PutRollups(ctx context.Context, rows map[RollupKey]*Rollup) error
+	// ClaimPayloads records payload IDs and returns those recorded now;
+	// the others were counted before.
+	ClaimPayloads(ctx context.Context, claims []PayloadClaim, now time.Time) (map[PayloadClaim]bool, error)
+	// AppendLog adds one record (see AppendLog) of an environment to the
+	// event log.
+	AppendLog(ctx context.Context, envID string, rec []byte) error
 	// TouchSources records that events of these keys were seen.
 	TouchSources(ctx context.Context, seen []Seen) error
 }
+
+// PayloadClaim names one X-LaunchDarkly-Payload-ID of one environment.
+type PayloadClaim struct{ EnvID, PayloadID string }
 
 // Seen is what one commit tells event_sources about one environment,
 // kind and key.
@@ -34,19 +38,16 @@ type Seen struct {
 	First, Last, LastValue int64
 }
 
-// FlushStore runs group commits.
+// FlushStore runs group commits and folds.
 type FlushStore interface {
 	// TransactEvents runs fn in one write transaction, retried from the
-	// start after transient conflicts; commits of several replicas
-	// serialise.
+	// start after transient conflicts.
 	TransactEvents(ctx context.Context, fn func(FlushTx) error) error
+	// FoldEvents folds the whole event log into the rollup rows (see Fold).
+	FoldEvents(ctx context.Context) error
 	// PruneEvents drops payload IDs received before payloadsBefore and
 	// expired SDK keys.
 	PruneEvents(ctx context.Context, payloadsBefore, now time.Time) error
-	// SoleWriter reports whether this process is the only one that writes
-	// events to the database (SQLite), so that the rollup rows it wrote can
-	// be reused without reading them back.
-	SoleWriter() bool
 }
 
 // ErrOverloaded is returned when the flusher holds as many events as it
@@ -55,8 +56,8 @@ var ErrOverloaded = core.Errorf(core.KindUnavailable, "metricsd is receiving mor
 
 // FlusherOptions bound a Flusher.
 type FlusherOptions struct {
-	// MaxPending bounds the events (plus rollup rows) waiting to be
-	// committed; past it Submit answers ErrOverloaded at once.
+	// MaxPending bounds the events (plus their log entries) waiting to
+	// be committed; past it Submit answers ErrOverloaded at once.
 	MaxPending int64
 	// MaxGroup bounds the batches one transaction commits.
 	MaxGroup int
@@ -64,7 +65,9 @@ type FlusherOptions struct {
 	CommitTimeout time.Duration
 	// PayloadRetention is how long payload IDs are remembered.
 	PayloadRetention time.Duration
-	Logger           *slog.Logger
+	// FoldEvery is how often the event log is folded into the rollups.
+	FoldEvery time.Duration
+	Logger    *slog.Logger
 }
 
 // Defaults of FlusherOptions.
@@ -73,12 +76,20 @@ const (
 	DefaultMaxGroup         = 256
 	DefaultCommitTimeout    = 10 * time.Second
 	DefaultPayloadRetention = 24 * time.Hour
+	DefaultFoldEvery        = time.Second
 )
 
 // Flusher commits accepted batches. Batches submitted while a commit runs
 // wait for the next one, so concurrent posts share a transaction (group
 // commit): the cost of a durable commit is paid once per group, not per
 // post. Submit returns only after the batch's transaction committed.
+//
+// A commit writes what its group adds up to as one record per
+// environment in the event log, an append-only table, instead of
+// updating the hourly rollup rows: a commit costs one insert whatever the
+// number of keys. Run folds the log into the rollup rows every FoldEvery
+// (see Fold), and the store folds before it answers a read of rollups, so
+// every committed event is visible.
 type Flusher struct {
 	store   FlushStore
 	now     func() time.Time
@@ -90,20 +101,18 @@ type Flusher struct {
 	// touched remembers what this flusher last wrote to event_sources per
 	// environment, kind and key, so that steady traffic to the same keys
 	// in the same hour does not rewrite the same rows. Only the flusher's
-	// goroutine uses it. Writes only ever move those rows forward, so a
-	// row another replica moved further needs no rewrite from here either.
-	touched map[srcKey]Seen
-	// written holds the rollup rows this flusher committed, reused instead
-	// of reading them back when the store is the sole writer.
-	written map[RollupKey]*Rollup
-	// dirty is set while a transaction has added to rows of written that
-	// it has not committed yet: a retried or failed transaction clears
-	// written, whose rows are then read back.
-	dirty bool
+	// goroutine writes it, under mu; posts read it (knownSources) to leave
+	// out of their batches the sources that need no write. Writes only
+	// ever move those rows forward, so a row another replica moved further
+	// needs no rewrite from here either.
+	mu sync.RWMutex
+	// touched maps environment and hash64(kind, key) to what was written.
+	touched  map[string]map[uint64]Seen
+	nTouched int
+	// buf holds the log record being written; only the flusher's
+	// goroutine uses it.
+	buf []byte
 }
-
-// maxWritten bounds the written cache.
-const maxWritten = 20_000
 
 type srcKey struct{ env, kind, key string }
 
@@ -129,6 +138,9 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	if opts.PayloadRetention <= 0 {
 		opts.PayloadRetention = DefaultPayloadRetention
 	}
+	if opts.FoldEvery <= 0 {
+		opts.FoldEvery = DefaultFoldEvery
+	}
 	if now == nil {
 		now = time.Now
 	}
@@ -137,8 +149,7 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Flusher{store: store, now: now, opts: opts, log: log,
-		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[srcKey]Seen{},
-		written: map[RollupKey]*Rollup{}}
+		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[string]map[uint64]Seen{}}
 }
 
 // Pending is the weight of the batches waiting to be committed.
@@ -176,8 +187,12 @@ const pruneEvery = 10 * time.Minute
 
 // Run commits queued batches until ctx ends, then commits what is still
 // queued and returns. Stop the senders (the HTTP server) before ctx ends.
+// Beside it, a goroutine of its own folds the event log every FoldEvery.
 func (f *Flusher) Run(ctx context.Context) {
 	defer close(f.done)
+	folded := make(chan struct{})
+	go func() { f.foldLoop(ctx); close(folded) }()
+	defer func() { <-folded }()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 	for {
@@ -195,6 +210,26 @@ func (f *Flusher) Run(ctx context.Context) {
 					return
 				}
 			}
+		}
+	}
+}
+
+// foldLoop folds the event log every FoldEvery until ctx ends. A fold
+// that fails leaves the log as it was, for the next one.
+func (f *Flusher) foldLoop(ctx context.Context) {
+	t := time.NewTicker(f.opts.FoldEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, f.opts.CommitTimeout)
+		err := f.store.FoldEvents(fctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			f.log.Warn("folding the event log failed", "err", err)
 		}
 	}
 }
@@ -223,30 +258,28 @@ gather:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CommitTimeout)
 	var wrote []Seen
-	var rows map[RollupKey]*Rollup
 	err := f.store.TransactEvents(ctx, func(tx FlushTx) error {
 		var err error
-		wrote, rows, err = f.apply(ctx, tx, group)
+		wrote, err = f.apply(ctx, tx, group)
 		return err
 	})
 	cancel()
-	if err != nil && f.dirty {
-		clear(f.written)
-	}
-	f.dirty = false
-	if err == nil && f.store.SoleWriter() {
-		if len(f.written)+len(rows) > maxWritten {
-			clear(f.written)
-		}
-		maps.Copy(f.written, rows)
-	}
 	if err == nil {
-		if len(f.touched)+len(wrote) > maxTouched {
+		f.mu.Lock()
+		if f.nTouched+len(wrote) > maxTouched {
 			clear(f.touched)
+			f.nTouched = 0
 		}
 		for _, s := range wrote {
-			f.touched[srcKey{s.EnvID, s.Kind, s.Key}] = s
+			m := f.touched[s.EnvID]
+			if m == nil {
+				m = map[uint64]Seen{}
+				f.touched[s.EnvID] = m
+			}
+			m[hash64(s.Kind, s.Key)] = s
+			f.nTouched++
 		}
+		f.mu.Unlock()
 	}
 	if err != nil {
 		f.log.Warn("event commit failed", "batches", len(group), "err", err)
@@ -260,14 +293,37 @@ gather:
 	}
 }
 
-// apply writes a group inside its transaction: payload IDs first, so that
-// a batch seen before adds nothing; then the merged rollups and sources.
-func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, map[RollupKey]*Rollup, error) {
-	now := f.now()
-	if f.dirty {
-		clear(f.written)
-		f.dirty = false
+// knownSources sets known[i] when this flusher committed sources of
+// envID that cover srcs[i]: event_sources shows its hours already.
+func (f *Flusher) knownSources(envID string, srcs []Source, known []bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	m := f.touched[envID]
+	if m == nil {
+		return
 	}
+	for i := range srcs {
+		s := &srcs[i]
+		t, ok := m[s.h]
+		known[i] = ok && t.Kind == s.Kind && t.Key == s.Key && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue
+	}
+}
+
+// touchedFor returns what this flusher wrote to event_sources for one
+// key (h its hash64), if anything. Only the flusher's goroutine calls it.
+func (f *Flusher) touchedFor(envID string, h uint64, kind, key string) (Seen, bool) {
+	t, ok := f.touched[envID][h]
+	if !ok || t.Kind != kind || t.Key != key {
+		return Seen{}, false
+	}
+	return t, true
+}
+
+// apply writes a group inside its transaction: payload IDs first, so that
+// a batch seen before adds nothing; then one log record per environment,
+// the segments of its batches, and the sources that moved.
+func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, error) {
+	now := f.now()
 	envIDs := make([]string, 0, 4)
 	seenEnv := map[string]bool{}
 	for _, p := range group {
@@ -278,100 +334,85 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 	}
 	exists, err := tx.ExistingEnvironments(ctx, envIDs)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	merged := map[RollupKey]*Rollup{}
-	projectOf := map[string]string{}
-	claimed := map[[2]string]bool{}
+	// The events of an environment deleted since its key was checked go
+	// with it.
+	var claims []PayloadClaim
+	asked := map[PayloadClaim]bool{}
+	for _, p := range group {
+		if c := (PayloadClaim{p.b.Env.ID, p.b.PayloadID}); exists[c.EnvID] && c.PayloadID != "" && !asked[c] {
+			asked[c] = true
+			claims = append(claims, c)
+		}
+	}
+	var fresh map[PayloadClaim]bool
+	if len(claims) > 0 {
+		if fresh, err = tx.ClaimPayloads(ctx, claims, now); err != nil {
+			return nil, err
+		}
+	}
+	byEnv := map[string][]*Batch{}
 	for _, p := range group {
 		b := p.b
-		// The events of an environment deleted since its key was checked
-		// go with it.
-		if !exists[b.Env.ID] {
+		if !exists[b.Env.ID] || b.Entries == 0 {
 			continue
 		}
 		if b.PayloadID != "" {
-			k := [2]string{b.Env.ID, b.PayloadID}
-			if claimed[k] {
+			// Counted once: by the first batch of the group that has it,
+			// and only if no earlier commit had it.
+			c := PayloadClaim{b.Env.ID, b.PayloadID}
+			if !fresh[c] {
 				continue
 			}
-			claimed[k] = true
-			ok, err := tx.ClaimPayload(ctx, b.Env.ID, b.PayloadID, now)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !ok {
-				continue
-			}
+			delete(fresh, c)
 		}
-		projectOf[b.Env.ID] = b.Env.ProjectID
-		for k, r := range b.Rows {
-			if m := merged[k]; m != nil {
-				m.Merge(r)
-				continue
-			}
-			if w := f.written[k]; w != nil {
-				// The row as committed, added to in place: no copy, and
-				// no read.
-				f.dirty = true
-				w.Merge(r)
-				merged[k] = w
-				continue
-			}
-			c := &Rollup{}
-			c.Merge(r)
-			merged[k] = c
-		}
-	}
-	if len(merged) == 0 {
-		return nil, nil, nil
-	}
-	keys := make([]RollupKey, 0, len(merged))
-	stored := map[RollupKey]*Rollup{}
-	for k, m := range merged {
-		if f.written[k] != m {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) > 0 {
-		read, err := tx.Rollups(ctx, keys)
-		if err != nil {
-			return nil, nil, err
-		}
-		maps.Copy(stored, read)
+		byEnv[b.Env.ID] = append(byEnv[b.Env.ID], b)
 	}
 	seen := map[srcKey]*Seen{}
-	for k, r := range merged {
-		if old := stored[k]; old != nil {
-			old.Merge(r)
-			merged[k] = old
+	for _, envID := range envIDs {
+		bs := byEnv[envID]
+		if len(bs) == 0 {
+			continue
 		}
-		sk := srcKey{k.EnvID, k.Kind, k.Key}
-		s := seen[sk]
-		if s == nil {
-			s = &Seen{EnvID: k.EnvID, ProjectID: projectOf[k.EnvID], Kind: k.Kind, Key: k.Key, First: k.Hour, Last: k.Hour}
-			seen[sk] = s
+		f.buf = append(f.buf[:0], logVersion)
+		for _, b := range bs {
+			f.buf = append(f.buf, b.Log...)
+			for _, s := range b.Sources {
+				k := srcKey{envID, s.Kind, s.Key}
+				if t, ok := f.touchedFor(envID, s.h, s.Kind, s.Key); ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
+					continue
+				}
+				v := seen[k]
+				if v == nil {
+					v = &Seen{EnvID: envID, ProjectID: b.Env.ProjectID, Kind: s.Kind, Key: s.Key, First: s.First, Last: s.Last}
+					seen[k] = v
+				}
+				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
+			}
 		}
-		s.First, s.Last = min(s.First, k.Hour), max(s.Last, k.Hour)
-		if r.ValueCount > 0 {
-			s.LastValue = max(s.LastValue, k.Hour)
+		if err := tx.AppendLog(ctx, envID, f.buf); err != nil {
+			return nil, err
 		}
 	}
-	if err := tx.PutRollups(ctx, merged); err != nil {
-		return nil, nil, err
+	if cap(f.buf) > maxKeptBuf {
+		f.buf = nil
+	}
+	if len(seen) == 0 {
+		return nil, nil
 	}
 	list := make([]Seen, 0, len(seen))
 	for k, s := range seen {
-		if t, ok := f.touched[k]; ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
-			continue
-		}
-		if t, ok := f.touched[k]; ok {
+		if t, ok := f.touchedFor(k.env, hash64(k.kind, k.key), k.kind, k.key); ok {
 			s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
 		}
+		// Keys are parts of a batch's Log: the copy kept in touched must
+		// not hold the whole of it.
+		s.Key = strings.Clone(s.Key)
 		list = append(list, *s)
 	}
-	if len(list) == 0 {
-		return nil, merged, nil
-	}
-	return list, merged, tx.TouchSources(ctx, list)
+	return list, tx.TouchSources(ctx, list)
 }
+
+// maxKeptBuf bounds the record buffer the flusher keeps between commits.
+const maxKeptBuf = 1 << 20

@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// fakeFlushStore keeps claimed payload IDs and rollups in memory and takes
-// a while per commit, as a durable commit does.
+// fakeFlushStore keeps claimed payload IDs, the event log and rollups in
+// memory and takes a while per commit, as a durable commit does.
 type fakeFlushStore struct {
 	mu      sync.Mutex
 	commits atomic.Int64
 	payload map[[2]string]bool
+	log     []LogRecord
 	rows    map[RollupKey]*Rollup
+	sources []Seen
 	delay   time.Duration
 }
 
@@ -28,7 +32,27 @@ func (s *fakeFlushStore) TransactEvents(ctx context.Context, fn func(FlushTx) er
 	return fn(fakeTx{s})
 }
 func (s *fakeFlushStore) PruneEvents(context.Context, time.Time, time.Time) error { return nil }
-func (s *fakeFlushStore) SoleWriter() bool                                        { return false }
+func (s *fakeFlushStore) FoldEvents(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		n, corrupt, err := Fold(ctx, fakeTx{s}, 2)
+		if err != nil || corrupt != 0 {
+			return fmt.Errorf("fold: %v, %d corrupt", err, corrupt)
+		}
+		if n < 2 {
+			return nil
+		}
+	}
+}
+
+// fold folds the log of s, failing t if that fails.
+func (s *fakeFlushStore) fold(t *testing.T) {
+	t.Helper()
+	if err := s.FoldEvents(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
 
 type fakeTx struct{ s *fakeFlushStore }
 
@@ -39,42 +63,56 @@ func (t fakeTx) ExistingEnvironments(_ context.Context, ids []string) (map[strin
 	}
 	return out, nil
 }
-func (t fakeTx) ClaimPayload(_ context.Context, env, id string, _ time.Time) (bool, error) {
-	k := [2]string{env, id}
-	if t.s.payload[k] {
-		return false, nil
+func (t fakeTx) ClaimPayloads(_ context.Context, claims []PayloadClaim, _ time.Time) (map[PayloadClaim]bool, error) {
+	out := map[PayloadClaim]bool{}
+	for _, c := range claims {
+		k := [2]string{c.EnvID, c.PayloadID}
+		if !t.s.payload[k] {
+			t.s.payload[k] = true
+			out[c] = true
+		}
 	}
-	t.s.payload[k] = true
-	return true, nil
+	return out, nil
+}
+func (t fakeTx) AppendLog(_ context.Context, envID string, rec []byte) error {
+	t.s.log = append(t.s.log, LogRecord{EnvID: envID, Data: slices.Clone(rec)})
+	return nil
+}
+func (t fakeTx) TakeLog(_ context.Context, limit int) ([]LogRecord, error) {
+	n := min(limit, len(t.s.log))
+	out := t.s.log[:n:n]
+	t.s.log = t.s.log[n:]
+	return out, nil
 }
 func (t fakeTx) Rollups(_ context.Context, keys []RollupKey) (map[RollupKey]*Rollup, error) {
 	out := map[RollupKey]*Rollup{}
 	for _, k := range keys {
 		if r := t.s.rows[k]; r != nil {
-			c := &Rollup{}
-			c.Merge(r)
-			out[k] = c
+			out[k] = r.clone()
 		}
 	}
 	return out, nil
 }
 func (t fakeTx) PutRollups(_ context.Context, rows map[RollupKey]*Rollup) error {
 	for k, r := range rows {
-		t.s.rows[k] = r
+		t.s.rows[k] = r.clone()
 	}
 	return nil
 }
-func (t fakeTx) TouchSources(context.Context, []Seen) error { return nil }
+func (t fakeTx) TouchSources(_ context.Context, seen []Seen) error {
+	t.s.sources = append(t.s.sources, seen...)
+	return nil
+}
 
 func batch(env, payload, key string, n int) *Batch {
-	b := &Batch{Env: &Env{ID: env, ProjectID: "p"}, PayloadID: payload, Rows: map[RollupKey]*Rollup{}}
-	k := RollupKey{EnvID: env, Kind: KindCustom, Key: key, Hour: 0}
-	r := &Rollup{}
-	for i := range n {
-		r.add(&Event{Kind: KindCustom, Key: key, Contexts: []ContextRef{{"user", fmt.Sprint(i)}}})
+	var a aggregator
+	a.start(time.UnixMilli(0))
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = Event{Kind: KindCustom, Key: key, Contexts: []ContextRef{{"user", fmt.Sprint(i)}}}
+		a.add(&evs[i], key)
 	}
-	b.Rows[k], b.Events = r, n
-	return b
+	return a.batch(&Env{ID: env, ProjectID: "p"}, payload, nil)
 }
 
 // TestGroupCommit: concurrent submissions share transactions, a payload
@@ -103,6 +141,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	cancel()
 	<-done
+	store.fold(t)
 	t.Logf("%d commits for 101 batches", store.commits.Load())
 	if c := store.commits.Load(); c >= 50 {
 		t.Errorf("%d commits for 101 concurrent batches: no group commit", c)
@@ -144,37 +183,26 @@ func TestOverload(t *testing.T) {
 	}
 }
 
-// soleStore is a fakeFlushStore that is the sole writer (so the flusher
-// reuses the rows it committed), copies rows as a database does, and can
-// roll back an attempt: failAttempts attempts are rolled back, and retried
-// inside TransactEvents when retry is set, else returned as errors.
-type soleStore struct {
+// failingStore is a fakeFlushStore that can roll back an attempt:
+// failAttempts attempts are rolled back, and retried inside
+// TransactEvents when retry is set, else returned as errors.
+type failingStore struct {
 	fakeFlushStore
 	failAttempts int
 	retry        bool
 }
 
-func (s *soleStore) SoleWriter() bool { return true }
-
-func (s *soleStore) TransactEvents(ctx context.Context, fn func(FlushTx) error) error {
+func (s *failingStore) TransactEvents(ctx context.Context, fn func(FlushTx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		saved := map[RollupKey]*Rollup{}
-		for k, r := range s.rows {
-			c := &Rollup{}
-			c.Merge(r)
-			saved[k] = c
-		}
-		savedPayload := map[[2]string]bool{}
-		for k, v := range s.payload {
-			savedPayload[k] = v
-		}
-		err := fn(copyTx{fakeTx{&s.fakeFlushStore}})
+		savedLog := slices.Clone(s.fakeFlushStore.log)
+		savedPayload := maps.Clone(s.payload)
+		err := fn(fakeTx{&s.fakeFlushStore})
 		if err == nil && s.failAttempts == 0 {
 			return nil
 		}
-		s.rows, s.payload = saved, savedPayload
+		s.fakeFlushStore.log, s.payload = savedLog, savedPayload
 		if err == nil {
 			s.failAttempts--
 			err = errors.New("commit failed")
@@ -185,48 +213,107 @@ func (s *soleStore) TransactEvents(ctx context.Context, fn func(FlushTx) error) 
 	}
 }
 
-type copyTx struct{ fakeTx }
-
-func (t copyTx) PutRollups(_ context.Context, rows map[RollupKey]*Rollup) error {
-	for k, r := range rows {
-		c := &Rollup{}
-		c.Merge(r)
-		t.s.rows[k] = c
+// commit runs one group commit of bs, as Run does for batches queued
+// together, and returns each batch's result.
+func commit(f *Flusher, bs ...*Batch) []error {
+	ps := make([]*pending, len(bs))
+	for i, b := range bs {
+		f.pending.Add(b.size())
+		ps[i] = &pending{b: b, done: make(chan error, 1)}
+		if i > 0 {
+			f.queue <- ps[i]
+		}
 	}
-	return nil
+	f.commitGroup(ps[0])
+	errs := make([]error, len(bs))
+	for i, p := range ps {
+		errs[i] = <-p.done
+	}
+	return errs
 }
 
-// TestFlusherReuseAfterFailure: rows the flusher reuses from its own
-// commits stay right when a commit fails or is retried.
+// TestFlusherReuseAfterFailure: a commit that fails, or is retried, adds
+// its batches once when it succeeds.
 func TestFlusherReuseAfterFailure(t *testing.T) {
+	key := RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}
 	for _, retry := range []bool{false, true} {
-		s := &soleStore{fakeFlushStore: fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}, retry: retry}
+		s := &failingStore{fakeFlushStore: fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}, retry: retry}
 		f := NewFlusher(s, nil, FlusherOptions{})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		if err := f.Submit(ctx, batch("e", "p1", "k", 5)); err != nil {
-			t.Fatal(err)
+		if errs := commit(f, batch("e", "p1", "k", 5)); errs[0] != nil {
+			t.Fatal(errs[0])
 		}
-		s.mu.Lock()
+		// Two batches in one group, whose commit fails once.
 		s.failAttempts = 1
-		s.mu.Unlock()
-		err := f.Submit(ctx, batch("e", "p2", "k", 3))
-		if retry != (err == nil) {
-			t.Fatalf("retry %v: second submit: %v", retry, err)
-		}
-		if err != nil {
-			if err := f.Submit(ctx, batch("e", "p2", "k", 3)); err != nil {
-				t.Fatal(err)
+		second, third := batch("e", "p2", "k", 3), batch("e", "p2b", "k", 2)
+		errs := commit(f, second, third)
+		for i, err := range errs {
+			if retry != (err == nil) {
+				t.Fatalf("retry %v: batch %d: %v", retry, i, err)
 			}
 		}
-		if err := f.Submit(ctx, batch("e", "p3", "k", 1)); err != nil {
-			t.Fatal(err)
+		if errs[0] != nil {
+			if errs := commit(f, second, third); errs[0] != nil || errs[1] != nil {
+				t.Fatal(errs)
+			}
 		}
-		cancel()
-		<-done
-		if got := s.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}].Count; got != 9 {
-			t.Errorf("retry %v: count = %d, want 9", retry, got)
+		// The same payload again, now in a group of its own: not counted.
+		if errs := commit(f, batch("e", "p3", "k", 1), batch("e", "p2", "k", 3)); errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
 		}
+		s.fold(t)
+		if got := s.rows[key].Count; got != 11 {
+			t.Errorf("retry %v: count = %d, want 11", retry, got)
+		}
+		if f.Pending() != 0 {
+			t.Errorf("pending = %d", f.Pending())
+		}
+	}
+}
+
+// TestKnownSources: a batch carries only the sources the flusher has not
+// committed (or committed with fewer hours), and a commit writes only
+// those.
+func TestKnownSources(t *testing.T) {
+	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(s, nil, FlusherOptions{})
+	env := &Env{ID: "e", ProjectID: "p"}
+	now := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	post := func(keys ...string) *Batch {
+		var a aggregator
+		a.start(now)
+		evs := make([]Event, len(keys))
+		for i, k := range keys {
+			evs[i] = Event{Kind: KindCustom, Key: k}
+			if k == "v" {
+				evs[i].HasValue = true
+			}
+			a.add(&evs[i], k)
+		}
+		return a.batch(env, "", f)
+	}
+	names := func(b *Batch) []string {
+		var out []string
+		for _, s := range b.Sources {
+			out = append(out, s.Key)
+		}
+		slices.Sort(out)
+		return out
+	}
+	b := post("a", "b")
+	if got := names(b); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("first batch's sources: %v", got)
+	}
+	if errs := commit(f, b); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if len(s.sources) != 2 {
+		t.Fatalf("sources written: %+v", s.sources)
+	}
+	if got := names(post("a", "b", "c")); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("sources after a and b were committed: %v, want [c]", got)
+	}
+	now = now.Add(time.Hour)
+	if got := names(post("a")); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("sources an hour later: %v, want [a]", got)
 	}
 }

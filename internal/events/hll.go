@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"math/bits"
 	"slices"
 )
 
@@ -19,6 +18,9 @@ const (
 	hllRegisters = 1 << hllPrecision
 	// sparseMax is the most registers kept sparse: 2 bytes each.
 	sparseMax = hllRegisters / 2
+	// maxRank is the largest rank Add gives: the leading zeros of the 54
+	// bits left after the index, plus one.
+	maxRank = 64 - hllPrecision + 1
 )
 
 // Sketch estimates the number of distinct items added to it.
@@ -52,9 +54,8 @@ func hash64(kind, key string) uint64 {
 
 // Add adds an item by its hash.
 func (s *Sketch) Add(h uint64) {
-	idx := uint16(h >> (64 - hllPrecision))
-	rank := uint8(bits.LeadingZeros64(h<<hllPrecision|1<<(hllPrecision-1)) + 1)
-	s.set(idx, rank)
+	r := register(h)
+	s.set(r>>6, uint8(r&63))
 }
 
 func (s *Sketch) set(idx uint16, rank uint8) {
@@ -148,32 +149,98 @@ func (s *Sketch) appendTo(b []byte) []byte {
 
 var errCorruptSketch = errors.New("stored context sketch is corrupt")
 
-// readSketch reads one stored sketch from b and returns the rest.
-func readSketch(b []byte) (*Sketch, []byte, error) {
+// checkSketch checks the stored sketch at the start of b and returns the
+// rest of b.
+func checkSketch(b []byte) ([]byte, error) {
 	if len(b) < 1 {
-		return nil, nil, errCorruptSketch
+		return nil, errCorruptSketch
 	}
 	switch b[0] {
 	case 1:
 		if len(b) < 1+hllRegisters {
-			return nil, nil, errCorruptSketch
+			return nil, errCorruptSketch
 		}
-		return &Sketch{dense: slices.Clone(b[1 : 1+hllRegisters])}, b[1+hllRegisters:], nil
+		for _, r := range b[1 : 1+hllRegisters] {
+			if r > maxRank {
+				return nil, errCorruptSketch
+			}
+		}
+		return b[1+hllRegisters:], nil
 	case 0:
 		if len(b) < 3 {
-			return nil, nil, errCorruptSketch
+			return nil, errCorruptSketch
 		}
 		n := int(binary.BigEndian.Uint16(b[1:]))
-		if len(b) < 3+2*n {
-			return nil, nil, errCorruptSketch
+		if n > sparseMax || len(b) < 3+2*n {
+			return nil, errCorruptSketch
 		}
-		s := &Sketch{sparse: make([]uint16, n)}
+		var prev uint16
+		for i := range n {
+			e := binary.BigEndian.Uint16(b[3+2*i:])
+			// Registers are sorted, each once, with a rank Add can give.
+			if r := e & 63; r == 0 || r > maxRank || (i > 0 && e>>6 <= prev>>6) {
+				return nil, errCorruptSketch
+			}
+			prev = e
+		}
+		return b[3+2*n:], nil
+	}
+	return nil, errCorruptSketch
+}
+
+// readSketch reads one stored sketch from b and returns the rest.
+func readSketch(b []byte) (*Sketch, []byte, error) {
+	rest, err := checkSketch(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b[0] == 1 {
+		return &Sketch{dense: slices.Clone(b[1 : 1+hllRegisters])}, rest, nil
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	s := &Sketch{sparse: make([]uint16, n)}
+	for i := range n {
+		s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
+	}
+	return s, rest, nil
+}
+
+// mergeStored adds the stored sketch at the start of b, which
+// checkSketch accepted, to s, and returns the rest of b.
+func (s *Sketch) mergeStored(b []byte) []byte {
+	if b[0] == 1 {
+		if s.dense == nil {
+			s.densify()
+		}
+		for i, r := range b[1 : 1+hllRegisters] {
+			if r > s.dense[i] {
+				s.dense[i] = r
+			}
+		}
+		return b[1+hllRegisters:]
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	if s.dense == nil && len(s.sparse) == 0 {
+		s.sparse = make([]uint16, n)
 		for i := range n {
 			s.sparse[i] = binary.BigEndian.Uint16(b[3+2*i:])
 		}
-		return s, b[3+2*n:], nil
+		return b[3+2*n:]
 	}
-	return nil, nil, errCorruptSketch
+	for i := range n {
+		e := binary.BigEndian.Uint16(b[3+2*i:])
+		s.set(e>>6, uint8(e&63))
+	}
+	return b[3+2*n:]
+}
+
+// skipSketch returns what follows the stored sketch at the start of b,
+// which checkSketch accepted.
+func skipSketch(b []byte) []byte {
+	if b[0] == 1 {
+		return b[1+hllRegisters:]
+	}
+	return b[3+2*int(binary.BigEndian.Uint16(b[1:])):]
 }
 
 // EncodeContexts returns the stored form of sketches per context kind.

@@ -25,31 +25,6 @@ type Rollup struct {
 	Contexts map[string]*Sketch
 }
 
-// add counts one event.
-func (r *Rollup) add(e *Event) {
-	r.Count++
-	if e.HasValue {
-		r.addValue(1, e.Value, e.Value, e.Value)
-	}
-	for _, c := range e.Contexts {
-		if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
-			continue
-		}
-		s := r.Contexts[c.Kind]
-		if s == nil {
-			if len(r.Contexts) >= maxContextKinds {
-				continue
-			}
-			if r.Contexts == nil {
-				r.Contexts = map[string]*Sketch{}
-			}
-			s = &Sketch{}
-			r.Contexts[c.Kind] = s
-		}
-		s.Add(hash64(c.Kind, c.Key))
-	}
-}
-
 func (r *Rollup) addValue(n int64, sum, lo, hi float64) {
 	if r.ValueCount == 0 {
 		r.Min, r.Max = lo, hi
@@ -97,28 +72,29 @@ const (
 	MaxEventSkew = time.Hour
 )
 
-// hourOf returns the rollup hour of an event received at now.
-func hourOf(created int64, now time.Time) int64 {
-	t := now
-	if created > 0 {
-		c := time.UnixMilli(created)
-		if !c.Before(now.Add(-MaxEventAge)) && !c.After(now.Add(MaxEventSkew)) {
-			t = c
-		}
+// hourWindow gives the rollup hours of events received at one time.
+type hourWindow struct {
+	// lo and hi are the first and last creation dates (epoch ms) counted
+	// in their own hour; now is the hour of the others.
+	lo, hi, now int64
+}
+
+func newHourWindow(now time.Time) hourWindow {
+	lo := now.Add(-MaxEventAge).UnixNano()
+	hi := now.Add(MaxEventSkew).UnixNano()
+	// The first whole millisecond at or after lo, the last at or before hi.
+	w := hourWindow{lo: lo / 1e6, hi: hi / 1e6, now: now.UTC().Truncate(time.Hour).UnixMilli()}
+	if w.lo*1e6 < lo {
+		w.lo++
 	}
-	return t.UTC().Truncate(time.Hour).UnixMilli()
+	return w
 }
 
-// Batch is one accepted post, aggregated: what the flusher commits.
-type Batch struct {
-	Env *Env
-	// PayloadID is X-LaunchDarkly-Payload-ID; empty when the SDK sent
-	// none, in which case the batch is always counted.
-	PayloadID string
-	Rows      map[RollupKey]*Rollup
-	// Events is how many events the batch counts, for back-pressure.
-	Events int
+// hour returns the rollup hour of an event created at created (epoch ms,
+// 0 for unknown).
+func (w hourWindow) hour(created int64) int64 {
+	if created > 0 && created >= w.lo && created <= w.hi {
+		return created - created%3_600_000
+	}
+	return w.now
 }
-
-// size is the batch's weight against the flusher's memory bound.
-func (b *Batch) size() int64 { return int64(b.Events + len(b.Rows)) }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/core"
@@ -22,6 +23,8 @@ type Service struct {
 	Goals   *Goals
 	Flusher *Flusher
 	now     func() time.Time
+	// aggs holds aggregators for reuse.
+	aggs sync.Pool
 }
 
 // Options configure a Service.
@@ -52,27 +55,19 @@ func NewService(store Store, opts Options) *Service {
 // Aggregate turns the events of one post into a batch: custom events by
 // key; pageview and click events by their goal key, or, for one without a
 // key, under the key of every goal of its kind whose URL matchers match
-// its url.
+// its url. The batch shares no memory with evs.
 func (s *Service) Aggregate(ctx context.Context, env *Env, payloadID string, evs []Event) (*Batch, error) {
 	now := s.now()
-	b := &Batch{Env: env, PayloadID: payloadID, Rows: map[RollupKey]*Rollup{}}
-	add := func(e *Event, key string) {
-		if key == "" || len(key) > maxEventKeyLen {
-			return
-		}
-		k := RollupKey{EnvID: env.ID, Kind: e.Kind, Key: key, Hour: hourOf(e.CreationDate, now)}
-		r := b.Rows[k]
-		if r == nil {
-			r = &Rollup{}
-			b.Rows[k] = r
-		}
-		r.add(e)
-		b.Events++
+	a, _ := s.aggs.Get().(*aggregator)
+	if a == nil {
+		a = &aggregator{}
 	}
+	defer s.putAggregator(a)
+	a.start(now)
 	for i := range evs {
 		e := &evs[i]
 		if e.Key != "" || e.Kind == KindCustom {
-			add(e, e.Key)
+			a.add(e, e.Key)
 			continue
 		}
 		if e.URL == "" {
@@ -80,14 +75,26 @@ func (s *Service) Aggregate(ctx context.Context, env *Env, payloadID string, evs
 		}
 		keys, err := s.Goals.Match(ctx, env.ProjectID, e.Kind, e.URL)
 		if err != nil {
+			clear(a.items)
+			a.items = a.items[:0]
 			return nil, err
 		}
 		for _, k := range keys {
-			add(e, k)
+			a.add(e, k)
 		}
 	}
-	return b, nil
+	return a.batch(env, payloadID, s.Flusher), nil
 }
+
+// putAggregator keeps a for the next post unless a large post grew it.
+func (s *Service) putAggregator(a *aggregator) {
+	if cap(a.items) <= maxKeptItems && cap(a.buf) <= maxKeptBuf {
+		s.aggs.Put(a)
+	}
+}
+
+// maxKeptItems bounds the scratch space of an aggregator kept for reuse.
+const maxKeptItems = 4096
 
 // maxEventKeyLen bounds the event keys stored; longer ones are dropped.
 const maxEventKeyLen = 1024

@@ -244,6 +244,9 @@ func (c *Experiments) PatchExperiment(ctx context.Context, projectKey, envKey, k
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
+			return nil, err
+		}
 		next := *cur
 		next.Iterations = append([]Iteration(nil), cur.Iterations...)
 		var actions []action.Action

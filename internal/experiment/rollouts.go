@@ -200,6 +200,9 @@ func (c *Rollouts) PatchRollout(ctx context.Context, projectKey, envKey, flagKey
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, cur.VersionToken()); err != nil {
+			return nil, err
+		}
 		next := *cur
 		for _, in := range sp.Instructions {
 			if in.Kind != "updateStatus" {

@@ -8,6 +8,7 @@ package experiment
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -17,6 +18,14 @@ const (
 	StatusRunning    = "running"
 	StatusStopped    = "stopped"
 )
+
+// VersionToken names the stored version of the experiment, as
+// conditional requests compare it (core.CheckIfMatch).
+func (e *Experiment) VersionToken() string { return e.ID + "-" + strconv.Itoa(e.Version) }
+
+// VersionToken names the stored version of the guarded rollout, as
+// conditional requests compare it (core.CheckIfMatch).
+func (r *Rollout) VersionToken() string { return r.ID + "-" + strconv.Itoa(r.Version) }
 
 // Experiment is an experiment of one environment with its iterations,
 // oldest first.

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,6 +60,11 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	inflight chan struct{}
+	// bodies, gzips and scratch hold read buffers, gzip readers and
+	// decoding memory for reuse: at most MaxInflight posts read at once.
+	bodies  sync.Pool
+	gzips   sync.Pool
+	scratch sync.Pool
 }
 
 // New returns the transport over the events service.
@@ -165,12 +171,14 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "the database did not answer; retry later")
 		return
 	}
-	body, status, msg := s.readBody(w, r)
+	buf, status, msg := s.readBody(w, r)
+	defer func() { s.putBody(buf) }()
 	if status != 0 {
 		code := map[int]string{http.StatusRequestEntityTooLarge: "request_entity_too_large", http.StatusBadRequest: "invalid_request"}[status]
 		writeError(w, status, code, msg)
 		return
 	}
+	body := *buf
 	if !analytics {
 		// Diagnostic events describe the SDK, not the application; they
 		// are checked to be JSON and dropped.
@@ -181,12 +189,23 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	evs, _, err := events.Decode(body)
+	sc, _ := s.scratch.Get().(*events.Scratch)
+	if sc == nil {
+		sc = &events.Scratch{}
+	}
+	evs, _, err := sc.Decode(body)
 	if err != nil {
+		s.scratch.Put(sc)
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
+	// The batch shares nothing with the body or the events: both are free
+	// for the next post once the batch exists.
 	b, err := s.svc.Aggregate(ctx, env, payloadID(r.Header.Get("X-LaunchDarkly-Payload-ID")), evs)
+	sc.Reset()
+	s.scratch.Put(sc)
+	s.putBody(buf)
+	buf = nil
 	if err == nil {
 		release()
 		if b.Events > 0 {
@@ -207,16 +226,36 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// readBody reads the body within MaxBodyBytes, decompressing gzip. A
-// non-zero status is the error to answer.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+// maxKeptBody bounds the read buffers kept for reuse; a larger post's
+// buffer is left to the garbage collector.
+const maxKeptBody = 1 << 20
+
+func (s *Server) putBody(buf *[]byte) {
+	if buf != nil && cap(*buf) <= maxKeptBody {
+		*buf = (*buf)[:0]
+		s.bodies.Put(buf)
+	}
+}
+
+// readBody reads the body within MaxBodyBytes, decompressing gzip, into a
+// buffer of s.bodies (to be given back with putBody). A non-zero status
+// is the error to answer.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, int, string) {
 	limit := s.opts.MaxBodyBytes
 	tooBig := "the body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	// The size to expect: Content-Length, or a guess for gzip.
+	size := r.ContentLength
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
-		gz, err := gzip.NewReader(rd)
+		gz, _ := s.gzips.Get().(*gzip.Reader)
+		var err error
+		if gz == nil {
+			gz, err = gzip.NewReader(rd)
+		} else {
+			err = gz.Reset(rd)
+		}
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -224,22 +263,52 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 			}
 			return nil, http.StatusBadRequest, "the body is not valid gzip"
 		}
-		defer gz.Close()
+		defer func() { _ = gz.Close(); s.gzips.Put(gz) }()
 		rd = io.LimitReader(gz, limit+1)
+		size *= 8
 	default:
 		return nil, http.StatusBadRequest, "unsupported Content-Encoding " + strconv.Quote(enc) + "; send gzip or nothing"
 	}
-	body, err := io.ReadAll(rd)
+	buf, _ := s.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	body, err := readAll((*buf)[:0], rd, min(max(size, 512), limit+1))
+	*buf = body
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
+		s.putBody(buf)
 		return nil, http.StatusRequestEntityTooLarge, tooBig
 	case err != nil:
+		s.putBody(buf)
 		return nil, http.StatusBadRequest, "the body could not be read (broken gzip or connection)"
 	case int64(len(body)) > limit:
+		s.putBody(buf)
 		return nil, http.StatusRequestEntityTooLarge, "the decompressed body is larger than " + strconv.FormatInt(limit, 10) + " bytes"
 	}
-	return body, 0, ""
+	return buf, 0, ""
+}
+
+// readAll is io.ReadAll into b, first sized for size bytes (plus one, to
+// see the end without growing).
+func readAll(b []byte, rd io.Reader, size int64) ([]byte, error) {
+	if int64(cap(b)) < size+1 {
+		b = make([]byte, 0, size+1)
+	}
+	for {
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // payloadID returns the stored form of X-LaunchDarkly-Payload-ID: the

@@ -9,35 +9,43 @@
 # both serve the same bytes, then alternates 10 s wrk runs (metricsd, bare)
 # twice, so that load from other jobs hits both alike. Set BASE to another
 # metricsd binary to measure it in the same rounds (on the same database).
-# Rate limits are switched off: they are measured on their own.
+# Rate limits are switched off (in BASE too): they are measured on their
+# own. PORT (default 18081) is the first of four consecutive ports used;
+# ROUNDS (default 2) the number of rounds.
 set -euo pipefail
 DB="$1"
+P=${PORT:-18081}
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 go build -o "$tmp/metricsd" ./cmd/metricsd
 go build -o "$tmp/bare" ./internal/perf/bare
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
-METRICSD_ADMIN_TOKEN=loadtoken "$tmp/metricsd" --addr 127.0.0.1:18081 --database "$DB" --log-level error \
-  --rate-limit 0 --rate-limit-route-read 0 --rate-limit-route-write 0 &
+nolimits=(--rate-limit 0 --rate-limit-route-read 0 --rate-limit-route-write 0)
+METRICSD_ADMIN_TOKEN=loadtoken "$tmp/metricsd" --addr 127.0.0.1:$P --database "$DB" --log-level error "${nolimits[@]}" &
 pids+=($!)
-for _ in $(seq 1 50); do curl -sf localhost:18081/healthz >/dev/null && break; sleep 0.2; done
-curl -s -o /dev/null -X POST -H 'Authorization: loadtoken' -H 'Content-Type: application/json' \
-  localhost:18081/api/v2/metrics/default -d '{"key":"m2","kind":"custom","eventKey":"e"}'
-curl -s -H 'Authorization: loadtoken' localhost:18081/api/v2/metrics/default/m2 > "$tmp/metric.json"
-"$tmp/bare" -addr 127.0.0.1:18090 -body "$tmp/metric.json" &
+# /readyz, not /healthz: the server answers health while it migrates.
+ready() { for _ in $(seq 1 150); do curl -sf "localhost:$1/readyz" >/dev/null && return; sleep 0.2; done; echo "port $1 never ready" >&2; exit 1; }
+ready $P
+st=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: loadtoken' -H 'Content-Type: application/json' \
+  localhost:$P/api/v2/metrics/default -d '{"key":"m2","kind":"custom","eventKey":"e"}')
+case $st in 201 | 409) ;; *) echo "creating the metric: $st" >&2; exit 1 ;; esac
+st=$(curl -s -o "$tmp/metric.json" -w '%{http_code}' -H 'Authorization: loadtoken' localhost:$P/api/v2/metrics/default/m2)
+[ "$st" = 200 ] || { echo "GET of the metric: $st" >&2; exit 1; }
+"$tmp/bare" -addr 127.0.0.1:$((P+2)) -body "$tmp/metric.json" &
 pids+=($!)
 if [ -n "${BASE:-}" ]; then
-  METRICSD_ADMIN_TOKEN=loadtoken "$BASE" --addr 127.0.0.1:18082 --database "$DB" --log-level error &
+  METRICSD_ADMIN_TOKEN=loadtoken "$BASE" --addr 127.0.0.1:$((P+1)) --database "$DB" --log-level error "${nolimits[@]}" &
   pids+=($!)
-  for _ in $(seq 1 50); do curl -sf localhost:18082/healthz >/dev/null && break; sleep 0.2; done
+  ready $((P+1))
 fi
 sleep 0.5
-run() { wrk -t1 -c16 -d10s --latency "$@" | grep -E 'Requests/sec|99%' | tr -s ' ' | tr '\n' ' '; echo; }
-for round in 1 2; do
-  echo "metricsd $round: $(run -H 'Authorization: loadtoken' http://127.0.0.1:18081/api/v2/metrics/default/m2)"
-  echo "bare     $round: $(run http://127.0.0.1:18090/)"
+# Non-2xx answers would measure an error path: they are printed too.
+run() { wrk -t1 -c16 -d10s --latency "$@" | grep -E 'Requests/sec|99%|Non-2xx' | tr -s ' ' | tr '\n' ' '; echo; }
+for round in $(seq 1 "${ROUNDS:-2}"); do
+  echo "metricsd $round: $(run -H 'Authorization: loadtoken' http://127.0.0.1:$P/api/v2/metrics/default/m2)"
+  echo "bare     $round: $(run http://127.0.0.1:$((P+2))/)"
   if [ -n "${BASE:-}" ]; then
-    echo "base     $round: $(run -H 'Authorization: loadtoken' http://127.0.0.1:18082/api/v2/metrics/default/m2)"
+    echo "base     $round: $(run -H 'Authorization: loadtoken' http://127.0.0.1:$((P+1))/api/v2/metrics/default/m2)"
   fi
 done

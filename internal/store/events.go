@@ -5,10 +5,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/events"
@@ -18,18 +24,166 @@ var _ events.Store = (*DB)(nil)
 
 // TransactEvents runs one group commit of ingested events in a write
 // transaction, retried after transient conflicts like Transact. Events are
-// data, not changes of a resource: they record no audit entry.
+// data, not changes of a resource: they record no audit entry. A commit
+// only appends to event_log and claims payload IDs, so commits of several
+// replicas need not wait for one another; folds do (FoldEvents).
 func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error) error {
 	return withRetry(ctx, func() error {
-		return db.tx(ctx, true, func(t *txn) error {
-			if db.dialect.lockEvents != "" {
-				if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
-					return err
-				}
-			}
-			return fn(eventTx{t})
-		})
+		return db.tx(ctx, true, func(t *txn) error { return fn(eventTx{t}) })
 	})
+}
+
+// storeEventLogUncompressed keeps PostgreSQL from compressing event log
+// records (TOAST's pglz): a record lives about a second, and compressing
+// it costs more than the bytes it saves.
+func storeEventLogUncompressed(ctx context.Context, t *txn) error {
+	if t.d.name != "postgres" {
+		return nil
+	}
+	_, err := t.exec(ctx, `ALTER TABLE event_log ALTER COLUMN data SET STORAGE EXTERNAL`)
+	return err
+}
+
+// foldLimit is how many log records one fold transaction takes.
+const foldLimit = 64
+
+// FoldEvents folds the whole event log into event_rollups (events.Fold),
+// in transactions of foldLimit records. On PostgreSQL folds of all
+// replicas take turns under an advisory lock, so that two never read and
+// rewrite the same rollup row at once; a fold waits for the one running,
+// then folds what is left. On SQLite, where folds take turns on the one
+// writer connection, the rows a fold wrote are kept (db.folded) and reused
+// by the next instead of read back.
+func (db *DB) FoldEvents(ctx context.Context) error {
+	if f := db.folded; f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
+	for {
+		var taken, corrupt int
+		err := withRetry(ctx, func() error {
+			var put map[events.RollupKey]*events.Rollup
+			err := db.tx(ctx, true, func(t *txn) error {
+				var tx events.FoldTx = eventTx{t}
+				if db.dialect.lockEvents != "" {
+					if _, err := t.exec(ctx, db.dialect.lockEvents); err != nil {
+						return err
+					}
+				}
+				if f := db.folded; f != nil {
+					c, err := f.begin(ctx, t)
+					if err != nil {
+						return err
+					}
+					c.put = &put
+					tx = c
+				}
+				var err error
+				taken, corrupt, err = events.Fold(ctx, tx, foldLimit)
+				return err
+			})
+			if f := db.folded; f != nil {
+				f.end(put, err)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if corrupt > 0 {
+			slog.Error("dropped event log records that could not be read", "records", corrupt)
+		}
+		if taken < foldLimit {
+			return nil
+		}
+	}
+}
+
+// foldedRows holds the rollup rows as the folds of this process committed
+// them, valid while no other connection has written the SQLite file since
+// (PRAGMA data_version, which changes on the writer's connection exactly
+// when another connection commits). mu is held for a whole fold.
+type foldedRows struct {
+	mu      sync.Mutex
+	rows    map[events.RollupKey]*events.Rollup
+	version int64
+}
+
+// maxFoldedRows bounds foldedRows; past it the rows start over.
+const maxFoldedRows = 20_000
+
+// begin checks the kept rows at the start of a fold's transaction and
+// returns the FoldTx that uses them.
+func (f *foldedRows) begin(ctx context.Context, t *txn) (*foldedTx, error) {
+	var v int64
+	if err := t.row(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return nil, err
+	}
+	if v != f.version || f.rows == nil {
+		f.rows, f.version = map[events.RollupKey]*events.Rollup{}, v
+	}
+	return &foldedTx{eventTx: eventTx{t}, f: f}, nil
+}
+
+// end keeps the rows a fold wrote, or forgets every row when it failed:
+// the fold added to kept rows in place.
+func (f *foldedRows) end(put map[events.RollupKey]*events.Rollup, err error) {
+	if err != nil {
+		f.rows = nil
+		return
+	}
+	if len(f.rows)+len(put) > maxFoldedRows {
+		clear(f.rows)
+	}
+	maps.Copy(f.rows, put)
+}
+
+// foldedTx is the FoldTx of a SQLite fold: Rollups answers from the kept
+// rows first.
+type foldedTx struct {
+	eventTx
+	f   *foldedRows
+	put *map[events.RollupKey]*events.Rollup
+}
+
+func (x *foldedTx) Rollups(ctx context.Context, keys []events.RollupKey) (map[events.RollupKey]*events.Rollup, error) {
+	out := make(map[events.RollupKey]*events.Rollup, len(keys))
+	var missing []events.RollupKey
+	for _, k := range keys {
+		if r := x.f.rows[k]; r != nil {
+			out[k] = r
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		read, err := x.eventTx.Rollups(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, read)
+	}
+	return out, nil
+}
+
+func (x *foldedTx) PutRollups(ctx context.Context, rows map[events.RollupKey]*events.Rollup) error {
+	*x.put = rows
+	return x.eventTx.PutRollups(ctx, rows)
+}
+
+// settleEvents folds the event log before a read of event_rollups, so
+// that the read sees every event committed before it: one indexed probe
+// when the log is empty.
+func (db *DB) settleEvents(ctx context.Context) error {
+	var one int
+	err := db.readRow(ctx, `SELECT 1 FROM event_log LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return classify(err)
+	}
+	return db.FoldEvents(ctx)
 }
 
 // PruneEvents drops payload IDs received before payloadsBefore and SDK
@@ -110,14 +264,64 @@ func (x eventTx) ExistingEnvironments(ctx context.Context, ids []string) (map[st
 	return out, err
 }
 
-func (x eventTx) ClaimPayload(ctx context.Context, envID, payloadID string, now time.Time) (bool, error) {
-	res, err := x.t.exec(ctx, `INSERT INTO event_payloads (environment_id, payload_id, received_at) VALUES (?, ?, ?)
-		ON CONFLICT (environment_id, payload_id) DO NOTHING`, envID, payloadID, ms(now))
+func (x eventTx) ClaimPayloads(ctx context.Context, claims []events.PayloadClaim, now time.Time) (map[events.PayloadClaim]bool, error) {
+	sorted := slices.Clone(claims)
+	// One order for every writer: concurrent claims of one ID by two
+	// replicas wait for each other instead of deadlocking.
+	slices.SortFunc(sorted, func(a, b events.PayloadClaim) int {
+		return cmp.Or(strings.Compare(a.EnvID, b.EnvID), strings.Compare(a.PayloadID, b.PayloadID))
+	})
+	sorted = slices.Compact(sorted)
+	fresh := make(map[events.PayloadClaim]bool, len(sorted))
+	err := multiRow(sorted, func(part []events.PayloadClaim) error {
+		args := make([]any, 0, len(part)*3)
+		for _, c := range part {
+			args = append(args, c.EnvID, c.PayloadID, ms(now))
+		}
+		rows, err := x.t.query(ctx, `INSERT INTO event_payloads (environment_id, payload_id, received_at) VALUES `+valuesList(len(part), 3)+`
+			ON CONFLICT (environment_id, payload_id) DO NOTHING RETURNING environment_id, payload_id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c events.PayloadClaim
+			if err := rows.Scan(&c.EnvID, &c.PayloadID); err != nil {
+				return err
+			}
+			fresh[c] = true
+		}
+		return rows.Err()
+	})
+	return fresh, err
+}
+
+func (x eventTx) AppendLog(ctx context.Context, envID string, rec []byte) error {
+	id, err := uuid.NewV7()
 	if err != nil {
-		return false, err
+		return err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	_, err = x.t.exec(ctx, `INSERT INTO event_log (id, environment_id, data) VALUES (?, ?, ?)`, id.String(), envID, rec)
+	return err
+}
+
+// TakeLog removes the oldest records; ids are UUIDv7, ordered by time.
+func (x eventTx) TakeLog(ctx context.Context, limit int) ([]events.LogRecord, error) {
+	rows, err := x.t.query(ctx, `DELETE FROM event_log WHERE id IN (SELECT id FROM event_log ORDER BY id LIMIT ?)
+		RETURNING environment_id, data`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []events.LogRecord
+	for rows.Next() {
+		var r events.LogRecord
+		if err := rows.Scan(&r.EnvID, &r.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 const rollupCols = `environment_id, kind, event_key, hour, event_count, value_count, value_sum, value_min, value_max, contexts`
@@ -302,60 +506,11 @@ const sourceKey = `(CASE WHEN m.kind = 'custom' THEN m.event_key ELSE m.key END)
 
 func hourFloor(t time.Time) int64 { return t.UTC().Truncate(time.Hour).UnixMilli() }
 
-// EventKeySummaries lists the keys of an environment seen since since.
-func (db *DB) EventKeySummaries(ctx context.Context, envID string, since time.Time) ([]events.KeySummary, error) {
-	var out []events.KeySummary
-	from := hourFloor(since)
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT s.kind, s.event_key, s.first_seen, s.last_seen,
-			COALESCE(SUM(r.event_count), 0), COALESCE(SUM(r.value_count), 0)
-			FROM event_sources s LEFT JOIN event_rollups r ON r.environment_id = s.environment_id AND r.kind = s.kind
-				AND r.event_key = s.event_key AND r.hour >= ?
-			WHERE s.environment_id = ? AND s.last_seen >= ?
-			GROUP BY s.kind, s.event_key, s.first_seen, s.last_seen
-			ORDER BY s.last_seen DESC, s.kind, s.event_key`, from, envID, from)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		index := map[[2]string]int{}
-		for rows.Next() {
-			var k events.KeySummary
-			var first, last int64
-			if err := rows.Scan(&k.Kind, &k.Key, &first, &last, &k.Volume, &k.ValueCount); err != nil {
-				return err
-			}
-			k.FirstSeen, k.LastSeen, k.Metrics = fromMS(first), fromMS(last), []string{}
-			index[[2]string{k.Kind, k.Key}] = len(out)
-			out = append(out, k)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		mrows, err := t.query(ctx, `SELECT m.kind, `+sourceKey+`, m.key FROM metrics m
-			WHERE m.project_id = (SELECT project_id FROM environments WHERE id = ?) AND m.kind IN ('custom', 'pageview', 'click')
-			AND m.archived_at IS NULL ORDER BY m.key`, envID)
-		if err != nil {
-			return err
-		}
-		defer mrows.Close()
-		for mrows.Next() {
-			var kind, key, metric string
-			if err := mrows.Scan(&kind, &key, &metric); err != nil {
-				return err
-			}
-			if i, ok := index[[2]string{kind, key}]; ok {
-				out[i].Metrics = append(out[i].Metrics, metric)
-			}
-		}
-		return mrows.Err()
-	})
-	return out, err
-}
-
 // RollupRows returns the hourly rollups of one key in [from, to).
 func (db *DB) RollupRows(ctx context.Context, envID, kind, key string, from, to time.Time) ([]events.HourRollup, error) {
+	if err := db.settleEvents(ctx); err != nil {
+		return nil, err
+	}
 	out := []events.HourRollup{}
 	err := db.tx(ctx, false, func(t *txn) error {
 		rows, err := t.query(ctx, `SELECT `+rollupCols+` FROM event_rollups WHERE environment_id = ? AND kind = ? AND event_key = ?
@@ -378,6 +533,9 @@ func (db *DB) RollupRows(ctx context.Context, envID, kind, key string, from, to 
 
 // HourCounts returns the event counts of one key's hours in [from, to).
 func (db *DB) HourCounts(ctx context.Context, envID, kind, key string, from, to time.Time) ([]events.HourCount, error) {
+	if err := db.settleEvents(ctx); err != nil {
+		return nil, err
+	}
 	out := []events.HourCount{}
 	err := db.tx(ctx, false, func(t *txn) error {
 		rows, err := t.query(ctx, `SELECT hour, event_count FROM event_rollups WHERE environment_id = ? AND kind = ? AND event_key = ?
@@ -392,38 +550,6 @@ func (db *DB) HourCounts(ctx context.Context, envID, kind, key string, from, to 
 				return err
 			}
 			out = append(out, events.HourCount{Hour: fromMS(hour), Count: n})
-		}
-		return rows.Err()
-	})
-	return out, err
-}
-
-// MetricStates returns the project's unarchived event-fed metrics with
-// their events in the environment since since.
-func (db *DB) MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]events.MetricState, error) {
-	var out []events.MetricState
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT m.key, m.kind, m.event_key, m.is_numeric,
-			(SELECT s.last_seen FROM event_sources s WHERE s.environment_id = ? AND s.kind = m.kind AND s.event_key = `+sourceKey+`),
-			(SELECT COALESCE(SUM(r.event_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?),
-			(SELECT COALESCE(SUM(r.value_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?)
-			FROM metrics m WHERE m.project_id = ? AND m.kind IN ('custom', 'pageview', 'click') AND m.archived_at IS NULL
-			ORDER BY m.key`, envID, envID, hourFloor(since), envID, hourFloor(since), projectID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s events.MetricState
-			var last sql.NullInt64
-			if err := rows.Scan(&s.Key, &s.Kind, &s.EventKey, &s.IsNumeric, &last, &s.Volume, &s.ValueCount); err != nil {
-				return err
-			}
-			if last.Valid {
-				t := fromMS(last.Int64)
-				s.LastSeen = &t
-			}
-			out = append(out, s)
 		}
 		return rows.Err()
 	})

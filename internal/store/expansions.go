@@ -12,6 +12,12 @@ import (
 // Each expansion is one statement.
 func (db *DB) MetricExpansions(ctx context.Context, metricID string, want catalog.ExpandSet) (*catalog.MetricExpansions, error) {
 	x := &catalog.MetricExpansions{}
+	if want[catalog.ExpandEventSources] {
+		// Volumes come from the rollups: fold what was committed.
+		if err := db.settleEvents(ctx); err != nil {
+			return nil, err
+		}
+	}
 	err := db.tx(ctx, false, func(t *txn) error {
 		if want[catalog.ExpandExperiments] || want[catalog.ExpandLastUsedInExperiment] {
 			exps, err := queryExperiments(ctx, t, metricID)

@@ -12,8 +12,10 @@ import (
 // same number, in its transaction, for what one DDL cannot say for both
 // backends.
 var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
-	5: backfillEventKeys,
-	9: unlogRateWindows,
+	5:  backfillEventKeys,
+	9:  unlogRateWindows,
+	12: storeEventLogUncompressed,
+	13: unlogReplicaLeases,
 }
 
 // backfillEventKeys copies the eventKey of every metric's current

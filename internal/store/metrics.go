@@ -193,12 +193,13 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 // counters, views, event sources and lastSeen). A write that fails rolls
 // the bump back with everything else.
 func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
+	t.bumped = true
 	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1 WHERE id = ?`, projectID)
 	if err == nil {
-		if t.bumped == nil {
-			t.bumped = map[string]bool{}
+		if t.bumpedProjects == nil {
+			t.bumpedProjects = map[string]bool{}
 		}
-		t.bumped[projectID] = true
+		t.bumpedProjects[projectID] = true
 	}
 	return err
 }
@@ -211,7 +212,7 @@ func bumpGeneration(ctx context.Context, t *txn, projectID string) error {
 // row (see metric_ids.go). On PostgreSQL the bump also locks the
 // project row, so that writers of one project commit generations in order.
 func ensureBumped(ctx context.Context, t *txn, projectID string) error {
-	if t.bumped[projectID] {
+	if t.bumpedProjects[projectID] {
 		return nil
 	}
 	return bumpGeneration(ctx, t, projectID)
@@ -225,6 +226,7 @@ const changedGen = `COALESCE((SELECT metrics_generation FROM projects WHERE id =
 // whose data metric or group representations show (a team's name, a
 // member's name), so rare that invalidating every project is cheap.
 func bumpAllGenerations(ctx context.Context, t *txn) error {
+	t.bumped = true
 	_, err := t.exec(ctx, `UPDATE projects SET metrics_generation = metrics_generation + 1`)
 	return err
 }
@@ -238,6 +240,9 @@ func bumpAllGenerations(ctx context.Context, t *txn) error {
 // rewrites is read first (walStamp), and a generation read after a stamp
 // is current for as long as the stamp stays the same.
 func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) {
+	if db.repl != nil && db.repl.cfg.Duration > 0 {
+		return db.pushedGeneration(ctx, key)
+	}
 	st, watched := db.wal.read()
 	if watched {
 		if gen, ok := db.gens.get(key, st); ok {
@@ -251,6 +256,21 @@ func (db *DB) ProjectGeneration(ctx context.Context, key string) (int64, error) 
 	if watched {
 		db.gens.put(key, st, gen)
 	}
+	return gen, nil
+}
+
+// pushedGeneration is ProjectGeneration on PostgreSQL with a lease:
+// answered from memory while the lease holds (see replicas.go), read and
+// remembered otherwise.
+func (db *DB) pushedGeneration(ctx context.Context, key string) (int64, error) {
+	gen, ok, epoch := db.repl.cached(key)
+	if ok {
+		return gen, nil
+	}
+	if err := db.readRow(ctx, `SELECT metrics_generation FROM projects WHERE key = ?`, key).Scan(&gen); err != nil {
+		return 0, classify(err)
+	}
+	db.repl.remember(key, gen, epoch)
 	return gen, nil
 }
 

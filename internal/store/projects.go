@@ -58,6 +58,9 @@ func insertProject(ctx context.Context, t *txn, p *catalog.Project, envs []catal
 
 // CreateProject stores a project and its environments.
 func (t *txn) CreateProject(ctx context.Context, p *catalog.Project, envs []catalog.Environment) error {
+	// Replicas remember generations by project key, which a new project
+	// may reuse.
+	t.bumped = true
 	return insertProject(ctx, t, p, envs)
 }
 
@@ -79,6 +82,8 @@ func (db *DB) GetProject(ctx context.Context, key string) (*catalog.Project, err
 // DeleteProject removes a project; its environments, metrics and every
 // resource under it go with it.
 func (t *txn) DeleteProject(ctx context.Context, key string) error {
+	// The project's generation goes with it: replicas must forget it.
+	t.bumped = true
 	// References to the project's metrics from rows that cascade from
 	// the project too go first: PostgreSQL checks them before it has
 	// cascaded to the referencing rows.

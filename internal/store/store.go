@@ -66,6 +66,14 @@ type DB struct {
 	// (metric_ids.go).
 	byteOrder bool
 	noPatch   bool // see WithoutListPatches
+	// repl pushes invalidation between replicas on PostgreSQL (see
+	// replicas.go); nil on SQLite. leaseCfg, when set, makes it listen.
+	repl     *replicas
+	leaseCfg *LeaseConfig
+	dsn      string
+	// folded keeps the rollup rows folds wrote, on SQLite (see
+	// FoldEvents); nil on PostgreSQL.
+	folded *foldedRows
 }
 
 // Observer learns what the write seam committed. obs.Metrics is one.
@@ -159,6 +167,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		// have left statistics behind.
 		db.stats = newStatsKeeper(db)
 		db.stats.kick()
+		db.repl, err = newReplicas(ctx, db, db.dsn)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -198,7 +211,7 @@ func openPostgres(dsn string) (*DB, error) {
 	// A query cancelled by its context (the request deadline) closes its
 	// connection in pgx, and the pool discards it.
 	pool.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool)}
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool), dsn: dsn}
 	db.wStmts = db.rStmts
 	return db, nil
 }
@@ -245,11 +258,12 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
 	return &DB{r: r, w: w, dialect: sqliteDialect, byteOrder: true, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
-		path: path, gens: newGenCache()}, nil
+		path: path, gens: newGenCache(), folded: &foldedRows{}}, nil
 }
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.repl.close()
 	db.stats.close()
 	db.rStmts.close()
 	if db.wStmts != db.rStmts {
@@ -289,8 +303,8 @@ type dialect struct {
 	// lockProject locks a project row for a write of what it holds,
 	// without blocking inserts that reference it.
 	lockProject string
-	// lockEvents serialises event commits across replicas, which
-	// read-merge-write rollup rows. SQLite serialises all writers.
+	// lockEvents serialises folds of the event log across replicas,
+	// which read-merge-write rollup rows. SQLite serialises all writers.
 	lockEvents string
 }
 
@@ -399,7 +413,23 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
 	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements}
-	err = runTx(tx, fn)
+	var seq int64
+	err = runTx(tx, func(t *txn) error {
+		if err := fn(t); err != nil {
+			return err
+		}
+		if t.bumped && db.repl != nil {
+			var err error
+			seq, err = db.repl.announce(ctx, t)
+			return err
+		}
+		return nil
+	})
+	if err == nil && seq > 0 {
+		// The write is committed; its response waits until no other
+		// replica can serve what it changed from memory.
+		err = db.repl.await(ctx, seq)
+	}
 	// Statements first seen in this transaction are prepared now that it
 	// holds no connection, within the caller's deadline: a database that
 	// stopped answering must not hold the request past it.
@@ -448,9 +478,13 @@ type txn struct {
 	misses []string // queries to prepare once the transaction is over
 	count  *atomic.Int64
 	n      int64 // statements issued in this transaction
-	// bumped lists the projects whose generation this transaction has
-	// raised (see ensureBumped).
-	bumped map[string]bool
+	// bumped is set once the transaction changed what cached
+	// representations show (bumpGeneration), so that other replicas are
+	// told at commit.
+	bumped bool
+	// bumpedProjects lists the projects whose generation this
+	// transaction has raised (see ensureBumped).
+	bumpedProjects map[string]bool
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for

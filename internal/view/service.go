@@ -112,6 +112,9 @@ func (s *Service) Update(ctx context.Context, projectKey, key string, in Patch) 
 		if err != nil {
 			return nil, err
 		}
+		if err := core.CheckIfMatch(ctx, v.VersionToken()); err != nil {
+			return nil, err
+		}
 		f, err := in.apply(v.Fields)
 		if err != nil {
 			return nil, err
@@ -151,6 +154,9 @@ func (s *Service) Delete(ctx context.Context, projectKey, key string) error {
 	return s.store.TransactViews(ctx, func(tx Tx) (*audit.Change, error) {
 		p, v, err := viewIn(ctx, tx, projectKey, key)
 		if err != nil {
+			return nil, err
+		}
+		if err := core.CheckIfMatch(ctx, v.VersionToken()); err != nil {
 			return nil, err
 		}
 		before, err := viewLinks(ctx, tx, v)

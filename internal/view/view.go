@@ -16,6 +16,7 @@ package view
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/account"
@@ -37,6 +38,10 @@ const (
 
 // ResourceTypes lists every resource type, in the order messages name them.
 var ResourceTypes = []ResourceType{Flags, Segments, Metrics}
+
+// VersionToken names the stored version of the view, as conditional
+// requests compare it (core.CheckIfMatch).
+func (v *View) VersionToken() string { return v.ID + "-" + strconv.Itoa(v.Version) }
 
 // View is one stored view with the counts of what is linked to it.
 type View struct {

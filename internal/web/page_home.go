@@ -29,12 +29,20 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) error {
 }
 
 // switchProject is the project switcher's target: the form names the
-// project, this sends the browser to its metrics.
+// project, this sends the browser to the same section of it.
 func (u *UI) switchProject(w http.ResponseWriter, r *http.Request) error {
 	key := r.URL.Query().Get("project")
 	if key == "" {
 		return core.Errorf(core.KindInvalid, "choose a project")
 	}
-	http.Redirect(w, r, "/projects/"+url.PathEscape(key)+"/metrics", http.StatusSeeOther)
+	// The switcher keeps the section the browser was in (the groups of
+	// one project to the groups of another); the metrics otherwise.
+	section := "metrics"
+	for _, n := range navEntries() {
+		if n.name == r.URL.Query().Get("section") {
+			section = n.name
+		}
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(key)+"/"+section, http.StatusSeeOther)
 	return nil
 }

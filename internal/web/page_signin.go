@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/catalog"
@@ -18,9 +19,21 @@ type signInData struct {
 
 func (signInData) PageTitle() string { return "Sign in" }
 
-// safeNext returns next when it is a path on this site, else "/".
+// safeNext returns next when it is a path on this site, else "/". Browsers
+// drop tabs and newlines inside a URL and read a backslash as a slash, so
+// "/\t/evil.example" or "/\\evil.example" would leave the site: next may
+// hold no control character, space or backslash, and must parse as a path
+// with neither scheme nor host.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next

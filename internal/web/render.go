@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,6 +185,10 @@ func (u *UI) pageData(w http.ResponseWriter, r *http.Request, name string, data 
 		if err == nil {
 			p.Projects = projects
 		}
+		// A current project beyond the first 100 is still the one shown.
+		if p.Project != "" && !slices.ContainsFunc(p.Projects, func(pr catalog.Project) bool { return pr.Key == p.Project }) {
+			p.Projects = append(p.Projects, catalog.Project{Key: p.Project, Name: p.Project})
+		}
 	}
 	return p
 }
@@ -313,7 +318,9 @@ type pager struct {
 	// Page and Pages are 1-based; Pages is at least 1.
 	Page, Pages int
 	Prev, Next  string // URLs, "" at the ends
-	First, Last int    // 1-based positions of the items shown, 0 for none
+	// FirstPage and LastPage link to the ends of the list.
+	FirstPage, LastPage string
+	First, Last         int // 1-based positions of the items shown, 0 for none
 }
 
 // newPager computes the paging of a list of total items shown limit at a
@@ -340,6 +347,7 @@ func newPager(base string, q url.Values, total, offset, limit int) pager {
 		}
 		return base
 	}
+	p.FirstPage, p.LastPage = link(0), link((p.Pages-1)*limit)
 	if offset > 0 {
 		p.Prev = link(max(0, offset-limit))
 	}

@@ -1,12 +1,8 @@
 // Progressive enhancement of the server-rendered pages: everything works
 // without this module, it only saves clicks.
 
-// The project switcher goes as soon as a project is chosen.
-for (const form of document.querySelectorAll('form[data-autosubmit]')) {
-  const button = form.querySelector('button[type="submit"]');
-  if (button) button.hidden = true;
-  form.addEventListener('change', () => form.requestSubmit());
-}
+// The project switcher has its own button and does not go on change:
+// choosing with the arrow keys must not leave the page (WCAG 3.2.2).
 
 // Forms with data-confirm ask before they are sent.
 for (const form of document.querySelectorAll('form[data-confirm]')) {

@@ -1,0 +1,54 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+// TestUIBrowserProjectSwitcherKeyboard: arrowing through the project
+// switcher with the keyboard stays on the page (browsers that fire change
+// on every arrow key would otherwise leave at the first one); the Go
+// button, always shown, sends the choice.
+func TestUIBrowserProjectSwitcherKeyboard(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, bk testdb.Backend) {
+		e := startServer(t, bk)
+		for _, p := range []string{"alpha", "beta"} {
+			if st, body, _ := e.do(t, "POST", "/api/v2/projects", `{"key":"`+p+`","name":"`+p+`"}`); st != http.StatusCreated {
+				t.Fatalf("create project %s: %d %s", p, st, body)
+			}
+		}
+		b := newUIBrowser(t, e)
+		b.run("sign in", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.ID("token")),
+			chromedp.SendKeys(chromedp.ID("token"), testAdminToken), chromedp.Submit(chromedp.ID("token")),
+			chromedp.WaitVisible(chromedp.ID("project-switch")))
+		start := value(b, "location", chromedp.Location())
+		b.run("arrow through the switcher", chromedp.Focus(chromedp.ID("project-switch")),
+			chromedp.KeyEvent(kb.ArrowDown), chromedp.Sleep(700*time.Millisecond))
+		if loc := value(b, "location", chromedp.Location()); loc != start {
+			t.Fatalf("an arrow key in the switcher left the page: %s -> %s", start, loc)
+		}
+		chosen := value(b, "chosen", chromedp.Evaluate[string](`document.getElementById('project-switch').value`))
+		if strings.HasSuffix(start, "/projects/"+chosen+"/metrics") {
+			t.Fatalf("the arrow key chose nothing new (%s)", chosen)
+		}
+		b.run("send with Go", chromedp.Click(chromedp.Search(`//form[contains(@class,"switcher")]//button[contains(., "Go")]`)),
+			chromedp.WaitReady(chromedp.Search(`//select[@id="project-switch"]/option[@selected][@value="`+chosen+`"]`)))
+		if loc := value(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/projects/"+chosen+"/metrics") {
+			t.Errorf("after Go: %s, want project %s", loc, chosen)
+		}
+		// A choice made without the keyboard (as from the pointer's list)
+		// still goes at once.
+		value(b, "choose without the keyboard", chromedp.Evaluate[bool](`(() => { const s = document.getElementById('project-switch'); s.value = 'alpha'; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`))
+		b.run("the pointer's choice loads", chromedp.WaitReady(chromedp.Search(`//select[@id="project-switch"]/option[@selected][@value="alpha"]`)))
+		if loc := value(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/projects/alpha/metrics") {
+			t.Errorf("after a pointer choice: %s, want project alpha", loc)
+		}
+	})
+}
