@@ -356,32 +356,6 @@ func TestTokenChangesEndSessions(t *testing.T) {
 	})
 }
 
-func TestReaderSeesNoEditControls(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		f := newFixture(t, b, web.Options{})
-		f.metric("kept", "Kept")
-		_, secret := f.token("reader")
-		br := f.browser()
-		br.mustSignIn(secret)
-		page := br.do(http.MethodGet, "/projects/default/metrics/kept", nil)
-		if page.status != http.StatusOK || !strings.Contains(page.body, "Kept") {
-			t.Fatalf("reader's metric page: %d\n%s", page.status, page.body)
-		}
-		if strings.Contains(page.body, "Delete metric") || strings.Contains(page.body, "/delete") {
-			t.Errorf("reader sees a delete control:\n%s", page.body)
-		}
-		// A forged post with the reader's own valid token is refused by
-		// the catalog and changes nothing.
-		r := br.do(http.MethodPost, "/projects/default/metrics/kept/delete", url.Values{"csrf": {csrfOf(t, page.body)}})
-		if r.status != http.StatusForbidden {
-			t.Errorf("reader's delete: %d, want 403\n%s", r.status, r.body)
-		}
-		if _, _, err := f.svc.Metrics.GetMetric(f.admin, "default", "kept", "", nil); err != nil {
-			t.Errorf("metric after the reader's delete: %v", err)
-		}
-	})
-}
-
 func TestMetricList(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		f := newFixture(t, b, web.Options{})
