@@ -34,7 +34,7 @@ func BenchmarkMetricPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hour := f.clock.now().UTC().Truncate(time.Hour)
+	hour := f.clock.Now().UTC().Truncate(time.Hour)
 	rollups := map[events.RollupKey]*events.Rollup{}
 	var seen []events.Seen
 	for _, env := range envs {

@@ -57,7 +57,7 @@ func (f *fixture) usedMetric() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	hour := f.clock.now().UTC().Truncate(time.Hour)
+	hour := f.clock.Now().UTC().Truncate(time.Hour)
 	at := func(h int) int64 { return hour.Add(time.Duration(-h) * time.Hour).UnixMilli() }
 	rollups := map[events.RollupKey]*events.Rollup{}
 	for h, n := range map[int]int64{0: 5, 3: 1200, 50: 7, 24*30 + 5: 999} {

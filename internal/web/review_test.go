@@ -268,7 +268,7 @@ func TestSignInReplacesSession(t *testing.T) {
 func TestSignOutEveryReplica(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		f := newFixture(t, b, web.Options{})
-		other := web.New(f.svc, web.Options{Sessions: f.db, ParseMetricQuery: api.ParseMetricQuery, Clock: f.clock.now, SessionCacheTTL: 2 * time.Second})
+		other := web.New(f.svc, web.Options{Sessions: f.db, ParseMetricQuery: api.ParseMetricQuery, Clock: f.clock.Now, SessionCacheTTL: 2 * time.Second})
 		srv2 := httptest.NewServer(other.Handler())
 		t.Cleanup(srv2.Close)
 		br := f.browser()
@@ -291,7 +291,7 @@ func TestSignOutEveryReplica(t *testing.T) {
 		if r := br.do(http.MethodPost, "/sign-out", url.Values{"csrf": {csrfOf(t, page.body)}}); r.status != http.StatusSeeOther {
 			t.Fatalf("sign-out: %d", r.status)
 		}
-		f.clock.add(2 * time.Second)
+		f.clock.Add(2 * time.Second)
 		if s := get2(); s != http.StatusSeeOther {
 			t.Errorf("signed-out session on the second replica after its cache TTL: %d, want 303", s)
 		}
