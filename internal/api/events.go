@@ -72,7 +72,22 @@ type eventHealthRep struct {
 	MetricsWithoutEvents        []metricStateRep `json:"metricsWithoutEvents"`
 	NumericMetricsWithoutValues []metricStateRep `json:"numericMetricsWithoutValues"`
 	UnusedEventKeys             []eventKeyRep    `json:"unusedEventKeys"`
+	// TotalCounts are the lengths of the whole lists, of which the arrays
+	// are one page.
+	TotalCounts healthCountsRep `json:"totalCounts"`
 }
+
+type healthCountsRep struct {
+	MetricsWithoutEvents        int `json:"metricsWithoutEvents"`
+	NumericMetricsWithoutValues int `json:"numericMetricsWithoutValues"`
+	UnusedEventKeys             int `json:"unusedEventKeys"`
+}
+
+// Explorer lists page like the API's other lists.
+const (
+	defaultExplorerLimit = 20
+	maxExplorerLimit     = 100
+)
 
 func envPath(projectKey, envKey string) string {
 	return projectPath(projectKey) + "/environments/" + url.PathEscape(envKey)
@@ -105,16 +120,21 @@ func (s *Server) explorerEnv(r *http.Request) (projectKey, envKey, projectID, en
 // listEventKeys answers GET …/environments/{environmentKey}/event-keys: the
 // event keys seen in the last 90 days.
 func (s *Server) listEventKeys(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), defaultExplorerLimit, maxExplorerLimit)
+	if err != nil {
+		return err
+	}
 	pk, ek, _, envID, err := s.explorerEnv(r)
 	if err != nil {
 		return err
 	}
-	keys, err := s.explorer.Keys(r.Context(), envID)
+	keys, err := s.explorer.Keys(r.Context(), envID, page)
 	if err != nil {
 		return err
 	}
-	rep := eventKeysRep{Links: links{"self": jsonLink(envPath(pk, ek) + "/event-keys")}, TotalCount: len(keys), Items: []eventKeyRep{}}
-	for _, k := range keys {
+	rep := eventKeysRep{Links: pageLinks(envPath(pk, ek)+"/event-keys", qv, page, keys.Total), TotalCount: keys.Total, Items: []eventKeyRep{}}
+	for _, k := range keys.Items {
 		rep.Items = append(rep.Items, newEventKeyRep(pk, k))
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -192,10 +212,16 @@ func newRollupRep(hour int64, r *events.Rollup) rollupRep {
 
 func ptr[T any](v T) *T { return &v }
 
-// getEventHealth answers GET …/environments/{environmentKey}/event-health.
+// getEventHealth answers GET …/environments/{environmentKey}/event-health:
+// the same page (limit, offset) of each of the three lists.
 func (s *Server) getEventHealth(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	page, err := parsePage(qv.Get("limit"), qv.Get("offset"), defaultExplorerLimit, maxExplorerLimit)
+	if err != nil {
+		return err
+	}
 	days := 7
-	if raw := strings.TrimSpace(r.URL.Query().Get("days")); raw != "" {
+	if raw := strings.TrimSpace(qv.Get("days")); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 90 {
 			return invalid("days must be an integer between 1 and 90")
@@ -206,12 +232,15 @@ func (s *Server) getEventHealth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.explorer.Health(r.Context(), projectID, envID, days)
+	h, err := s.explorer.Health(r.Context(), projectID, envID, days, events.HealthPages{Silent: page, NoValues: page, Unused: page})
 	if err != nil {
 		return err
 	}
-	rep := eventHealthRep{Links: links{"self": jsonLink(envPath(pk, ek) + "/event-health")}, Days: h.Days,
-		MetricsWithoutEvents: []metricStateRep{}, NumericMetricsWithoutValues: []metricStateRep{}, UnusedEventKeys: []eventKeyRep{}}
+	// next and last follow the longest of the lists.
+	longest := max(h.Silent.Total, h.NoValues.Total, h.Unused.Total)
+	rep := eventHealthRep{Links: pageLinks(envPath(pk, ek)+"/event-health", qv, page, longest), Days: h.Days,
+		MetricsWithoutEvents: []metricStateRep{}, NumericMetricsWithoutValues: []metricStateRep{}, UnusedEventKeys: []eventKeyRep{},
+		TotalCounts: healthCountsRep{MetricsWithoutEvents: h.Silent.Total, NumericMetricsWithoutValues: h.NoValues.Total, UnusedEventKeys: h.Unused.Total}}
 	state := func(m events.MetricState) metricStateRep {
 		out := metricStateRep{Key: m.Key, Kind: m.Kind, EventKey: m.EventKey, Volume: m.Volume,
 			Links: links{"self": jsonLink(metricsPath(pk) + "/" + url.PathEscape(m.Key))}}
@@ -220,13 +249,13 @@ func (s *Server) getEventHealth(w http.ResponseWriter, r *http.Request) error {
 		}
 		return out
 	}
-	for _, m := range h.Silent {
+	for _, m := range h.Silent.Items {
 		rep.MetricsWithoutEvents = append(rep.MetricsWithoutEvents, state(m))
 	}
-	for _, m := range h.NoValues {
+	for _, m := range h.NoValues.Items {
 		rep.NumericMetricsWithoutValues = append(rep.NumericMetricsWithoutValues, state(m))
 	}
-	for _, k := range h.Unused {
+	for _, k := range h.Unused.Items {
 		rep.UnusedEventKeys = append(rep.UnusedEventKeys, newEventKeyRep(pk, k))
 	}
 	writeJSON(w, http.StatusOK, rep)

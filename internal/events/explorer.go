@@ -2,8 +2,9 @@ package events
 
 import (
 	"context"
-	"slices"
 	"time"
+
+	"github.com/metricsd/metricsd/internal/core"
 )
 
 // KeySummary is one event key seen in an environment.
@@ -44,36 +45,86 @@ type MetricState struct {
 	Volume, ValueCount int64
 }
 
-// ExplorerStore answers the explorer's queries, each one statement.
+// KeyQuery asks for one page of the event keys of an environment.
+type KeyQuery struct {
+	EnvID string
+	// Since is the start of the window: keys last seen before it are left
+	// out, and volumes count the events from its hour on.
+	Since time.Time
+	// Unused keeps only the keys no unarchived metric of the project uses.
+	Unused bool
+	Page   core.Page
+}
+
+// KeyPage is one page of event keys, most recently seen first, and how
+// many there are in all.
+type KeyPage struct {
+	Items []KeySummary
+	Total int
+}
+
+// HealthList names one of the health lists of metrics.
+type HealthList int
+
+const (
+	// Silent are the metrics without events in the window.
+	Silent HealthList = iota
+	// NoValues are the numeric metrics with events in the window, none of
+	// which carried a metricValue.
+	NoValues
+)
+
+// StateQuery asks for one page of a health list of metrics.
+type StateQuery struct {
+	ProjectID, EnvID string
+	Since            time.Time
+	List             HealthList
+	Page             core.Page
+}
+
+// MetricPage is one page of metrics, by key, and how many there are in all.
+type MetricPage struct {
+	Items []MetricState
+	Total int
+}
+
+// ExplorerStore answers the explorer's queries. Every list is paged in the
+// database: a page reads its own rows, never the whole list.
 type ExplorerStore interface {
-	// EventKeySummaries lists the keys of an environment seen at or after
-	// since, with the metrics of the project each one feeds.
-	EventKeySummaries(ctx context.Context, envID string, since time.Time) ([]KeySummary, error)
+	// EventKeys returns one page of the keys of an environment seen at or
+	// after q.Since, with the metrics of the project each one feeds.
+	EventKeys(ctx context.Context, q KeyQuery) (KeyPage, error)
 	// RollupRows returns the hourly rollups of one key in [from, to).
 	RollupRows(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourRollup, error)
 	// HourCounts returns the event counts of one key's hours in [from,
 	// to) that had events, oldest first: RollupRows without the values
 	// and context sketches, for charts.
 	HourCounts(ctx context.Context, envID, kind, key string, from, to time.Time) ([]HourCount, error)
-	// MetricStates returns every unarchived pageview, click and custom
-	// metric of a project with its events in the environment since since.
-	MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]MetricState, error)
+	// MetricStates returns one page of a health list over the unarchived
+	// pageview, click and custom metrics of a project, by key.
+	MetricStates(ctx context.Context, q StateQuery) (MetricPage, error)
 }
 
 // ExplorerWindow is how far back the explorer lists event keys.
 const ExplorerWindow = 90 * 24 * time.Hour
 
-// Health lists what needs attention in an environment.
+// Health is one page of each list of what needs attention in an
+// environment.
 type Health struct {
 	// Days is the window of the lists.
 	Days int
 	// Silent are metrics without events in the window.
-	Silent []MetricState
+	Silent MetricPage
 	// NoValues are numeric metrics whose events in the window carried no
 	// metricValue.
-	NoValues []MetricState
+	NoValues MetricPage
 	// Unused are keys seen in the window that no metric uses.
-	Unused []KeySummary
+	Unused KeyPage
+}
+
+// HealthPages says which page of each health list to read.
+type HealthPages struct {
+	Silent, NoValues, Unused core.Page
 }
 
 // Explorer answers the event explorer's questions.
@@ -90,10 +141,10 @@ func NewExplorer(store ExplorerStore, now func() time.Time) *Explorer {
 	return &Explorer{store: store, now: now}
 }
 
-// Keys lists the event keys seen in an environment within ExplorerWindow,
-// most recently seen first.
-func (x *Explorer) Keys(ctx context.Context, envID string) ([]KeySummary, error) {
-	return x.store.EventKeySummaries(ctx, envID, x.now().Add(-ExplorerWindow))
+// Keys returns one page of the event keys seen in an environment within
+// ExplorerWindow, most recently seen first.
+func (x *Explorer) Keys(ctx context.Context, envID string, page core.Page) (KeyPage, error) {
+	return x.store.EventKeys(ctx, KeyQuery{EnvID: envID, Since: x.now().Add(-ExplorerWindow), Page: page})
 }
 
 // Rollups returns the hourly rollups of one key in [from, to).
@@ -107,41 +158,19 @@ func (x *Explorer) HourCounts(ctx context.Context, envID, kind, key string, from
 	return x.store.HourCounts(ctx, envID, kind, key, from, to)
 }
 
-// Health returns the health lists over the last days days.
-func (x *Explorer) Health(ctx context.Context, projectID, envID string, days int) (*Health, error) {
+// Health returns one page of each health list over the last days days.
+func (x *Explorer) Health(ctx context.Context, projectID, envID string, days int, pages HealthPages) (*Health, error) {
 	since := x.now().Add(-time.Duration(days) * 24 * time.Hour)
-	states, err := x.store.MetricStates(ctx, projectID, envID, since)
-	if err != nil {
+	h := &Health{Days: days}
+	var err error
+	if h.Silent, err = x.store.MetricStates(ctx, StateQuery{ProjectID: projectID, EnvID: envID, Since: since, List: Silent, Page: pages.Silent}); err != nil {
 		return nil, err
 	}
-	keys, err := x.store.EventKeySummaries(ctx, envID, since)
-	if err != nil {
+	if h.NoValues, err = x.store.MetricStates(ctx, StateQuery{ProjectID: projectID, EnvID: envID, Since: since, List: NoValues, Page: pages.NoValues}); err != nil {
 		return nil, err
 	}
-	h := &Health{Days: days, Silent: []MetricState{}, NoValues: []MetricState{}, Unused: []KeySummary{}}
-	for _, m := range states {
-		if m.Volume == 0 {
-			h.Silent = append(h.Silent, m)
-		} else if m.IsNumeric && m.ValueCount == 0 {
-			h.NoValues = append(h.NoValues, m)
-		}
+	if h.Unused, err = x.store.EventKeys(ctx, KeyQuery{EnvID: envID, Since: since, Unused: true, Page: pages.Unused}); err != nil {
+		return nil, err
 	}
-	for _, k := range keys {
-		if len(k.Metrics) == 0 {
-			h.Unused = append(h.Unused, k)
-		}
-	}
-	slices.SortFunc(h.Silent, func(a, b MetricState) int { return compareStrings(a.Key, b.Key) })
-	slices.SortFunc(h.NoValues, func(a, b MetricState) int { return compareStrings(a.Key, b.Key) })
 	return h, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

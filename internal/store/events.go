@@ -506,61 +506,6 @@ const sourceKey = `(CASE WHEN m.kind = 'custom' THEN m.event_key ELSE m.key END)
 
 func hourFloor(t time.Time) int64 { return t.UTC().Truncate(time.Hour).UnixMilli() }
 
-// EventKeySummaries lists the keys of an environment seen since since.
-func (db *DB) EventKeySummaries(ctx context.Context, envID string, since time.Time) ([]events.KeySummary, error) {
-	if err := db.settleEvents(ctx); err != nil {
-		return nil, err
-	}
-	var out []events.KeySummary
-	from := hourFloor(since)
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT s.kind, s.event_key, s.first_seen, s.last_seen,
-			COALESCE(SUM(r.event_count), 0), COALESCE(SUM(r.value_count), 0)
-			FROM event_sources s LEFT JOIN event_rollups r ON r.environment_id = s.environment_id AND r.kind = s.kind
-				AND r.event_key = s.event_key AND r.hour >= ?
-			WHERE s.environment_id = ? AND s.last_seen >= ?
-			GROUP BY s.kind, s.event_key, s.first_seen, s.last_seen
-			ORDER BY s.last_seen DESC, s.kind, s.event_key`, from, envID, from)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		index := map[[2]string]int{}
-		for rows.Next() {
-			var k events.KeySummary
-			var first, last int64
-			if err := rows.Scan(&k.Kind, &k.Key, &first, &last, &k.Volume, &k.ValueCount); err != nil {
-				return err
-			}
-			k.FirstSeen, k.LastSeen, k.Metrics = fromMS(first), fromMS(last), []string{}
-			index[[2]string{k.Kind, k.Key}] = len(out)
-			out = append(out, k)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		mrows, err := t.query(ctx, `SELECT m.kind, `+sourceKey+`, m.key FROM metrics m
-			WHERE m.project_id = (SELECT project_id FROM environments WHERE id = ?) AND m.kind IN ('custom', 'pageview', 'click')
-			AND m.archived_at IS NULL ORDER BY m.key`, envID)
-		if err != nil {
-			return err
-		}
-		defer mrows.Close()
-		for mrows.Next() {
-			var kind, key, metric string
-			if err := mrows.Scan(&kind, &key, &metric); err != nil {
-				return err
-			}
-			if i, ok := index[[2]string{kind, key}]; ok {
-				out[i].Metrics = append(out[i].Metrics, metric)
-			}
-		}
-		return mrows.Err()
-	})
-	return out, err
-}
-
 // RollupRows returns the hourly rollups of one key in [from, to).
 func (db *DB) RollupRows(ctx context.Context, envID, kind, key string, from, to time.Time) ([]events.HourRollup, error) {
 	if err := db.settleEvents(ctx); err != nil {
@@ -611,37 +556,7 @@ func (db *DB) HourCounts(ctx context.Context, envID, kind, key string, from, to 
 	return out, err
 }
 
-// MetricStates returns the project's unarchived event-fed metrics with
-// their events in the environment since since.
-func (db *DB) MetricStates(ctx context.Context, projectID, envID string, since time.Time) ([]events.MetricState, error) {
-	if err := db.settleEvents(ctx); err != nil {
-		return nil, err
-	}
-	var out []events.MetricState
-	err := db.tx(ctx, false, func(t *txn) error {
-		rows, err := t.query(ctx, `SELECT m.key, m.kind, m.event_key, m.is_numeric,
-			(SELECT s.last_seen FROM event_sources s WHERE s.environment_id = ? AND s.kind = m.kind AND s.event_key = `+sourceKey+`),
-			(SELECT COALESCE(SUM(r.event_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?),
-			(SELECT COALESCE(SUM(r.value_count), 0) FROM event_rollups r WHERE r.environment_id = ? AND r.kind = m.kind AND r.event_key = `+sourceKey+` AND r.hour >= ?)
-			FROM metrics m WHERE m.project_id = ? AND m.kind IN ('custom', 'pageview', 'click') AND m.archived_at IS NULL
-			ORDER BY m.key`, envID, envID, hourFloor(since), envID, hourFloor(since), projectID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s events.MetricState
-			var last sql.NullInt64
-			if err := rows.Scan(&s.Key, &s.Kind, &s.EventKey, &s.IsNumeric, &last, &s.Volume, &s.ValueCount); err != nil {
-				return err
-			}
-			if last.Valid {
-				t := fromMS(last.Int64)
-				s.LastSeen = &t
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
-	})
-	return out, err
-}
+// SoleWriter reports whether this process is the database's only writer:
+// true on SQLite, which one metricsd serves; PostgreSQL may be shared by
+// replicas.
+func (db *DB) SoleWriter() bool { return db.dialect.name == "sqlite" }

@@ -154,11 +154,11 @@ func TestEventStore(t *testing.T) {
 			touch(hour-3*3600_000, hour-3600_000, 0)
 			touch(hour-2*3600_000, hour, hour-2*3600_000)
 			touch(hour-5*3600_000, hour-5*3600_000, 0)
-			keys, err := db.EventKeySummaries(ctx, prod.ID, now.Add(-24*time.Hour))
-			if err != nil || len(keys) != 1 {
-				t.Fatalf("EventKeySummaries: %+v %v", keys, err)
+			keys, err := db.EventKeys(ctx, events.KeyQuery{EnvID: prod.ID, Since: now.Add(-24 * time.Hour), Page: core.Page{Limit: 10}})
+			if err != nil || len(keys.Items) != 1 || keys.Total != 1 {
+				t.Fatalf("EventKeys: %+v %v", keys, err)
 			}
-			got := keys[0]
+			got := keys.Items[0]
 			if got.FirstSeen.UnixMilli() != hour-5*3600_000 || got.LastSeen.UnixMilli() != hour || got.Volume != 6 {
 				t.Errorf("source = %+v; want first 5 hours ago, last this hour, volume 6", got)
 			}

@@ -85,14 +85,19 @@ func (u *UI) eventsHome(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// section is one page of a list of n items shown from the offset in
-// parameter param, so that each of the page's lists pages on its own; it
-// returns the pager and the slice bounds.
-func section(base string, q url.Values, param string, n int) (pager, int, int, error) {
+// listOffset reads the offset of one of the page's lists from parameter
+// param, so that each list pages on its own.
+func listOffset(q url.Values, param string) (int, error) {
 	off, err := parseOffset(q.Get(param))
 	if err != nil {
-		return pager{}, 0, 0, core.Errorf(core.KindInvalid, "%s must be an integer between 0 and %d", param, maxListOffset)
+		return 0, core.Errorf(core.KindInvalid, "%s must be an integer between 0 and %d", param, maxListOffset)
 	}
+	return off, nil
+}
+
+// section is the pager of the page of a list of n items shown from offset
+// off, whose links move parameter param.
+func section(base string, q url.Values, param string, n, off int) pager {
 	p := newPager(base, q, n, off, eventsListLimit)
 	p.Prev, p.Next = "", ""
 	if off > 0 {
@@ -101,7 +106,7 @@ func section(base string, q url.Values, param string, n int) (pager, int, int, e
 	if off+eventsListLimit < n {
 		p.Next = pageLink(base, q, param, off+eventsListLimit)
 	}
-	return p, min(off, n), min(off+eventsListLimit, n), nil
+	return p
 }
 
 // pageLink is base with q, param set to off (or removed at 0).
@@ -155,32 +160,32 @@ func (u *UI) eventsPage(w http.ResponseWriter, r *http.Request) error {
 		u.render(w, r, http.StatusOK, "events", d)
 		return nil
 	}
-	keys, err := u.explorer.Keys(r.Context(), d.Environment.ID)
+	// Each list is read one page at a time: the page asks the store for
+	// the rows it shows and the lists' totals, never for whole lists.
+	offsets := map[string]int{}
+	for _, param := range []string{"offset", "silent", "novalues", "unused"} {
+		if offsets[param], err = listOffset(in, param); err != nil {
+			return err
+		}
+	}
+	at := func(param string) core.Page { return core.Page{Limit: eventsListLimit, Offset: offsets[param]} }
+	keys, err := u.explorer.Keys(r.Context(), d.Environment.ID, at("offset"))
 	if err != nil {
 		return err
 	}
-	health, err := u.explorer.Health(r.Context(), p.ID, d.Environment.ID, d.Days)
+	health, err := u.explorer.Health(r.Context(), p.ID, d.Environment.ID, d.Days,
+		events.HealthPages{Silent: at("silent"), NoValues: at("novalues"), Unused: at("unused")})
 	if err != nil {
 		return err
 	}
 	base := r.URL.Path
-	var from, to int
-	if d.KeysPager, from, to, err = section(base, in, "offset", len(keys)); err != nil {
-		return err
-	}
-	d.Keys = keys[from:to]
-	if d.SilentPager, from, to, err = section(base, in, "silent", len(health.Silent)); err != nil {
-		return err
-	}
-	d.Silent, d.SilentTotal = health.Silent[from:to], len(health.Silent)
-	if d.NoValuesPager, from, to, err = section(base, in, "novalues", len(health.NoValues)); err != nil {
-		return err
-	}
-	d.NoValues, d.NoValuesTotal = health.NoValues[from:to], len(health.NoValues)
-	if d.UnusedPager, from, to, err = section(base, in, "unused", len(health.Unused)); err != nil {
-		return err
-	}
-	d.Unused, d.UnusedTotal = health.Unused[from:to], len(health.Unused)
+	d.Keys, d.KeysPager = keys.Items, section(base, in, "offset", keys.Total, offsets["offset"])
+	d.Silent, d.SilentTotal = health.Silent.Items, health.Silent.Total
+	d.SilentPager = section(base, in, "silent", health.Silent.Total, offsets["silent"])
+	d.NoValues, d.NoValuesTotal = health.NoValues.Items, health.NoValues.Total
+	d.NoValuesPager = section(base, in, "novalues", health.NoValues.Total, offsets["novalues"])
+	d.Unused, d.UnusedTotal = health.Unused.Items, health.Unused.Total
+	d.UnusedPager = section(base, in, "unused", health.Unused.Total, offsets["unused"])
 	u.render(w, r, http.StatusOK, "events", d)
 	return nil
 }
