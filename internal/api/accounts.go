@@ -354,3 +354,27 @@ func (s *Server) listTeamMaintainers(w http.ResponseWriter, r *http.Request) err
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
+
+// listTeamRoles answers LaunchDarkly's getTeamRoles: one page of the
+// custom roles the team holds (TeamCustomRoles), in the order of the
+// roles expansion, with paging links.
+func (s *Server) listTeamRoles(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	page, err := parseTeamMaintainersPage(q.Get("limit"), q.Get("offset"))
+	if err != nil {
+		return err
+	}
+	key := r.PathValue("teamKey")
+	t, err := s.svc.Teams.GetTeam(r.Context(), key)
+	if err != nil {
+		return err
+	}
+	total := len(t.Roles)
+	rep := teamRolesRep{TotalCount: total, Items: []teamRoleRep{}, Links: pageLinks(teamPath(key)+"/roles", q, page, total)}
+	for i := page.Offset; i < total && i < page.Offset+page.Limit; i++ {
+		ro := t.Roles[i]
+		rep.Items = append(rep.Items, teamRoleRep{Key: ro.Key, Name: ro.Name, AppliedOn: epochMS(ro.AppliedAt)})
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/audit"
 	"github.com/metricsd/metricsd/internal/catalog"
-	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/perf/benchdata"
 	"github.com/metricsd/metricsd/internal/ratelimit"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
@@ -32,7 +32,8 @@ var benchFilter = "?" + url.Values{
 	"limit":  {"20"},
 }.Encode()
 
-// seedProject creates a project holding n metrics of mixed kinds and tags.
+// seedProject creates a project holding n metrics of mixed kinds and tags
+// (benchdata.Metric).
 func seedProject(b *testing.B, ctx context.Context, cat *catalog.Services, db *store.DB, key string, n int) {
 	b.Helper()
 	p, _, err := cat.Projects.CreateProject(ctx, catalog.ProjectPost{Key: key, Name: key})
@@ -43,47 +44,14 @@ func seedProject(b *testing.B, ctx context.Context, cat *catalog.Services, db *s
 	if err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
-	batch := make([]*catalog.Metric, 0, 5000)
-	for i := range n {
-		batch = append(batch, benchMetric(p, owner.ID, i, start.Add(time.Duration(i)*time.Second)))
-		if len(batch) == cap(batch) || i == n-1 {
-			if err := db.ImportMetrics(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
-		}
+	if err := benchdata.Import(ctx, db, n, func(i int, at time.Time) *catalog.Metric { return benchMetric(p, owner.ID, i, at) }); err != nil {
+		b.Fatal(err)
 	}
 }
 
-// benchMetric is the i-th metric of a seeded project, created at at: mixed
-// kinds, 10 rotating tags, a quarter numeric, a rare tag on one in 5,000.
+// benchMetric is the i-th metric of a seeded project, created at at.
 func benchMetric(p *catalog.Project, ownerID string, i int, at time.Time) *catalog.Metric {
-	def := catalog.MetricDef{
-		Name: fmt.Sprintf("Metric %d %s", i, []string{"checkout", "signup", "latency", "errors"}[i%4]),
-		Tags: []string{fmt.Sprintf("t%d", i%10), "all"}, MaintainerID: ownerID,
-		RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "average",
-		DataSource: catalog.DataSource{Key: "launchdarkly"},
-	}
-	kind := catalog.KindCustom
-	switch i % 4 {
-	case 0:
-		def.EventKey = "event-" + fmt.Sprint(i)
-	case 1:
-		def.EventKey, def.IsNumeric, def.SuccessCriteria = "value-"+fmt.Sprint(i), true, "LowerThanBaseline"
-	case 2:
-		kind, def.URLs = catalog.KindPageview, []catalog.URLMatcher{{Kind: "substring", Substring: "/checkout"}}
-	case 3:
-		kind, def.Selector = catalog.KindClick, ".buy"
-		def.URLs = []catalog.URLMatcher{{Kind: "exact", URL: "https://example.com/"}}
-	}
-	if i%5000 == 7 {
-		def.Tags = append(def.Tags, "rare")
-	}
-	return &catalog.Metric{
-		ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i), Kind: kind,
-		Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def,
-	}
+	return benchdata.Metric(p, ownerID, i, at)
 }
 
 type benchEnv struct {
@@ -136,16 +104,7 @@ func BenchmarkAPI(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			tdb := testdb.New(b, backend)
-			db, err := store.Open(ctx, tdb.URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			cat := catalog.New(db)
-			if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-				b.Fatal(err)
-			}
+			db, cat := openBench(b, ctx, backend)
 			seedProject(b, ctx, cat, db, "k1", 1_000)
 			seedProject(b, ctx, cat, db, "k100", 100_000)
 			// Rate limits off: these time the handlers (BenchmarkRateLimit times the limits).
@@ -332,15 +291,11 @@ func openBench(b *testing.B, ctx context.Context, backend string) (*store.DB, *c
 // openBenchURL is openBench on a given database.
 func openBenchURL(b *testing.B, ctx context.Context, url string) (*store.DB, *catalog.Services) {
 	b.Helper()
-	db, err := store.Open(ctx, url)
+	db, cat, err := benchdata.Open(ctx, url, benchToken)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	cat := catalog.New(db)
-	if _, err := cat.Auth.Bootstrap(ctx, benchToken); err != nil {
-		b.Fatal(err)
-	}
 	return db, cat
 }
 

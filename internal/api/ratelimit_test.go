@@ -12,20 +12,8 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
+	"github.com/metricsd/metricsd/internal/testclock"
 )
-
-// testClock is a settable core.Clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
 
 // windowStart is the start of a rate limit window.
 var windowStart = time.Unix(1_900_000_000, 0)
@@ -58,7 +46,7 @@ func headerInt(t *testing.T, h http.Header, name string) int {
 // limits: one token gets its 500 requests (its default share of the
 // default global window of 1000) and then 429.
 func TestRateLimitsOnByDefault(t *testing.T) {
-	clk := &testClock{now: windowStart.Add(2 * time.Second)}
+	clk := testclock.New(windowStart.Add(2 * time.Second))
 	srv, _, _ := newTestServer(t, api.Options{Clock: clk.Now})
 	for i := range 500 {
 		a := call(t, srv, "GET", "/api/v2/projects/default", "", benchToken, "192.0.2.1:1")
@@ -84,7 +72,7 @@ func TestRateLimitsOnByDefault(t *testing.T) {
 // route or method too; each answer carries the headers of the windows that
 // govern it; a new window starts with the whole budget (clock injected).
 func TestRateLimitWindows(t *testing.T) {
-	clk := &testClock{now: windowStart.Add(4500 * time.Millisecond)}
+	clk := testclock.New(windowStart.Add(4500 * time.Millisecond))
 	obs := &rejections{}
 	srv, _, _ := newTestServer(t, api.Options{Clock: clk.Now, RateObserver: obs,
 		RateLimits: &ratelimit.Config{Global: 8, RouteRead: 3, RouteWrite: 2}})
@@ -162,7 +150,7 @@ func TestRateLimitWindows(t *testing.T) {
 // global window and its refused requests cost the others nothing: a second
 // token is served until the global window is spent.
 func TestTokenShare(t *testing.T) {
-	clk := &testClock{now: windowStart}
+	clk := testclock.New(windowStart)
 	srv, db, _ := newTestServer(t, api.Options{Clock: clk.Now, RateLimits: &ratelimit.Config{Global: 10, TokenShare: 40}})
 	if _, err := catalog.New(db).Auth.Bootstrap(context.Background(), secondToken); err != nil {
 		t.Fatal(err)
@@ -195,7 +183,7 @@ func TestTokenShare(t *testing.T) {
 // Retry-After past its window whatever token it sends (IPv6 by /64), and
 // another address is served.
 func TestAddressWindow(t *testing.T) {
-	clk := &testClock{now: windowStart.Add(3 * time.Second)}
+	clk := testclock.New(windowStart.Add(3 * time.Second))
 	srv, db, _ := newTestServer(t, api.Options{Clock: clk.Now, RateLimits: &ratelimit.Config{Global: 100, Address: 3}})
 	if _, err := catalog.New(db).Auth.Bootstrap(context.Background(), secondToken); err != nil {
 		t.Fatal(err)

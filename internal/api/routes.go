@@ -89,6 +89,9 @@ func (s *Server) table() []route {
 		{"/api/v2/teams/{teamKey}/maintainers", map[string]handlerFunc{
 			http.MethodGet: s.listTeamMaintainers,
 		}},
+		{"/api/v2/teams/{teamKey}/roles", map[string]handlerFunc{
+			http.MethodGet: s.listTeamRoles,
+		}},
 		// Metric groups (beta: LD-API-Version: beta).
 		{"/api/v2/projects/{projectKey}/metric-groups", map[string]handlerFunc{
 			http.MethodGet:  beta(s.listMetricGroups),

@@ -32,7 +32,7 @@ type Server struct {
 	maxBody  int64
 	auth     *authCache
 	limit    *ratelimit.Limiter
-	authFail *authFailLimiter
+	authFail *ratelimit.Failures
 	timeout  time.Duration
 	handler  http.Handler
 	explorer *events.Explorer
@@ -104,7 +104,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 		limits = *opts.RateLimits
 	}
 	s.limit = ratelimit.New(limits, ratelimit.Options{Shared: opts.RateCounter, SharedTimeout: opts.RateCounterTimeout, Clock: opts.Clock, Observer: opts.RateObserver, Logger: s.log})
-	s.authFail = newAuthFailLimiter(opts.AuthFailureLimit)
+	s.authFail = ratelimit.NewFailures(opts.AuthFailureLimit, DefaultAuthFailureLimit)
 	s.timeout = opts.RequestTimeout
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
@@ -210,7 +210,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return nil
 		}
 		addr := clientAddr(r)
-		if err := s.authFail.check(w, addr); err != nil {
+		if err := checkAuthFailures(s.authFail, w, addr); err != nil {
 			s.obs.RateLimited("auth_failures")
 			return err
 		}
@@ -231,7 +231,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				// the address; a missing one is no guess.
 				if core.KindOf(err) == core.KindUnauthorized && strings.TrimSpace(header) != "" {
 					s.auth.putFailed(header)
-					s.authFail.fail(addr)
+					s.authFail.Fail(addr, time.Now())
 				}
 				return err
 			}

@@ -463,7 +463,10 @@ func (a *App) MetricsAddr() net.Addr {
 }
 
 // TLS reports whether the server serves HTTPS.
-func (a *App) TLS() bool { return a.server.TLSConfig != nil }
+// It is decided by the configuration, not read from the http.Server, whose
+// TLSConfig net/http fills in itself (for HTTP/2) once Serve runs — which
+// it does from Open on, for the start-up handler.
+func (a *App) TLS() bool { return a.cfg.TLSCert != "" }
 
 // Store is the app's store.
 func (a *App) Store() *store.DB { return a.store }

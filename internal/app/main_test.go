@@ -93,6 +93,28 @@ func (r *mainRun) stop(t *testing.T) int {
 	}
 }
 
+// TestMainLogsHTTPScheme: without --tls-cert the start-up line says
+// scheme=http, also once the start-up handler is being served (net/http
+// then sets the server's TLSConfig for HTTP/2, which is no sign of TLS).
+func TestMainLogsHTTPScheme(t *testing.T) {
+	dir := t.TempDir()
+	r, addr := startMain(t, []string{"--addr", "127.0.0.1:0", "--database", "sqlite:" + filepath.Join(dir, "m.db")}, nil)
+	if addr == "" {
+		t.Fatalf("Main exited with %d; stderr:\n%s", r.code, r.stderr.String())
+	}
+	if !strings.Contains(r.stderr.String(), "scheme=http ") {
+		t.Errorf("start-up log does not say http:\n%s", r.stderr.String())
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /healthz over HTTP: %d", resp.StatusCode)
+	}
+}
+
 // selfSigned writes a certificate for localhost and 127.0.0.1 and its key
 // to dir and returns their paths and the certificate.
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +14,13 @@ import (
 	"github.com/metricsd/metricsd/internal/app"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/ratelimit"
+	"github.com/metricsd/metricsd/internal/testclock"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
 // secondTestToken is a second admin token of the owner, added with
 // addToken.
 const secondTestToken = "api-e2e-second-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-
-// fixedClock is a settable clock, so that a burst never straddles the end
-// of a ten-second window.
-type fixedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fixedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fixedClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
 
 // limitWindow is the start of the rate limit window the tests run in.
 var limitWindow = time.Unix(1_900_000_000, 0)
@@ -47,9 +33,9 @@ const sharedTimeout = 10 * time.Second
 
 // startLimited starts metricsd on b with limits and a clock one second into
 // limitWindow, and adds secondTestToken.
-func startLimited(t *testing.T, b testdb.Backend, limits ratelimit.Config) (*env, *fixedClock) {
+func startLimited(t *testing.T, b testdb.Backend, limits ratelimit.Config) (*env, *testclock.Clock) {
 	t.Helper()
-	clk := &fixedClock{now: limitWindow.Add(time.Second)}
+	clk := testclock.New(limitWindow.Add(time.Second))
 	a, _ := runApp(t, app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &limits, RateLimitSharedTimeout: sharedTimeout, Clock: clk.Now})
 	addToken(t, a, secondTestToken)
 	return newEnv(t, b, a, testAdminToken), clk
@@ -189,7 +175,7 @@ func TestRateLimitDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clk := &fixedClock{now: limitWindow}
+		clk := testclock.New(limitWindow)
 		cfg.Clock = clk.Now
 		cfg.RateLimitSharedTimeout = sharedTimeout
 		a, _ := runApp(t, cfg)
@@ -214,7 +200,7 @@ func TestRateLimitDefaults(t *testing.T) {
 func TestRateLimitReplicas(t *testing.T) {
 	b := testdb.New(t, "postgres")
 	start := func(t *testing.T, perReplica bool) []*env {
-		clk := &fixedClock{now: limitWindow.Add(time.Second)}
+		clk := testclock.New(limitWindow.Add(time.Second))
 		limits := ratelimit.Config{Global: 12, RouteRead: 100, RouteWrite: 2}
 		var envs []*env
 		for range 2 {

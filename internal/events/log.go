@@ -1,9 +1,11 @@
 package events
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"iter"
+	"maps"
 	"math"
 	"slices"
 )
@@ -63,6 +65,25 @@ func appendAggregate(b []byte, hourDelta int64, r *Rollup) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Max))
 	}
 	return b
+}
+
+// LogRollups appends rows to tx's event log, one record (AppendLog) per
+// environment, as a group commit writes them: for tests and seeders that
+// make counts without the Flusher.
+func LogRollups(ctx context.Context, tx FlushTx, rows map[RollupKey]*Rollup) error {
+	byEnv := map[string]map[RollupKey]*Rollup{}
+	for k, r := range rows {
+		if byEnv[k.EnvID] == nil {
+			byEnv[k.EnvID] = map[RollupKey]*Rollup{}
+		}
+		byEnv[k.EnvID][k] = r
+	}
+	for env, m := range byEnv {
+		if err := tx.AppendLog(ctx, env, AppendLog(nil, len(m), maps.All(m))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AppendLog appends a record of one segment holding the n rows of one

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/metricsd/metricsd/internal/events"
 	"github.com/metricsd/metricsd/internal/ingest"
 	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/testclock"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
 
@@ -31,9 +31,9 @@ type browserFixture struct {
 	srv        *httptest.Server
 	browser    *ingest.Browser
 	cat        *catalog.Services
-	ctx        context.Context // carries the owner as principal
-	clock      *testClock      // the goal cache's
-	production string          // client-side ID
+	ctx        context.Context  // carries the owner as principal
+	clock      *testclock.Clock // the goal cache's
+	production string           // client-side ID
 	test       string
 }
 
@@ -53,9 +53,9 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
-	clock := &testClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	mux := http.NewServeMux()
-	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), events.NewGoals(db, clock.now), ingest.BrowserOptions{MaxBodyBytes: 4096, MaxStreams: 2})
+	browser := ingest.NewBrowser(events.NewKeys(db, nil, 0), events.NewGoals(db, clock.Now), ingest.BrowserOptions{MaxBodyBytes: 4096, MaxStreams: 2})
 	browser.Register(mux)
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
@@ -80,24 +80,6 @@ func newBrowserFixture(t *testing.T, b testdb.Backend) *browserFixture {
 		t.Fatalf("default environments: %+v", envs)
 	}
 	return f
-}
-
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func (f *browserFixture) createMetric(t *testing.T, project string, m catalog.MetricPost) {
@@ -177,7 +159,7 @@ func TestGoals(t *testing.T) {
 		if st, _, body := f.do(t, "GET", "/sdk/goals/"+f.production, ""); st != 200 || body != "[]\n" {
 			t.Fatalf("goals within the cache lifetime = %d %s, want the cached []", st, body)
 		}
-		f.clock.add(events.GoalTTL)
+		f.clock.Add(events.GoalTTL)
 
 		want := `[
 			{"key":"any-click","kind":"click","urls":[{"kind":"substring","substring":"example"}],"selector":"a"},

@@ -1,7 +1,8 @@
 // Package ratelimit owns metricsd's request limits: LaunchDarkly's global
 // window that all tokens of the account share, its route-level windows per
 // route pattern and verb, and metricsd's cap on the share of the global
-// window one token may take.
+// window one token may take; and Failures, the per-address budget of
+// failed authentications and sign-ins that the API and the web UI share.
 //
 // Every window is a fixed ten-second window aligned to the Unix epoch, as
 // LaunchDarkly describes its limits: a count per window that resets when the

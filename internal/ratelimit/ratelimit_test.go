@@ -10,20 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/metricsd/metricsd/internal/ratelimit"
+	"github.com/metricsd/metricsd/internal/testclock"
 )
-
-// clock is a settable core.Clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
 
 // start is the beginning of a window: Unix time is a multiple of ten seconds.
 var start = time.Unix(1_800_000_000, 0)
@@ -78,7 +66,7 @@ func TestDefaults(t *testing.T) {
 // sees no global budget left, and costs the global window nothing, so
 // another token is still served until the global window is spent.
 func TestTokenShare(t *testing.T) {
-	clk := &clock{now: start.Add(3 * time.Second)}
+	clk := testclock.New(start.Add(3 * time.Second))
 	obs := &observer{}
 	l := ratelimit.New(ratelimit.Config{Global: 10, TokenShare: 50}, ratelimit.Options{Clock: clk.Now, Observer: obs})
 	ctx := context.Background()
@@ -115,7 +103,7 @@ func TestTokenShare(t *testing.T) {
 // routes and other verbs of the pattern have their own, and all share the
 // global window.
 func TestRouteWindows(t *testing.T) {
-	clk := &clock{now: start}
+	clk := testclock.New(start)
 	l := ratelimit.New(ratelimit.Config{Global: 6, RouteRead: 3, RouteWrite: 2}, ratelimit.Options{Clock: clk.Now})
 	ctx := context.Background()
 	steps := []struct {
@@ -148,7 +136,7 @@ func TestRouteWindows(t *testing.T) {
 // Retry-After counts whole seconds to the end, and a new window has the
 // whole budget again.
 func TestReset(t *testing.T) {
-	clk := &clock{now: start.Add(1500 * time.Millisecond)}
+	clk := testclock.New(start.Add(1500 * time.Millisecond))
 	l := ratelimit.New(ratelimit.Config{Global: 2}, ratelimit.Options{Clock: clk.Now})
 	ctx := context.Background()
 	l.Take(ctx, ratelimit.Request{Token: "t", Method: "GET", Pattern: "/p"})
@@ -193,7 +181,7 @@ func TestSharedCounterFails(t *testing.T) {
 	for name, c := range map[string]ratelimit.Counter{"failing": &failing{}, "slow": slow{}} {
 		t.Run(name, func(t *testing.T) {
 			obs := &observer{}
-			clk := &clock{now: start}
+			clk := testclock.New(start)
 			l := ratelimit.New(ratelimit.Config{Global: 2}, ratelimit.Options{Shared: c, Clock: clk.Now, Observer: obs})
 			ctx := context.Background()
 			began := time.Now()
@@ -245,7 +233,7 @@ func BenchmarkMemoryTake(b *testing.B) {
 // their tokens, first of all windows, so a refused one costs the token and
 // global windows nothing; another address is served.
 func TestAddressWindow(t *testing.T) {
-	clk := &clock{now: start}
+	clk := testclock.New(start)
 	obs := &observer{}
 	l := ratelimit.New(ratelimit.Config{Global: 100, TokenShare: 50, Address: 3}, ratelimit.Options{Clock: clk.Now, Observer: obs})
 	ctx := context.Background()

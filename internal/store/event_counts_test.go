@@ -1,8 +1,6 @@
 package store_test
 
 import (
-	"context"
-	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -31,8 +29,8 @@ func TestHourCounts(t *testing.T) {
 			{EnvID: prod.ID, Kind: "custom", Key: "other", Hour: h(-2)}: {Count: 100},
 			{EnvID: test.ID, Kind: "custom", Key: "k", Hour: h(-2)}:     {Count: 100},
 		}
-		if err := db.TransactEvents(ctx, func(tx events.FlushTx) error { return logRollups(ctx, tx, put) }); err != nil {
-			t.Fatalf("logRollups: %v", err)
+		if err := db.TransactEvents(ctx, func(tx events.FlushTx) error { return events.LogRollups(ctx, tx, put) }); err != nil {
+			t.Fatalf("LogRollups: %v", err)
 		}
 		// from inside an hour counts that hour, as RollupRows does.
 		got, err := db.HourCounts(ctx, prod.ID, "custom", "k", hour.Add(-8*time.Hour+time.Minute), hour.Add(time.Hour))
@@ -47,22 +45,4 @@ func TestHourCounts(t *testing.T) {
 			t.Errorf("no rollups: %v %v, want none", got, err)
 		}
 	})
-}
-
-// logRollups commits rows as event log records, one per environment, as
-// group commits write them; reads of rollups fold them.
-func logRollups(ctx context.Context, tx events.FlushTx, rows map[events.RollupKey]*events.Rollup) error {
-	byEnv := map[string]map[events.RollupKey]*events.Rollup{}
-	for k, r := range rows {
-		if byEnv[k.EnvID] == nil {
-			byEnv[k.EnvID] = map[events.RollupKey]*events.Rollup{}
-		}
-		byEnv[k.EnvID][k] = r
-	}
-	for env, m := range byEnv {
-		if err := tx.AppendLog(ctx, env, events.AppendLog(nil, len(m), maps.All(m))); err != nil {
-			return err
-		}
-	}
-	return nil
 }

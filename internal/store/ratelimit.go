@@ -22,19 +22,6 @@ func (db *DB) RateCounter() ratelimit.Counter {
 	return &rateCounter{db: db}
 }
 
-// unlogRateWindows makes rate_windows an unlogged table on PostgreSQL: its
-// writes skip the write-ahead log, so a request's count does not wait for a
-// WAL flush (about 7x cheaper, see docs/PERFORMANCE.md), and a crash loses
-// only the counts of the current ten seconds. SQLite has no such tables and
-// does not use this one.
-func unlogRateWindows(ctx context.Context, t *txn) error {
-	if t.d.name != "postgres" {
-		return nil
-	}
-	_, err := t.exec(ctx, `ALTER TABLE rate_windows SET UNLOGGED`)
-	return err
-}
-
 // rateCounter counts in rate_windows with one statement per request.
 type rateCounter struct {
 	db *DB

@@ -54,17 +54,6 @@ import (
 // nothing and pays two statements (the number, and the read of the
 // leases).
 
-// unlogReplicaLeases makes replica_leases unlogged on PostgreSQL: leases
-// and acknowledgements skip the write-ahead log, and a crash, which ends
-// every listening connection anyway, loses only leases that are void.
-func unlogReplicaLeases(ctx context.Context, t *txn) error {
-	if t.d.name != "postgres" {
-		return nil
-	}
-	_, err := t.exec(ctx, `ALTER TABLE replica_leases SET UNLOGGED`)
-	return err
-}
-
 // LeaseConfig configures pushed invalidation (WithReplicaLease).
 type LeaseConfig struct {
 	// Duration of a lease: the longest a write waits for a replica that

@@ -17,16 +17,7 @@ const testLease = 600 * time.Millisecond
 
 func mustOpenLeased(t *testing.T, url string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), url, store.WithReplicaLease(store.LeaseConfig{Duration: testLease}))
-	if err != nil {
-		t.Fatalf("Open(%q): %v", url, err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return db
+	return mustOpen(t, url, store.WithReplicaLease(store.LeaseConfig{Duration: testLease}))
 }
 
 // postgresOnly runs fn on PostgreSQL, where replicas push invalidation.

@@ -35,9 +35,9 @@ func diff(want, got any, opts ...cmp.Option) string {
 	return cmp.Diff(want, got, append([]cmp.Option{msUTC}, opts...)...)
 }
 
-func mustOpen(t *testing.T, url string) *store.DB {
+func mustOpen(t *testing.T, url string, opts ...store.Option) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), url)
+	db, err := store.Open(context.Background(), url, opts...)
 	if err != nil {
 		t.Fatalf("Open(%q): %v", url, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/metricsd/metricsd/internal/api"
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/perf/benchdata"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 	"github.com/metricsd/metricsd/internal/web"
@@ -34,16 +35,11 @@ func BenchmarkUIMetricList(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
-			tdb := testdb.New(b, backend)
-			db, err := store.Open(ctx, tdb.URL)
+			db, svc, err := benchdata.Open(ctx, testdb.New(b, backend).URL, adminToken)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { db.Close() })
-			svc := catalog.New(db)
-			if _, err := svc.Auth.Bootstrap(ctx, adminToken); err != nil {
-				b.Fatal(err)
-			}
 			p, err := svc.Auth.Authenticate(ctx, adminToken)
 			if err != nil {
 				b.Fatal(err)
@@ -107,32 +103,26 @@ func BenchmarkUIMetricList(b *testing.B) {
 	}
 }
 
-// seedBenchProject creates project key with n metrics: mostly custom, a
-// quarter numeric, ten rotating tags.
+// seedBenchProject creates project key with n metrics: all custom, a
+// quarter numeric (those named "latency"), ten rotating tags.
 func seedBenchProject(b *testing.B, ctx context.Context, svc *catalog.Services, db *store.DB, ownerID, key string, n int) {
 	b.Helper()
 	p, _, err := svc.Projects.CreateProject(ctx, catalog.ProjectPost{Key: key, Name: key})
 	if err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now().Add(-time.Duration(n) * time.Second).UTC().Truncate(time.Millisecond)
-	batch := make([]*catalog.Metric, 0, 5000)
-	for i := range n {
-		at := start.Add(time.Duration(i) * time.Second)
+	err = benchdata.Import(ctx, db, n, func(i int, at time.Time) *catalog.Metric {
 		def := catalog.MetricDef{Name: fmt.Sprintf("Metric %d %s", i, []string{"checkout", "signup", "latency", "errors"}[i%4]),
 			EventKey: fmt.Sprintf("e-%d", i), Tags: []string{fmt.Sprintf("t%d", i%10), "all"}, MaintainerID: ownerID,
 			RandomizationUnits: []string{"user"}, AnalysisType: "mean", UnitAggregationType: "average", DataSource: catalog.DataSource{Key: "launchdarkly"}}
 		if i%4 == 2 {
 			def.IsNumeric, def.SuccessCriteria = true, "LowerThanBaseline"
 		}
-		batch = append(batch, &catalog.Metric{ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i),
-			Kind: catalog.KindCustom, Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def})
-		if len(batch) == cap(batch) || i == n-1 {
-			if err := db.ImportMetrics(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
-		}
+		return &catalog.Metric{ID: core.NewObjectID(), ProjectID: p.ID, ProjectKey: p.Key, Key: fmt.Sprintf("metric-%06d", i),
+			Kind: catalog.KindCustom, Version: 1, VersionID: uuid.NewString(), CreatedAt: at, UpdatedAt: at, Def: def}
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }
 

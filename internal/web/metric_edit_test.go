@@ -326,8 +326,12 @@ func TestReaderGetsNoMetricForms(t *testing.T) {
 		br.mustSignIn(secret)
 		list := br.do(http.MethodGet, "/projects/default/metrics", nil)
 		page := br.do(http.MethodGet, "/projects/default/metrics/kept", nil)
-		if page.status != http.StatusOK || strings.Contains(page.body, "/edit") || strings.Contains(list.body, "/metrics/new") {
-			t.Errorf("reader is offered edit or create:\n%s\n%s", page.body, list.body)
+		if page.status != http.StatusOK || !strings.Contains(page.body, "Kept") {
+			t.Fatalf("reader's metric page: %d\n%s", page.status, page.body)
+		}
+		if strings.Contains(page.body, "/edit") || strings.Contains(page.body, "Delete metric") || strings.Contains(page.body, "/delete") ||
+			strings.Contains(list.body, "/metrics/new") {
+			t.Errorf("reader is offered edit, delete or create:\n%s\n%s", page.body, list.body)
 		}
 		for _, p := range []string{"/projects/default/metrics/new", "/projects/default/metrics/kept/edit", "/projects/default/metrics/kept/delete"} {
 			if r := br.do(http.MethodGet, p, nil); r.status != http.StatusForbidden {
@@ -351,6 +355,12 @@ func TestReaderGetsNoMetricForms(t *testing.T) {
 		}
 		if m := f.get("kept"); m.Version != 1 || m.Def.Name != "Kept" {
 			t.Errorf("reader's edit changed the metric: v%d %q", m.Version, m.Def.Name)
+		}
+		if r := br.do(http.MethodPost, "/projects/default/metrics/kept/delete", url.Values{"csrf": {csrf}}); r.status != http.StatusForbidden {
+			t.Errorf("reader delete: %d, want 403\n%s", r.status, r.body)
+		}
+		if _, _, err := f.svc.Metrics.GetMetric(f.admin, "default", "kept", "", nil); err != nil {
+			t.Errorf("metric after the reader's delete: %v", err)
 		}
 	})
 }

@@ -34,7 +34,7 @@ func BenchmarkMetricPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hour := f.clock.now().UTC().Truncate(time.Hour)
+	hour := f.clock.Now().UTC().Truncate(time.Hour)
 	rollups := map[events.RollupKey]*events.Rollup{}
 	var seen []events.Seen
 	for _, env := range envs {
@@ -45,7 +45,7 @@ func BenchmarkMetricPage(b *testing.B) {
 			First: hour.Add(-719 * time.Hour).UnixMilli(), Last: hour.UnixMilli()})
 	}
 	if err := f.db.TransactEvents(f.admin, func(tx events.FlushTx) error {
-		if err := logRollups(f.admin, tx, rollups); err != nil {
+		if err := events.LogRollups(f.admin, tx, rollups); err != nil {
 			return err
 		}
 		return tx.TouchSources(f.admin, seen)

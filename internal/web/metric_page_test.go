@@ -1,11 +1,9 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,14 +57,14 @@ func (f *fixture) usedMetric() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	hour := f.clock.now().UTC().Truncate(time.Hour)
+	hour := f.clock.Now().UTC().Truncate(time.Hour)
 	at := func(h int) int64 { return hour.Add(time.Duration(-h) * time.Hour).UnixMilli() }
 	rollups := map[events.RollupKey]*events.Rollup{}
 	for h, n := range map[int]int64{0: 5, 3: 1200, 50: 7, 24*30 + 5: 999} {
 		rollups[events.RollupKey{EnvID: env.ID, Kind: "custom", Key: "e-checkout", Hour: at(h)}] = &events.Rollup{Count: n}
 	}
 	if err := f.db.TransactEvents(ctx, func(tx events.FlushTx) error {
-		if err := logRollups(ctx, tx, rollups); err != nil {
+		if err := events.LogRollups(ctx, tx, rollups); err != nil {
 			return err
 		}
 		return tx.TouchSources(ctx, []events.Seen{{EnvID: env.ID, ProjectID: p.ID, Kind: "custom", Key: "e-checkout", First: at(24*30 + 5), Last: at(0)}})
@@ -331,22 +329,4 @@ func TestMetricPageMaintainerDiff(t *testing.T) {
 		mustContain(t, "maintainer diff", r.body, `<th scope="row">Maintainer</th>`, "<del>Metricsd Owner (owner@metricsd.local)</del>", "<ins>Ana Lima (ana@example.com)</ins>",
 			"<dt>Maintainer</dt><dd>Ana Lima (ana@example.com)</dd>")
 	})
-}
-
-// logRollups commits rows as event log records, one per environment, as
-// group commits write them; reads of rollups fold them.
-func logRollups(ctx context.Context, tx events.FlushTx, rows map[events.RollupKey]*events.Rollup) error {
-	byEnv := map[string]map[events.RollupKey]*events.Rollup{}
-	for k, r := range rows {
-		if byEnv[k.EnvID] == nil {
-			byEnv[k.EnvID] = map[events.RollupKey]*events.Rollup{}
-		}
-		byEnv[k.EnvID][k] = r
-	}
-	for env, m := range byEnv {
-		if err := tx.AppendLog(ctx, env, events.AppendLog(nil, len(m), maps.All(m))); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
 // signInData is the sign-in page's data.
@@ -65,8 +67,8 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	next := safeNext(r.PostFormValue("next"))
-	addr := clientAddr(r)
-	if blocked, wait := u.limiter.blocked(addr); blocked {
+	addr := ratelimit.ClientAddr(r.RemoteAddr)
+	if blocked, wait, _ := u.limiter.Blocked(addr, time.Now()); blocked {
 		w.Header().Set("Retry-After", fmt.Sprint(max(1, int(wait.Seconds()+0.999))))
 		return core.Errorf(kindRateLimited, "too many failed sign-ins from this address; wait a minute and try again")
 	}
@@ -74,7 +76,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) error {
 	p, err := u.svc.Auth.Authenticate(r.Context(), secret)
 	if core.KindOf(err) == core.KindUnauthorized {
 		if secret != "" {
-			u.limiter.fail(addr)
+			u.limiter.Fail(addr, time.Now())
 		}
 		msg := "That access token is not valid. Check that you copied all of it, and that it has not been deleted or reset."
 		if secret == "" {

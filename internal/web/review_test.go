@@ -16,6 +16,21 @@ import (
 	"github.com/metricsd/metricsd/internal/web"
 )
 
+// newRouteFixture is the fixture the route-table walks fill patterns
+// against (fillPattern): metrics target and other in the default project,
+// and group grp of both.
+func newRouteFixture(t *testing.T, b testdb.Backend) *fixture {
+	t.Helper()
+	f := newFixture(t, b, web.Options{})
+	f.metric("target", "Target")
+	f.metric("other", "Other")
+	if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "grp", GroupDef: catalog.GroupDef{Name: "Group", Kind: "standard",
+		Metrics: []catalog.GroupMetricIn{{Key: "target"}, {Key: "other"}}}}); err != nil {
+		t.Fatalf("CreateMetricGroup: %v", err)
+	}
+	return f
+}
+
 // fillPattern turns a route pattern into its method and a path naming
 // the fixture's project, metric, group and environment.
 func fillPattern(p string) (method, path string) {
@@ -41,13 +56,7 @@ func (f *fixture) lastAudit() string {
 // session's token, or from another site, and nothing changes.
 func TestCSRFOnEveryRoute(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		f := newFixture(t, b, web.Options{})
-		f.metric("target", "Target")
-		f.metric("other", "Other")
-		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "grp", GroupDef: catalog.GroupDef{Name: "Group", Kind: "standard",
-			Metrics: []catalog.GroupMetricIn{{Key: "target"}, {Key: "other"}}}}); err != nil {
-			t.Fatalf("CreateMetricGroup: %v", err)
-		}
+		f := newRouteFixture(t, b)
 		br := f.browser()
 		br.mustSignIn(adminToken)
 		token := csrfOf(t, br.do(http.MethodGet, "/projects/default/metrics/target", nil).body)
@@ -259,7 +268,7 @@ func TestSignInReplacesSession(t *testing.T) {
 func TestSignOutEveryReplica(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		f := newFixture(t, b, web.Options{})
-		other := web.New(f.svc, web.Options{Sessions: f.db, ParseMetricQuery: api.ParseMetricQuery, Clock: f.clock.now, SessionCacheTTL: 2 * time.Second})
+		other := web.New(f.svc, web.Options{Sessions: f.db, ParseMetricQuery: api.ParseMetricQuery, Clock: f.clock.Now, SessionCacheTTL: 2 * time.Second})
 		srv2 := httptest.NewServer(other.Handler())
 		t.Cleanup(srv2.Close)
 		br := f.browser()
@@ -282,7 +291,7 @@ func TestSignOutEveryReplica(t *testing.T) {
 		if r := br.do(http.MethodPost, "/sign-out", url.Values{"csrf": {csrfOf(t, page.body)}}); r.status != http.StatusSeeOther {
 			t.Fatalf("sign-out: %d", r.status)
 		}
-		f.clock.add(2 * time.Second)
+		f.clock.Add(2 * time.Second)
 		if s := get2(); s != http.StatusSeeOther {
 			t.Errorf("signed-out session on the second replica after its cache TTL: %d, want 303", s)
 		}
@@ -338,13 +347,7 @@ func TestHostileTextIsEscaped(t *testing.T) {
 // with a valid CSRF token is refused, and nothing changes.
 func TestOutsiderRefusedEverywhere(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		f := newFixture(t, b, web.Options{})
-		f.metric("target", "Target")
-		f.metric("other", "Other")
-		if _, err := f.svc.Groups.CreateMetricGroup(f.admin, "default", catalog.MetricGroupPost{Key: "grp", GroupDef: catalog.GroupDef{Name: "Group", Kind: "standard",
-			Metrics: []catalog.GroupMetricIn{{Key: "target"}, {Key: "other"}}}}); err != nil {
-			t.Fatalf("CreateMetricGroup: %v", err)
-		}
+		f := newRouteFixture(t, b)
 		_, secret, err := f.svc.Tokens.CreateToken(f.admin, account.TokenPost{Name: "outsider", InlineRole: []account.Statement{
 			{Effect: "allow", Resources: []string{"proj/elsewhere"}, Actions: []string{"*"}},
 			{Effect: "allow", Resources: []string{"proj/elsewhere:metric/*"}, Actions: []string{"*"}},

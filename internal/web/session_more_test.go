@@ -54,7 +54,7 @@ func TestSessionCache(t *testing.T) {
 		if err := f.svc.Tokens.DeleteToken(f.admin, tok.ID); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.add(3 * time.Second)
+		f.clock.Add(3 * time.Second)
 		if r := br.do(http.MethodGet, list, nil); r.status != http.StatusSeeOther {
 			t.Errorf("revoked token past the cache time: %d, want 303", r.status)
 		}

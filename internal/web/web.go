@@ -17,6 +17,7 @@ import (
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/events"
+	"github.com/metricsd/metricsd/internal/ratelimit"
 )
 
 // Defaults of Options.
@@ -69,7 +70,7 @@ type UI struct {
 	now      core.Clock
 	timeout  time.Duration
 	sessions *sessions
-	limiter  *failLimiter
+	limiter  *ratelimit.Failures
 	assets   *assets
 	pages    map[string]*pageTemplate
 	handler  http.Handler
@@ -98,7 +99,7 @@ func New(svc *catalog.Services, opts Options) *UI {
 		absolute = DefaultAbsoluteTimeout
 	}
 	u.sessions = newSessions(opts.Sessions, svc.Auth, u.now, idle, absolute, opts.SessionCacheTTL)
-	u.limiter = newFailLimiter(opts.SignInFailures)
+	u.limiter = ratelimit.NewFailures(opts.SignInFailures, DefaultSignInFailures)
 	u.assets = loadAssets()
 	u.pages = parsePages(u.assets)
 	u.handler = u.routes()
