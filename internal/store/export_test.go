@@ -87,3 +87,21 @@ func (db *DB) RateBuckets(ctx context.Context) ([]string, error) {
 
 // ListPatches counts the cached metric lists patched from the change log.
 func (db *DB) ListPatches() int64 { return db.listPatches.Load() }
+
+// WithDeletionsKept sets the metric_deletions rows a project keeps after
+// a prune (see pruneDeletions), so that tests prune after a few deletions.
+func WithDeletionsKept(n int) Option {
+	return func(db *DB) { db.deletionsKept = n }
+}
+
+// DeletionLog returns the metric_deletions rows of a project and its
+// deletions_low and deletions_held.
+func (db *DB) DeletionLog(ctx context.Context, projectID string) (rows int, low, held int64, err error) {
+	err = db.tx(ctx, false, func(t *txn) error {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM metric_deletions WHERE project_id = ?`, projectID).Scan(&rows); err != nil {
+			return err
+		}
+		return t.row(ctx, `SELECT deletions_low, deletions_held FROM projects WHERE id = ?`, projectID).Scan(&low, &held)
+	})
+	return rows, low, held, err
+}

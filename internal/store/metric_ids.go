@@ -40,7 +40,9 @@ import (
 //
 // A list is read again instead when more rows changed than a patch is
 // worth, when the project was deleted and created again (generation_base
-// moved), or when it cannot be patched at all: filters on connections
+// moved), when it is older than the project's deletions_low (the change
+// log no longer holds every deletion since it: see pruneDeletions), or
+// when it cannot be patched at all: filters on connections
 // (experiment and rollout writes change what they match without touching a
 // metric row), and, on PostgreSQL, a database collation that does not
 // order text by its bytes as Go does.
@@ -216,8 +218,8 @@ func (db *DB) patchable(q catalog.MetricQuery) (listSort, bool) {
 // matches too many metrics for a list; the caller then walks the sort
 // index.
 func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, bool, error) {
-	var gen, base int64
-	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
+	var gen, base, low int64
+	if err := t.row(ctx, `SELECT metrics_generation, generation_base, deletions_low FROM projects WHERE id = ?`, projectID).Scan(&gen, &base, &low); err != nil {
 		return nil, 0, false, classify(err)
 	}
 	order := orderClause(q.Sort, metricSortColumns, "m.id")
@@ -225,7 +227,7 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	sortBy, canPatch := db.patchable(q)
 	e, hit := db.ids.get(key)
 	fresh := hit && e.base == base && e.gen == gen
-	if !fresh && hit && canPatch && e.keys != nil && e.base == base && e.gen < gen {
+	if !fresh && hit && canPatch && e.keys != nil && e.base == base && e.gen < gen && e.gen >= low {
 		ne, ok, err := patchIDs(ctx, t, e, sortBy, projectID, gen, where, args)
 		if err != nil {
 			return nil, 0, false, err

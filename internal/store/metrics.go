@@ -460,7 +460,43 @@ func (t *txn) DeleteMetric(ctx context.Context, projectID, key string) error {
 	if err := ensureBumped(ctx, t, projectID); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, `INSERT INTO metric_deletions (project_id, generation, metric_id) SELECT id, metrics_generation, ? FROM projects WHERE id = ?`, id, projectID)
+	if _, err := t.exec(ctx, `INSERT INTO metric_deletions (project_id, generation, metric_id) SELECT id, metrics_generation, ? FROM projects WHERE id = ?`, id, projectID); err != nil {
+		return err
+	}
+	return pruneDeletions(ctx, t, projectID)
+}
+
+// pruneDeletions keeps metric_deletions bounded: once a project holds more
+// than twice the kept number of rows (t.deletionsKept, maxPatchRows by
+// default), the oldest go, every row at or below a cutoff generation so
+// that at most the kept number remain, and projects.deletions_low rises
+// to that cutoff. It runs in the deleting transaction, after ensureBumped
+// locked the project row, so the rows and the mark change together in
+// every snapshot: a cached list below the mark is read again instead of
+// patched (metric_ids.go), on every replica. A patch never reads more
+// than maxPatchRows deletions anyway, so keeping that many loses no patch.
+func pruneDeletions(ctx context.Context, t *txn, projectID string) error {
+	keep := t.deletionsKept
+	if keep <= 0 {
+		keep = maxPatchRows
+	}
+	var held int64
+	if err := t.row(ctx, `UPDATE projects SET deletions_held = deletions_held + 1 WHERE id = ? RETURNING deletions_held`, projectID).Scan(&held); err != nil {
+		return classify(err)
+	}
+	if held <= int64(2*keep) {
+		return nil
+	}
+	// The newest generation that leaves at most keep rows above it.
+	var cutoff int64
+	if err := t.row(ctx, `SELECT generation FROM metric_deletions WHERE project_id = ? ORDER BY generation DESC LIMIT 1 OFFSET ?`, projectID, keep).Scan(&cutoff); err != nil {
+		return classify(err)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM metric_deletions WHERE project_id = ? AND generation <= ?`, projectID, cutoff); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `UPDATE projects SET deletions_low = CASE WHEN deletions_low > ? THEN deletions_low ELSE ? END,
+		deletions_held = (SELECT COUNT(*) FROM metric_deletions WHERE project_id = ?) WHERE id = ?`, cutoff, cutoff, projectID, projectID)
 	return err
 }
 

@@ -66,6 +66,9 @@ type DB struct {
 	// (metric_ids.go).
 	byteOrder bool
 	noPatch   bool // see WithoutListPatches
+	// deletionsKept is the number of metric_deletions rows a project
+	// keeps after a prune (see pruneDeletions); 0 means maxPatchRows.
+	deletionsKept int
 	// repl pushes invalidation between replicas on PostgreSQL (see
 	// replicas.go); nil on SQLite. leaseCfg, when set, makes it listen.
 	repl     *replicas
@@ -412,7 +415,7 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
-	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements}
+	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements, deletionsKept: db.deletionsKept}
 	var seq int64
 	err = runTx(tx, func(t *txn) error {
 		if err := fn(t); err != nil {
@@ -485,6 +488,8 @@ type txn struct {
 	// bumpedProjects lists the projects whose generation this
 	// transaction has raised (see ensureBumped).
 	bumpedProjects map[string]bool
+	// deletionsKept is DB.deletionsKept.
+	deletionsKept int
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
