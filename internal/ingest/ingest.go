@@ -32,6 +32,7 @@ const (
 	DefaultMaxBodyBytes = 10 << 20
 	DefaultMaxInflight  = 64
 	DefaultTimeout      = 15 * time.Second
+	DefaultAdmitWait    = 200 * time.Millisecond
 	// RetryAfter is the Retry-After of a 503: LaunchDarkly's SDKs retry a
 	// failed post once after about a second, and keep the events
 	// otherwise for the next flush.
@@ -49,6 +50,13 @@ type Options struct {
 	// flusher's MaxPending bounds. Together they cap the memory ingestion
 	// uses however hard it is pushed.
 	MaxInflight int
+	// AdmitWait is how long a post may wait for one of the MaxInflight
+	// slots before the answer is 503. Group commits answer many posts at
+	// once, and their senders post again together: a short wait absorbs
+	// such bursts. A waiting post holds only its headers (its body is not
+	// read yet), and at most MaxInflight posts wait; past them, 503 at
+	// once.
+	AdmitWait time.Duration
 	// Timeout bounds one post, its commit included.
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -60,6 +68,8 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	inflight chan struct{}
+	// waiting holds a token per post waiting for an inflight slot.
+	waiting chan struct{}
 	// bodies, gzips and scratch hold read buffers, gzip readers and
 	// decoding memory for reuse: at most MaxInflight posts read at once.
 	bodies  sync.Pool
@@ -78,11 +88,15 @@ func New(svc *events.Service, opts Options) *Server {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.AdmitWait <= 0 {
+		opts.AdmitWait = DefaultAdmitWait
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{svc: svc, opts: opts, log: log, inflight: make(chan struct{}, opts.MaxInflight)}
+	return &Server{svc: svc, opts: opts, log: log, inflight: make(chan struct{}, opts.MaxInflight),
+		waiting: make(chan struct{}, opts.MaxInflight)}
 }
 
 // credential says where a request carries its credential and of which kind.
@@ -133,9 +147,7 @@ func (s *Server) handler(cred credential, analytics bool) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "events are sent with POST")
 			return
 		}
-		select {
-		case s.inflight <- struct{}{}:
-		default:
+		if !s.admit(r.Context()) {
 			writeError(w, http.StatusServiceUnavailable, "service_unavailable", "too many event posts at once; retry later")
 			return
 		}
@@ -154,6 +166,32 @@ func (s *Server) handler(cred credential, analytics bool) http.Handler {
 		defer cancel()
 		s.serve(ctx, w, r, cred, analytics, release)
 	})
+}
+
+// admit takes an inflight slot, waiting up to AdmitWait for one if at
+// most MaxInflight others wait too. False: no slot, answer 503.
+func (s *Server) admit(ctx context.Context) bool {
+	select {
+	case s.inflight <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-s.waiting }()
+	t := time.NewTimer(s.opts.AdmitWait)
+	defer t.Stop()
+	select {
+	case s.inflight <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool, release func()) {
