@@ -407,7 +407,7 @@ func (c *Members) PatchMember(ctx context.Context, id string, body []byte) (*Mem
 		}
 		ch := &audit.Change{
 			Target:  audit.Target{Kind: "member", Spec: resource.Member(cur.ID), Name: cur.Email},
-			Actions: fieldActions(before, after, memberFieldActions, action.UpdateMemberRole),
+			Actions: action.ForChange(memberFieldActions, action.UpdateMemberRole, patch.ChangedDocumentFields(before, after)),
 			Before:  before, After: after, Comment: comment,
 		}
 		ch.Delta, _ = json.Marshal(ops)

@@ -287,7 +287,7 @@ func (c *Roles) PatchRole(ctx context.Context, key string, body []byte) (*Role, 
 		out = &next
 		before, after := newRoleDocument(cur), newRoleDocument(&next)
 		ch := roleChange(cur, &next, nil, ops, comment)
-		ch.Actions = fieldActions(before, after, roleFieldActions, action.UpdateRolePolicy)
+		ch.Actions = action.ForChange(roleFieldActions, action.UpdateRolePolicy, patch.ChangedDocumentFields(before, after))
 		return ch, nil
 	})
 	if err != nil {
@@ -316,25 +316,6 @@ func (c *Roles) DeleteRole(ctx context.Context, key string) error {
 		}
 		return roleChange(cur, nil, []action.Action{action.DeleteRole}, nil, ""), nil
 	})
-}
-
-// fieldActions returns the actions of the top-level fields that differ
-// between two documents.
-func fieldActions(before, after json.RawMessage, table map[string]action.Action, fallback action.Action) []action.Action {
-	ops, err := patch.Diff(before, after)
-	if err != nil || len(ops) == 0 {
-		return []action.Action{fallback}
-	}
-	var fields []string
-	for _, f := range patch.ChangedFields(ops) {
-		if !strings.HasPrefix(f, "_") {
-			fields = append(fields, f)
-		}
-	}
-	if len(fields) == 0 {
-		return []action.Action{fallback}
-	}
-	return action.ForFields(table, fallback, fields)
 }
 
 // resolveRoles returns the IDs of the roles refs name (keys or IDs), in

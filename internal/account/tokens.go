@@ -395,7 +395,7 @@ func (c *Tokens) PatchToken(ctx context.Context, id string, body []byte) (*Token
 		if err := tx.UpdateToken(ctx, &next); err != nil {
 			return nil, err
 		}
-		return tokenChange(cur, &next, fieldActions(before, after, tokenFieldActions, action.UpdateAccessTokenPolicy), ops), nil
+		return tokenChange(cur, &next, action.ForChange(tokenFieldActions, action.UpdateAccessTokenPolicy, patch.ChangedDocumentFields(before, after)), ops), nil
 	})
 	if err != nil {
 		return nil, err

@@ -169,6 +169,15 @@ func ForFields(table map[string]Action, fallback Action, fields []string) []Acti
 	return out
 }
 
+// ForChange is ForFields for a change of the given fields, or fallback
+// alone when no field is named (a change ForFields cannot attribute).
+func ForChange(table map[string]Action, fallback Action, fields []string) []Action {
+	if len(fields) == 0 {
+		return []Action{fallback}
+	}
+	return ForFields(table, fallback, fields)
+}
+
 // MetricActions returns the actions a metric representation's _access
 // reports: creating, deleting and every field update of a metric.
 func MetricActions() []Action {

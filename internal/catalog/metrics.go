@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 
 	"github.com/metricsd/metricsd/internal/resource"
 
@@ -125,7 +124,7 @@ func childChange[T any](p *Project, before, after *T, target func(string, *T) au
 		c.Delta, _ = json.Marshal(delta)
 	}
 	if actions == nil {
-		c.Actions = changeActions(c.Before, c.After, table, fallback)
+		c.Actions = action.ForChange(table, fallback, patch.ChangedDocumentFields(c.Before, c.After))
 	}
 	return c
 }
@@ -172,25 +171,6 @@ var metricFieldActions = map[string]action.Action{
 	"analysisType": action.UpdateAnalysisType, "percentileValue": action.UpdateAnalysisType,
 	"eventDefault": action.UpdateEventDefault, "dataSource": action.UpdateDataSource, "filters": action.UpdateFilters,
 	"traceQuery": action.UpdateTraceQuery, "traceValueLocation": action.UpdateTraceQuery, "archived": action.UpdateArchived,
-}
-
-// changeActions returns the actions that turn document before into after.
-func changeActions(before, after json.RawMessage, table map[string]action.Action, fallback action.Action) []action.Action {
-	ops, err := patch.Diff(before, after)
-	if err != nil || len(ops) == 0 {
-		return []action.Action{fallback}
-	}
-	var fields []string
-	for _, f := range patch.ChangedFields(ops) {
-		// Identity and version fields change with every write.
-		if !strings.HasPrefix(f, "_") {
-			fields = append(fields, f)
-		}
-	}
-	if len(fields) == 0 {
-		return []action.Action{fallback}
-	}
-	return action.ForFields(table, fallback, fields)
 }
 
 // GetMetric returns a metric, or one of its versions when versionID is set,

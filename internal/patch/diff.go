@@ -100,3 +100,20 @@ func ChangedFields(ops []Op) []string {
 	}
 	return out
 }
+
+// ChangedDocumentFields returns the top-level fields that differ between
+// two documents, leaving out the "_" fields (identity and version), which
+// change with every write; nil when the documents cannot be compared.
+func ChangedDocumentFields(before, after json.RawMessage) []string {
+	ops, err := Diff(before, after)
+	if err != nil {
+		return nil
+	}
+	var fields []string
+	for _, f := range ChangedFields(ops) {
+		if !strings.HasPrefix(f, "_") {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
