@@ -66,6 +66,12 @@ func (db *DB) cachedCount(ctx context.Context, t *txn, projectID string, cacheab
 	if err := t.row(ctx, `SELECT metrics_generation FROM projects WHERE id = ?`, projectID).Scan(&gen); err != nil {
 		return 0, classify(err)
 	}
+	return db.countAt(ctx, t, projectID, gen, countQuery, args)
+}
+
+// countAt is cachedCount for a generation gen already read in t.
+func (db *DB) countAt(ctx context.Context, t *txn, projectID string, gen int64, countQuery string, args []any) (int, error) {
+	var total int
 	key := countKey(projectID, gen, countQuery, args)
 	if n, ok := db.counts.get(key); ok {
 		return n, nil

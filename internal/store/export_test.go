@@ -88,6 +88,17 @@ func (db *DB) RateBuckets(ctx context.Context) ([]string, error) {
 // ListPatches counts the cached metric lists patched from the change log.
 func (db *DB) ListPatches() int64 { return db.listPatches.Load() }
 
+// FirstPages counts the metric list pages answered from SQL before a
+// match list of their filter was read.
+func (db *DB) FirstPages() int64 { return db.firstPages.Load() }
+
+// WithFewMatches sets the number of matches up to which a first page is
+// read from the index of a condition and sorted, rather than by walking
+// the sort index.
+func WithFewMatches(n int) Option {
+	return func(db *DB) { db.fewMatches = n }
+}
+
 // WithDeletionsKept sets the metric_deletions rows a project keeps after
 // a prune (see pruneDeletions), so that tests prune after a few deletions.
 func WithDeletionsKept(n int) Option {

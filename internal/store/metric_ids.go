@@ -3,9 +3,13 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
 	"github.com/metricsd/metricsd/internal/core"
@@ -66,6 +70,17 @@ type idCache struct {
 	mu      sync.Mutex
 	entries map[string]idEntry
 	held    int
+	// building names the lists being read in the background; slot
+	// admits one such read at a time, so that a burst of new filters
+	// does not take every reader connection and core from the requests.
+	building map[string]bool
+	slot     chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	idle     *sync.Cond // signalled when building becomes empty
+	// statements counts the statements of background reads.
+	statements atomic.Int64
 }
 
 // idEntry is the match list of one filter and sort at one generation.
@@ -86,7 +101,36 @@ type sortVals struct {
 	name    string
 }
 
-func newIDCache() *idCache { return &idCache{entries: map[string]idEntry{}} }
+func newIDCache() *idCache {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &idCache{entries: map[string]idEntry{}, building: map[string]bool{}, slot: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	c.idle = sync.NewCond(&c.mu)
+	return c
+}
+
+// close stops the background reads and waits for them. No read starts
+// once the context is cancelled under mu (see readLater).
+func (c *idCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.cancel()
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// wait waits until no background read is running.
+func (c *idCache) wait() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.building) > 0 {
+		c.idle.Wait()
+	}
+}
 
 func (c *idCache) get(key string) (idEntry, bool) {
 	c.mu.Lock()
@@ -213,10 +257,12 @@ func (db *DB) patchable(q catalog.MetricQuery) (listSort, bool) {
 }
 
 // pageFromIDs answers a list page from the ordered match list of its
-// filter at the generation of t's snapshot, reading (and caching) or
-// patching that list first when needed. ok is false when the filter
-// matches too many metrics for a list; the caller then walks the sort
-// index.
+// filter at the generation of t's snapshot, patching a cached list first
+// when it can. Without a list to use (a new filter, or one that cannot be
+// patched), the page comes from SQL at about the cost of one page and one
+// count (firstPage), and the list is read in the background for the
+// requests that follow. ok is false when the filter matches too many
+// metrics for a list; the caller then walks the sort index.
 func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, bool, error) {
 	var gen, base, low int64
 	if err := t.row(ctx, `SELECT metrics_generation, generation_base, deletions_low FROM projects WHERE id = ?`, projectID).Scan(&gen, &base, &low); err != nil {
@@ -238,6 +284,15 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 			db.ids.put(key, e)
 		}
 	}
+	if !fresh && !db.readFirst {
+		db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
+		if hit && e.tooMany && e.base == base {
+			return nil, 0, false, nil
+		}
+		db.firstPages.Add(1)
+		page, total, err := db.firstPage(ctx, t, projectID, gen, q, where, args)
+		return page, total, err == nil, err
+	}
 	if !fresh {
 		var err error
 		e, err = db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
@@ -254,36 +309,161 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	if q.Offset >= total {
 		return nil, total, true, nil
 	}
-	page := e.ids[q.Offset:min(total, q.Offset+q.Limit)]
-	in := make([]any, len(page))
-	for i, id := range page {
+	out, err := metricsByID(ctx, t, e.ids[q.Offset:min(total, q.Offset+q.Limit)])
+	return out, total, err == nil, err
+}
+
+// metricsByID reads the metrics of ids, in that order.
+func metricsByID(ctx context.Context, t *txn, ids []string) ([]catalog.Metric, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in := make([]any, len(ids))
+	for i, id := range ids {
 		in[i] = id
 	}
-	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (`+placeholders(len(page))+`)`, in...)
+	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (`+placeholders(len(ids))+`)`, in...)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, err
 	}
 	defer rows.Close()
-	byID := make(map[string]*catalog.Metric, len(page))
+	byID := make(map[string]*catalog.Metric, len(ids))
 	for rows.Next() {
 		m, err := scanMetric(rows)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, err
 		}
 		byID[m.ID] = m
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, false, err
+		return nil, err
 	}
-	out := make([]catalog.Metric, 0, len(page))
-	for _, id := range page {
-		// Every ID is there: the list is at this snapshot's generation,
-		// and any write that removed a metric would have moved it.
+	out := make([]catalog.Metric, 0, len(ids))
+	for _, id := range ids {
+		// Every ID is there: the IDs were read in this snapshot.
 		if m := byID[id]; m != nil {
 			out = append(out, *m)
 		}
 	}
-	return out, total, true, nil
+	return out, nil
+}
+
+// narrowed reports whether q has a condition that an index narrows to
+// the rows it matches (tags, event keys, version IDs, connections), which
+// metricWhere's driven form starts from.
+func narrowed(q catalog.MetricQuery) bool {
+	return len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 ||
+		(q.HasConnections != nil && *q.HasConnections) || q.UsedIn == "experiments" || q.UsedIn == "guarded_rollouts" || q.UsedIn == "any"
+}
+
+// sortedOrder is the ORDER BY of q for a query that reads the matches
+// from the index of a condition and sorts them: no sort index can serve
+// it, so neither planner walks one (SQLite's unary +; on PostgreSQL an
+// expression, which also keeps a plan off the sort index whatever the
+// statistics say).
+func (d dialect) sortedOrder(q catalog.MetricQuery) string {
+	if d.numbered {
+		return orderClause(q.Sort, map[string]string{"createdAt": "(m.created_at + 0)", "name": "(m.name_lower || '')"}, "(m.id || '')")
+	}
+	return orderClause(q.Sort, map[string]string{"createdAt": "+m.created_at", "name": "+m.name_lower"}, "+m.id")
+}
+
+// firstPage answers a page of q from SQL in t, with the number of all
+// matches (counted once per generation, see cachedCount): what a new
+// filter costs before its match list is read. The page reads only IDs,
+// then the rows of the page. A filter with a condition an index narrows
+// reads the matches of that index and sorts them (its cost grows with
+// those matches, not with where they sit in the sort order); one with few
+// matches in all does the same; any other walks the sort index or, for an
+// equality on a column with its own index in sort order (kind,
+// isNumeric, unitAggregationType), that index, and stops after the page.
+// The statements are those of a cached count: the generation (read by
+// the caller), the count, the page.
+func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, error) {
+	total, err := db.countAt(ctx, t, projectID, gen, `SELECT COUNT(*) FROM metrics m WHERE `+where, args)
+	if err != nil || total == 0 || q.Offset >= total {
+		return nil, total, err
+	}
+	order := orderClause(q.Sort, metricSortColumns, "m.id")
+	few := fewMatches
+	if db.fewMatches > 0 {
+		few = db.fewMatches
+	}
+	if narrowed(q) || total <= few {
+		order = db.dialect.sortedOrder(q)
+	} else {
+		where, args = db.dialect.metricWhere(projectID, q, false)
+	}
+	// One statement: the IDs of the page, then their rows, sorted again
+	// (20 rows) by an order no index serves.
+	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (SELECT m.id FROM metrics m WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
+		ORDER BY `+db.dialect.sortedOrder(q), append(slices.Clip(args), q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []catalog.Metric
+	for rows.Next() {
+		m, err := scanMetric(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *m)
+	}
+	return out, total, rows.Err()
+}
+
+// listReadTimeout bounds one background read of a match list.
+const listReadTimeout = time.Minute
+
+// readLater reads the match list of key in the background, in a snapshot
+// of its own, unless it is being read or another list is.
+func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) {
+	c := db.ids
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.building[key] || c.ctx.Err() != nil {
+		return
+	}
+	select {
+	case c.slot <- struct{}{}:
+	default:
+		return
+	}
+	c.building[key] = true
+	c.wg.Add(1)
+	args = slices.Clone(args)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			<-c.slot
+			c.mu.Lock()
+			delete(c.building, key)
+			if len(c.building) == 0 {
+				c.idle.Broadcast()
+			}
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(c.ctx, listReadTimeout)
+		defer cancel()
+		// Its statements are no request's: they are not counted.
+		err := db.txCounted(ctx, false, &c.statements, func(t *txn) error {
+			var gen, base int64
+			if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
+				return classify(err)
+			}
+			e, err := db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
+			if err != nil {
+				return err
+			}
+			e.gen, e.base = gen, base
+			c.put(key, e)
+			return nil
+		})
+		if err != nil && c.ctx.Err() == nil && !errors.Is(err, core.ErrNotFound) {
+			slog.Warn("reading a metric match list", "err", err)
+		}
+	}()
 }
 
 // readIDs reads the whole match list in t's snapshot, with its sort
@@ -297,11 +477,7 @@ func (db *DB) readIDs(ctx context.Context, t *txn, q catalog.MetricQuery, sortBy
 	// project.
 	listOrder := order
 	if len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 {
-		unsorted := map[string]string{}
-		for f, col := range metricSortColumns {
-			unsorted[f] = db.dialect.unindexed(col)
-		}
-		listOrder = orderClause(q.Sort, unsorted, db.dialect.unindexed("m.id"))
+		listOrder = db.dialect.sortedOrder(q)
 	}
 	cols := "m.id"
 	if canPatch {

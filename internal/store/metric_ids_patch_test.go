@@ -147,6 +147,16 @@ func sameList(t testing.TB, ctx context.Context, cached, uncached *store.DB, pro
 	if d := cmp.Diff(keysOf(want), keysOf(got)); d != "" || gotTotal != wantTotal {
 		t.Fatalf("query %+v: total %d, want %d; keys (-SQL +cached):\n%s", q, gotTotal, wantTotal, d)
 	}
+	// A page answered from SQL before the filter's list was read started
+	// reading it: the same page again comes from that list.
+	cached.WaitListReads()
+	got, gotTotal, err = cached.ListMetrics(ctx, projectID, q)
+	if err != nil {
+		t.Fatalf("cached ListMetrics(%+v): %v", q, err)
+	}
+	if d := cmp.Diff(keysOf(want), keysOf(got)); d != "" || gotTotal != wantTotal {
+		t.Fatalf("query %+v, again: total %d, want %d; keys (-SQL +cached):\n%s", q, gotTotal, wantTotal, d)
+	}
 }
 
 func patchFixtures(t *testing.T, db *store.DB) (catalog.Project, catalog.Project) {
@@ -440,6 +450,41 @@ func TestListPatchConcurrentWritesAndLists(t *testing.T) {
 		uncached := openUncached(t, b.URL)
 		for _, db := range []*store.DB{a, replica} {
 			sameList(t, ctx, db, uncached, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 100}, TagsAll: []string{"all"}, Sort: []core.SortKey{{Field: "name"}}})
+		}
+	})
+}
+
+// TestListFirstPageMatchesSQL lists random filters, sorts and offsets
+// when no match list of theirs is cached (a DB that reads its lists again
+// after every write, with a small threshold so that both of firstPage's
+// query shapes run): the page answered from SQL before the list is read,
+// and the one answered from that list once read, must both equal the
+// uncached SQL page, with the same total.
+func TestListFirstPageMatchesSQL(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		seed := uint64(time.Now().UnixNano())
+		t.Logf("seed %d", seed)
+		r := rand.New(rand.NewPCG(seed, 11))
+		db := mustOpen(t, b.URL, store.WithoutListPatches(), store.WithFewMatches(4))
+		uncached := openUncached(t, b.URL)
+		p, other := patchFixtures(t, db)
+		live := map[string]*catalog.Metric{}
+		createRandom(t, db, r, p, 150, live)
+		createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+		before := db.FirstPages()
+		for range 30 {
+			randomWrite(t, db, r, p, live)
+			for range 5 {
+				sameList(t, ctx, db, uncached, p.ID, randomPatchQuery(r))
+			}
+			sameList(t, ctx, db, uncached, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: r.IntN(20)},
+				Sort: []core.SortKey{{Field: "createdAt", Desc: true}}, IsNumeric: ptr(r.IntN(2) == 0)})
+		}
+		// Most filters were new at their generation (some repeat one
+		// listed since the last write).
+		if n := db.FirstPages() - before; n < 30*3 {
+			t.Fatalf("%d pages answered from SQL before their list over 30 writes and 6 filters each, want most", n)
 		}
 	})
 }

@@ -50,6 +50,11 @@ type DB struct {
 	// listPatches counts the cached match lists patched from the change
 	// log (metric_ids.go), so tests can tell a patch from a re-read.
 	listPatches atomic.Int64
+	// firstPages counts the pages answered from SQL because no match
+	// list could answer them (metric_ids.go); fewMatches, when set,
+	// replaces the constant of that name there, for tests.
+	firstPages atomic.Int64
+	fewMatches int
 	// stats keeps PostgreSQL's planner statistics fresh; nil on SQLite.
 	stats *statsKeeper
 	// wal watches SQLite's commits (nil on PostgreSQL, or when the -shm
@@ -66,6 +71,7 @@ type DB struct {
 	// (metric_ids.go).
 	byteOrder bool
 	noPatch   bool // see WithoutListPatches
+	readFirst bool // see WithListReadFirst
 	// deletionsKept is the number of metric_deletions rows a project
 	// keeps after a prune (see pruneDeletions); 0 means maxPatchRows.
 	deletionsKept int
@@ -100,6 +106,18 @@ func WithoutListCache() Option {
 func WithoutListPatches() Option {
 	return func(db *DB) { db.noPatch = true }
 }
+
+// WithListReadFirst reads the whole match list of a new filter before
+// answering its first page, instead of answering that page from SQL and
+// reading the list in the background: for comparisons.
+func WithListReadFirst() Option {
+	return func(db *DB) { db.readFirst = true }
+}
+
+// WaitListReads waits for the match lists being read in the background
+// (see pageFromIDs), so that tests can tell which requests a cached list
+// answers.
+func (db *DB) WaitListReads() { db.ids.wait() }
 
 // WithObserver makes o learn of every committed audit entry.
 func WithObserver(o Observer) Option {
@@ -267,6 +285,7 @@ func openSQLite(path string) (*DB, error) {
 // Close releases the connections.
 func (db *DB) Close() error {
 	db.repl.close()
+	db.ids.close()
 	db.stats.close()
 	db.rStmts.close()
 	if db.wStmts != db.rStmts {
@@ -404,6 +423,11 @@ func lostConnection(err error) bool {
 // tx runs fn in one transaction on the writer (write) or reader pool and
 // rolls back on error or panic.
 func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
+	return db.txCounted(ctx, write, &db.statements, fn)
+}
+
+// txCounted is tx counting its statements in count.
+func (db *DB) txCounted(ctx context.Context, write bool, count *atomic.Int64, fn func(*txn) error) error {
 	pool, stmts := db.r, db.rStmts
 	var opts *sql.TxOptions
 	if write {
@@ -415,7 +439,7 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
-	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: &db.statements, deletionsKept: db.deletionsKept}
+	tx := &txn{tx: t, d: db.dialect, stmts: stmts, count: count, deletionsKept: db.deletionsKept}
 	var seq int64
 	err = runTx(tx, func(t *txn) error {
 		if err := fn(t); err != nil {
