@@ -295,7 +295,7 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	}
 	if !fresh {
 		var err error
-		e, err = db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
+		e, err = db.readIDs(ctx, t, projectID, q, sortBy, canPatch, order, where, args)
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -380,7 +380,12 @@ func (d dialect) sortedOrder(q catalog.MetricQuery) string {
 // The statements are those of a cached count: the generation (read by
 // the caller), the count, the page.
 func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, error) {
-	total, err := db.countAt(ctx, t, projectID, gen, `SELECT COUNT(*) FROM metrics m WHERE `+where, args)
+	from, id := "metrics m", "m.id"
+	if len(q.TagsAll) > 0 {
+		from, where, args = db.dialect.tagDriven(projectID, q)
+		id = "a.metric_id"
+	}
+	total, err := db.countAt(ctx, t, projectID, gen, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args)
 	if err != nil || total == 0 || q.Offset >= total {
 		return nil, total, err
 	}
@@ -389,14 +394,17 @@ func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64
 	if db.fewMatches > 0 {
 		few = db.fewMatches
 	}
-	if narrowed(q) || total <= few {
+	switch {
+	case len(q.TagsAll) > 0:
+		order = tagOrder(q)
+	case narrowed(q) || total <= few:
 		order = db.dialect.sortedOrder(q)
-	} else {
+	default:
 		where, args = db.dialect.metricWhere(projectID, q, false)
 	}
 	// One statement: the IDs of the page, then their rows, sorted again
 	// (20 rows) by an order no index serves.
-	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (SELECT m.id FROM metrics m WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
+	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (SELECT `+id+` FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
 		ORDER BY `+db.dialect.sortedOrder(q), append(slices.Clip(args), q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -411,6 +419,42 @@ func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64
 		out = append(out, *m)
 	}
 	return out, total, rows.Err()
+}
+
+// tagDriven renders q, which has tags, as a read that starts from the
+// rows of its first tag (metric_tags a, which carry their metric's sort
+// values, see migration 0018) and probes its other tags by primary key
+// and, when q has conditions on the metric itself, those on the metric
+// row (m): in sort order through the tag's index, it stops after a page;
+// counted, it reads only the tag rows when there is nothing to probe.
+func (d dialect) tagDriven(projectID string, q catalog.MetricQuery) (from, where string, args []any) {
+	conds := []string{"a.project_id = ?", "a.tag = ?"}
+	args = []any{projectID, q.TagsAll[0]}
+	for _, tag := range q.TagsAll[1:] {
+		conds = append(conds, "EXISTS (SELECT 1 FROM metric_tags b WHERE b.metric_id = a.metric_id AND b.tag = ?)")
+		args = append(args, tag)
+	}
+	from = "metric_tags a"
+	rest := q
+	rest.TagsAll = nil
+	bare, _ := d.metricWhere(projectID, catalog.MetricQuery{}, false)
+	if mw, margs := d.metricWhere(projectID, rest, false); mw != bare {
+		// SQLite's CROSS JOIN keeps the tag rows the outer loop;
+		// PostgreSQL walks the tag index for the ORDER BY … LIMIT.
+		join := " JOIN "
+		if !d.numbered {
+			join = " CROSS JOIN "
+		}
+		from += join + "metrics m ON m.id = a.metric_id"
+		conds = append(conds, mw)
+		args = append(args, margs...)
+	}
+	return from, strings.Join(conds, " AND "), args
+}
+
+// tagOrder is the ORDER BY of q over the tag rows of tagDriven.
+func tagOrder(q catalog.MetricQuery) string {
+	return orderClause(q.Sort, map[string]string{"createdAt": "a.created_at", "name": "a.name_lower"}, "a.metric_id")
 }
 
 // listReadTimeout bounds one background read of a match list.
@@ -452,7 +496,7 @@ func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy lis
 			if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
 				return classify(err)
 			}
-			e, err := db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
+			e, err := db.readIDs(ctx, t, projectID, q, sortBy, canPatch, order, where, args)
 			if err != nil {
 				return err
 			}
@@ -468,22 +512,29 @@ func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy lis
 
 // readIDs reads the whole match list in t's snapshot, with its sort
 // values when it can be patched later.
-func (db *DB) readIDs(ctx context.Context, t *txn, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) (idEntry, error) {
-	// With a condition that an index narrows to few rows (tags, event
-	// keys, version IDs), SQLite should start from that index and sort
-	// what it finds rather than walk the whole project in sort order;
-	// without one, the walk in sort order (no sort step, and the kind
-	// index is in created order too) is the cheaper way through the
-	// project.
-	listOrder := order
-	if len(q.TagsAll) > 0 || len(q.EventKeys) > 0 || len(q.VersionIDs) > 0 {
-		listOrder = db.dialect.sortedOrder(q)
-	}
+func (db *DB) readIDs(ctx context.Context, t *txn, projectID string, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) (idEntry, error) {
+	// A tag filter walks its first tag's rows in sort order (tagDriven).
+	// With another condition that an index narrows to few rows (event
+	// keys, version IDs), the read starts from that index and sorts what
+	// it finds rather than walk the whole project in sort order; without
+	// one, the walk in sort order (no sort step; the kind, isNumeric and
+	// unitAggregationType indexes are in created order too) is the
+	// cheaper way through the project.
+	listOrder, from := order, "metrics m"
 	cols := "m.id"
 	if canPatch {
 		cols = sortBy.selectList()
 	}
-	rows, err := t.query(ctx, `SELECT `+cols+` FROM metrics m WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(args, maxCachedIDs+1)...)
+	switch {
+	case len(q.TagsAll) > 0:
+		// In sort order from the tag rows, which carry the sort values.
+		from, where, args = db.dialect.tagDriven(projectID, q)
+		listOrder = tagOrder(q)
+		cols = strings.NewReplacer("m.id", "a.metric_id", "m.created_at", "a.created_at", "m.name_lower", "a.name_lower").Replace(cols)
+	case len(q.EventKeys) > 0 || len(q.VersionIDs) > 0:
+		listOrder = db.dialect.sortedOrder(q)
+	}
+	rows, err := t.query(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(slices.Clip(args), maxCachedIDs+1)...)
 	if err != nil {
 		return idEntry{}, err
 	}

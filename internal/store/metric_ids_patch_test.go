@@ -480,11 +480,18 @@ func TestListFirstPageMatchesSQL(t *testing.T) {
 			}
 			sameList(t, ctx, db, uncached, p.ID, catalog.MetricQuery{Page: core.Page{Limit: 7, Offset: r.IntN(20)},
 				Sort: []core.SortKey{{Field: "createdAt", Desc: true}}, IsNumeric: ptr(r.IntN(2) == 0)})
+			// Tags, alone, several, and with conditions on the metric.
+			tq := randomPatchQuery(r)
+			tq.TagsAll = []string{pick(r, patchTags)}
+			if r.IntN(2) == 0 {
+				tq.TagsAll = append(tq.TagsAll, pick(r, append(patchTags, "nope")))
+			}
+			sameList(t, ctx, db, uncached, p.ID, tq)
 		}
 		// Most filters were new at their generation (some repeat one
 		// listed since the last write).
-		if n := db.FirstPages() - before; n < 30*3 {
-			t.Fatalf("%d pages answered from SQL before their list over 30 writes and 6 filters each, want most", n)
+		if n := db.FirstPages() - before; n < 30*4 {
+			t.Fatalf("%d pages answered from SQL before their list over 30 writes and 7 filters each, want most", n)
 		}
 	})
 }

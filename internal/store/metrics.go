@@ -175,7 +175,9 @@ func writeMetricChildren(ctx context.Context, t *txn, m *catalog.Metric, def str
 		return err
 	}
 	for _, tag := range m.Def.Tags {
-		if _, err := t.exec(ctx, `INSERT INTO metric_tags (metric_id, project_id, tag) VALUES (?, ?, ?)`, m.ID, m.ProjectID, tag); err != nil {
+		// With the sort values of the row just written (see migration 0018).
+		if _, err := t.exec(ctx, `INSERT INTO metric_tags (metric_id, project_id, tag, created_at, name_lower)
+			SELECT id, project_id, ?, created_at, name_lower FROM metrics WHERE id = ?`, tag, m.ID); err != nil {
 			return err
 		}
 	}
