@@ -285,12 +285,15 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 		}
 	}
 	if !fresh && !db.readFirst {
-		db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
 		if hit && e.tooMany && e.base == base {
+			db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
 			return nil, 0, false, nil
 		}
 		db.firstPages.Add(1)
 		page, total, err := db.firstPage(ctx, t, projectID, gen, q, where, args)
+		// Once the page is read: the list read would take the core
+		// this request runs on.
+		db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
 		return page, total, err == nil, err
 	}
 	if !fresh {
