@@ -284,7 +284,7 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 			db.ids.put(key, e)
 		}
 	}
-	if !fresh && !db.readFirst {
+	if !fresh && !db.readFirst && indexed(q) {
 		if hit && e.tooMany && e.base == base {
 			db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
 			return nil, 0, false, nil
@@ -349,6 +349,13 @@ func metricsByID(ctx context.Context, t *txn, ids []string) ([]catalog.Metric, e
 		}
 	}
 	return out, nil
+}
+
+// indexed reports whether an index finds the matches of q for firstPage
+// (see there). Without one the count reads the whole project, and so
+// costs about what reading the list does: the list is read at once.
+func indexed(q catalog.MetricQuery) bool {
+	return narrowed(q) || len(q.Kinds) > 0 || q.IsNumeric != nil || q.UnitAggregationType != ""
 }
 
 // narrowed reports whether q has a condition that an index narrows to
@@ -426,33 +433,29 @@ func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64
 
 // tagDriven renders q, which has tags, as a read that starts from the
 // rows of its first tag (metric_tags a, which carry their metric's sort
-// values, see migration 0018) and probes its other tags by primary key
-// and, when q has conditions on the metric itself, those on the metric
-// row (m): in sort order through the tag's index, it stops after a page;
+// values, see migration 0018) and probes, row by row by primary key, its
+// other tags and, when q has conditions on the metric itself, the metric
+// row: in sort order through the tag's index, it stops after a page;
 // counted, it reads only the tag rows when there is nothing to probe.
+// The probes are scalar subqueries, which PostgreSQL runs per row as
+// written: an EXISTS it may turn into a join that scans the metrics of
+// the project (or every row of the other tag) when its statistics say
+// the condition is common.
 func (d dialect) tagDriven(projectID string, q catalog.MetricQuery) (from, where string, args []any) {
 	conds := []string{"a.project_id = ?", "a.tag = ?"}
 	args = []any{projectID, q.TagsAll[0]}
 	for _, tag := range q.TagsAll[1:] {
-		conds = append(conds, "EXISTS (SELECT 1 FROM metric_tags b WHERE b.metric_id = a.metric_id AND b.tag = ?)")
+		conds = append(conds, "(SELECT 1 FROM metric_tags b WHERE b.metric_id = a.metric_id AND b.tag = ?) = 1")
 		args = append(args, tag)
 	}
-	from = "metric_tags a"
 	rest := q
 	rest.TagsAll = nil
 	bare, _ := d.metricWhere(projectID, catalog.MetricQuery{}, false)
 	if mw, margs := d.metricWhere(projectID, rest, false); mw != bare {
-		// SQLite's CROSS JOIN keeps the tag rows the outer loop;
-		// PostgreSQL walks the tag index for the ORDER BY … LIMIT.
-		join := " JOIN "
-		if !d.numbered {
-			join = " CROSS JOIN "
-		}
-		from += join + "metrics m ON m.id = a.metric_id"
-		conds = append(conds, mw)
+		conds = append(conds, "(SELECT 1 FROM metrics m WHERE m.id = a.metric_id AND "+mw+") = 1")
 		args = append(args, margs...)
 	}
-	return from, strings.Join(conds, " AND "), args
+	return "metric_tags a", strings.Join(conds, " AND "), args
 }
 
 // tagOrder is the ORDER BY of q over the tag rows of tagDriven.

@@ -14,7 +14,8 @@ import (
 // bulk load). After every statsCheckEvery write statements it asks
 // pg_stat_user_tables which of metricsd's tables changed by more than
 // autovacuum's own analyze threshold (50 rows + 10%) since their last
-// ANALYZE and analyzes those, in the background, one run at a time.
+// ANALYZE and vacuums and analyzes those (VACUUM also keeps the visibility
+// map that index-only scans need), in the background, one run at a time.
 // ANALYZE also invalidates the cached plans of prepared statements, so a
 // generic plan chosen while a table was small does not outlive its growth.
 // SQLite needs none of this: metricsd's queries are written for its
@@ -111,6 +112,10 @@ func (db *DB) analyzeStale(ctx context.Context) error {
 	for i, t := range tables {
 		quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
 	}
-	_, err = db.w.ExecContext(ctx, `ANALYZE `+strings.Join(quoted, ", "))
+	// VACUUM as well: it marks the pages whose rows every snapshot sees,
+	// without which an index-only scan (a count from an index, see
+	// migration 0018) reads every row's page and the planner prefers to
+	// scan the table.
+	_, err = db.w.ExecContext(ctx, `VACUUM (ANALYZE) `+strings.Join(quoted, ", "))
 	return err
 }
