@@ -274,7 +274,10 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	e, hit := db.ids.get(key)
 	fresh := hit && e.base == base && e.gen == gen
 	if !fresh && hit && canPatch && e.keys != nil && e.base == base && e.gen < gen && e.gen >= low {
-		ne, ok, err := patchIDs(ctx, t, e, sortBy, projectID, gen, where, args)
+		// The filter probed per changed row (tags by primary key), not
+		// driven from the rows each tag has.
+		pwhere, pargs := db.dialect.metricWhere(projectID, q, false)
+		ne, ok, err := patchIDs(ctx, t, e, sortBy, projectID, gen, pwhere, pargs)
 		if err != nil {
 			return nil, 0, false, err
 		}
