@@ -17,7 +17,7 @@
 #    (its pages carry another `_access`), reading the memory after each.
 #
 # BIN names a metricsd binary to measure instead of building this tree's.
-# PORT (default 19400) is used. Rate limits are off. Set GOMEMLIMIT or other
+# PORT (default 19400) and the next port (the Prometheus endpoint) are used. Rate limits are off. Set GOMEMLIMIT or other
 # environment for the server as usual; it is passed through.
 set -euo pipefail
 DB="${1:-/tmp/scale-1m.db}"
@@ -35,13 +35,21 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 H='Authorization: loadtoken'
 start() {
   METRICSD_ADMIN_TOKEN=loadtoken "$tmp/metricsd" --addr 127.0.0.1:$P --database "sqlite:$DB" --log-level error \
-    --rate-limit 0 --rate-limit-route-read 0 --rate-limit-route-write 0 &
+    --rate-limit 0 --rate-limit-route-read 0 --rate-limit-route-write 0 --metrics-addr 127.0.0.1:$((P+1)) &
   pid=$!
   for _ in $(seq 1 600); do curl -sf "localhost:$P/readyz" >/dev/null && return; sleep 0.1; done
   echo "server did not get ready" >&2; exit 1
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-mem() { awk '/^VmRSS|^VmHWM/ {printf "%s %s MB  ", $1, int($2/1024)}' "/proc/$pid/status"; echo; }
+# VmRSS and VmHWM of the server, and from its Prometheus endpoint the Go
+# heap in use and all memory the Go runtime holds (the rest of the RSS is
+# the binary's pages and SQLite's own allocations).
+mem() {
+  awk '/^VmRSS|^VmHWM/ {printf "%s %s MB  ", $1, int($2/1024)}' "/proc/$pid/status"
+  curl -s "localhost:$((P+1))/metrics" | awk '/^go_memstats_heap_inuse_bytes / {printf "Go heap in use %d MB  ", $2/1048576}
+    /^go_memstats_sys_bytes / {printf "Go sys %d MB", $2/1048576}'
+  echo
+}
 total() { curl -s -H "$H" "localhost:$P/api/v2/metrics/default?limit=1" | sed -n 's/.*"totalCount":\([0-9]*\).*/\1/p'; }
 
 start
