@@ -340,7 +340,8 @@ func (db *DB) readIDs(ctx context.Context, t *txn, projectID string, q catalog.M
 		// more matches than a list holds needs the count anyway, and
 		// finds it cached for this generation), and sort only a list
 		// that will be kept.
-		n, err := db.cachedCount(ctx, t, projectID, true, `SELECT COUNT(*) FROM metrics m WHERE `+where, args)
+		cq, cargs := db.countQuery(projectID, q, where, args)
+		n, err := db.cachedCount(ctx, t, projectID, true, cq, cargs)
 		if err != nil {
 			return idEntry{}, err
 		}
