@@ -54,9 +54,35 @@ import (
 // maxCachedIDs is the largest match list kept for one filter.
 const maxCachedIDs = 100_000
 
-// idBudget bounds the IDs held for all filters together (about 40 bytes
-// each, plus a name when the list is sorted by name).
-const idBudget = 1_000_000
+// idBudget bounds the heap the match lists of all filters hold together,
+// in bytes as entryBytes counts them: 32 MiB, some five of the largest
+// lists (100,000 IDs with their creation times, about 6.4 MB each) or many
+// smaller ones. With a million metrics in a project a bound in IDs (it was
+// a million IDs, about 64 MB with their sort values) let the cache alone
+// take half of the memory a process was to stay under.
+const idBudget = 32 << 20
+
+// entryBytes is the heap e holds: per ID a string header and its bytes,
+// per sort value its fixed part and the bytes of its name.
+func entryBytes(e idEntry) int {
+	n := 0
+	for _, id := range e.ids {
+		n += 16 + len(id)
+	}
+	for _, v := range e.keys {
+		n += 24 + len(v.name)
+	}
+	return n
+}
+
+// tooManyKept is how many generations a project may move on before a
+// filter found to match more than maxCachedIDs metrics is counted again:
+// until then its pages walk the sort index without reading its matches
+// first. A verdict only picks the plan (the walk answers any filter, with
+// the count of the request's own generation), and so many matches seldom
+// fall below the bound; reading 100,000 of them again after every write
+// of a large project is what it saves.
+const tooManyKept = 1000
 
 // maxPatchRows bounds the changed and deleted rows a patch reads; a list
 // also gets read again when more than a quarter of it (but at least
@@ -69,7 +95,7 @@ const (
 type idCache struct {
 	mu      sync.Mutex
 	entries map[string]idEntry
-	held    int
+	held    int // bytes of the entries (entryBytes)
 	// building names the lists being read in the background; slot
 	// admits one such read at a time, so that a burst of new filters
 	// does not take every reader connection and core from the requests.
@@ -92,6 +118,7 @@ type idEntry struct {
 	// be patched; nil otherwise.
 	keys    []sortVals
 	tooMany bool // more than maxCachedIDs matches: use the walk
+	bytes   int  // entryBytes, set by put
 }
 
 // sortVals are the values of a metric's sort columns that a list is
@@ -149,18 +176,19 @@ func (c *idCache) put(key string, e idEntry) {
 		if old.base == e.base && old.gen > e.gen {
 			return
 		}
-		c.held -= len(old.ids)
+		c.held -= old.bytes
 		delete(c.entries, key)
 	}
+	e.bytes = entryBytes(e)
 	for k, old := range c.entries {
-		if c.held+len(e.ids) <= idBudget && len(c.entries) < maxCountEntries {
+		if c.held+e.bytes <= idBudget && len(c.entries) < maxCountEntries {
 			break
 		}
 		delete(c.entries, k)
-		c.held -= len(old.ids)
+		c.held -= old.bytes
 	}
 	c.entries[key] = e
-	c.held += len(e.ids)
+	c.held += e.bytes
 }
 
 // listSort is the sort of a list as the ORDER BY of orderClause renders
@@ -286,6 +314,10 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 			db.listPatches.Add(1)
 			db.ids.put(key, e)
 		}
+	}
+	if !fresh && hit && e.tooMany && e.base == base && e.gen < gen && gen-e.gen <= tooManyKept {
+		// The verdict only picks the plan: the walk answers any filter.
+		return nil, 0, false, nil
 	}
 	if !fresh && !db.readFirst && indexed(q) {
 		if hit && e.tooMany && e.base == base {
@@ -542,6 +574,21 @@ func (db *DB) readIDs(ctx context.Context, t *txn, projectID string, q catalog.M
 		cols = strings.NewReplacer("m.id", "a.metric_id", "m.created_at", "a.created_at", "m.name_lower", "a.name_lower").Replace(cols)
 	case len(q.EventKeys) > 0 || len(q.VersionIDs) > 0:
 		listOrder = db.dialect.sortedOrder(q)
+		// Such a read sorts every match before its LIMIT applies: with a
+		// condition on a million metrics that took longer than a
+		// request's deadline. Count first (the walk that answers a
+		// filter with more matches than a list holds needs the count
+		// anyway, and finds it cached for this generation), and sort
+		// only a list that will be kept. (A tag read above walks in
+		// sort order and stops at the bound.)
+		cq, cargs := db.countQuery(projectID, q, where, args)
+		n, err := db.cachedCount(ctx, t, projectID, true, cq, cargs)
+		if err != nil {
+			return idEntry{}, err
+		}
+		if n > maxCachedIDs {
+			return idEntry{tooMany: true}, nil
+		}
 	}
 	rows, err := t.query(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+where+` ORDER BY `+listOrder+` LIMIT ?`, append(slices.Clip(args), maxCachedIDs+1)...)
 	if err != nil {
