@@ -61,7 +61,7 @@ func TestPageCache(t *testing.T) {
 	if _, ok := c.get(big, 1); ok {
 		t.Error("a body over an eighth of the budget was kept")
 	}
-	var off *pageCache = newPageCache(-1)
+	off := newPageCache(-1)
 	off.put(k, pageEntry{gen: 3, body: body})
 	if _, ok := off.get(k, 3); ok {
 		t.Error("a disabled cache served a page")
