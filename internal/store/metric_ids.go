@@ -255,35 +255,10 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 		return nil, total, true, nil
 	}
 	page := e.ids[q.Offset:min(total, q.Offset+q.Limit)]
-	in := make([]any, len(page))
-	for i, id := range page {
-		in[i] = id
-	}
-	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (`+placeholders(len(page))+`)`, in...)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	defer rows.Close()
-	byID := make(map[string]*catalog.Metric, len(page))
-	for rows.Next() {
-		m, err := scanMetric(rows)
-		if err != nil {
-			return nil, 0, false, err
-		}
-		byID[m.ID] = m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, err
-	}
-	out := make([]catalog.Metric, 0, len(page))
-	for _, id := range page {
-		// Every ID is there: the list is at this snapshot's generation,
-		// and any write that removed a metric would have moved it.
-		if m := byID[id]; m != nil {
-			out = append(out, *m)
-		}
-	}
-	return out, total, true, nil
+	// Every ID is there: the list is at this snapshot's generation, and
+	// any write that removed a metric would have moved it.
+	out, err := readPageMetrics(ctx, t, page)
+	return out, total, err == nil, err
 }
 
 // readIDs reads the whole match list in t's snapshot, with its sort
