@@ -104,10 +104,10 @@ func TestReplicaCachedListPages(t *testing.T) {
 				}
 				writes := []struct {
 					method, path, body string
-					headers           []string
-					want              int
+					headers            []string
+					want               int
 				}{
-					{http.MethodPost, "/api/v2/metrics/"+project, `{"key":"m4","name":"m four","kind":"custom","eventKey":"e4","tags":["x"]}`, nil, http.StatusCreated},
+					{http.MethodPost, "/api/v2/metrics/" + project, `{"key":"m4","name":"m four","kind":"custom","eventKey":"e4","tags":["x"]}`, nil, http.StatusCreated},
 					{http.MethodPatch, metricPath(project, "m1"), `[{"op":"replace","path":"/name","value":"z one"}]`, nil, http.StatusOK},
 					{http.MethodPatch, metricPath(project, "m2"), `[{"op":"replace","path":"/tags","value":["y"]}]`, nil, http.StatusOK},
 					{http.MethodPost, mgCollectionPath(project), `{"key":"g","name":"G","kind":"standard","metrics":[{"key":"m1"},{"key":"m4"}]}`, []string{betaHeader}, http.StatusCreated},
