@@ -57,19 +57,21 @@ func TestReplicaCachedListPages(t *testing.T) {
 		for _, lease := range leases {
 			t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
 				project := fmt.Sprintf("pages%d", lease.Milliseconds())
-				cfg := app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}, ReplicaLease: lease}
+				cfg := app.Config{DatabaseURL: b.URL, AdminToken: testAdminToken, RateLimits: &ratelimit.Config{}, ReplicaLease: lease, AuthCacheTTL: time.Minute}
 				a1, _ := runApp(t, cfg)
 				a2, _ := runApp(t, cfg)
 				envs := []*env{newEnv(t, b, a1, testAdminToken), newEnv(t, b, a2, testAdminToken)}
-				if lease > 0 {
+				serving := func() {
+					t.Helper()
 					deadline := time.Now().Add(10 * time.Second)
-					for !a1.Store().Serving() || !a2.Store().Serving() {
+					for lease > 0 && (!a1.Store().Serving() || !a2.Store().Serving()) {
 						if time.Now().After(deadline) {
 							t.Fatal("replicas never took their leases")
 						}
 						time.Sleep(5 * time.Millisecond)
 					}
 				}
+				serving()
 				w := envs[0]
 				if st, body, _ := w.do(t, http.MethodPost, "/api/v2/projects", `{"key":"`+project+`","name":"P"}`); st != http.StatusCreated {
 					t.Fatalf("create project: %d %s", st, body)
@@ -138,6 +140,23 @@ func TestReplicaCachedListPages(t *testing.T) {
 					if !changed {
 						t.Errorf("write %d (%s %s) changed no page", i, wr.method, wr.path)
 					}
+				}
+				if lease == 0 {
+					return
+				}
+				// Under a lease a cached page costs no statement.
+				serving()
+				for _, q := range listPages {
+					read(envs[1], "warm", q)
+				}
+				before := a2.Store().Statements()
+				for range 3 {
+					for _, q := range listPages {
+						read(envs[1], "cached", q)
+					}
+				}
+				if n := a2.Store().Statements() - before; n != 0 {
+					t.Errorf("%d cached list pages under a lease cost %d statements, want 0", 3*len(listPages), n)
 				}
 			})
 		}
