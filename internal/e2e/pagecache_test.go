@@ -144,19 +144,26 @@ func TestReplicaCachedListPages(t *testing.T) {
 				if lease == 0 {
 					return
 				}
-				// Under a lease a cached page costs no statement.
-				serving()
-				for _, q := range listPages {
-					read(envs[1], "warm", q)
-				}
-				before := a2.Store().Statements()
-				for range 3 {
+				// Under a lease a cached page costs no statement. A lease
+				// that lapsed for a moment (a slow renewal, under -race)
+				// costs a generation read: the round is tried again, but a
+				// page that reads the database every time fails all five.
+				var n int64
+				for range 5 {
+					serving()
+					for _, q := range listPages {
+						read(envs[1], "warm", q)
+					}
+					before := a2.Store().Statements()
 					for _, q := range listPages {
 						read(envs[1], "cached", q)
 					}
+					if n = a2.Store().Statements() - before; n == 0 {
+						break
+					}
 				}
-				if n := a2.Store().Statements() - before; n != 0 {
-					t.Errorf("%d cached list pages under a lease cost %d statements, want 0", 3*len(listPages), n)
+				if n != 0 {
+					t.Errorf("%d cached list pages under a lease cost %d statements, want 0", len(listPages), n)
 				}
 			})
 		}
