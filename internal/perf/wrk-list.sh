@@ -17,7 +17,11 @@
 #            seed, bunched at the far end of the sort order).
 #
 # BASE is another metricsd binary (say, built at an older commit) served
-# on the same database with the same flags, for same-run ratios.
+# on the same database with the same flags, for same-run ratios. With
+# WRITES=1 every metricsd run has a second wrk beside it creating metrics
+# (tagged "w", matching neither page) through the same server, one
+# connection, as fast as it answers: every write invalidates the project's
+# cached pages, so the reads measure the page read itself.
 # PORT (default 18181) and the next four ports are used. Rate limits are
 # off.
 set -euo pipefail
@@ -61,12 +65,34 @@ for i in 0 1; do
   pids+=($!)
 done
 sleep 0.5
+cat > "$tmp/post.lua" <<'LUA'
+local n, prefix = 0, tostring(os.time())
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/api/v2/metrics/default",
+    {["Authorization"] = "loadtoken", ["Content-Type"] = "application/json"},
+    string.format('{"key":"w-%s-%d","name":"W","kind":"custom","eventKey":"w","tags":["w"]}', prefix, n))
+end
+LUA
+# reads PORT QUERY: a read run of metricsd on PORT, with writes beside it
+# when WRITES=1.
+reads() {
+  if [ "${WRITES:-}" = 1 ]; then
+    wrk -t1 -c1 -d10s -s "$tmp/post.lua" "http://localhost:$1" > "$tmp/writes.txt" &
+    local w=$! r
+    r=$(run -H 'Authorization: loadtoken' "http://localhost:$1/api/v2/metrics/default?$2")
+    wait $w
+    echo "$r writes/s: $(grep Requests/sec "$tmp/writes.txt" | tr -s ' ' | cut -d' ' -f2) $(grep Non-2xx "$tmp/writes.txt" | tr -s ' ')"
+  else
+    run -H 'Authorization: loadtoken' "http://localhost:$1/api/v2/metrics/default?$2"
+  fi
+}
 run() { wrk -t1 -c8 -d10s --latency "$@" | grep -E 'Requests/sec|^ +50%|^ +99%|Non-2xx' | tr -s ' ' | tr '\n' ' '; echo; }
 for round in $(seq 1 "${ROUNDS:-2}"); do
   for i in 0 1; do
-    echo "${names[$i]} metricsd $round: $(run -H 'Authorization: loadtoken' "http://localhost:$P/api/v2/metrics/default?${queries[$i]}")"
+    echo "${names[$i]} metricsd $round: $(reads $P "${queries[$i]}")"
     if [ -n "${BASE:-}" ]; then
-      echo "${names[$i]} base     $round: $(run -H 'Authorization: loadtoken' "http://localhost:$((P+3))/api/v2/metrics/default?${queries[$i]}")"
+      echo "${names[$i]} base     $round: $(reads $((P+3)) "${queries[$i]}")"
     fi
     echo "${names[$i]} bare     $round: $(run "http://127.0.0.1:$((P+1+i))/")"
   done
