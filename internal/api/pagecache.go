@@ -48,9 +48,11 @@ type pageEntry struct {
 	until time.Time
 }
 
-// defaultPageCacheBytes bounds the bodies the page cache holds: some 450
-// pages of 20 metrics with _access.
-const defaultPageCacheBytes = 32 << 20
+// defaultPageCacheBytes bounds the bodies the page cache holds: 16 MiB,
+// some 220 pages of 20 metrics with _access (73 KB each), within the
+// process's soft memory limit beside the match lists (32 MiB) and the
+// single-resource cache (about 12 MB).
+const defaultPageCacheBytes = 16 << 20
 
 func newPageCache(max int) *pageCache {
 	if max == 0 {
