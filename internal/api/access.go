@@ -114,6 +114,16 @@ func newEncoder(buf *bytes.Buffer) *json.Encoder {
 // writeListWithAccess writes a collection {"items", "_links",
 // "totalCount"} whose item i has the _access acc[i].
 func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessRep, l links, total int) error {
+	body, err := encodeListWithAccess(items, acc, l, total)
+	if err != nil {
+		return err
+	}
+	writeBody(w, body)
+	return nil
+}
+
+// encodeListWithAccess encodes what writeListWithAccess writes.
+func encodeListWithAccess[T any](items []T, acc []*accessRep, l links, total int) ([]byte, error) {
 	var buf bytes.Buffer
 	// Room for the first item (a guess); the first item then tells the
 	// size of the others.
@@ -130,7 +140,7 @@ func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessR
 		}
 		start := buf.Len()
 		if err := appendMember(&buf, enc, items[i], acc[i]); err != nil {
-			return err
+			return nil, err
 		}
 		if i == 0 {
 			// Grow once for the rest rather than doubling as they come.
@@ -139,15 +149,23 @@ func writeListWithAccess[T any](w http.ResponseWriter, items []T, acc []*accessR
 	}
 	buf.WriteString(`],"_links":`)
 	if err := appendMember(&buf, enc, l, nil); err != nil {
-		return err
+		return nil, err
 	}
 	buf.WriteString(`,"totalCount":`)
 	buf.WriteString(strconv.Itoa(total))
 	buf.WriteString("}\n")
-	w.Header().Set("Content-Type", "application/json")
+	return buf.Bytes(), nil
+}
+
+// writeBody writes an encoded JSON body of status 200 with its length
+// known up front: without it a body over net/http's 2 KB buffer goes out
+// chunked, in more writes.
+func writeBody(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
-	return nil
+	_, _ = w.Write(body)
 }
 
 // accessReasonRep is the deciding statement. An action no statement

@@ -263,6 +263,27 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	projectKey := r.PathValue("projectKey")
+	// A page is served again while the project's generation stays the
+	// same (pagecache.go); view filters are not covered by it.
+	cache := s.pages != nil && q.View == ""
+	var k pageKey
+	var gen int64
+	if cache {
+		// An unknown project (or a failed read) takes the uncached path,
+		// which answers it as before.
+		if gen, err = s.svc.Generations.Project(r.Context(), projectKey); err != nil {
+			cache = false
+		} else {
+			k = pageKey{project: projectKey, query: r.URL.RawQuery, variant: accessVariant(r.Context())}
+			body, ok := s.pages.get(k, gen)
+			s.obs.CacheLookup("metricList", ok)
+			if ok {
+				writeBody(w, body)
+				return nil
+			}
+		}
+	}
+	now := time.Now()
 	ms, total, err := s.svc.Metrics.ListMetrics(r.Context(), projectKey, q)
 	if err != nil {
 		return err
@@ -271,6 +292,7 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 		Links: pageLinks(metricsPath(projectKey), qv, q.Page, total)}
 	ar := newAccessRenderer(r.Context(), s.accessMemo)
 	acc := make([]*accessRep, len(ms))
+	var until time.Time
 	for i := range ms {
 		item := newMetricRep(&ms[i], expand, nil)
 		acc[i] = ar.render(metricSpec(&ms[i]), action.MetricActions())
@@ -278,8 +300,23 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 		// expandable there.
 		item.MetricGroupCount = &ms[i].Usage.MetricGroupCount
 		rep.Items = append(rep.Items, item)
+		if u := ms[i].Usage; u != nil && u.LastSeen != nil {
+			// isActive turns false by the clock alone; one already false
+			// stays so.
+			if t := u.LastSeen.Add(catalog.ActiveDataWindow); t.After(now) && (until.IsZero() || t.Before(until)) {
+				until = t
+			}
+		}
 	}
-	return writeListWithAccess(w, rep.Items, acc, rep.Links, rep.TotalCount)
+	body, err := encodeListWithAccess(rep.Items, acc, rep.Links, rep.TotalCount)
+	if err != nil {
+		return err
+	}
+	if cache {
+		s.pages.put(k, pageEntry{gen: gen, body: body, until: until})
+	}
+	writeBody(w, body)
+	return nil
 }
 
 func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {

@@ -45,6 +45,8 @@ type Server struct {
 	// before authentication, so that refused requests are labelled too.
 	apiMux *http.ServeMux
 	reps   *repCache
+	// pages holds encoded metric list pages (pagecache.go).
+	pages *pageCache
 	// accessMemo remembers the encoded _access of list pages.
 	accessMemo *accessMemo
 }
@@ -89,6 +91,9 @@ type Options struct {
 	// representations (repcache.go). 0 means the default, a negative value
 	// no cache.
 	RepCacheEntries int
+	// PageCacheBytes bounds the cache of encoded metric list pages
+	// (pagecache.go). 0 means the default, a negative value no cache.
+	PageCacheBytes int
 }
 
 // New returns a Server over the catalog services.
@@ -111,6 +116,7 @@ func New(svc *catalog.Services, opts Options) *Server {
 	}
 	s.openapiDoc, s.openapiErr = openapi.Document(s.version)
 	s.reps = newRepCache(opts.RepCacheEntries)
+	s.pages = newPageCache(opts.PageCacheBytes)
 	s.accessMemo = newAccessMemo()
 	s.handler = s.routes()
 	return s

@@ -347,43 +347,10 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	if q.Offset >= total {
 		return nil, total, true, nil
 	}
-	out, err := metricsByID(ctx, t, e.ids[q.Offset:min(total, q.Offset+q.Limit)])
+	// Every ID is there: the list is at this snapshot's generation, and
+	// any write that removed a metric would have moved it.
+	out, err := readPageMetrics(ctx, t, e.ids[q.Offset:min(total, q.Offset+q.Limit)])
 	return out, total, err == nil, err
-}
-
-// metricsByID reads the metrics of ids, in that order.
-func metricsByID(ctx context.Context, t *txn, ids []string) ([]catalog.Metric, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	in := make([]any, len(ids))
-	for i, id := range ids {
-		in[i] = id
-	}
-	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (`+placeholders(len(ids))+`)`, in...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	byID := make(map[string]*catalog.Metric, len(ids))
-	for rows.Next() {
-		m, err := scanMetric(rows)
-		if err != nil {
-			return nil, err
-		}
-		byID[m.ID] = m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]catalog.Metric, 0, len(ids))
-	for _, id := range ids {
-		// Every ID is there: the IDs were read in this snapshot.
-		if m := byID[id]; m != nil {
-			out = append(out, *m)
-		}
-	}
-	return out, nil
 }
 
 // indexed reports whether an index finds the matches of q for firstPage
@@ -449,7 +416,7 @@ func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64
 	}
 	// One statement: the IDs of the page, then their rows, sorted again
 	// (20 rows) by an order no index serves.
-	rows, err := t.query(ctx, currentMetricSelect+` WHERE m.id IN (SELECT `+id+` FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
+	rows, err := t.query(ctx, pageMetricSelect+` WHERE m.id IN (SELECT `+id+` FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
 		ORDER BY `+db.dialect.sortedOrder(q), append(slices.Clip(args), q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err

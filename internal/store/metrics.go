@@ -66,8 +66,15 @@ func metricSource(alias string) string {
 	return fmt.Sprintf("%[1]s.project_id = m.project_id AND %[1]s.kind = m.kind AND %[1]s.event_key = (CASE WHEN m.kind = 'custom' THEN m.event_key ELSE m.key END)", alias)
 }
 
-// usageCols computes MetricUsage for the metric aliased m.
-var usageCols = strings.Join([]string{
+// usageCols computes MetricUsage for the metric aliased m: the six counts
+// of usageCountCols, then lastSeen.
+var usageCols = strings.Join(append(usageCountCols[:len(usageCountCols):len(usageCountCols)], lastSeenCol), ",\n\t")
+
+// usageCountCols are the counts of MetricUsage, which only rows of
+// experiment_metrics, guarded_rollout_metrics and metric_group_metrics
+// that name the metric can make non-zero (a row through a group needs the
+// metric's metric_group_metrics row).
+var usageCountCols = []string{
 	"(SELECT COUNT(DISTINCT e.id) " + experimentsOf + ")",
 	"(SELECT COUNT(DISTINCT e.id) " + experimentsOf + " AND " + runningExperiment + ")",
 	"(SELECT COUNT(DISTINCT gm.group_id) FROM metric_group_metrics gm WHERE gm.metric_id = m.id)",
@@ -75,8 +82,10 @@ var usageCols = strings.Join([]string{
 	"(SELECT COUNT(DISTINCT r.id) " + rolloutsOf + " AND " + activeRollout + ")",
 	"(SELECT COUNT(*) FROM (SELECT e.flag_key " + experimentsOf + " AND " + runningExperiment +
 		" UNION SELECT r.flag_key " + rolloutsOf + " AND " + activeRollout + ") f)",
-	"(SELECT MAX(s.last_seen) FROM event_sources s WHERE " + metricSource("s") + ")",
-}, ",\n\t")
+}
+
+// lastSeenCol is the lastSeen of MetricUsage.
+var lastSeenCol = "(SELECT MAX(s.last_seen) FROM event_sources s WHERE " + metricSource("s") + ")"
 
 const metricHeadCols = `m.id, m.project_id, p.key, m.key, m.kind, m.created_at`
 
