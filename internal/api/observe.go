@@ -82,7 +82,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set(requestIDHeader, id)
-		info := &requestInfo{id: id, route: s.patternOf(r), method: r.Method}
+		// The route is set by dispatch (or named); a request refused
+		// before routing (401, 429) is labelled with patternOf once it
+		// is served, which spares routed requests a second match.
+		info := &requestInfo{id: id, method: r.Method}
 		start := time.Now()
 		s.obs.RequestStarted()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -90,6 +93,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			st := rec.status
 			if st == 0 {
 				st = http.StatusOK
+			}
+			if info.route == "" {
+				info.route = s.patternOf(r)
 			}
 			s.obs.RequestFinished(info.route, info.method, st, time.Since(start))
 		}()

@@ -153,14 +153,26 @@ func (s *Server) routes() http.Handler {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
 	root.HandleFunc("GET /readyz", named("/readyz", s.readyz))
-	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
+	apiChain := s.withDeadline(s.authenticate(s.checkInput(api)))
+	root.Handle("/api/", apiChain)
 	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	})
 	// Without it ServeMux would redirect /api to /api/ with an HTML body.
 	root.Handle("/api", notFound)
 	root.Handle("/", notFound)
-	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root))))))
+	// A clean path under /api/ is root's "/api/" whatever the method or
+	// host: it goes there without a second match (api matches it again).
+	// Any other path, an unclean one that root redirects among them, goes
+	// through root.
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(p, "/api/") && cleanPath(p) == p {
+			apiChain.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
+	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(top))))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an
