@@ -41,6 +41,29 @@ type requestInfo struct {
 
 type requestInfoKey struct{}
 
+// infoContext is a request's context carrying its requestInfo: what
+// context.WithValue(parent, requestInfoKey{}, info) would be, in the one
+// allocation observe makes for a request (observed).
+type infoContext struct {
+	context.Context
+	info requestInfo
+}
+
+func (c *infoContext) Value(key any) any {
+	if _, ok := key.(requestInfoKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *infoContext) String() string { return "api.infoContext" }
+
+// observed is what observe keeps of one request.
+type observed struct {
+	ctx infoContext
+	rec statusRecorder
+}
+
 func infoFrom(ctx context.Context) *requestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
 	return info
@@ -85,10 +108,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// The route is set by dispatch (or named); a request refused
 		// before routing (401, 429) is labelled with patternOf once it
 		// is served, which spares routed requests a second match.
-		info := &requestInfo{id: id, method: r.Method}
+		o := &observed{ctx: infoContext{Context: r.Context(), info: requestInfo{id: id, method: r.Method}}, rec: statusRecorder{ResponseWriter: w}}
+		info, rec := &o.ctx.info, &o.rec
 		start := time.Now()
 		s.obs.RequestStarted()
-		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			st := rec.status
 			if st == 0 {
@@ -99,7 +122,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			s.obs.RequestFinished(info.route, info.method, st, time.Since(start))
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		next.ServeHTTP(rec, r.WithContext(&o.ctx))
 	})
 }
 
