@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 type testKey struct{}
@@ -90,4 +92,20 @@ func TestLazyDeadline(t *testing.T) {
 			t.Errorf("Deadline %v, want the parent's %v", got, pd)
 		}
 	})
+}
+
+// TestNewRequestID: fresh IDs are distinct version 4 UUIDs.
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := newRequestID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("newRequestID() = %q: %v, version %v, variant %v", id, err, u.Version(), u.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("%q twice", id)
+		}
+		seen[id] = true
+	}
 }
