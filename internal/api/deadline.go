@@ -40,6 +40,9 @@ type lazyDeadline struct {
 	deadline time.Time
 	once     sync.Once
 	armed    atomic.Pointer[armedDeadline]
+	// released is set by release: a timer started after it (by someone
+	// who kept the context past the request) ends at once.
+	released atomic.Bool
 }
 
 type armedDeadline struct {
@@ -59,12 +62,16 @@ func (c *lazyDeadline) arm() context.Context {
 	c.once.Do(func() {
 		ctx, cancel := context.WithDeadlineCause(c.parent, c.deadline, errRequestTimeout)
 		c.armed.Store(&armedDeadline{ctx: ctx, cancel: cancel})
+		if c.released.Load() {
+			cancel()
+		}
 	})
 	return c.armed.Load().ctx
 }
 
 // release stops the timer if one was started, as a CancelFunc does.
 func (c *lazyDeadline) release() {
+	c.released.Store(true)
 	if a := c.armed.Load(); a != nil {
 		a.cancel()
 	}

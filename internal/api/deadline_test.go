@@ -72,6 +72,14 @@ func TestLazyDeadline(t *testing.T) {
 			t.Errorf("released: Err %v, timedOut %v, want Canceled, false", c.Err(), timedOut(c))
 		}
 	})
+	t.Run("waited on after release", func(t *testing.T) {
+		c := newLazyDeadline(context.Background(), time.Now().Add(time.Hour))
+		c.release()
+		<-c.Done()
+		if !errors.Is(c.Err(), context.Canceled) || timedOut(c) {
+			t.Errorf("Err %v, timedOut %v, want Canceled, false", c.Err(), timedOut(c))
+		}
+	})
 	t.Run("parent cancelled", func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		c := newLazyDeadline(parent, time.Now().Add(time.Hour))
