@@ -47,7 +47,7 @@ if [ -n "${BASE:-}" ]; then
 fi
 sleep 0.5
 # Non-2xx answers would measure an error path: they are printed too.
-run() { wrk -t1 -c16 -d10s --latency "$@" | grep -E 'Requests/sec|99%|Non-2xx' | tr -s ' ' | tr '\n' ' '; echo; }
+run() { wrk -t1 -c16 -d10s --latency "$@" | grep -E '^ +99%|Requests/sec|Non-2xx' | tr -s ' ' | tr '\n' ' '; echo; }
 for round in $(seq 1 "${ROUNDS:-2}"); do
   echo "metricsd $round: $(run -H 'Authorization: loadtoken' http://127.0.0.1:$P/api/v2/metrics/default/m2)"
   echo "bare     $round: $(run http://127.0.0.1:$((P+2))/)"
