@@ -26,7 +26,9 @@ type authCache struct {
 const failedTTL = 10 * time.Second
 
 type authEntry struct {
-	principal core.Principal
+	// principal is shared by every request it authenticates
+	// (core.WithSharedPrincipal): never changed once stored.
+	principal *core.Principal
 	expires   time.Time
 }
 
@@ -36,21 +38,22 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{ttl: ttl, entries: map[[32]byte]authEntry{}, failed: map[[32]byte]time.Time{}}
 }
 
-func (c *authCache) get(header string) (core.Principal, bool) {
+func (c *authCache) get(header string) (*core.Principal, bool) {
 	if c.ttl <= 0 {
-		return core.Principal{}, false
+		return nil, false
 	}
 	k := sha256.Sum256([]byte(header))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || time.Now().After(e.expires) {
-		return core.Principal{}, false
+		return nil, false
 	}
 	return e.principal, true
 }
 
-func (c *authCache) put(header string, p core.Principal) {
+// put remembers p, which the caller must not change afterwards.
+func (c *authCache) put(header string, p *core.Principal) {
 	if c.ttl <= 0 {
 		return
 	}

@@ -332,7 +332,10 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getMetric(w http.ResponseWriter, r *http.Request) error {
-	qv := r.URL.Query()
+	var qv url.Values // nil without a query: Get answers "" alike
+	if r.URL.RawQuery != "" {
+		qv = r.URL.Query()
+	}
 	expand, err := parseMetricExpand(qv.Get("expand"))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -41,6 +42,29 @@ type requestInfo struct {
 
 type requestInfoKey struct{}
 
+// infoContext is a request's context carrying its requestInfo: what
+// context.WithValue(parent, requestInfoKey{}, info) would be, in the one
+// allocation observe makes for a request (observed).
+type infoContext struct {
+	context.Context
+	info requestInfo
+}
+
+func (c *infoContext) Value(key any) any {
+	if _, ok := key.(requestInfoKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *infoContext) String() string { return "api.infoContext" }
+
+// observed is what observe keeps of one request.
+type observed struct {
+	ctx infoContext
+	rec statusRecorder
+}
+
 func infoFrom(ctx context.Context) *requestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
 	return info
@@ -79,22 +103,39 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
 		if !saneRequestID(id) {
-			id = uuid.NewString()
+			id = newRequestID()
 		}
 		w.Header().Set(requestIDHeader, id)
-		info := &requestInfo{id: id, route: s.patternOf(r), method: r.Method}
+		// The route is set by dispatch (or named); a request refused
+		// before routing (401, 429) is labelled with patternOf once it
+		// is served, which spares routed requests a second match.
+		o := &observed{ctx: infoContext{Context: r.Context(), info: requestInfo{id: id, method: r.Method}}, rec: statusRecorder{ResponseWriter: w}}
+		info, rec := &o.ctx.info, &o.rec
 		start := time.Now()
 		s.obs.RequestStarted()
-		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			st := rec.status
 			if st == 0 {
 				st = http.StatusOK
 			}
+			if info.route == "" {
+				info.route = s.patternOf(r)
+			}
 			s.obs.RequestFinished(info.route, info.method, st, time.Since(start))
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		next.ServeHTTP(rec, r.WithContext(&o.ctx))
 	})
+}
+
+// newRequestID is a fresh random (version 4) UUID, as uuid.NewString
+// returns, read from crypto/rand into the stack: one allocation, the
+// string, where uuid.NewString makes two.
+func newRequestID() string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[:])  // crypto/rand.Read does not fail (it aborts the process instead)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
 // patternOf is the route table's pattern for r's path, routeUnmatched if

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -159,14 +160,26 @@ func (s *Server) routes() http.Handler {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", named("/healthz", s.healthz))
 	root.HandleFunc("GET /readyz", named("/readyz", s.readyz))
-	root.Handle("/api/", s.withDeadline(s.authenticate(s.checkInput(api))))
+	apiChain := s.authenticate(s.checkInput(api))
+	root.Handle("/api/", apiChain)
 	notFound := s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return core.Errorf(core.KindNotFound, "no resource at %s", r.URL.Path)
 	})
 	// Without it ServeMux would redirect /api to /api/ with an HTML body.
 	root.Handle("/api", notFound)
 	root.Handle("/", notFound)
-	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(root))))))
+	// A clean path under /api/ is root's "/api/" whatever the method or
+	// host: it goes there without a second match (api matches it again).
+	// Any other path, an unclean one that root redirects among them, goes
+	// through root.
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(p, "/api/") && cleanPath(p) == p {
+			apiChain.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
+	return s.observe(s.recoverPanics(s.logRequests(s.cors(s.methodOverride(s.canonicalPath(top))))))
 }
 
 // dispatch picks the handler for the request method, answering 405 with an
@@ -208,45 +221,68 @@ func (s *Server) dispatch(rt route) http.Handler {
 }
 
 // authenticate requires a valid access token on every API request except
-// CORS preflights.
+// CORS preflights. It also puts the request deadline (newLazyDeadline) on the
+// context of the token lookup and of the request it passes on, in the one
+// copy of the request that carries the principal.
 func (s *Server) authenticate(next http.Handler) http.Handler {
-	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
-			return nil
+			return
 		}
-		addr := clientAddr(r)
-		if err := checkAuthFailures(s.authFail, w, addr); err != nil {
-			s.obs.RateLimited("auth_failures")
-			return err
+		ctx := r.Context()
+		if s.timeout > 0 {
+			dl := newLazyDeadline(ctx, time.Now().Add(s.timeout))
+			defer dl.release()
+			ctx = dl
 		}
-		header := r.Header.Get("Authorization")
-		p, ok := s.auth.get(header)
-		if s.auth.ttl > 0 {
-			s.obs.CacheLookup("auth", ok)
-		}
-		if !ok {
-			var err error
-			if s.auth.failedRecently(header) {
-				err = core.Errorf(core.KindUnauthorized, "invalid access token")
-			} else {
-				p, err = s.svc.Auth.Authenticate(r.Context(), header)
-			}
-			if err != nil {
-				// A token that was presented and refused counts against
-				// the address; a missing one is no guess.
-				if core.KindOf(err) == core.KindUnauthorized && strings.TrimSpace(header) != "" {
-					s.auth.putFailed(header)
-					s.authFail.Fail(addr, time.Now())
-				}
-				return err
-			}
-			s.auth.put(header, p)
+		p, err := s.principal(ctx, w, r)
+		if err != nil {
+			// With the deadline: a token lookup past it is a 503.
+			s.writeError(w, r.WithContext(ctx), err)
+			return
 		}
 		s.svc.TokenUses.Record(p.TokenID, time.Now())
-		next.ServeHTTP(w, r.WithContext(core.WithPrincipal(r.Context(), p)))
-		return nil
+		next.ServeHTTP(w, r.WithContext(core.WithSharedPrincipal(ctx, p)))
 	})
+}
+
+// principal is the caller the request's Authorization header names, from
+// the cache or the store; nobody changes it.
+func (s *Server) principal(ctx context.Context, w http.ResponseWriter, r *http.Request) (*core.Principal, error) {
+	addr := clientAddr(r)
+	if err := checkAuthFailures(s.authFail, w, addr); err != nil {
+		s.obs.RateLimited("auth_failures")
+		return nil, err
+	}
+	header := r.Header.Get("Authorization")
+	p, ok := s.auth.get(header)
+	if s.auth.ttl > 0 {
+		s.obs.CacheLookup("auth", ok)
+	}
+	if ok {
+		return p, nil
+	}
+	var (
+		found core.Principal
+		err   error
+	)
+	if s.auth.failedRecently(header) {
+		err = core.Errorf(core.KindUnauthorized, "invalid access token")
+	} else {
+		found, err = s.svc.Auth.Authenticate(ctx, header)
+	}
+	if err != nil {
+		// A token that was presented and refused counts against
+		// the address; a missing one is no guess.
+		if core.KindOf(err) == core.KindUnauthorized && strings.TrimSpace(header) != "" {
+			s.auth.putFailed(header)
+			s.authFail.Fail(addr, time.Now())
+		}
+		return nil, err
+	}
+	s.auth.put(header, &found)
+	return &found, nil
 }
 
 // methodOverride tunnels PATCH, PUT and DELETE through POST with the

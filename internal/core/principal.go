@@ -45,13 +45,22 @@ type principalKey struct{}
 
 // WithPrincipal returns a context that carries p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, &p)
+}
+
+// WithSharedPrincipal is WithPrincipal for a principal that p points to
+// and that nobody changes any more (a cache's entry), which it does not
+// copy. PrincipalFrom hands out copies only.
+func WithSharedPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
 // PrincipalFrom returns the principal ctx carries, or the zero Principal.
 func PrincipalFrom(ctx context.Context) Principal {
-	p, _ := ctx.Value(principalKey{}).(Principal)
-	return p
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok && p != nil {
+		return *p
+	}
+	return Principal{}
 }
 
 // Decide evaluates action a on the resources (a resource before and after

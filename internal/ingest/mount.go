@@ -10,8 +10,8 @@ import (
 
 // sdkPrefixes are the paths LaunchDarkly's SDKs call: everything else is
 // the REST API's.
-func sdkPrefixes() []string {
-	return []string{"/sdk/", "/eval/", "/events/", "/bulk", "/diagnostic", "/mobile"}
+func sdkPrefixes() [6]string {
+	return [...]string{"/sdk/", "/eval/", "/events/", "/bulk", "/diagnostic", "/mobile"}
 }
 
 // IsSDKPath reports whether p is one of the SDK protocols' paths.

@@ -5,7 +5,8 @@ import (
 	"path"
 )
 
-// routes adds the event protocol's paths to mux.
+// routes adds the event protocol's paths to mux. Every one is an SDK path
+// (IsSDKPath), which lets Handler pass other requests on without a match.
 func (s *Server) routes(mux *http.ServeMux) {
 	// Server-side SDKs: Authorization holds the SDK key.
 	mux.Handle("/bulk", s.handler(serverKey, true))
@@ -30,7 +31,7 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	s.routes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p != "" && path.Clean(p) == p {
+		if p != "" && IsSDKPath(p) && path.Clean(p) == p {
 			if _, pattern := mux.Handler(r); pattern != "" {
 				// ServeHTTP, not the handler found: it sets the path values.
 				mux.ServeHTTP(w, r)

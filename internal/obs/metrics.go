@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,29 @@ type Metrics struct {
 	events    prometheus.Counter
 	flushes   *prometheus.CounterVec
 	flushTime prometheus.Histogram
+
+	// series remembers the request series of each route, method and
+	// status already seen, and lookups the cache counters: a request
+	// finds its series with one map read, not a hash of its label values
+	// per vector. Both stay as few as the series themselves.
+	mu      sync.RWMutex
+	series  map[requestKey]requestSeries
+	lookups map[lookupKey]prometheus.Counter
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+type lookupKey struct {
+	cache string
+	hit   bool
 }
 
 var (
@@ -82,7 +106,7 @@ var (
 // NewMetrics returns a fresh registry holding metricsd's series and the Go
 // runtime and process collectors. version is reported by metricsd_build_info.
 func NewMetrics(version string) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), series: map[requestKey]requestSeries{}, lookups: map[lookupKey]prometheus.Counter{}}
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "http_requests_in_flight",
 		Help: "HTTP requests being served.",
@@ -174,10 +198,23 @@ func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
 // RequestFinished implements RequestObserver.
 func (m *Metrics) RequestFinished(route, method string, status int, d time.Duration) {
 	m.inFlight.Dec()
-	st := strconv.Itoa(status)
 	method = boundedMethod(method)
-	m.requests.WithLabelValues(route, method, st).Inc()
-	m.latency.WithLabelValues(route, method, st).Observe(d.Seconds())
+	k := requestKey{route, method, status}
+	m.mu.RLock()
+	rs, ok := m.series[k]
+	m.mu.RUnlock()
+	if !ok {
+		st := strconv.Itoa(status)
+		rs = requestSeries{
+			requests: m.requests.WithLabelValues(route, method, st),
+			latency:  m.latency.WithLabelValues(route, method, st),
+		}
+		m.mu.Lock()
+		m.series[k] = rs
+		m.mu.Unlock()
+	}
+	rs.requests.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // boundedMethod keeps the method label to the methods HTTP defines, so that
@@ -196,11 +233,21 @@ func (m *Metrics) AuditWritten(kind string) { m.audit.WithLabelValues(kind).Inc(
 
 // CacheLookup implements CacheObserver.
 func (m *Metrics) CacheLookup(cache string, hit bool) {
-	result := "miss"
-	if hit {
-		result = "hit"
+	k := lookupKey{cache, hit}
+	m.mu.RLock()
+	c, ok := m.lookups[k]
+	m.mu.RUnlock()
+	if !ok {
+		result := "miss"
+		if hit {
+			result = "hit"
+		}
+		c = m.cache.WithLabelValues(cache, result)
+		m.mu.Lock()
+		m.lookups[k] = c
+		m.mu.Unlock()
 	}
-	m.cache.WithLabelValues(cache, result).Inc()
+	c.Inc()
 }
 
 // RateLimited implements RateLimitObserver.

@@ -121,6 +121,11 @@ func ClientAddr(remoteAddr string) string {
 	if err != nil {
 		return host
 	}
+	if ip.Is4() {
+		// ParseAddr takes dotted decimal only in its canonical form (no
+		// leading zeros), which is what String would write again.
+		return host
+	}
 	ip = ip.Unmap()
 	if ip.Is6() {
 		if p, err := ip.Prefix(64); err == nil {

@@ -51,6 +51,10 @@ func TestFailuresNilAndNegative(t *testing.T) {
 func TestClientAddr(t *testing.T) {
 	for in, want := range map[string]string{
 		"192.0.2.1:1234":             "192.0.2.1",
+		"10.0.0.255:1":               "10.0.0.255",
+		"192.0.2.1":                  "192.0.2.1",
+		"010.0.0.1:1":                "010.0.0.1",
+		"[::1]:1":                    "::/64",
 		"[::ffff:192.0.2.1]:80":      "192.0.2.1",
 		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
 		"not an address":             "not an address",
