@@ -109,9 +109,9 @@ type Flusher struct {
 	// touched maps environment and hash64(kind, key) to what was written.
 	touched  map[string]map[uint64]Seen
 	nTouched int
-	// buf holds the log record being written; only the flusher's
-	// goroutine uses it.
-	buf []byte
+	// buf holds the log record being written, merged its merged form;
+	// only the flusher's goroutine uses them.
+	buf, merged []byte
 }
 
 type srcKey struct{ env, kind, key string }
@@ -391,12 +391,22 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
 			}
 		}
-		if err := tx.AppendLog(ctx, envID, f.buf); err != nil {
+		rec := f.buf
+		if len(bs) > 1 {
+			// One entry per row the group touched, not one per batch.
+			if m, ok := MergeRecord(f.merged[:0], envID, f.buf); ok {
+				f.merged, rec = m, m
+			}
+		}
+		if err := tx.AppendLog(ctx, envID, rec); err != nil {
 			return nil, err
 		}
 	}
 	if cap(f.buf) > maxKeptBuf {
 		f.buf = nil
+	}
+	if cap(f.merged) > maxKeptBuf {
+		f.merged = nil
 	}
 	if len(seen) == 0 {
 		return nil, nil

@@ -36,11 +36,11 @@ func (s *fakeFlushStore) FoldEvents(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		n, corrupt, err := Fold(ctx, fakeTx{s}, 2)
+		_, corrupt, more, err := Fold(ctx, fakeTx{s}, 2)
 		if err != nil || corrupt != 0 {
 			return fmt.Errorf("fold: %v, %d corrupt", err, corrupt)
 		}
-		if n < 2 {
+		if !more {
 			return nil
 		}
 	}
@@ -315,5 +315,100 @@ func TestKnownSources(t *testing.T) {
 	now = now.Add(time.Hour)
 	if got := names(post("a")); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("sources an hour later: %v, want [a]", got)
+	}
+}
+
+// TestGroupCommitMerges: a group commit writes one record per
+// environment with one entry per row, whatever the number of batches, and
+// it folds to what the batches add up to; a payload ID seen before is
+// left out of the merged record too.
+func TestGroupCommitMerges(t *testing.T) {
+	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(s, nil, FlusherOptions{})
+	if errs := commit(f, batch("e", "seen", "k", 4)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	s.fold(t)
+	var bs []*Batch
+	for i := range 30 {
+		bs = append(bs, batch("e", fmt.Sprint("p", i), fmt.Sprint("k", i%3), 10), batch("f", "", "k", 1))
+	}
+	bs = append(bs, batch("e", "seen", "k0", 1000))
+	for i, err := range commit(f, bs...) {
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if len(s.log) != 2 {
+		t.Fatalf("%d log records, want one per environment", len(s.log))
+	}
+	for _, rec := range s.log {
+		var tot Totals
+		if err := tot.Add(rec.EnvID, rec.Data); err != nil {
+			t.Fatal(err)
+		}
+		r := logReader{b: rec.Data[1:]}
+		if n := r.uvarint(); int(n) != tot.Len() {
+			t.Errorf("record of %s: %d entries for %d rows", rec.EnvID, n, tot.Len())
+		}
+		if again, _ := MergeRecord(nil, rec.EnvID, rec.Data); len(again) != len(rec.Data) {
+			t.Errorf("record of %s: %d bytes, merged %d: more than one segment", rec.EnvID, len(rec.Data), len(again))
+		}
+	}
+	s.fold(t)
+	want := map[RollupKey]int64{{"e", KindCustom, "k", 0}: 4, {"e", KindCustom, "k0", 0}: 100, {"e", KindCustom, "k1", 0}: 100,
+		{"e", KindCustom, "k2", 0}: 100, {"f", KindCustom, "k", 0}: 30}
+	for k, n := range want {
+		r := s.rows[k]
+		if r == nil || r.Count != n {
+			t.Errorf("row %+v = %+v, want %d events", k, r, n)
+			continue
+		}
+		users := min(n, 10)
+		if k.EnvID == "f" {
+			users = 1 // batch gives each of its events the users 0, 1, …
+		}
+		if est := r.Contexts["user"].Estimate(); est != users {
+			t.Errorf("row %+v: %d distinct users, want %d", k, est, users)
+		}
+	}
+	if len(s.rows) != len(want) {
+		t.Errorf("%d rows, want %d", len(s.rows), len(want))
+	}
+}
+
+// TestFoldBounds: one fold takes records until the log is empty, or until
+// it holds foldMaxRows rows, and then says there may be more; folds one
+// after another add every record once.
+func TestFoldBounds(t *testing.T) {
+	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	const perRecord = foldMaxRows / 2
+	want := map[RollupKey]int64{}
+	for i := range 4 {
+		rows := map[RollupKey]*Rollup{}
+		for j := range perRecord {
+			// Records 0 and 1 share their rows; 2 and 3 have rows of their own.
+			k := RollupKey{EnvID: "e", Kind: KindCustom, Key: fmt.Sprint(max(0, i-1)*perRecord + j)}
+			rows[k] = &Rollup{Count: int64(i + 1)}
+			want[k] += int64(i + 1)
+		}
+		s.log = append(s.log, LogRecord{EnvID: "e", Data: AppendLog(nil, len(rows), maps.All(rows))})
+	}
+	for i, w := range []struct {
+		taken int
+		more  bool
+	}{{3, true}, {1, false}, {0, false}} {
+		taken, corrupt, more, err := Fold(context.Background(), fakeTx{s}, 1)
+		if err != nil || corrupt != 0 || taken != w.taken || more != w.more {
+			t.Fatalf("fold %d: taken %d, corrupt %d, more %v, err %v; want taken %d, more %v", i, taken, corrupt, more, err, w.taken, w.more)
+		}
+	}
+	if len(s.rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(s.rows), len(want))
+	}
+	for k, n := range want {
+		if r := s.rows[k]; r == nil || r.Count != n {
+			t.Fatalf("row %s: %+v, want %d", k.Key, r, n)
+		}
 	}
 }

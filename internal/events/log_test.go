@@ -223,7 +223,91 @@ func FuzzLog(f *testing.F) {
 		if d := diffRows(again.Rows(), rows); d != "" {
 			t.Fatal(d)
 		}
+		merged, ok := MergeRecord(nil, "e", rec)
+		if !ok {
+			t.Fatal("MergeRecord refused a record Totals.Add read")
+		}
+		var m Totals
+		if err := m.Add("e", merged); err != nil {
+			t.Fatalf("merged record: %v", err)
+		}
+		if d := diffRows(m.Rows(), rows); d != "" {
+			t.Fatalf("merged record: %s", d)
+		}
 	})
+}
+
+// TestMergeRecord: the merged form of a record of many batches (several
+// hours and kinds, values, sparse and dense sketches, rows with more
+// context kinds than a row keeps) has one entry per row and folds to the
+// same rows, into empty and into stored rows alike; a corrupt record is
+// refused and leaves dst as it was.
+func TestMergeRecord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	now := time.Date(2026, 12, 1, 14, 30, 0, 0, time.UTC)
+	env := &Env{ID: "env", ProjectID: "p"}
+	var a aggregator
+	for round := range 20 {
+		rec := []byte{logVersion}
+		for range 1 + round%7 {
+			a.start(now)
+			evs := randomEvents(rng, []int{1, 40, 700}[rng.IntN(3)], now)
+			if round == 3 {
+				for i := range evs {
+					evs[i] = Event{Kind: KindCustom, Key: "many", Contexts: []ContextRef{{"user", fmt.Sprint(rng.IntN(5000))}}}
+				}
+			}
+			for i := range evs {
+				a.add(&evs[i], evs[i].Key)
+			}
+			rec = append(rec, a.batch(env, "", nil).Log...)
+		}
+		var want Totals
+		if err := want.Add(env.ID, rec); err != nil {
+			t.Fatal(err)
+		}
+		merged, ok := MergeRecord([]byte("x"), env.ID, rec)
+		if !ok || merged[0] != 'x' {
+			t.Fatalf("round %d: MergeRecord = %v, prefix %q", round, ok, merged[:1])
+		}
+		merged = merged[1:]
+		r := logReader{b: merged[1:]}
+		if n := r.uvarint(); merged[0] != logVersion || int(n) != want.Len() {
+			t.Fatalf("round %d: merged record has %d entries, want one per row (%d)", round, n, want.Len())
+		}
+		var got Totals
+		if err := got.Add(env.ID, merged); err != nil {
+			t.Fatalf("round %d: merged record: %v", round, err)
+		}
+		if d := diffRows(got.Rows(), want.Rows()); d != "" {
+			t.Fatalf("round %d: %s", round, d)
+		}
+		// Folded into stored rows, both forms give the same rows.
+		stored := map[RollupKey]*Rollup{}
+		for k, r := range want.Rows() {
+			stored[k] = r.clone()
+		}
+		fold := func(rec []byte) map[RollupKey]*Rollup {
+			var tot Totals
+			if err := tot.Add(env.ID, rec); err != nil {
+				t.Fatal(err)
+			}
+			out := map[RollupKey]*Rollup{}
+			for k, r := range tot.Rows() {
+				c := stored[k].clone()
+				c.Merge(r)
+				out[k] = c
+			}
+			return out
+		}
+		if d := diffRows(fold(merged), fold(rec)); d != "" {
+			t.Fatalf("round %d, folded into stored rows: %s", round, d)
+		}
+	}
+	bad := []byte{logVersion, 5, 1}
+	if out, ok := MergeRecord([]byte("x"), env.ID, bad); ok || string(out) != "x" {
+		t.Fatalf("corrupt record: MergeRecord = %q, %v", out, ok)
+	}
 }
 
 // benchRecord is a log record of posts like the ingestion benchmark's:

@@ -71,6 +71,29 @@ func BenchmarkIngestDecodeOnly(b *testing.B) {
 	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkIngestDecodeOnlyParallel decodes the same payloads on every
+// core at once (b.RunParallel, one goroutine per core): the ceiling of
+// decoding on this machine, beside the serial loop above, which is the
+// established baseline of the ingestion ratio.
+func BenchmarkIngestDecodeOnlyParallel(b *testing.B) {
+	bodies := payloads(64)
+	var seq atomic.Int64
+	b.ResetTimer()
+	cpu := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seq.Add(1)) * 17
+		for pb.Next() {
+			if _, _, err := events.Decode(bodies[i%len(bodies)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+	reportCPU(b, cpu, int64(b.N))
+	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
+}
+
 // reportCPU reports the process's CPU time since cpu per accepted post:
 // on a machine other work shares, a measure of cost that waiting for a
 // core does not inflate. 2 cores ÷ (CPU per post of ingestion) against
