@@ -412,3 +412,70 @@ func TestFoldBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitWaitsForArriving: while more posts are arriving than a
+// group holds, a group commit waits for them (here Linger is far longer
+// than the test); it commits at once when the group holds as many as are
+// still arriving, also when arriving posts are dropped before they are
+// submitted, and when nothing else is arriving.
+func TestGroupCommitWaitsForArriving(t *testing.T) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, FlusherOptions{Linger: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	submit := func(key string) chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- f.SubmitArriving(context.Background(), batch("e", "", key, 1)) }()
+		return errc
+	}
+	taken := func() {
+		for f.Pending() == 0 || len(f.queue) > 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait := func(errcs ...chan error) {
+		t.Helper()
+		for i, errc := range errcs {
+			if err := <-errc; err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+		}
+	}
+	commits := func(want int64) {
+		t.Helper()
+		if c := store.commits.Load(); c != want {
+			t.Fatalf("%d commits, want %d", c, want)
+		}
+	}
+	// Four posts arriving; the first is submitted and taken by the
+	// flusher, which waits for more instead of committing it alone; with
+	// the second the group holds as many as are still coming.
+	f.Arriving(4)
+	first := submit("a")
+	taken()
+	wait(first, submit("b"))
+	commits(1)
+	f.Arriving(-2) // the other two were dropped
+	// Three arriving, two of them dropped while the first waits.
+	f.Arriving(3)
+	third := submit("c")
+	taken()
+	f.Arriving(-2)
+	wait(third)
+	commits(2)
+	// Nothing else arriving: a lone post is committed at once.
+	f.Arriving(1)
+	wait(submit("d"))
+	commits(3)
+	if n := f.arriving.Load(); n != 0 {
+		t.Fatalf("%d posts still arriving", n)
+	}
+	store.fold(t)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: k}]; r == nil || r.Count != 1 {
+			t.Errorf("row %s = %+v, want 1 event", k, r)
+		}
+	}
+}
