@@ -80,7 +80,7 @@ const (
 	DefaultCommitTimeout    = 10 * time.Second
 	DefaultPayloadRetention = 24 * time.Hour
 	DefaultFoldEvery        = time.Second
-	DefaultLinger           = 2 * time.Millisecond
+	DefaultLinger           = 5 * time.Millisecond
 )
 
 // lingerPoll is how often a group commit waiting for arriving posts looks
@@ -370,7 +370,9 @@ func (f *Flusher) gather(first *pending) []*pending {
 		case <-timer.C:
 		}
 	}
-	f.lastGroup = len(group)
+	// The size to expect falls by a quarter per group, so that a few
+	// small groups after a large one still wait for the rest of it.
+	f.lastGroup = max(len(group), f.lastGroup*3/4)
 	return group
 }
 
