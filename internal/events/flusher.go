@@ -119,7 +119,8 @@ type Flusher struct {
 	// touched maps environment and hash64(kind, key) to what was written.
 	touched  map[string]map[uint64]Seen
 	nTouched int
-	// lastGroup is the size of the last group; only the flusher's
+	// lastGroup is the group size to expect: the last group's, or a
+	// quarter less per group than the one before; only the flusher's
 	// goroutine uses it.
 	lastGroup int
 	// buf holds the log record being written, merged its merged form;
@@ -325,7 +326,7 @@ func (f *Flusher) commitGroup(first *pending) {
 // gather returns first and the batches queued after it, up to MaxGroup.
 // While more posts are arriving (being read and aggregated) than the
 // group holds, or the group holds less than half as many batches as the
-// last one, it waits for more, up to Linger. Under steady load a group
+// recent groups (lastGroup), it waits for more, up to Linger. Under steady load a group
 // then holds about half the posts in flight, committed while the other
 // half is decoded, instead of the few that came during the last commit
 // (the senders a commit answered post again together, and without the
