@@ -504,3 +504,117 @@ func (c *Teams) PatchTeam(ctx context.Context, key string, body []byte) (*Team, 
 	})
 	return out, err
 }
+
+// memberTeamsPost is the body of POST /members/{id}/teams.
+type memberTeamsPost struct {
+	TeamKeys *[]string `json:"teamKeys"`
+}
+
+// maxMemberTeams bounds the teams one request adds a member to.
+const maxMemberTeams = 100
+
+// AddMemberToTeams adds the member id ("me" for the acting member) to every
+// team that body's teamKeys name, all or none, and returns the member with
+// its teams. Teams the member already belongs to are left as they are; when
+// it belongs to all of them nothing is stored. Keys that name no team are
+// refused together, naming each. The teams are locked in key order, so
+// concurrent requests and team patches apply one after the other.
+func (c *Teams) AddMemberToTeams(ctx context.Context, id string, body []byte) (*MemberDetail, error) {
+	var in memberTeamsPost
+	if err := patch.DecodeStrict(body, &in); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.TeamKeys == nil:
+		return nil, invalid("teamKeys is required")
+	case len(*in.TeamKeys) == 0:
+		return nil, invalid("teamKeys must list at least one team key")
+	case len(*in.TeamKeys) > maxMemberTeams:
+		return nil, invalid("teamKeys may list at most %d team keys", maxMemberTeams)
+	}
+	keys := sortedSet(*in.TeamKeys)
+	if p := core.PrincipalFrom(ctx); id == "me" && p.MemberID != "" {
+		id = p.MemberID
+	}
+	var out *MemberDetail
+	err := c.store.TransactAccounts(ctx, func(tx Tx) (*audit.Change, error) {
+		teams := make([]*Team, 0, len(keys))
+		var missing []string
+		for _, k := range keys {
+			t, err := tx.TeamForUpdate(ctx, k)
+			switch {
+			case errors.Is(err, core.ErrNotFound):
+				missing = append(missing, k)
+				continue
+			case err != nil:
+				return nil, err
+			}
+			teams = append(teams, t)
+		}
+		if _, err := tx.MemberDetail(ctx, id); errors.Is(err, core.ErrNotFound) {
+			return nil, core.Errorf(core.KindNotFound, "unknown member %q", id)
+		} else if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			return nil, invalid("teamKeys: %s", describeMissing(&core.MissingRefsError{What: "team", Keys: missing}))
+		}
+		var before, after []*Team
+		for _, cur := range teams {
+			if slices.Contains(cur.MemberIDs, id) {
+				continue
+			}
+			next := *cur
+			next.MemberIDs = sortedSet(append(slices.Clone(cur.MemberIDs), id))
+			next.Version = cur.Version + 1
+			next.UpdatedAt = c.now()
+			if err := tx.UpdateTeam(ctx, &next, cur.Version); err != nil {
+				return nil, err
+			}
+			before, after = append(before, cur), append(after, &next)
+		}
+		var err error
+		if out, err = tx.MemberDetail(ctx, id); err != nil {
+			return nil, err
+		}
+		if len(after) == 0 {
+			// Nothing to store; the caller must still be allowed to make
+			// the change it asked for.
+			for _, t := range teams {
+				if err := core.Authorize(ctx, action.UpdateTeamMembers, resource.Team(t.Key)); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		}
+		return teamsChange(before, after, action.UpdateTeamMembers), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// teamsChange records one update of several teams as one entry: the first
+// team is its target and the others are named with it. A single team's
+// documents are the team document itself; several are arrays.
+func teamsChange(before, after []*Team, a action.Action) *audit.Change {
+	if len(after) == 1 {
+		return teamChange(before[0], after[0], nil, "", []action.Action{a})
+	}
+	c := teamChange(before[0], after[0], nil, "", []action.Action{a})
+	c.Target.Name = fmt.Sprintf("%s and %d more", after[0].Name, len(after)-1)
+	docs := func(ts []*Team) json.RawMessage {
+		raws := make([]json.RawMessage, len(ts))
+		for i, t := range ts {
+			raws[i] = teamChange(nil, t, nil, "", nil).After
+		}
+		raw, _ := json.Marshal(raws)
+		return raw
+	}
+	c.Before, c.After = docs(before), docs(after)
+	for _, t := range after[1:] {
+		c.Target.Others = append(c.Target.Others, resource.Team(t.Key).String())
+	}
+	return c
+}

@@ -16,17 +16,25 @@ import (
 // resources in beta.
 func beta(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		// LaunchDarkly's generated clients send their own dated version
-		// first; a "beta" among the values is what counts.
-		for _, v := range r.Header.Values("LD-API-Version") {
-			for part := range strings.SplitSeq(v, ",") {
-				if strings.EqualFold(strings.TrimSpace(part), "beta") {
-					return h(w, r)
-				}
-			}
+		if wantsBeta(r) {
+			return h(w, r)
 		}
 		return core.Errorf(core.KindForbidden, "this resource is in beta: send the header LD-API-Version: beta")
 	}
+}
+
+// wantsBeta reports whether r asks for beta resources. LaunchDarkly's
+// generated clients send their own dated version first; a "beta" among
+// the LD-API-Version values is what counts.
+func wantsBeta(r *http.Request) bool {
+	for _, v := range r.Header.Values("LD-API-Version") {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "beta") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type teamSummary struct {

@@ -77,6 +77,9 @@ func (s *Server) table() []route {
 			http.MethodPatch:  s.patchMember,
 			http.MethodDelete: s.deleteMember,
 		}},
+		{"/api/v2/members/{id}/teams", map[string]handlerFunc{
+			http.MethodPost: s.addMemberToTeams,
+		}},
 		{"/api/v2/teams", map[string]handlerFunc{
 			http.MethodGet:  s.listTeams,
 			http.MethodPost: s.createTeam,
@@ -164,6 +167,13 @@ func (s *Server) table() []route {
 		}},
 		{"/api/v2/projects/{projectKey}/view-associations/{resourceType}/{resourceKey}", map[string]handlerFunc{
 			http.MethodGet: beta(s.listLinkedViews),
+		}},
+		// The root resource and the API versions (root.go).
+		{"/api/v2", map[string]handlerFunc{
+			http.MethodGet: s.getRoot,
+		}},
+		{"/api/v2/versions", map[string]handlerFunc{
+			http.MethodGet: s.getVersions,
 		}},
 		// metricsd's own OpenAPI document (internal/openapi).
 		{openapiPath, map[string]handlerFunc{

@@ -256,6 +256,7 @@ func TestAuditEveryWriteRoute(t *testing.T) {
 			{http.MethodDelete, "/api/v2/tokens/{id}", "/api/v2/tokens/" + tokenID, "", nil, 204, "token", "deleteAccessToken", tokenRes},
 			{http.MethodPost, "/api/v2/teams", "/api/v2/teams", `{"key":"core","name":"Core"}`, nil, 201, "team", "createTeam", "team/core"},
 			{http.MethodPatch, "/api/v2/teams/{teamKey}", "/api/v2/teams/core", `{"instructions":[{"kind":"updateName","value":"Core team"}]}`, nil, 200, "team", "updateTeamName", "team/core"},
+			{http.MethodPost, "/api/v2/members/{id}/teams", "/api/v2/members/" + e.ownerID + "/teams", `{"teamKeys":["core"]}`, nil, 201, "team", "updateTeamMembers", "team/core"},
 			{http.MethodDelete, "/api/v2/teams/{teamKey}", "/api/v2/teams/core", "", nil, 204, "team", "deleteTeam", "team/core"},
 			{http.MethodPost, "/api/v2/projects/{projectKey}/metric-groups", mgCollectionPath("default"), `{"key":"g","name":"G","kind":"standard","metrics":[{"key":"a"},{"key":"b"}]}`, beta, 201, "metric-group", "createMetricGroup", "proj/default:metric-group/g"},
 			{http.MethodPatch, "/api/v2/projects/{projectKey}/metric-groups/{metricGroupKey}", mgPath("default", "g"), `[{"op":"replace","path":"/name","value":"G2"}]`, beta, 200, "metric-group", "updateMetricGroupName", "proj/default:metric-group/g"},
