@@ -349,16 +349,22 @@ func (f *Flusher) gather(first *pending) []*pending {
 			continue
 		default:
 		}
-		if int64(len(group)) >= f.arriving.Load() && len(group) >= f.lastGroup/2 {
+		small := len(group) < f.lastGroup/2
+		if !small && int64(len(group)) >= f.arriving.Load() {
 			break
 		}
 		now := time.Now()
 		if deadline.IsZero() {
 			deadline = now.Add(f.opts.Linger)
 		}
-		wait := min(deadline.Sub(now), lingerPoll)
+		wait := deadline.Sub(now)
 		if wait <= 0 {
 			break
+		}
+		if !small {
+			// Waiting only for arriving posts: look again soon whether
+			// they are still coming (a post may be dropped).
+			wait = min(wait, lingerPoll)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)

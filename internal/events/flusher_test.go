@@ -479,3 +479,45 @@ func TestGroupCommitWaitsForArriving(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitWaitsForRecentSize: after large groups, a group commit
+// waits (here Linger is far longer than the test) until it holds half the
+// recent group size, which falls by a quarter per group.
+func TestGroupCommitWaitsForRecentSize(t *testing.T) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, FlusherOptions{Linger: time.Hour})
+	f.lastGroup = 10
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	submit := func() chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- f.Submit(context.Background(), batch("e", "", "k", 1)) }()
+		return errc
+	}
+	errcs := []chan error{submit()}
+	for f.Pending() == 0 || len(f.queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 4 {
+		errcs = append(errcs, submit())
+	}
+	for i, errc := range errcs {
+		if err := <-errc; err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if c := store.commits.Load(); c != 1 {
+		t.Fatalf("%d commits for five batches after groups of 10, want 1", c)
+	}
+	cancel()
+	<-done
+	if f.lastGroup != 7 {
+		t.Errorf("recent group size %d after groups of 10 and 5, want 7", f.lastGroup)
+	}
+	store.fold(t)
+	if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}]; r == nil || r.Count != 5 {
+		t.Errorf("row = %+v, want 5 events", r)
+	}
+}
