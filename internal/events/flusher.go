@@ -123,9 +123,9 @@ type Flusher struct {
 	// quarter less per group than the one before; only the flusher's
 	// goroutine uses it.
 	lastGroup int
-	// buf holds the log record being written, merged its merged form;
-	// only the flusher's goroutine uses them.
-	buf, merged []byte
+	// buf holds the log record being written; only the flusher's
+	// goroutine uses it.
+	buf []byte
 }
 
 type srcKey struct{ env, kind, key string }
@@ -481,22 +481,12 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
 			}
 		}
-		rec := f.buf
-		if len(bs) > 1 {
-			// One entry per row the group touched, not one per batch.
-			if m, ok := MergeRecord(f.merged[:0], envID, f.buf); ok {
-				f.merged, rec = m, m
-			}
-		}
-		if err := tx.AppendLog(ctx, envID, rec); err != nil {
+		if err := tx.AppendLog(ctx, envID, f.buf); err != nil {
 			return nil, err
 		}
 	}
 	if cap(f.buf) > maxKeptBuf {
 		f.buf = nil
-	}
-	if cap(f.merged) > maxKeptBuf {
-		f.merged = nil
 	}
 	if len(seen) == 0 {
 		return nil, nil

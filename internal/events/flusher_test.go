@@ -318,65 +318,6 @@ func TestKnownSources(t *testing.T) {
 	}
 }
 
-// TestGroupCommitMerges: a group commit writes one record per
-// environment with one entry per row, whatever the number of batches, and
-// it folds to what the batches add up to; a payload ID seen before is
-// left out of the merged record too.
-func TestGroupCommitMerges(t *testing.T) {
-	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
-	f := NewFlusher(s, nil, FlusherOptions{})
-	if errs := commit(f, batch("e", "seen", "k", 4)); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
-	s.fold(t)
-	var bs []*Batch
-	for i := range 30 {
-		bs = append(bs, batch("e", fmt.Sprint("p", i), fmt.Sprint("k", i%3), 10), batch("f", "", "k", 1))
-	}
-	bs = append(bs, batch("e", "seen", "k0", 1000))
-	for i, err := range commit(f, bs...) {
-		if err != nil {
-			t.Fatalf("batch %d: %v", i, err)
-		}
-	}
-	if len(s.log) != 2 {
-		t.Fatalf("%d log records, want one per environment", len(s.log))
-	}
-	for _, rec := range s.log {
-		var tot Totals
-		if err := tot.Add(rec.EnvID, rec.Data); err != nil {
-			t.Fatal(err)
-		}
-		r := logReader{b: rec.Data[1:]}
-		if n := r.uvarint(); int(n) != tot.Len() {
-			t.Errorf("record of %s: %d entries for %d rows", rec.EnvID, n, tot.Len())
-		}
-		if again, _ := MergeRecord(nil, rec.EnvID, rec.Data); len(again) != len(rec.Data) {
-			t.Errorf("record of %s: %d bytes, merged %d: more than one segment", rec.EnvID, len(rec.Data), len(again))
-		}
-	}
-	s.fold(t)
-	want := map[RollupKey]int64{{"e", KindCustom, "k", 0}: 4, {"e", KindCustom, "k0", 0}: 100, {"e", KindCustom, "k1", 0}: 100,
-		{"e", KindCustom, "k2", 0}: 100, {"f", KindCustom, "k", 0}: 30}
-	for k, n := range want {
-		r := s.rows[k]
-		if r == nil || r.Count != n {
-			t.Errorf("row %+v = %+v, want %d events", k, r, n)
-			continue
-		}
-		users := min(n, 10)
-		if k.EnvID == "f" {
-			users = 1 // batch gives each of its events the users 0, 1, …
-		}
-		if est := r.Contexts["user"].Estimate(); est != users {
-			t.Errorf("row %+v: %d distinct users, want %d", k, est, users)
-		}
-	}
-	if len(s.rows) != len(want) {
-		t.Errorf("%d rows, want %d", len(s.rows), len(want))
-	}
-}
-
 // TestFoldBounds: one fold takes records until the log is empty, or until
 // it holds foldMaxRows rows, and then says there may be more; folds one
 // after another add every record once.

@@ -89,11 +89,7 @@ func LogRollups(ctx context.Context, tx FlushTx, rows map[RollupKey]*Rollup) err
 // AppendLog appends a record of one segment holding the n rows of one
 // environment (their EnvID is not part of the record) to b.
 func AppendLog(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
-	return appendSegment(append(b, logVersion), n, rows)
-}
-
-// appendSegment appends one segment holding the n rows rows yields.
-func appendSegment(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
+	b = append(b, logVersion)
 	b = binary.AppendUvarint(b, uint64(n))
 	var prevHour int64
 	var kinds []string
@@ -306,30 +302,6 @@ func (t *Totals) walk(envID string, rec []byte, rows map[string]*totalRow) error
 		}
 	}
 	return nil
-}
-
-// MergeRecord returns a record that adds up to the same rows as rec, a
-// record of environment envID, with one entry per kind, key and hour, and
-// true; or false when rec is not well formed (then dst is returned as it
-// was). A group commit merges the segments of its batches with it, so
-// that the log holds (and the fold reads) one entry per row a commit
-// touched instead of one per batch and row. Entries add up in record
-// order, as Totals.Add adds them, so a fold of the merged record gives
-// the same rows as a fold of rec.
-func MergeRecord(dst []byte, envID string, rec []byte) ([]byte, bool) {
-	var t Totals
-	if err := t.Add(envID, rec); err != nil {
-		return dst, false
-	}
-	rows := t.envs[envID]
-	dst = append(dst, logVersion)
-	return appendSegment(dst, len(rows), func(yield func(RollupKey, *Rollup) bool) {
-		for _, r := range rows {
-			if !yield(r.Key, &r.Rollup) {
-				return
-			}
-		}
-	}), true
 }
 
 // Len is the number of rows.
