@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	app.SetMemoryLimit(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

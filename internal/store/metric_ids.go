@@ -50,9 +50,35 @@ import (
 // maxCachedIDs is the largest match list kept for one filter.
 const maxCachedIDs = 100_000
 
-// idBudget bounds the IDs held for all filters together (about 40 bytes
-// each, plus a name when the list is sorted by name).
-const idBudget = 1_000_000
+// idBudget bounds the heap the match lists of all filters hold together,
+// in bytes as entryBytes counts them: 32 MiB, some five of the largest
+// lists (100,000 IDs with their creation times, about 6.4 MB each) or many
+// smaller ones. With a million metrics in a project a bound in IDs (it was
+// a million IDs, about 64 MB with their sort values) let the cache alone
+// take half of the memory a process was to stay under.
+const idBudget = 32 << 20
+
+// entryBytes is the heap e holds: per ID a string header and its bytes,
+// per sort value its fixed part and the bytes of its name.
+func entryBytes(e idEntry) int {
+	n := 0
+	for _, id := range e.ids {
+		n += 16 + len(id)
+	}
+	for _, v := range e.keys {
+		n += 24 + len(v.name)
+	}
+	return n
+}
+
+// tooManyKept is how many generations a project may move on before a
+// filter found to match more than maxCachedIDs metrics is counted again:
+// until then its pages walk the sort index without reading its matches
+// first. A verdict only picks the plan (the walk answers any filter, with
+// the count of the request's own generation), and so many matches seldom
+// fall below the bound; reading 100,000 of them again after every write
+// of a large project is what it saves.
+const tooManyKept = 1000
 
 // maxPatchRows bounds the changed and deleted rows a patch reads; a list
 // also gets read again when more than a quarter of it (but at least
@@ -65,7 +91,7 @@ const (
 type idCache struct {
 	mu      sync.Mutex
 	entries map[string]idEntry
-	held    int
+	held    int // bytes of the entries (entryBytes)
 }
 
 // idEntry is the match list of one filter and sort at one generation.
@@ -77,6 +103,7 @@ type idEntry struct {
 	// be patched; nil otherwise.
 	keys    []sortVals
 	tooMany bool // more than maxCachedIDs matches: use the walk
+	bytes   int  // entryBytes, set by put
 }
 
 // sortVals are the values of a metric's sort columns that a list is
@@ -105,18 +132,19 @@ func (c *idCache) put(key string, e idEntry) {
 		if old.base == e.base && old.gen > e.gen {
 			return
 		}
-		c.held -= len(old.ids)
+		c.held -= old.bytes
 		delete(c.entries, key)
 	}
+	e.bytes = entryBytes(e)
 	for k, old := range c.entries {
-		if c.held+len(e.ids) <= idBudget && len(c.entries) < maxCountEntries {
+		if c.held+e.bytes <= idBudget && len(c.entries) < maxCountEntries {
 			break
 		}
 		delete(c.entries, k)
-		c.held -= len(old.ids)
+		c.held -= old.bytes
 	}
 	c.entries[key] = e
-	c.held += len(e.ids)
+	c.held += e.bytes
 }
 
 // listSort is the sort of a list as the ORDER BY of orderClause renders
@@ -238,9 +266,13 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 			db.ids.put(key, e)
 		}
 	}
+	if !fresh && hit && e.tooMany && e.base == base && e.gen < gen && gen-e.gen <= tooManyKept {
+		// The verdict only picks the plan: the walk answers any filter.
+		return nil, 0, false, nil
+	}
 	if !fresh {
 		var err error
-		e, err = db.readIDs(ctx, t, q, sortBy, canPatch, order, where, args)
+		e, err = db.readIDs(ctx, t, projectID, q, sortBy, canPatch, order, where, args)
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -288,7 +320,7 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 
 // readIDs reads the whole match list in t's snapshot, with its sort
 // values when it can be patched later.
-func (db *DB) readIDs(ctx context.Context, t *txn, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) (idEntry, error) {
+func (db *DB) readIDs(ctx context.Context, t *txn, projectID string, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) (idEntry, error) {
 	// With a condition that an index narrows to few rows (tags, event
 	// keys, version IDs), SQLite should start from that index and sort
 	// what it finds rather than walk the whole project in sort order;
@@ -302,6 +334,20 @@ func (db *DB) readIDs(ctx context.Context, t *txn, q catalog.MetricQuery, sortBy
 			unsorted[f] = db.dialect.unindexed(col)
 		}
 		listOrder = orderClause(q.Sort, unsorted, db.dialect.unindexed("m.id"))
+		// Such a read sorts every match before its LIMIT applies: with a
+		// tag on a million metrics that took longer than a request's
+		// deadline. Count first (the walk that answers a filter with
+		// more matches than a list holds needs the count anyway, and
+		// finds it cached for this generation), and sort only a list
+		// that will be kept.
+		cq, cargs := db.countQuery(projectID, q, where, args)
+		n, err := db.cachedCount(ctx, t, projectID, true, cq, cargs)
+		if err != nil {
+			return idEntry{}, err
+		}
+		if n > maxCachedIDs {
+			return idEntry{tooMany: true}, nil
+		}
 	}
 	cols := "m.id"
 	if canPatch {

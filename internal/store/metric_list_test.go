@@ -86,6 +86,7 @@ func TestListMetrics(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
 		db := mustOpen(t, b.URL)
+		uncached := mustOpen(t, b.URL, store.WithoutListCache())
 		mustMember(t, db, "alice", "alice@example.com", "writer", at(0))
 		mustMember(t, db, "bob", "bob@example.com", "writer", at(0))
 		p, _ := mustProject(t, db, "proj-list", "list", at(0))
@@ -179,15 +180,19 @@ func TestListMetrics(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				q := tc.q
 				q.Limit = 50
-				got, total, err := db.ListMetrics(ctx, p.ID, q)
-				if err != nil {
-					t.Fatalf("ListMetrics: %v", err)
-				}
-				if d := cmp.Diff(tc.want, keysOf(got)); d != "" {
-					t.Errorf("keys (-want +got):\n%s", d)
-				}
-				if total != len(tc.want) {
-					t.Errorf("total = %d, want %d", total, len(tc.want))
+				// The uncached DB counts in SQL (countQuery) and pages
+				// from it; the other from its match lists.
+				for name, db := range map[string]*store.DB{"cached": db, "uncached": uncached} {
+					got, total, err := db.ListMetrics(ctx, p.ID, q)
+					if err != nil {
+						t.Fatalf("%s: ListMetrics: %v", name, err)
+					}
+					if d := cmp.Diff(tc.want, keysOf(got)); d != "" {
+						t.Errorf("%s: keys (-want +got):\n%s", name, d)
+					}
+					if total != len(tc.want) {
+						t.Errorf("%s: total = %d, want %d", name, total, len(tc.want))
+					}
 				}
 			})
 		}
@@ -253,6 +258,8 @@ func TestListMetricsTotals(t *testing.T) {
 		ctx := t.Context()
 		db := mustOpen(t, b.URL)
 		replica := mustOpen(t, b.URL)
+		// Counts every list in SQL (countQuery: tags alone on the tag index).
+		uncached := mustOpen(t, b.URL, store.WithoutListCache())
 		p, _ := mustProject(t, db, "proj-totals", "totals", at(0))
 
 		check := func(t *testing.T, what string, want ...string) {
@@ -260,9 +267,10 @@ func TestListMetricsTotals(t *testing.T) {
 			for _, h := range []struct {
 				name string
 				db   *store.DB
-			}{{"writer", db}, {"replica", replica}} {
+			}{{"writer", db}, {"replica", replica}, {"uncached", uncached}} {
 				for _, q := range []catalog.MetricQuery{
 					{TagsAll: []string{"kpi"}},
+					{TagsAll: []string{"kpi", "kpi"}},
 					{TagsAll: []string{"kpi"}, Queries: [][]string{{"metric"}}, IsNumeric: ptr(false)},
 				} {
 					q.Limit = 50

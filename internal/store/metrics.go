@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/metricsd/metricsd/internal/account"
@@ -645,6 +646,34 @@ func (d dialect) metricWhere(projectID string, q catalog.MetricQuery, driven boo
 
 var metricSortColumns = map[string]string{"createdAt": "m.created_at", "name": "m.name_lower"}
 
+// countQuery is the statement counting the metrics that match q, whose
+// compiled condition (metricWhere, driven by the tag index) is where. A
+// filter on tags alone is counted on the tag index (metric_tags'
+// (project_id, tag, metric_id)) without reading a metric row: a tag row
+// exists exactly for each tag of each metric of its project (primary key,
+// foreign key with ON DELETE CASCADE, project_id written with the metric),
+// so the counts are equal. With a tag on a million metrics the count
+// through the metrics table read two B-tree entries per match and took
+// longer than a request's deadline on a loaded machine; the index alone
+// is some twenty times less work. Whether the filter is on tags alone is
+// decided by compiling a query of its tags only and comparing the SQL, so
+// a condition added to metricWhere later can never be dropped here.
+func (db *DB) countQuery(projectID string, q catalog.MetricQuery, where string, args []any) (string, []any) {
+	if len(q.TagsAll) > 0 {
+		tw, targs := db.dialect.metricWhere(projectID, catalog.MetricQuery{TagsAll: q.TagsAll}, true)
+		if tw == where && reflect.DeepEqual(targs, args) {
+			cq := `SELECT COUNT(*) FROM metric_tags mt WHERE mt.project_id = ? AND mt.tag = ?`
+			cargs := []any{projectID, q.TagsAll[0]}
+			for _, tag := range q.TagsAll[1:] {
+				cq += ` AND EXISTS (SELECT 1 FROM metric_tags mt2 WHERE mt2.metric_id = mt.metric_id AND mt2.tag = ?)`
+				cargs = append(cargs, tag)
+			}
+			return cq, cargs
+		}
+	}
+	return `SELECT COUNT(*) FROM metrics m WHERE ` + where, args
+}
+
 // ListMetrics returns one page and the number of all matches, from one
 // consistent snapshot.
 func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.MetricQuery) ([]catalog.Metric, int, error) {
@@ -665,7 +694,8 @@ func (db *DB) ListMetrics(ctx context.Context, projectID string, q catalog.Metri
 			}
 		}
 		var err error
-		total, err = db.cachedCount(ctx, t, projectID, cacheable, `SELECT COUNT(*) FROM metrics m WHERE `+countWhere, countArgs)
+		cq, cargs := db.countQuery(projectID, q, countWhere, countArgs)
+		total, err = db.cachedCount(ctx, t, projectID, cacheable, cq, cargs)
 		if err != nil {
 			return err
 		}

@@ -428,6 +428,13 @@ func (db *DB) tx(ctx context.Context, write bool, fn func(*txn) error) error {
 		}
 		return nil
 	})
+	if err != nil && errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		// database/sql rolled the transaction back when ctx ended (the
+		// client went away, or the deadline passed) and the next
+		// statement found it done: report the cause, not an internal
+		// error.
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
 	if err == nil && seq > 0 {
 		// The write is committed; its response waits until no other
 		// replica can serve what it changed from memory.
