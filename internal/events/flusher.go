@@ -282,7 +282,7 @@ func (f *Flusher) prune() {
 	}
 }
 
-// commitGroup commits first and whatever else is queued, up to MaxGroup
+// commitGroup commits first and the batches gather adds, up to MaxGroup
 // batches, in one transaction.
 func (f *Flusher) commitGroup(first *pending) {
 	group := f.gather(first)
@@ -326,13 +326,14 @@ func (f *Flusher) commitGroup(first *pending) {
 // gather returns first and the batches queued after it, up to MaxGroup.
 // While more posts are arriving (being read and aggregated) than the
 // group holds, or the group holds less than half as many batches as the
-// recent groups (lastGroup), it waits for more, up to Linger. Under steady load a group
-// then holds about half the posts in flight, committed while the other
-// half is decoded, instead of the few that came during the last commit
-// (the senders a commit answered post again together, and without the
-// wait the first of them would each be committed alone), and the cost of
-// a commit is shared by that many more posts. A lone post (nothing else
-// arriving, the last group small) is committed at once.
+// recent groups (lastGroup), it waits for more, up to Linger. Under
+// steady load a group then holds about half the posts in flight,
+// committed while the other half is decoded, instead of the few that came
+// during the last commit (the senders a commit answered post again
+// together, and without the wait the first of them would each be
+// committed alone), and the cost of a commit is shared by that many more
+// posts. A lone post (nothing else arriving, recent groups small) is
+// committed at once.
 func (f *Flusher) gather(first *pending) []*pending {
 	group := []*pending{first}
 	var timer *time.Timer
