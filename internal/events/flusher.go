@@ -67,7 +67,10 @@ type FlusherOptions struct {
 	PayloadRetention time.Duration
 	// FoldEvery is how often the event log is folded into the rollups.
 	FoldEvery time.Duration
-	Logger    *slog.Logger
+	// Linger bounds how long a group commit waits for posts that are
+	// arriving (see Arriving).
+	Linger time.Duration
+	Logger *slog.Logger
 }
 
 // Defaults of FlusherOptions.
@@ -77,7 +80,12 @@ const (
 	DefaultCommitTimeout    = 10 * time.Second
 	DefaultPayloadRetention = 24 * time.Hour
 	DefaultFoldEvery        = time.Second
+	DefaultLinger           = 5 * time.Millisecond
 )
+
+// lingerPoll is how often a group commit waiting for arriving posts looks
+// again whether they are still coming.
+const lingerPoll = 200 * time.Microsecond
 
 // Flusher commits accepted batches. Batches submitted while a commit runs
 // wait for the next one, so concurrent posts share a transaction (group
@@ -96,8 +104,10 @@ type Flusher struct {
 	opts    FlusherOptions
 	queue   chan *pending
 	pending atomic.Int64
-	log     *slog.Logger
-	done    chan struct{}
+	// arriving counts the posts being read and aggregated (Arriving).
+	arriving atomic.Int64
+	log      *slog.Logger
+	done     chan struct{}
 	// touched remembers what this flusher last wrote to event_sources per
 	// environment, kind and key, so that steady traffic to the same keys
 	// in the same hour does not rewrite the same rows. Only the flusher's
@@ -109,6 +119,10 @@ type Flusher struct {
 	// touched maps environment and hash64(kind, key) to what was written.
 	touched  map[string]map[uint64]Seen
 	nTouched int
+	// lastGroup is the group size to expect: the last group's, or a
+	// quarter less per group than the one before; only the flusher's
+	// goroutine uses it.
+	lastGroup int
 	// buf holds the log record being written; only the flusher's
 	// goroutine uses it.
 	buf []byte
@@ -141,6 +155,9 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	if opts.FoldEvery <= 0 {
 		opts.FoldEvery = DefaultFoldEvery
 	}
+	if opts.Linger <= 0 {
+		opts.Linger = DefaultLinger
+	}
 	if now == nil {
 		now = time.Now
 	}
@@ -152,13 +169,31 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[string]map[uint64]Seen{}}
 }
 
+// Arriving adds n to the posts being read and aggregated, which will be
+// submitted in a moment: the transport adds 1 when it starts reading a
+// post, and ends the count with SubmitArriving, or with Arriving(-1) for
+// a post it does not submit.
+func (f *Flusher) Arriving(n int) { f.arriving.Add(int64(n)) }
+
 // Pending is the weight of the batches waiting to be committed.
 func (f *Flusher) Pending() int64 { return f.pending.Load() }
 
 // Submit queues b and waits until it is committed (nil), failed, or ctx
 // ends. A batch whose wait ended with ctx may still be committed; senders
 // retry with the same payload ID, which is then not counted twice.
-func (f *Flusher) Submit(ctx context.Context, b *Batch) error {
+func (f *Flusher) Submit(ctx context.Context, b *Batch) error { return f.submit(ctx, b, false) }
+
+// SubmitArriving is Submit for a post counted with Arriving(1): that
+// count ends once the batch is queued (or refused), so that a group
+// commit waiting for it does not stop just before it comes.
+func (f *Flusher) SubmitArriving(ctx context.Context, b *Batch) error { return f.submit(ctx, b, true) }
+
+func (f *Flusher) submit(ctx context.Context, b *Batch, arriving bool) error {
+	defer func() {
+		if arriving {
+			f.arriving.Add(-1)
+		}
+	}()
 	n := b.size()
 	if f.pending.Add(n) > f.opts.MaxPending {
 		f.pending.Add(-n)
@@ -173,6 +208,10 @@ func (f *Flusher) Submit(ctx context.Context, b *Batch) error {
 	default:
 		f.pending.Add(-n)
 		return ErrOverloaded
+	}
+	if arriving {
+		f.arriving.Add(-1)
+		arriving = false
 	}
 	select {
 	case err := <-p.done:
@@ -243,19 +282,10 @@ func (f *Flusher) prune() {
 	}
 }
 
-// commitGroup commits first and whatever else is queued, up to MaxGroup
+// commitGroup commits first and the batches gather adds, up to MaxGroup
 // batches, in one transaction.
 func (f *Flusher) commitGroup(first *pending) {
-	group := []*pending{first}
-gather:
-	for len(group) < f.opts.MaxGroup {
-		select {
-		case p := <-f.queue:
-			group = append(group, p)
-		default:
-			break gather
-		}
-	}
+	group := f.gather(first)
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CommitTimeout)
 	var wrote []Seen
 	err := f.store.TransactEvents(ctx, func(tx FlushTx) error {
@@ -291,6 +321,67 @@ gather:
 		f.pending.Add(-p.b.size())
 		p.done <- err
 	}
+}
+
+// gather returns first and the batches queued after it, up to MaxGroup.
+// While more posts are arriving (being read and aggregated) than the
+// group holds, or the group holds less than half as many batches as the
+// recent groups (lastGroup), it waits for more, up to Linger. Under
+// steady load a group then holds about half the posts in flight,
+// committed while the other half is decoded, instead of the few that came
+// during the last commit (the senders a commit answered post again
+// together, and without the wait the first of them would each be
+// committed alone), and the cost of a commit is shared by that many more
+// posts. A lone post (nothing else arriving, recent groups small) is
+// committed at once.
+func (f *Flusher) gather(first *pending) []*pending {
+	group := []*pending{first}
+	var timer *time.Timer
+	var deadline time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(group) < f.opts.MaxGroup {
+		select {
+		case p := <-f.queue:
+			group = append(group, p)
+			continue
+		default:
+		}
+		small := len(group) < f.lastGroup/2
+		if !small && int64(len(group)) >= f.arriving.Load() {
+			break
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(f.opts.Linger)
+		}
+		wait := deadline.Sub(now)
+		if wait <= 0 {
+			break
+		}
+		if !small {
+			// Waiting only for arriving posts: look again soon whether
+			// they are still coming (a post may be dropped).
+			wait = min(wait, lingerPoll)
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case p := <-f.queue:
+			group = append(group, p)
+		case <-timer.C:
+		}
+	}
+	// The size to expect falls by a quarter per group, so that a few
+	// small groups after a large one still wait for the rest of it.
+	f.lastGroup = max(len(group), f.lastGroup*3/4)
+	return group
 }
 
 // knownSources sets known[i] when this flusher committed sources of

@@ -36,11 +36,11 @@ func (s *fakeFlushStore) FoldEvents(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		n, corrupt, err := Fold(ctx, fakeTx{s}, 2)
+		_, corrupt, more, err := Fold(ctx, fakeTx{s}, 2)
 		if err != nil || corrupt != 0 {
 			return fmt.Errorf("fold: %v, %d corrupt", err, corrupt)
 		}
-		if n < 2 {
+		if !more {
 			return nil
 		}
 	}
@@ -315,5 +315,150 @@ func TestKnownSources(t *testing.T) {
 	now = now.Add(time.Hour)
 	if got := names(post("a")); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("sources an hour later: %v, want [a]", got)
+	}
+}
+
+// TestFoldBounds: one fold takes records until the log is empty, or until
+// it holds foldMaxRows rows, and then says there may be more; folds one
+// after another add every record once.
+func TestFoldBounds(t *testing.T) {
+	s := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	const perRecord = foldMaxRows / 2
+	want := map[RollupKey]int64{}
+	for i := range 4 {
+		rows := map[RollupKey]*Rollup{}
+		for j := range perRecord {
+			// Records 0 and 1 share their rows; 2 and 3 have rows of their own.
+			k := RollupKey{EnvID: "e", Kind: KindCustom, Key: fmt.Sprint(max(0, i-1)*perRecord + j)}
+			rows[k] = &Rollup{Count: int64(i + 1)}
+			want[k] += int64(i + 1)
+		}
+		s.log = append(s.log, LogRecord{EnvID: "e", Data: AppendLog(nil, len(rows), maps.All(rows))})
+	}
+	for i, w := range []struct {
+		taken int
+		more  bool
+	}{{3, true}, {1, false}, {0, false}} {
+		taken, corrupt, more, err := Fold(context.Background(), fakeTx{s}, 1)
+		if err != nil || corrupt != 0 || taken != w.taken || more != w.more {
+			t.Fatalf("fold %d: taken %d, corrupt %d, more %v, err %v; want taken %d, more %v", i, taken, corrupt, more, err, w.taken, w.more)
+		}
+	}
+	if len(s.rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(s.rows), len(want))
+	}
+	for k, n := range want {
+		if r := s.rows[k]; r == nil || r.Count != n {
+			t.Fatalf("row %s: %+v, want %d", k.Key, r, n)
+		}
+	}
+}
+
+// TestGroupCommitWaitsForArriving: while more posts are arriving than a
+// group holds, a group commit waits for them (here Linger is far longer
+// than the test); it commits at once when the group holds as many as are
+// still arriving, also when arriving posts are dropped before they are
+// submitted, and when nothing else is arriving.
+func TestGroupCommitWaitsForArriving(t *testing.T) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, FlusherOptions{Linger: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	submit := func(key string) chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- f.SubmitArriving(context.Background(), batch("e", "", key, 1)) }()
+		return errc
+	}
+	taken := func() {
+		for f.Pending() == 0 || len(f.queue) > 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait := func(errcs ...chan error) {
+		t.Helper()
+		for i, errc := range errcs {
+			if err := <-errc; err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+		}
+	}
+	commits := func(want int64) {
+		t.Helper()
+		if c := store.commits.Load(); c != want {
+			t.Fatalf("%d commits, want %d", c, want)
+		}
+	}
+	// Four posts arriving; the first is submitted and taken by the
+	// flusher, which waits for more instead of committing it alone; with
+	// the second the group holds as many as are still coming.
+	f.Arriving(4)
+	first := submit("a")
+	taken()
+	wait(first, submit("b"))
+	commits(1)
+	f.Arriving(-2) // the other two were dropped
+	// Three arriving, two of them dropped while the first waits.
+	f.Arriving(3)
+	third := submit("c")
+	taken()
+	f.Arriving(-2)
+	wait(third)
+	commits(2)
+	// Nothing else arriving: a lone post is committed at once.
+	f.Arriving(1)
+	wait(submit("d"))
+	commits(3)
+	if n := f.arriving.Load(); n != 0 {
+		t.Fatalf("%d posts still arriving", n)
+	}
+	store.fold(t)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: k}]; r == nil || r.Count != 1 {
+			t.Errorf("row %s = %+v, want 1 event", k, r)
+		}
+	}
+}
+
+// TestGroupCommitWaitsForRecentSize: after large groups, a group commit
+// waits (here Linger is far longer than the test) until it holds half the
+// recent group size, which falls by a quarter per group.
+func TestGroupCommitWaitsForRecentSize(t *testing.T) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, FlusherOptions{Linger: time.Hour})
+	f.lastGroup = 10
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	submit := func() chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- f.Submit(context.Background(), batch("e", "", "k", 1)) }()
+		return errc
+	}
+	errcs := []chan error{submit()}
+	for f.Pending() == 0 || len(f.queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 4 {
+		errcs = append(errcs, submit())
+	}
+	for i, errc := range errcs {
+		if err := <-errc; err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if c := store.commits.Load(); c != 1 {
+		t.Fatalf("%d commits for five batches after groups of 10, want 1", c)
+	}
+	cancel()
+	<-done
+	if f.lastGroup != 7 {
+		t.Errorf("recent group size %d after groups of 10 and 5, want 7", f.lastGroup)
+	}
+	store.fold(t)
+	if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}]; r == nil || r.Count != 5 {
+		t.Errorf("row = %+v, want 5 events", r)
 	}
 }

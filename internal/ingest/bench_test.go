@@ -71,6 +71,29 @@ func BenchmarkIngestDecodeOnly(b *testing.B) {
 	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkIngestDecodeOnlyParallel decodes the same payloads on every
+// core at once (b.RunParallel, one goroutine per core): the ceiling of
+// decoding on this machine, beside the serial loop above, which is the
+// established baseline of the ingestion ratio.
+func BenchmarkIngestDecodeOnlyParallel(b *testing.B) {
+	bodies := payloads(64)
+	var seq atomic.Int64
+	b.ResetTimer()
+	cpu := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seq.Add(1)) * 17
+		for pb.Next() {
+			if _, _, err := events.Decode(bodies[i%len(bodies)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+	reportCPU(b, cpu, int64(b.N))
+	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
+}
+
 // reportCPU reports the process's CPU time since cpu per accepted post:
 // on a machine other work shares, a measure of cost that waiting for a
 // core does not inflate. 2 cores ÷ (CPU per post of ingestion) against
@@ -85,6 +108,13 @@ func reportCPU(b *testing.B, cpu time.Duration, accepted int64) {
 // startBench runs metricsd on a fresh database of backend and returns its
 // base URL and the production SDK key.
 func startBench(b *testing.B, backend testdb.Backend, cfg app.Config) (string, string) {
+	b.Helper()
+	_, base, key := startApp(b, backend, cfg)
+	return base, key
+}
+
+// startApp is startBench that also returns the running app.
+func startApp(b *testing.B, backend testdb.Backend, cfg app.Config) (*app.App, string, string) {
 	b.Helper()
 	cfg.Addr, cfg.DatabaseURL, cfg.AdminToken = "127.0.0.1:0", backend.URL, benchToken
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
@@ -107,7 +137,7 @@ func startBench(b *testing.B, backend testdb.Backend, cfg app.Config) (string, s
 	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
 		b.Fatal(err)
 	}
-	return base, env.APIKey
+	return a, base, env.APIKey
 }
 
 func post(client *http.Client, base, key string, body []byte, id string) (int, error) {
@@ -261,6 +291,51 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.ReportMetric(float64(int64(b.N)-failed.Load()-busy.Load())*100/b.Elapsed().Seconds(), "events/s")
 		// Posts answered 503 (back-pressure: the sender retries later).
 		b.ReportMetric(float64(busy.Load()), "answered-503")
+		b.ReportMetric(float64(failed.Load()), "failed")
+	})
+}
+
+// BenchmarkIngestStore is the storage side of BenchmarkIngestHTTP alone:
+// 128 concurrent posts' events, decoded once beforehand, aggregated and
+// committed (Service.Accept) through a flusher of its own on the app's
+// database, whose own fold loop folds the log every second as in
+// BenchmarkIngestHTTP; no HTTP, no decoding. Its cpu-µs/post is what
+// aggregation, group commit and fold cost per post.
+func BenchmarkIngestStore(b *testing.B) {
+	benchBackends(b, func(b *testing.B, backend testdb.Backend) {
+		a, _, key := startApp(b, backend, app.Config{})
+		ctx := context.Background()
+		svc := events.NewService(a.Store(), events.Options{Flusher: events.FlusherOptions{FoldEvery: time.Hour}})
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { svc.Flusher.Run(fctx); close(done) }()
+		b.Cleanup(func() { stop(); <-done })
+		env, err := svc.Keys.Resolve(ctx, "sdk", key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var posts [][]events.Event
+		for _, body := range payloads(64) {
+			evs, _, err := events.Decode(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			posts = append(posts, evs)
+		}
+		var seq, failed atomic.Int64
+		b.SetParallelism(max(1, 128/runtime.GOMAXPROCS(0)))
+		b.ResetTimer()
+		cpu := cpuTime()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n := seq.Add(1)
+				if err := svc.Accept(ctx, env, "store-"+strconv.FormatInt(n, 10), posts[n%int64(len(posts))]); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+		reportCPU(b, cpu, int64(b.N)-failed.Load())
+		b.ReportMetric(float64(int64(b.N)-failed.Load())*100/b.Elapsed().Seconds(), "events/s")
 		b.ReportMetric(float64(failed.Load()), "failed")
 	})
 }

@@ -162,9 +162,18 @@ func (s *Server) handler(cred credential, analytics bool) http.Handler {
 			}
 		}
 		defer release()
+		// Until its batch is queued the post counts as arriving: a group
+		// commit waits a moment for it (events.Flusher.Arriving).
+		arriving := true
+		s.svc.Flusher.Arriving(1)
+		defer func() {
+			if arriving {
+				s.svc.Flusher.Arriving(-1)
+			}
+		}()
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 		defer cancel()
-		s.serve(ctx, w, r, cred, analytics, release)
+		s.serve(ctx, w, r, cred, analytics, release, &arriving)
 	})
 }
 
@@ -194,7 +203,9 @@ func (s *Server) admit(ctx context.Context) bool {
 	}
 }
 
-func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool, release func()) {
+// serve answers one post. *arriving is set false once the post's
+// Arriving count is handed to the flusher (SubmitArriving).
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, cred credential, analytics bool, release func(), arriving *bool) {
 	value := r.PathValue(cred.pathValue)
 	if cred.pathValue == "" {
 		value = events.CredentialFromHeader(r.Header.Get("Authorization"))
@@ -247,7 +258,8 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err == nil {
 		release()
 		if b.Events > 0 {
-			err = s.svc.Flusher.Submit(ctx, b)
+			*arriving = false
+			err = s.svc.Flusher.SubmitArriving(ctx, b)
 		}
 	}
 	if err != nil {

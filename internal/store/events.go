@@ -44,11 +44,12 @@ func storeEventLogUncompressed(ctx context.Context, t *txn) error {
 	return err
 }
 
-// foldLimit is how many log records one fold transaction takes.
+// foldLimit is how many log records one statement of a fold takes.
 const foldLimit = 64
 
 // FoldEvents folds the whole event log into event_rollups (events.Fold),
-// in transactions of foldLimit records. On PostgreSQL folds of all
+// in as few transactions as the fold's bounds allow (one, unless the log
+// holds more than a fold may hold in memory). On PostgreSQL folds of all
 // replicas take turns under an advisory lock, so that two never read and
 // rewrite the same rollup row at once; a fold waits for the one running,
 // then folds what is left. On SQLite, where folds take turns on the one
@@ -60,7 +61,8 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 		defer f.mu.Unlock()
 	}
 	for {
-		var taken, corrupt int
+		var corrupt int
+		var more bool
 		err := withRetry(ctx, func() error {
 			var put map[events.RollupKey]*events.Rollup
 			err := db.tx(ctx, true, func(t *txn) error {
@@ -79,7 +81,7 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 					tx = c
 				}
 				var err error
-				taken, corrupt, err = events.Fold(ctx, tx, foldLimit)
+				_, corrupt, more, err = events.Fold(ctx, tx, foldLimit)
 				return err
 			})
 			if f := db.folded; f != nil {
@@ -93,7 +95,7 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 		if corrupt > 0 {
 			slog.Error("dropped event log records that could not be read", "records", corrupt)
 		}
-		if taken < foldLimit {
+		if !more {
 			return nil
 		}
 	}
@@ -135,7 +137,9 @@ func (f *foldedRows) end(put map[events.RollupKey]*events.Rollup, err error) {
 	if len(f.rows)+len(put) > maxFoldedRows {
 		clear(f.rows)
 	}
-	maps.Copy(f.rows, put)
+	if len(put) <= maxFoldedRows {
+		maps.Copy(f.rows, put)
+	}
 }
 
 // foldedTx is the FoldTx of a SQLite fold: Rollups answers from the kept
