@@ -12,8 +12,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/metricsd/metricsd/internal/action"
@@ -119,6 +121,41 @@ func NewID(now time.Time) string {
 	var b [12]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
+
+// IDs hands out entry IDs like NewID's whose next four digits count the
+// IDs it gave for the same millisecond, so that the entries one process
+// records within a millisecond list in the order they were made (after
+// the millisecond, the listing order). When the clock steps back, or past
+// 65,535 entries in a millisecond, it gives NewID's random IDs.
+type IDs struct {
+	mu  sync.Mutex
+	ms  int64
+	seq uint16
+}
+
+// Next returns the ID of an entry made at now.
+func (s *IDs) Next(now time.Time) string {
+	ms := now.UnixMilli()
+	s.mu.Lock()
+	ok := true
+	switch {
+	case ms > s.ms:
+		s.ms, s.seq = ms, 0
+	case ms == s.ms && s.seq < math.MaxUint16:
+		s.seq++
+	default:
+		ok = false
+	}
+	seq := s.seq
+	s.mu.Unlock()
+	if !ok {
+		return NewID(now)
+	}
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(ms)<<16|uint64(seq))
+	_, _ = rand.Read(b[8:])
 	return hex.EncodeToString(b[:])
 }
 

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/metricsd/metricsd/internal/audit"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"modernc.org/sqlite"
@@ -60,9 +62,11 @@ type DB struct {
 	// wal watches SQLite's commits (nil on PostgreSQL, or when the -shm
 	// file cannot be mapped); gens remembers project generations read
 	// since the last commit, so ProjectGeneration needs no statement.
-	wal  *walStamp
-	gens *genCache
-	path string // of the SQLite file
+	wal *walStamp
+	// auditIDs numbers the audit entries of one millisecond in order.
+	auditIDs audit.IDs
+	gens     *genCache
+	path     string // of the SQLite file
 	// observer learns of every committed audit entry; nil for none.
 	observer Observer
 	// byteOrder is true when the database orders text by its bytes, as

@@ -37,6 +37,7 @@ func (db *DB) Transact(ctx context.Context, fn func(tx catalog.Tx) (*audit.Chang
 				return err
 			}
 			e := audit.NewEntry(ctx, *change, time.Now().UTC().Truncate(time.Millisecond))
+			e.ID = db.auditIDs.Next(e.Date)
 			if err := insertAuditEntry(ctx, t, &e); err != nil {
 				return err
 			}
