@@ -1,7 +1,6 @@
 package events
 
 import (
-	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -45,16 +44,21 @@ func (b *Batch) size() int64 { return int64(b.Events + b.Entries) }
 type aggregator struct {
 	hours hourWindow
 	items []item
-	// order sorts items by a hash of kind and key, then hour and arrival:
-	// sorting it moves no pointers (which costs write barriers while the
-	// collector runs) and compares no strings.
-	order []sortKey
-	regs  []uint32
-	kinds []string
-	buf   []byte
-	offs  [][2]int
-	srcs  []Source
-	known []bool
+	// Items are grouped by kind and key (groups, found through table, an
+	// open-addressing hash table of group index + 1), and within a group
+	// by hour (rows, a list per group); a row lists its items in the
+	// order they came (next). Grouping this way costs a probe per event,
+	// where sorting the events cost a comparison sort of them all.
+	groups []aggGroup
+	rows   []aggRow
+	next   []int32
+	table  []int32
+	regs   []uint32
+	kinds  []string
+	buf    []byte
+	offs   [][2]int
+	srcs   []Source
+	known  []bool
 }
 
 // item is one event counted under one key.
@@ -62,6 +66,20 @@ type item struct {
 	kind, key string
 	hour      int64
 	e         *Event
+}
+
+// aggGroup is the events of one kind and key; its rows are a list.
+type aggGroup struct {
+	h               uint64
+	kind, key       string
+	firstRow, lastR int32
+}
+
+// aggRow is the events of one group and hour; its items are a list.
+type aggRow struct {
+	hour       int64
+	head, tail int32
+	nextRow    int32
 }
 
 // start readies a for the events of a post received at now.
@@ -75,91 +93,122 @@ func (a *aggregator) add(e *Event, key string) {
 	a.items = append(a.items, item{kind: e.Kind, key: key, hour: a.hours.hour(e.CreationDate), e: e})
 }
 
-type sortKey struct {
-	h, hour int64
-	i       int32
+// group fills a.groups, a.rows and a.next from a.items.
+func (a *aggregator) group() {
+	items := a.items
+	size := 16
+	for size < 2*len(items) {
+		size *= 2
+	}
+	table := slices.Grow(a.table[:0], size)[:size]
+	clear(table)
+	mask := uint64(size - 1)
+	groups, rows := a.groups[:0], a.rows[:0]
+	next := slices.Grow(a.next[:0], len(items))[:len(items)]
+	for i := range items {
+		it := &items[i]
+		h := hash64(it.kind, it.key)
+		slot := h & mask
+		var g *aggGroup
+		for {
+			gi := table[slot]
+			if gi == 0 {
+				groups = append(groups, aggGroup{h: h, kind: it.kind, key: it.key, firstRow: -1, lastR: -1})
+				table[slot] = int32(len(groups))
+				g = &groups[len(groups)-1]
+				break
+			}
+			if c := &groups[gi-1]; c.h == h && c.key == it.key && c.kind == it.kind {
+				g = c
+				break
+			}
+			slot = (slot + 1) & mask
+		}
+		r := g.firstRow
+		for r >= 0 && rows[r].hour != it.hour {
+			r = rows[r].nextRow
+		}
+		if r < 0 {
+			rows = append(rows, aggRow{hour: it.hour, head: -1, tail: -1, nextRow: -1})
+			r = int32(len(rows) - 1)
+			if g.lastR >= 0 {
+				rows[g.lastR].nextRow = r
+			} else {
+				g.firstRow = r
+			}
+			g.lastR = r
+		}
+		row := &rows[r]
+		next[i] = -1
+		if row.tail >= 0 {
+			next[row.tail] = int32(i)
+		} else {
+			row.head = int32(i)
+		}
+		row.tail = int32(i)
+	}
+	a.groups, a.rows, a.next, a.table = groups, rows, next, table
 }
-
-func sameRow(x, y *item) bool { return x.hour == y.hour && x.key == y.key && x.kind == y.kind }
 
 // batch returns the batch of what was added and empties a. When f is not
 // nil, the batch leaves out the sources f has committed already.
 func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 	items := a.items
-	order := a.order[:0]
-	for i := range items {
-		it := &items[i]
-		order = append(order, sortKey{h: int64(hash64(it.kind, it.key)), hour: it.hour, i: int32(i)})
-	}
-	// Events of a row in the order they came: the first context kinds of
-	// the row are the ones kept. Keys whose hashes collide interleave
-	// into more entries than rows, which add up all the same.
-	slices.SortFunc(order, func(x, y sortKey) int {
-		return cmp.Or(cmp.Compare(x.h, y.h), cmp.Compare(x.hour, y.hour), cmp.Compare(x.i, y.i))
-	})
-	entries := 0
-	for i := range order {
-		if i == 0 || !sameRow(&items[order[i-1].i], &items[order[i].i]) {
-			entries++
-		}
-	}
-	b := &Batch{Env: env, PayloadID: payloadID, Entries: entries, Events: len(items)}
-	buf := binary.AppendUvarint(a.buf[:0], uint64(entries))
+	a.group()
+	b := &Batch{Env: env, PayloadID: payloadID, Entries: len(a.rows), Events: len(items)}
+	buf := binary.AppendUvarint(a.buf[:0], uint64(len(a.rows)))
 	offs, srcs := a.offs[:0], a.srcs[:0]
 	var prevHour int64
-	for i := 0; i < len(order); {
-		first := &items[order[i].i]
-		j := i + 1
-		for j < len(order) && sameRow(first, &items[order[j].i]) {
-			j++
-		}
-		var r Rollup
-		regs, kinds := a.regs[:0], a.kinds[:0]
-		for _, x := range order[i:j] {
-			e := items[x.i].e
-			r.Count++
-			if e.HasValue {
-				r.addValue(1, e.Value, e.Value, e.Value)
-			}
-			for _, c := range e.Contexts {
-				if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
-					continue
+	for gi := range a.groups {
+		g := &a.groups[gi]
+		var off int
+		s := Source{Kind: g.kind, Key: g.key, h: g.h}
+		for r := g.firstRow; r >= 0; r = a.rows[r].nextRow {
+			row := &a.rows[r]
+			// Events of a row in the order they came: the first context
+			// kinds of the row are the ones kept.
+			var agg Rollup
+			regs, kinds := a.regs[:0], a.kinds[:0]
+			for i := row.head; i >= 0; i = a.next[i] {
+				e := items[i].e
+				agg.Count++
+				if e.HasValue {
+					agg.addValue(1, e.Value, e.Value, e.Value)
 				}
-				// The first maxContextKinds kinds of the row count.
-				k := slices.Index(kinds, c.Kind)
-				if k < 0 {
-					if len(kinds) == maxContextKinds {
+				for _, c := range e.Contexts {
+					if c.Kind == "" || len(c.Kind) > maxContextKindLen || c.Key == "" {
 						continue
 					}
-					k = len(kinds)
-					kinds = append(kinds, c.Kind)
+					// The first maxContextKinds kinds of the row count.
+					k := slices.Index(kinds, c.Kind)
+					if k < 0 {
+						if len(kinds) == maxContextKinds {
+							continue
+						}
+						k = len(kinds)
+						kinds = append(kinds, c.Kind)
+					}
+					regs = append(regs, uint32(k)<<16|uint32(register(hash64(c.Kind, c.Key))))
 				}
-				regs = append(regs, uint32(k)<<16|uint32(register(hash64(c.Kind, c.Key))))
+			}
+			var o int
+			buf, o = appendKindKey(buf, g.kind, g.key)
+			buf = appendAggregate(buf, row.hour-prevHour, &agg)
+			prevHour = row.hour
+			buf = appendRegisters(buf, regs, kinds)
+			clear(kinds)
+			a.regs, a.kinds = regs[:0], kinds[:0]
+			if r == g.firstRow {
+				off = o
+				s.First, s.Last = row.hour, row.hour
+			}
+			s.First, s.Last = min(s.First, row.hour), max(s.Last, row.hour)
+			if agg.ValueCount > 0 {
+				s.LastValue = max(s.LastValue, row.hour)
 			}
 		}
-		var off int
-		buf, off = appendKindKey(buf, first.kind, first.key)
-		buf = appendAggregate(buf, first.hour-prevHour, &r)
-		prevHour = first.hour
-		buf = appendRegisters(buf, regs, kinds)
-		clear(kinds)
-		a.regs, a.kinds = regs[:0], kinds[:0]
-		// A source per kind and key: the runs of its hours are adjacent.
-		if n := len(srcs); n > 0 && srcs[n-1].Kind == first.kind && srcs[n-1].Key == first.key {
-			s := &srcs[n-1]
-			s.Last = first.hour
-			if r.ValueCount > 0 {
-				s.LastValue = first.hour
-			}
-		} else {
-			s := Source{Kind: first.kind, Key: first.key, First: first.hour, Last: first.hour, h: uint64(order[i].h)}
-			if r.ValueCount > 0 {
-				s.LastValue = first.hour
-			}
-			srcs = append(srcs, s)
-			offs = append(offs, [2]int{off, off + len(first.key)})
-		}
-		i = j
+		srcs = append(srcs, s)
+		offs = append(offs, [2]int{off, off + len(g.key)})
 	}
 	known := slices.Grow(a.known[:0], len(srcs))[:len(srcs)]
 	clear(known)
@@ -180,7 +229,8 @@ func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 	}
 	clear(items)
 	clear(srcs)
-	a.items, a.order, a.buf, a.offs, a.srcs, a.known = items[:0], order[:0], buf[:0], offs[:0], srcs[:0], known[:0]
+	clear(a.groups)
+	a.items, a.buf, a.offs, a.srcs, a.known, a.groups, a.rows = items[:0], buf[:0], offs[:0], srcs[:0], known[:0], a.groups[:0], a.rows[:0]
 	return b
 }
 

@@ -70,7 +70,11 @@ type FlusherOptions struct {
 	// Linger bounds how long a group commit waits for posts that are
 	// arriving (see Arriving).
 	Linger time.Duration
-	Logger *slog.Logger
+	// Committers is how many group commits may run at once (default 1).
+	// A store whose commits do not wait for one another (PostgreSQL)
+	// gathers the next group while one waits for its WAL flush.
+	Committers int
+	Logger     *slog.Logger
 }
 
 // Defaults of FlusherOptions.
@@ -110,22 +114,21 @@ type Flusher struct {
 	done     chan struct{}
 	// touched remembers what this flusher last wrote to event_sources per
 	// environment, kind and key, so that steady traffic to the same keys
-	// in the same hour does not rewrite the same rows. Only the flusher's
-	// goroutine writes it, under mu; posts read it (knownSources) to leave
-	// out of their batches the sources that need no write. Writes only
-	// ever move those rows forward, so a row another replica moved further
-	// needs no rewrite from here either.
+	// in the same hour does not rewrite the same rows. Committers write it
+	// under mu once their commit is done; posts read it (knownSources) to
+	// leave out of their batches the sources that need no write. Writes
+	// only ever move those rows forward, so a row another replica (or
+	// another committer) moved further needs no rewrite from here either.
 	mu sync.RWMutex
 	// touched maps environment and hash64(kind, key) to what was written.
 	touched  map[string]map[uint64]Seen
 	nTouched int
+	// gathering is held by the committer gathering a group: one group
+	// forms at a time, the others commit meanwhile.
+	gathering sync.Mutex
 	// lastGroup is the group size to expect: the last group's, or a
-	// quarter less per group than the one before; only the flusher's
-	// goroutine uses it.
+	// quarter less per group than the one before; used under gathering.
 	lastGroup int
-	// buf holds the log record being written; only the flusher's
-	// goroutine uses it.
-	buf []byte
 }
 
 type srcKey struct{ env, kind, key string }
@@ -157,6 +160,9 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	}
 	if opts.Linger <= 0 {
 		opts.Linger = DefaultLinger
+	}
+	if opts.Committers <= 0 {
+		opts.Committers = 1
 	}
 	if now == nil {
 		now = time.Now
@@ -232,25 +238,53 @@ func (f *Flusher) Run(ctx context.Context) {
 	folded := make(chan struct{})
 	go func() { f.foldLoop(ctx); close(folded) }()
 	defer func() { <-folded }()
+	var committers sync.WaitGroup
+	for range f.opts.Committers {
+		committers.Go(func() { f.commitLoop(ctx) })
+	}
+	defer committers.Wait()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 	for {
 		select {
-		case p := <-f.queue:
-			f.commitGroup(p)
 		case <-prune.C:
 			f.prune()
 		case <-ctx.Done():
-			for {
-				select {
-				case p := <-f.queue:
-					f.commitGroup(p)
-				default:
-					return
-				}
-			}
+			return
 		}
 	}
+}
+
+// commitLoop gathers and commits groups until ctx ends, then commits what
+// is still queued. Committers take turns gathering (f.gathering), so that
+// a group forms while the others' commits run.
+func (f *Flusher) commitLoop(ctx context.Context) {
+	var c committer
+	for {
+		f.gathering.Lock()
+		var group []*pending
+		select {
+		case p := <-f.queue:
+			group = f.gather(p)
+		case <-ctx.Done():
+			select {
+			case p := <-f.queue:
+				group = f.gather(p)
+			default:
+			}
+		}
+		f.gathering.Unlock()
+		if group == nil {
+			return
+		}
+		c.commit(f, group)
+	}
+}
+
+// committer is the scratch space of one commitLoop.
+type committer struct {
+	// buf holds the log record being written.
+	buf []byte
 }
 
 // foldLoop folds the event log every FoldEvery until ctx ends. A fold
@@ -282,15 +316,13 @@ func (f *Flusher) prune() {
 	}
 }
 
-// commitGroup commits first and the batches gather adds, up to MaxGroup
-// batches, in one transaction.
-func (f *Flusher) commitGroup(first *pending) {
-	group := f.gather(first)
+// commit commits a group of batches in one transaction.
+func (c *committer) commit(f *Flusher, group []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CommitTimeout)
 	var wrote []Seen
 	err := f.store.TransactEvents(ctx, func(tx FlushTx) error {
 		var err error
-		wrote, err = f.apply(ctx, tx, group)
+		wrote, err = c.apply(ctx, f, tx, group)
 		return err
 	})
 	cancel()
@@ -306,8 +338,15 @@ func (f *Flusher) commitGroup(first *pending) {
 				m = map[uint64]Seen{}
 				f.touched[s.EnvID] = m
 			}
-			m[hash64(s.Kind, s.Key)] = s
-			f.nTouched++
+			h := hash64(s.Kind, s.Key)
+			if t, ok := m[h]; ok && t.Kind == s.Kind && t.Key == s.Key {
+				// Another committer's commit moved the row too: it
+				// shows both.
+				s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
+			} else {
+				f.nTouched++
+			}
+			m[h] = s
 		}
 		f.mu.Unlock()
 	}
@@ -401,9 +440,11 @@ func (f *Flusher) knownSources(envID string, srcs []Source, known []bool) {
 }
 
 // touchedFor returns what this flusher wrote to event_sources for one
-// key (h its hash64), if anything. Only the flusher's goroutine calls it.
+// key (h its hash64), if anything.
 func (f *Flusher) touchedFor(envID string, h uint64, kind, key string) (Seen, bool) {
+	f.mu.RLock()
 	t, ok := f.touched[envID][h]
+	f.mu.RUnlock()
 	if !ok || t.Kind != kind || t.Key != key {
 		return Seen{}, false
 	}
@@ -413,7 +454,7 @@ func (f *Flusher) touchedFor(envID string, h uint64, kind, key string) (Seen, bo
 // apply writes a group inside its transaction: payload IDs first, so that
 // a batch seen before adds nothing; then one log record per environment,
 // the segments of its batches, and the sources that moved.
-func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Seen, error) {
+func (c *committer) apply(ctx context.Context, f *Flusher, tx FlushTx, group []*pending) ([]Seen, error) {
 	now := f.now()
 	envIDs := make([]string, 0, 4)
 	seenEnv := map[string]bool{}
@@ -466,9 +507,9 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 		if len(bs) == 0 {
 			continue
 		}
-		f.buf = append(f.buf[:0], logVersion)
+		c.buf = append(c.buf[:0], logVersion)
 		for _, b := range bs {
-			f.buf = append(f.buf, b.Log...)
+			c.buf = append(c.buf, b.Log...)
 			for _, s := range b.Sources {
 				k := srcKey{envID, s.Kind, s.Key}
 				if t, ok := f.touchedFor(envID, s.h, s.Kind, s.Key); ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
@@ -482,12 +523,12 @@ func (f *Flusher) apply(ctx context.Context, tx FlushTx, group []*pending) ([]Se
 				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
 			}
 		}
-		if err := tx.AppendLog(ctx, envID, f.buf); err != nil {
+		if err := tx.AppendLog(ctx, envID, c.buf); err != nil {
 			return nil, err
 		}
 	}
-	if cap(f.buf) > maxKeptBuf {
-		f.buf = nil
+	if cap(c.buf) > maxKeptBuf {
+		c.buf = nil
 	}
 	if len(seen) == 0 {
 		return nil, nil

@@ -224,7 +224,8 @@ func commit(f *Flusher, bs ...*Batch) []error {
 			f.queue <- ps[i]
 		}
 	}
-	f.commitGroup(ps[0])
+	var c committer
+	c.commit(f, f.gather(ps[0]))
 	errs := make([]error, len(bs))
 	for i, p := range ps {
 		errs[i] = <-p.done

@@ -61,7 +61,7 @@ func payloads(n int) [][]byte {
 func BenchmarkIngestDecodeOnly(b *testing.B) {
 	bodies := payloads(64)
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := markCPU()
 	for i := 0; b.Loop(); i++ {
 		if _, _, err := events.Decode(bodies[i%len(bodies)]); err != nil {
 			b.Fatal(err)
@@ -79,7 +79,7 @@ func BenchmarkIngestDecodeOnlyParallel(b *testing.B) {
 	bodies := payloads(64)
 	var seq atomic.Int64
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := markCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(seq.Add(1)) * 17
 		for pb.Next() {
@@ -99,9 +99,29 @@ func BenchmarkIngestDecodeOnlyParallel(b *testing.B) {
 // core does not inflate. 2 cores ÷ (CPU per post of ingestion) against
 // 1 core ÷ (CPU per post of decoding) is about the ratio a quiet machine
 // would show (on SQLite; PostgreSQL's own CPU is not in it).
-func reportCPU(b *testing.B, cpu time.Duration, accepted int64) {
-	if used := cpuTime() - cpu; used > 0 && accepted > 0 {
+// cpuMark is where the CPU clocks stood at the start of a measurement.
+type cpuMark struct{ proc, busy, idle time.Duration }
+
+func markCPU() cpuMark {
+	busy, idle := machineTime()
+	return cpuMark{proc: cpuTime(), busy: busy, idle: idle}
+}
+
+// reportCPU reports, per accepted post since the mark, the CPU time this
+// process used (cpu-µs/post) and, where /proc/stat is at hand, the whole
+// machine's (machine-µs/post: the database server's work too) and the
+// share of the CPUs' time that was idle or waiting for I/O (idle-%).
+func reportCPU(b *testing.B, m cpuMark, accepted int64) {
+	if accepted <= 0 {
+		return
+	}
+	if used := cpuTime() - m.proc; used > 0 {
 		b.ReportMetric(float64(used.Microseconds())/float64(accepted), "cpu-µs/post")
+	}
+	busy, idle := machineTime()
+	if busy, idle := busy-m.busy, idle-m.idle; busy > 0 {
+		b.ReportMetric(float64(busy.Microseconds())/float64(accepted), "machine-µs/post")
+		b.ReportMetric(100*float64(idle)/float64(busy+idle), "idle-%")
 	}
 }
 
@@ -262,7 +282,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		var seq, failed, busy atomic.Int64
 		b.SetParallelism(max(1, 128/runtime.GOMAXPROCS(0)))
 		b.ResetTimer()
-		cpu := cpuTime()
+		cpu := markCPU()
 		b.RunParallel(func(pb *testing.PB) {
 			c, err := dialRaw(base)
 			if err != nil {
@@ -325,7 +345,7 @@ func BenchmarkIngestStore(b *testing.B) {
 		var seq, failed atomic.Int64
 		b.SetParallelism(max(1, 128/runtime.GOMAXPROCS(0)))
 		b.ResetTimer()
-		cpu := cpuTime()
+		cpu := markCPU()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				n := seq.Add(1)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,10 @@ import (
 
 var _ events.Store = (*DB)(nil)
 
+var logBytes, logRecs atomic.Int64
+
+func LogStats() (int64, int64) { return logBytes.Load(), logRecs.Load() }
+
 // TransactEvents runs one group commit of ingested events in a write
 // transaction, retried after transient conflicts like Transact. Events are
 // data, not changes of a resource: they record no audit entry. A commit
@@ -31,6 +36,17 @@ func (db *DB) TransactEvents(ctx context.Context, fn func(events.FlushTx) error)
 	return withRetry(ctx, func() error {
 		return db.tx(ctx, true, func(t *txn) error { return fn(eventTx{t}) })
 	})
+}
+
+// EventCommitters is how many group commits of ingested events should run
+// at once: on PostgreSQL a commit waits for its WAL flush, during which
+// another can run (their rows never conflict but for payload IDs, which
+// the second then waits for); SQLite has one writer.
+func (db *DB) EventCommitters() int {
+	if db.dialect.name == "postgres" {
+		return 3
+	}
+	return 1
 }
 
 // storeEventLogUncompressed keeps PostgreSQL from compressing event log
@@ -64,6 +80,15 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 		var corrupt int
 		var more bool
 		err := withRetry(ctx, func() error {
+			if f := db.folded; f != nil {
+				g, ok, err := db.foldFromSnapshot(ctx, f)
+				if err != nil || ok {
+					if g != nil {
+						corrupt, more = g.Corrupt, g.More
+					}
+					return err
+				}
+			}
 			var put map[events.RollupKey]*events.Rollup
 			err := db.tx(ctx, true, func(t *txn) error {
 				var tx events.FoldTx = eventTx{t}
@@ -99,6 +124,90 @@ func (db *DB) FoldEvents(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// errLogMoved ends the write step of foldFromSnapshot when records it read
+// were no longer in the log.
+var errLogMoved = errors.New("event log records were folded by another connection")
+
+// foldFromSnapshot is a SQLite fold in two steps. The records are read and
+// added up in a read transaction, whose snapshot holds no lock; then one
+// short write transaction deletes exactly those records (by ID) and merges
+// what they add up to into the rows. Group commits wait only for the second
+// step, which costs the rows' writes; adding up the records, most of a
+// fold's time, no longer holds the one write lock. Each record is still
+// added exactly once: it is deleted in the transaction that adds it, and
+// when fewer records than were read are deleted (another process sharing
+// the file folded some meanwhile), that transaction rolls back and ok is
+// false, so that the caller folds in one transaction instead. The rows
+// merged into are those of the write transaction (kept rows are dropped
+// when another connection wrote the file, as in the one-transaction fold).
+func (db *DB) foldFromSnapshot(ctx context.Context, f *foldedRows) (g *events.Gathered, ok bool, err error) {
+	err = db.tx(ctx, false, func(t *txn) error {
+		after := ""
+		var err error
+		g, err = events.Gather(ctx, func(ctx context.Context, limit int) ([]events.LogRecord, error) {
+			recs, err := readLog(ctx, t, after, limit)
+			if len(recs) > 0 {
+				after = recs[len(recs)-1].ID
+			}
+			return recs, err
+		}, foldLimit)
+		return err
+	})
+	if err != nil || len(g.IDs) == 0 {
+		return g, true, err
+	}
+	var put map[events.RollupKey]*events.Rollup
+	err = db.tx(ctx, true, func(t *txn) error {
+		deleted := 0
+		err := chunks(g.IDs, inSizes[len(inSizes)-1], func(part []string) error {
+			p := padded(part)
+			res, err := t.exec(ctx, `DELETE FROM event_log WHERE id IN (`+placeholders(len(p))+`)`, anys(p)...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			deleted += int(n)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if deleted != len(g.IDs) {
+			return errLogMoved
+		}
+		c, err := f.begin(ctx, t)
+		if err != nil {
+			return err
+		}
+		c.put = &put
+		return g.Apply(ctx, c)
+	})
+	f.end(put, err)
+	if errors.Is(err, errLogMoved) {
+		return nil, false, nil
+	}
+	return g, true, err
+}
+
+// readLog reads up to limit records of the event log after the ID after,
+// in order, without removing them.
+func readLog(ctx context.Context, t *txn, after string, limit int) ([]events.LogRecord, error) {
+	rows, err := t.query(ctx, `SELECT id, environment_id, data FROM event_log WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []events.LogRecord
+	for rows.Next() {
+		var r events.LogRecord
+		if err := rows.Scan(&r.ID, &r.EnvID, &r.Data); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // foldedRows holds the rollup rows as the folds of this process committed
@@ -306,13 +415,15 @@ func (x eventTx) AppendLog(ctx context.Context, envID string, rec []byte) error 
 		return err
 	}
 	_, err = x.t.exec(ctx, `INSERT INTO event_log (id, environment_id, data) VALUES (?, ?, ?)`, id.String(), envID, rec)
+	logBytes.Add(int64(len(rec)))
+	logRecs.Add(1)
 	return err
 }
 
 // TakeLog removes the oldest records; ids are UUIDv7, ordered by time.
 func (x eventTx) TakeLog(ctx context.Context, limit int) ([]events.LogRecord, error) {
 	rows, err := x.t.query(ctx, `DELETE FROM event_log WHERE id IN (SELECT id FROM event_log ORDER BY id LIMIT ?)
-		RETURNING environment_id, data`, limit)
+		RETURNING id, environment_id, data`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +431,7 @@ func (x eventTx) TakeLog(ctx context.Context, limit int) ([]events.LogRecord, er
 	var out []events.LogRecord
 	for rows.Next() {
 		var r events.LogRecord
-		if err := rows.Scan(&r.EnvID, &r.Data); err != nil {
+		if err := rows.Scan(&r.ID, &r.EnvID, &r.Data); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
