@@ -279,8 +279,7 @@ func appendRegisters(b []byte, regs []uint32, kinds []string) []byte {
 				distinct++
 			}
 		}
-		b = append(b, byte(len(kinds[k])))
-		b = append(b, kinds[k]...)
+		b = appendContextKind(b, kinds[k])
 		if distinct <= sparseMax {
 			b = append(b, 0)
 			b = binary.BigEndian.AppendUint16(b, uint16(distinct))

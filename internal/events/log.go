@@ -12,7 +12,7 @@ import (
 
 // A group commit writes what its batches add up to for one environment as
 // one record of the event log; Fold later adds records into the hourly
-// rollup rows. A record is a version byte (1) and then segments up to its
+// rollup rows. A record is a version byte (2) and then segments up to its
 // end, one per batch (each batch encodes its own, so the flusher only
 // concatenates them):
 //
@@ -23,14 +23,25 @@ import (
 //	  hour     zigzag varint: the entry's hour minus the previous entry's of
 //	           the segment (minus 0 for the first)
 //	  count    uvarint events
-//	  values   uvarint events with a metricValue; when not 0, then sum, min
-//	           and max as little-endian IEEE 754 float64
+//	  values   uvarint: twice the events with a metricValue, plus 1 when
+//	           their sum, min and max are one number (always so for one
+//	           value), written once; otherwise, when not 0, sum, min and
+//	           max. Numbers are little-endian IEEE 754 float64
 //	  contexts byte n ≤ 16, then n sketches in increasing order of context
-//	           kind, each a byte length (1–64) and the kind, then the
-//	           sketch as Sketch.appendTo writes it
+//	           kind, each a byte length (1–64) and the kind, or 0 for
+//	           "user", then the sketch as Sketch.appendTo writes it
 //
-// An entry's key need not be unique in a record: entries add up.
-const logVersion = 1
+// An entry's key need not be unique in a record: entries add up. Version
+// 1, which Fold still reads (records written before an upgrade), wrote
+// values as their count followed, when not 0, by sum, min and max, and
+// every context kind by its length and name. Version 2 is about a quarter
+// smaller for the usual entry (one event, a value a third of the time,
+// one user), which is that much less for the database to log, store and
+// give back to the fold.
+const logVersion = 2
+
+// userKind is the context kind a version 2 record codes as length 0.
+const userKind = "user"
 
 // errCorruptLog is returned for a log record that is not well formed.
 var errCorruptLog = errors.New("event log record is corrupt")
@@ -58,13 +69,28 @@ func appendKindKey(b []byte, kind, key string) ([]byte, int) {
 func appendAggregate(b []byte, hourDelta int64, r *Rollup) []byte {
 	b = binary.AppendVarint(b, hourDelta)
 	b = binary.AppendUvarint(b, uint64(r.Count))
-	b = binary.AppendUvarint(b, uint64(r.ValueCount))
-	if r.ValueCount > 0 {
+	switch {
+	case r.ValueCount > 0 && r.Sum == r.Min && r.Sum == r.Max:
+		b = binary.AppendUvarint(b, uint64(r.ValueCount)<<1|1)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Sum))
+	case r.ValueCount > 0:
+		b = binary.AppendUvarint(b, uint64(r.ValueCount)<<1)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Sum))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Min))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Max))
+	default:
+		b = append(b, 0)
 	}
 	return b
+}
+
+// appendContextKind appends the name of an entry's context kind.
+func appendContextKind(b []byte, kind string) []byte {
+	if kind == userKind {
+		return append(b, 0)
+	}
+	b = append(b, byte(len(kind)))
+	return append(b, kind...)
 }
 
 // LogRollups appends rows to tx's event log, one record (AppendLog) per
@@ -104,8 +130,7 @@ func AppendLog(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
 		slices.Sort(kinds)
 		b = append(b, byte(len(kinds)))
 		for _, kind := range kinds {
-			b = append(b, byte(len(kind)))
-			b = append(b, kind...)
+			b = appendContextKind(b, kind)
 			b = r.Contexts[kind].appendTo(b)
 		}
 	}
@@ -213,9 +238,11 @@ func (t *Totals) Add(envID string, rec []byte) error {
 // is what keeps a corrupt record from adding part of itself.
 func (t *Totals) walk(envID string, rec []byte, rows map[string]*totalRow) error {
 	r := logReader{b: rec}
-	if r.byte() != logVersion || r.bad {
+	version := r.byte()
+	if r.bad || (version != 1 && version != logVersion) {
 		return errCorruptLog
 	}
+	user := []byte(userKind)
 	for len(r.b) > 0 {
 		n := r.uvarint()
 		// Every entry takes at least 6 bytes.
@@ -241,7 +268,19 @@ func (t *Totals) walk(envID string, rec []byte, rows map[string]*totalRow) error
 			var agg Rollup
 			agg.Count = r.count()
 			agg.ValueCount = r.count()
-			if agg.ValueCount > 0 {
+			one := false
+			if version > 1 {
+				one = agg.ValueCount&1 == 1
+				agg.ValueCount >>= 1
+				if one && agg.ValueCount == 0 {
+					return errCorruptLog
+				}
+			}
+			switch {
+			case one:
+				v := r.float()
+				agg.Sum, agg.Min, agg.Max = v, v, v
+			case agg.ValueCount > 0:
 				agg.Sum, agg.Min, agg.Max = r.float(), r.float(), r.float()
 			}
 			nc := int(r.byte())
@@ -270,6 +309,9 @@ func (t *Totals) walk(envID string, rec []byte, rows map[string]*totalRow) error
 			var prev []byte
 			for i := range nc {
 				ck := r.bytes(uint64(r.byte()))
+				if version > 1 && len(ck) == 0 && !r.bad {
+					ck = user
+				}
 				if r.bad || len(ck) == 0 || len(ck) > maxContextKindLen || (i > 0 && string(ck) <= string(prev)) {
 					return errCorruptLog
 				}

@@ -1,8 +1,10 @@
 package events
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -287,4 +289,70 @@ func (r *Rollup) clone() *Rollup {
 		}
 	}
 	return &c
+}
+
+// TestLogVersion1: records written in version 1, before an upgrade, still
+// fold to the same rows, and are larger than the same rows in version 2.
+func TestLogVersion1(t *testing.T) {
+	hour := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixMilli()
+	var users, orgs Sketch
+	users.Add(hash64("user", "u1"))
+	users.Add(hash64("user", "u2"))
+	orgs.Add(hash64("org", "o1"))
+	want := map[RollupKey]*Rollup{
+		{EnvID: "e", Kind: KindCustom, Key: "k", Hour: hour}:               {Count: 3, ValueCount: 2, Sum: 3, Min: 1, Max: 2, Contexts: map[string]*Sketch{"user": &users, "org": &orgs}},
+		{EnvID: "e", Kind: KindPageview, Key: "p", Hour: hour + 3_600_000}: {Count: 1, ValueCount: 1, Sum: 4.5, Min: 4.5, Max: 4.5, Contexts: map[string]*Sketch{"user": &users}},
+		{EnvID: "e", Kind: "other", Key: "o", Hour: hour}:                  {Count: 2},
+	}
+	// Version 1, by hand: the entries of want, in this order.
+	v1 := []byte{1}
+	v1 = binary.AppendUvarint(v1, 3)
+	f64 := func(b []byte, vs ...float64) []byte {
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b
+	}
+	v1 = append(v1, 1, 1, 'k')
+	v1 = binary.AppendVarint(v1, hour)
+	v1 = append(v1, 3, 2)
+	v1 = f64(v1, 3, 1, 2)
+	v1 = append(v1, 2, 3, 'o', 'r', 'g')
+	v1 = orgs.appendTo(v1)
+	v1 = append(v1, 4, 'u', 's', 'e', 'r')
+	v1 = users.appendTo(v1)
+	v1 = append(v1, 2, 1, 'p')
+	v1 = binary.AppendVarint(v1, 3_600_000)
+	v1 = append(v1, 1, 1)
+	v1 = f64(v1, 4.5, 4.5, 4.5)
+	v1 = append(v1, 1, 4, 'u', 's', 'e', 'r')
+	v1 = users.appendTo(v1)
+	v1 = append(v1, 0, 5, 'o', 't', 'h', 'e', 'r', 1, 'o')
+	v1 = binary.AppendVarint(v1, -3_600_000)
+	v1 = append(v1, 2, 0, 0)
+
+	var old Totals
+	if err := old.Add("e", v1); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffRows(old.Rows(), want); d != "" {
+		t.Fatalf("version 1: %s", d)
+	}
+	v2 := AppendLog(nil, len(want), maps.All(want))
+	if v2[0] != logVersion || len(v2) >= len(v1) {
+		t.Fatalf("version 2 record: version %d, %d bytes against version 1's %d", v2[0], len(v2), len(v1))
+	}
+	var now Totals
+	if err := now.Add("e", v2); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffRows(now.Rows(), want); d != "" {
+		t.Fatalf("version 2: %s", d)
+	}
+	// A single value flagged with no values is not a record.
+	bad := []byte{logVersion, 1, 1, 1, 'k', 0, 1, 1}
+	bad = f64(bad, 1)
+	if err := (&Totals{}).Add("e", append(bad, 0)); err == nil {
+		t.Fatal("a record flagging one value of none was read")
+	}
 }
