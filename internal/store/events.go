@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,10 +21,6 @@ import (
 )
 
 var _ events.Store = (*DB)(nil)
-
-var logBytes, logRecs atomic.Int64
-
-func LogStats() (int64, int64) { return logBytes.Load(), logRecs.Load() }
 
 // TransactEvents runs one group commit of ingested events in a write
 // transaction, retried after transient conflicts like Transact. Events are
@@ -415,8 +410,6 @@ func (x eventTx) AppendLog(ctx context.Context, envID string, rec []byte) error 
 		return err
 	}
 	_, err = x.t.exec(ctx, `INSERT INTO event_log (id, environment_id, data) VALUES (?, ?, ?)`, id.String(), envID, rec)
-	logBytes.Add(int64(len(rec)))
-	logRecs.Add(1)
 	return err
 }
 
