@@ -179,6 +179,36 @@ func TestEventStore(t *testing.T) {
 				t.Errorf("expired keys after prune: %d", n)
 			}
 		})
+
+		// Payload IDs reference their environment without a foreign key
+		// (migration 0019): deleting the project deletes them, and only
+		// them.
+		t.Run("project deletion", func(t *testing.T) {
+			_, others := mustProject(t, db, "proj-events-kept", "events-kept", at(0))
+			claim := func(env string) {
+				write(func(tx events.FlushTx) error {
+					_, err := tx.ClaimPayloads(ctx, []events.PayloadClaim{{EnvID: env, PayloadID: "p-" + env}}, now)
+					return err
+				})
+			}
+			for _, e := range envs {
+				claim(e.ID)
+			}
+			claim(others[0].ID)
+			if n := raw.count(`SELECT COUNT(*) FROM event_payloads`); n != len(envs)+1 {
+				t.Fatalf("payload IDs before: %d, want %d", n, len(envs)+1)
+			}
+			if err := db.DeleteProject(ctx, p.Key); err != nil {
+				t.Fatal(err)
+			}
+			var left string
+			if err := raw.db.QueryRowContext(context.Background(), `SELECT environment_id FROM event_payloads`).Scan(&left); err != nil || left != others[0].ID {
+				t.Errorf("payload IDs after deleting the project: %q (%v), want only the other project's", left, err)
+			}
+			if n := raw.count(`SELECT COUNT(*) FROM event_payloads`); n != 1 {
+				t.Errorf("payload IDs after deleting the project: %d, want 1", n)
+			}
+		})
 	})
 }
 

@@ -91,6 +91,9 @@ func (t *txn) DeleteProject(ctx context.Context, key string) error {
 		`DELETE FROM metric_group_metrics WHERE group_id IN (SELECT g.id FROM metric_groups g JOIN projects p ON p.id = g.project_id WHERE p.key = ?)`,
 		`DELETE FROM experiment_metrics WHERE experiment_id IN (SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.key = ?)`,
 		`DELETE FROM guarded_rollout_metrics WHERE rollout_id IN (SELECT r.id FROM guarded_rollouts r JOIN projects p ON p.id = r.project_id WHERE p.key = ?)`,
+		// Payload IDs reference their environment without a foreign key
+		// (migration 0019).
+		`DELETE FROM event_payloads WHERE environment_id IN (SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id WHERE p.key = ?)`,
 	} {
 		if _, err := t.exec(ctx, q, key); err != nil {
 			return err
