@@ -6,11 +6,14 @@ import (
 	"testing"
 )
 
-// TestSetMemoryLimit: without GOMEMLIMIT the default soft limit is set;
-// with it, the runtime's (already applied from the environment) is kept.
+// TestSetMemoryLimit: without GOMEMLIMIT and GOGC the default soft limit
+// and collector target are set; with them, the runtime's (already applied
+// from the environment) are kept.
 func TestSetMemoryLimit(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	prevGC := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prevGC) })
 
 	debug.SetMemoryLimit(math.MaxInt64)
 	if got := SetMemoryLimit(func(string) string { return "" }); got != DefaultMemoryLimit {
@@ -19,12 +22,18 @@ func TestSetMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != DefaultMemoryLimit {
 		t.Fatalf("without GOMEMLIMIT: runtime limit %d, want %d", got, DefaultMemoryLimit)
 	}
+	if got := debug.SetGCPercent(100); got != DefaultGCPercent {
+		t.Fatalf("without GOGC: collector target %d, want %d", got, DefaultGCPercent)
+	}
 
 	// As if the runtime had read GOMEMLIMIT=200MiB at start.
 	debug.SetMemoryLimit(200 << 20)
 	env := func(k string) string {
-		if k == "GOMEMLIMIT" {
+		switch k {
+		case "GOMEMLIMIT":
 			return "200MiB"
+		case "GOGC":
+			return "100"
 		}
 		return ""
 	}
@@ -33,5 +42,8 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != 200<<20 {
 		t.Fatalf("with GOMEMLIMIT: runtime limit %d, want %d", got, 200<<20)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("with GOGC: collector target %d, want the environment's 100", got)
 	}
 }
