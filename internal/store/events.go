@@ -189,7 +189,11 @@ func (db *DB) foldFromSnapshot(ctx context.Context, f *foldedRows) (g *events.Ga
 // readLog reads up to limit records of the event log after the ID after,
 // in order, without removing them.
 func readLog(ctx context.Context, t *txn, after string, limit int) ([]events.LogRecord, error) {
-	rows, err := t.query(ctx, `SELECT id, environment_id, data FROM event_log WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return logRecords(t.query(ctx, `SELECT id, environment_id, data FROM event_log WHERE id > ? ORDER BY id LIMIT ?`, after, limit))
+}
+
+// logRecords reads rows of id, environment_id and data.
+func logRecords(rows *sql.Rows, err error) ([]events.LogRecord, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -415,21 +419,8 @@ func (x eventTx) AppendLog(ctx context.Context, envID string, rec []byte) error 
 
 // TakeLog removes the oldest records; ids are UUIDv7, ordered by time.
 func (x eventTx) TakeLog(ctx context.Context, limit int) ([]events.LogRecord, error) {
-	rows, err := x.t.query(ctx, `DELETE FROM event_log WHERE id IN (SELECT id FROM event_log ORDER BY id LIMIT ?)
-		RETURNING id, environment_id, data`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []events.LogRecord
-	for rows.Next() {
-		var r events.LogRecord
-		if err := rows.Scan(&r.ID, &r.EnvID, &r.Data); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return logRecords(x.t.query(ctx, `DELETE FROM event_log WHERE id IN (SELECT id FROM event_log ORDER BY id LIMIT ?)
+		RETURNING id, environment_id, data`, limit))
 }
 
 const rollupCols = `environment_id, kind, event_key, hour, event_count, value_count, value_sum, value_min, value_max, contexts`
