@@ -117,10 +117,17 @@ func batch(env, payload, key string, n int) *Batch {
 
 // TestGroupCommit: concurrent submissions share transactions, a payload
 // ID counts once even within one group, and every Submit returns after
-// the commit that holds its batch.
+// the commit that holds its batch; with one committer and with three
+// (PostgreSQL's default), which take turns gathering groups.
 func TestGroupCommit(t *testing.T) {
+	for _, committers := range []int{1, 3} {
+		t.Run(fmt.Sprint(committers, " committers"), func(t *testing.T) { testGroupCommit(t, committers) })
+	}
+}
+
+func testGroupCommit(t *testing.T, committers int) {
 	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}, delay: 20 * time.Millisecond}
-	f := NewFlusher(store, nil, FlusherOptions{})
+	f := NewFlusher(store, nil, FlusherOptions{Committers: committers})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
