@@ -19,8 +19,9 @@ const DefaultMemoryLimit = 96 << 20
 // collection, where Go's default is twice. The memory limit above bounds
 // the heap whatever the target, so the larger target only makes
 // collections rarer while the process is far below the limit: under
-// sustained event ingestion that is about 3% less CPU per post
-// (docs/PERFORMANCE.md, "SDK event ingestion").
+// sustained event ingestion that is a few percent less CPU per post, for
+// a higher peak (115 MB resident instead of 101 under list load with a
+// million metrics; docs/PERFORMANCE.md).
 const DefaultGCPercent = 200
 
 // SetMemoryLimit sets DefaultMemoryLimit as the runtime's soft memory
