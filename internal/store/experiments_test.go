@@ -73,8 +73,8 @@ func TestConnectedReadsUseFixedStatements(t *testing.T) {
 				return err
 			}
 		}
-		if s, l := cost(listed(small, 2)), cost(listed(large, 50)); s != l || l != 3 {
-			t.Errorf("ListMetrics with connections: 2 metrics %d statements, 50 metrics %d; want 3 for both (generation, count, page)", s, l)
+		if s, l := cost(listed(small, 2)), cost(listed(large, 50)); s != l || l != 4 {
+			t.Errorf("ListMetrics with connections: 2 metrics %d statements, 50 metrics %d; want 4 for both (generation, count, the page's IDs, its rows)", s, l)
 		}
 		exps := func(key string, want int) func() error {
 			return func() error {

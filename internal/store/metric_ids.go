@@ -390,7 +390,7 @@ func (d dialect) sortedOrder(q catalog.MetricQuery) string {
 // equality on a column with its own index in sort order (kind,
 // isNumeric, unitAggregationType), that index, and stops after the page.
 // The statements are those of a cached count: the generation (read by
-// the caller), the count, the page.
+// the caller), the count, the page's IDs and its rows.
 func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64, q catalog.MetricQuery, where string, args []any) ([]catalog.Metric, int, error) {
 	from, id := "metrics m", "m.id"
 	if len(q.TagsAll) > 0 {
@@ -414,23 +414,30 @@ func (db *DB) firstPage(ctx context.Context, t *txn, projectID string, gen int64
 	default:
 		where, args = db.dialect.metricWhere(projectID, q, false)
 	}
-	// One statement: the IDs of the page, then their rows, sorted again
-	// (20 rows) by an order no index serves.
-	rows, err := t.query(ctx, pageMetricSelect+` WHERE m.id IN (SELECT `+id+` FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?)
-		ORDER BY `+db.dialect.sortedOrder(q), append(slices.Clip(args), q.Limit, q.Offset)...)
+	// The IDs of the page, then their rows with the statement a cached
+	// list's page uses. A statement of the filter's own shape is prepared
+	// the first time that shape is asked for; kept to the IDs it prepares
+	// in a fraction of what the page's columns and usage counts take.
+	rows, err := t.query(ctx, `SELECT `+id+` FROM `+from+` WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(slices.Clip(args), q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []catalog.Metric
+	ids := make([]string, 0, q.Limit)
 	for rows.Next() {
-		m, err := scanMetric(rows)
-		if err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return nil, 0, err
 		}
-		out = append(out, *m)
+		ids = append(ids, id)
 	}
-	return out, total, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out, err := readPageMetrics(ctx, t, ids)
+	return out, total, err
 }
 
 // tagDriven renders q, which has tags, as a read that starts from the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // stmtCache holds prepared statements of one pool, keyed by query text.
@@ -14,12 +15,17 @@ type stmtCache struct {
 	pool  *sql.DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+	// pending are the queries prepareLater is preparing; closed is set
+	// by close, which waits for those preparations (wg).
+	pending map[string]bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 const maxCachedStmts = 512
 
 func newStmtCache(pool *sql.DB) *stmtCache {
-	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 }
 
 // get returns the prepared statement for q, or nil when it has not been
@@ -48,7 +54,7 @@ func (c *stmtCache) prepare(ctx context.Context, qs []string) {
 			continue
 		}
 		c.mu.Lock()
-		if _, ok := c.stmts[q]; ok {
+		if _, ok := c.stmts[q]; ok || c.closed {
 			s.Close()
 		} else {
 			c.stmts[q] = s
@@ -57,7 +63,52 @@ func (c *stmtCache) prepare(ctx context.Context, qs []string) {
 	}
 }
 
+// prepareLaterTimeout bounds the background preparation of one
+// transaction's new statements.
+const prepareLaterTimeout = 10 * time.Second
+
+// prepareLater prepares the queries in qs that are neither cached nor
+// being prepared, in the background: the request that first ran them has
+// paid for running them unprepared and need not also wait for their
+// preparation (on SQLite about a millisecond for a list page's statement,
+// which was most of what a new filter's first page cost beyond its
+// count). Until the statements are cached, transactions run them
+// unprepared, as before.
+func (c *stmtCache) prepareLater(qs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.stmts) >= maxCachedStmts {
+		return
+	}
+	var todo []string
+	for _, q := range qs {
+		if _, ok := c.stmts[q]; !ok && !c.pending[q] {
+			c.pending[q] = true
+			todo = append(todo, q)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), prepareLaterTimeout)
+		defer cancel()
+		c.prepare(ctx, todo)
+		c.mu.Lock()
+		for _, q := range todo {
+			delete(c.pending, q)
+		}
+		c.mu.Unlock()
+	}()
+}
+
 func (c *stmtCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, s := range c.stmts {

@@ -468,11 +468,10 @@ func (db *DB) txCounted(ctx context.Context, write bool, count *atomic.Int64, fn
 		// replica can serve what it changed from memory.
 		err = db.repl.await(ctx, seq)
 	}
-	// Statements first seen in this transaction are prepared now that it
-	// holds no connection, within the caller's deadline: a database that
-	// stopped answering must not hold the request past it.
+	// Statements first seen in this transaction are prepared in the
+	// background, now that it holds no connection.
 	if len(tx.misses) > 0 && ctx.Err() == nil {
-		stmts.prepare(ctx, tx.misses)
+		stmts.prepareLater(tx.misses)
 	}
 	return err
 }
