@@ -72,6 +72,7 @@ type Config struct {
 	EventsMaxInflight int
 	EventsMaxPending  int
 	EventsCommitters  int
+	EventsLogVersion  int
 	// ReplicaLease is the lease of pushed invalidation on PostgreSQL
 	// (store.WithReplicaLease): cached GETs read no generation while it
 	// holds, and a write waits at most this long for a replica that stopped
@@ -87,6 +88,8 @@ func (c Config) check() error {
 		return errors.New("--tls-cert (METRICSD_TLS_CERT) is set but --tls-key (METRICSD_TLS_KEY) is not; give both to serve HTTPS, or neither")
 	case c.TLSCert == "" && c.TLSKey != "":
 		return errors.New("--tls-key (METRICSD_TLS_KEY) is set but --tls-cert (METRICSD_TLS_CERT) is not; give both to serve HTTPS, or neither")
+	case c.EventsLogVersion > 2:
+		return fmt.Errorf("--events-log-version (METRICSD_EVENTS_LOG_VERSION) is %d; want 1 or 2 (0 means 1)", c.EventsLogVersion)
 	}
 	return nil
 }
@@ -127,6 +130,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	bind((*countValue)(&cfg.EventsMaxBody), "events-max-body", "METRICSD_EVENTS_MAX_BODY", "largest SDK event post in `bytes`, as sent and decompressed, before 413; 0 means 10 MiB")
 	bind((*countValue)(&cfg.EventsMaxInflight), "events-max-inflight", "METRICSD_EVENTS_MAX_INFLIGHT", "SDK event `posts` read at once before 503; 0 means 64")
 	bind((*countValue)(&cfg.EventsMaxPending), "events-max-pending", "METRICSD_EVENTS_MAX_PENDING", "`events` waiting for their commit before posts get 503; 0 means 200000")
+	bind((*countValue)(&cfg.EventsLogVersion), "events-log-version", "METRICSD_EVENTS_LOG_VERSION", "`version` of the event log records written: 1 (0, the default) is read by every release; 2 is a quarter smaller and read by this release and later: set it once no replica of an older release shares the database and none will be rolled back to")
 	bind((*countValue)(&cfg.EventsCommitters), "events-committers", "METRICSD_EVENTS_COMMITTERS", "group `commits` of SDK events that run at once; 0 means 3 on PostgreSQL, 1 on SQLite")
 	bind((*durationValue)(&cfg.ReplicaLease), "replica-lease", "METRICSD_REPLICA_LEASE", "PostgreSQL: lease of a replica that serves cached GETs without reading the database, told of other replicas' writes by LISTEN/NOTIFY; the longest a write waits for a replica that stopped answering; 0 switches it off (default 2s)")
 	bind((*stringValue)(&cfg.MetricsAddr), "metrics-addr", "METRICSD_METRICS_ADDR", "listen `address` of the Prometheus endpoint GET /metrics, plain HTTP without authentication (e.g. 127.0.0.1:9464); empty (the default) for none")
@@ -361,7 +365,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		a.metrics.WatchPools([]obs.Pool{{Name: name, DB: pools[name]}})
 	}
-	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Committers: cmp.Or(cfg.EventsCommitters, db.EventCommitters()), Logger: log}})
+	evs := events.NewService(db, events.Options{Flusher: events.FlusherOptions{MaxPending: int64(cfg.EventsMaxPending), Committers: cmp.Or(cfg.EventsCommitters, db.EventCommitters()),
+		LogVersion: cfg.EventsLogVersion, Logger: log}})
 	cat.Projects.OnCredentialsRevoked(evs.Keys.Forget)
 	opts.Explorer = events.NewExplorer(db, nil)
 	a.events = evs

@@ -94,6 +94,9 @@ func TestParseConfig(t *testing.T) {
 			wantErr: `--tls-cert (METRICSD_TLS_CERT) is set but --tls-key (METRICSD_TLS_KEY) is not; give both to serve HTTPS, or neither`},
 		{name: "tls key without cert", args: []string{"--tls-key", "k.pem"},
 			wantErr: `--tls-key (METRICSD_TLS_KEY) is set but --tls-cert (METRICSD_TLS_CERT) is not; give both to serve HTTPS, or neither`},
+		{name: "unknown event log version", env: map[string]string{"METRICSD_EVENTS_LOG_VERSION": "3"},
+			wantErr: `--events-log-version (METRICSD_EVENTS_LOG_VERSION) is 3; want 1 or 2 (0 means 1)`},
+		{name: "event log version 2", args: []string{"--events-log-version", "2"}, want: with(func(c *Config) { c.EventsLogVersion = 2 })},
 		{name: "stray argument", args: []string{"serve", "now"}, wantErr: `unexpected argument "now"; usage: metricsd [serve] [flags]`},
 		{name: "unknown flag", args: []string{"--admin-token", "x"}, wantErr: `flag provided but not defined: -admin-token`},
 	}

@@ -24,6 +24,8 @@ type Batch struct {
 	Sources []Source
 	// Events is how many events the batch counts, for back-pressure.
 	Events int
+	// Version is the log version Log is encoded in.
+	Version byte
 }
 
 // Source is what one batch tells event_sources of one kind and key.
@@ -151,11 +153,16 @@ func (a *aggregator) group() {
 }
 
 // batch returns the batch of what was added and empties a. When f is not
-// nil, the batch leaves out the sources f has committed already.
+// nil, the batch leaves out the sources f has committed already, and its
+// segment is in the log version f writes; otherwise in logVersion.
 func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 	items := a.items
+	version := byte(logVersion)
+	if f != nil {
+		version = f.version
+	}
 	a.group()
-	b := &Batch{Env: env, PayloadID: payloadID, Entries: len(a.rows), Events: len(items)}
+	b := &Batch{Env: env, PayloadID: payloadID, Entries: len(a.rows), Events: len(items), Version: version}
 	buf := binary.AppendUvarint(a.buf[:0], uint64(len(a.rows)))
 	offs, srcs := a.offs[:0], a.srcs[:0]
 	var prevHour int64
@@ -193,9 +200,9 @@ func (a *aggregator) batch(env *Env, payloadID string, f *Flusher) *Batch {
 			}
 			var o int
 			buf, o = appendKindKey(buf, g.kind, g.key)
-			buf = appendAggregate(buf, row.hour-prevHour, &agg)
+			buf = appendAggregate(buf, version, row.hour-prevHour, &agg)
 			prevHour = row.hour
-			buf = appendRegisters(buf, regs, kinds)
+			buf = appendRegisters(buf, version, regs, kinds)
 			clear(kinds)
 			a.regs, a.kinds = regs[:0], kinds[:0]
 			if r == g.firstRow {
@@ -245,7 +252,7 @@ func register(h uint64) uint16 {
 // register, kind an index in kinds, at most maxContextKinds), one sketch
 // per context kind in the order of their names, each register once with
 // its highest rank. It reorders regs and kinds.
-func appendRegisters(b []byte, regs []uint32, kinds []string) []byte {
+func appendRegisters(b []byte, version byte, regs []uint32, kinds []string) []byte {
 	if len(kinds) > 1 {
 		// Renumber the kinds in the order of their names.
 		var byName, rank [maxContextKinds]int
@@ -279,7 +286,7 @@ func appendRegisters(b []byte, regs []uint32, kinds []string) []byte {
 				distinct++
 			}
 		}
-		b = appendContextKind(b, kinds[k])
+		b = appendContextKind(b, version, kinds[k])
 		if distinct <= sparseMax {
 			b = append(b, 0)
 			b = binary.BigEndian.AppendUint16(b, uint16(distinct))

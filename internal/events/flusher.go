@@ -70,6 +70,9 @@ type FlusherOptions struct {
 	// Linger bounds how long a group commit waits for posts that are
 	// arriving (see Arriving).
 	Linger time.Duration
+	// LogVersion is the version of the event log records written (see
+	// log.go): 0 means DefaultLogVersion.
+	LogVersion int
 	// Committers is how many group commits may run at once (default 1).
 	// A store whose commits do not wait for one another (PostgreSQL)
 	// gathers the next group while one waits for its WAL flush.
@@ -123,6 +126,8 @@ type Flusher struct {
 	// touched maps environment and hash64(kind, key) to what was written.
 	touched  map[string]map[uint64]Seen
 	nTouched int
+	// version is the log version of the records written.
+	version byte
 	// gathering is held by the committer gathering a group: one group
 	// forms at a time, the others commit meanwhile.
 	gathering sync.Mutex
@@ -164,6 +169,10 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	if opts.Committers <= 0 {
 		opts.Committers = 1
 	}
+	version := byte(DefaultLogVersion)
+	if opts.LogVersion > 0 && opts.LogVersion <= logVersion {
+		version = byte(opts.LogVersion)
+	}
 	if now == nil {
 		now = time.Now
 	}
@@ -171,7 +180,7 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Flusher{store: store, now: now, opts: opts, log: log,
+	return &Flusher{store: store, now: now, opts: opts, log: log, version: version,
 		queue: make(chan *pending, 4096), done: make(chan struct{}), touched: map[string]map[uint64]Seen{}}
 }
 
@@ -339,12 +348,12 @@ func (c *committer) commit(f *Flusher, group []*pending) {
 				f.touched[s.EnvID] = m
 			}
 			h := hash64(s.Kind, s.Key)
-			if t, ok := m[h]; ok && t.Kind == s.Kind && t.Key == s.Key {
+			if t, ok := m[h]; !ok {
+				f.nTouched++
+			} else if t.Kind == s.Kind && t.Key == s.Key {
 				// Another committer's commit moved the row too: it
 				// shows both.
 				s.First, s.Last, s.LastValue = min(s.First, t.First), max(s.Last, t.Last), max(s.LastValue, t.LastValue)
-			} else {
-				f.nTouched++
 			}
 			m[h] = s
 		}
@@ -507,9 +516,17 @@ func (c *committer) apply(ctx context.Context, f *Flusher, tx FlushTx, group []*
 		if len(bs) == 0 {
 			continue
 		}
-		c.buf = append(c.buf[:0], logVersion)
+		c.buf = append(c.buf[:0], f.version)
 		for _, b := range bs {
-			c.buf = append(c.buf, b.Log...)
+			if b.Version != f.version {
+				// A segment of another version (aggregated without
+				// this flusher) is a record of its own.
+				if err := tx.AppendLog(ctx, envID, append([]byte{b.Version}, b.Log...)); err != nil {
+					return nil, err
+				}
+			} else {
+				c.buf = append(c.buf, b.Log...)
+			}
 			for _, s := range b.Sources {
 				k := srcKey{envID, s.Kind, s.Key}
 				if t, ok := f.touchedFor(envID, s.h, s.Kind, s.Key); ok && t.First <= s.First && t.Last >= s.Last && t.LastValue >= s.LastValue {
@@ -522,6 +539,9 @@ func (c *committer) apply(ctx context.Context, f *Flusher, tx FlushTx, group []*
 				}
 				v.First, v.Last, v.LastValue = min(v.First, s.First), max(v.Last, s.Last), max(v.LastValue, s.LastValue)
 			}
+		}
+		if len(c.buf) == 1 {
+			continue
 		}
 		if err := tx.AppendLog(ctx, envID, c.buf); err != nil {
 			return nil, err

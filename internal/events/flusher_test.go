@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -468,5 +469,57 @@ func TestGroupCommitWaitsForRecentSize(t *testing.T) {
 	store.fold(t)
 	if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}]; r == nil || r.Count != 5 {
 		t.Errorf("row = %+v, want 5 events", r)
+	}
+}
+
+// TestFlusherLogVersion: the flusher writes version 1 records unless told
+// to write version 2 (releases before version 2 read only version 1), and
+// both fold to the same rows.
+func TestFlusherLogVersion(t *testing.T) {
+	for _, tc := range []struct{ opt, want int }{{0, 1}, {1, 1}, {2, 2}} {
+		store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+		f := NewFlusher(store, nil, FlusherOptions{LogVersion: tc.opt})
+		var a aggregator
+		a.start(time.UnixMilli(0))
+		evs := []Event{
+			{Kind: KindCustom, Key: "k", Contexts: []ContextRef{{"user", "u1"}}, HasValue: true, Value: 2.5},
+			{Kind: KindCustom, Key: "k", Contexts: []ContextRef{{"user", "u2"}}},
+		}
+		for i := range evs {
+			a.add(&evs[i], evs[i].Key)
+		}
+		b := a.batch(&Env{ID: "e", ProjectID: "p"}, "", f)
+		// And a batch aggregated without a flusher (logVersion).
+		other := batch("e", "", "k2", 1)
+		for _, err := range commit(f, b, other) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One record per version: the flusher's, holding b, and, when
+		// it is not logVersion, one for the other batch.
+		versions := map[byte][]byte{}
+		for _, rec := range store.log {
+			versions[rec.Data[0]] = rec.Data
+		}
+		wantRecords := 2
+		if tc.want == logVersion {
+			wantRecords = 1
+		}
+		mine := versions[byte(tc.want)]
+		if len(store.log) != wantRecords || len(versions) != wantRecords || mine == nil || versions[logVersion] == nil {
+			t.Fatalf("LogVersion %d: records %v, want %d, one in version %d", tc.opt, store.log, wantRecords, tc.want)
+		}
+		if named := bytes.Contains(mine, []byte("\x04user")); named != (tc.want == 1) {
+			t.Errorf("LogVersion %d: context kind written by name: %v", tc.opt, named)
+		}
+		store.fold(t)
+		r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k"}]
+		if r == nil || r.Count != 2 || r.ValueCount != 1 || r.Sum != 2.5 || r.Contexts["user"].Estimate() != 2 {
+			t.Errorf("LogVersion %d: row %+v", tc.opt, r)
+		}
+		if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: "k2"}]; r == nil || r.Count != 1 {
+			t.Errorf("LogVersion %d: row of the other batch %+v", tc.opt, r)
+		}
 	}
 }

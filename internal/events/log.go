@@ -32,13 +32,19 @@ import (
 //	           "user", then the sketch as Sketch.appendTo writes it
 //
 // An entry's key need not be unique in a record: entries add up. Version
-// 1, which Fold still reads (records written before an upgrade), wrote
-// values as their count followed, when not 0, by sum, min and max, and
-// every context kind by its length and name. Version 2 is about a quarter
-// smaller for the usual entry (one event, a value a third of the time,
-// one user), which is that much less for the database to log, store and
-// give back to the fold.
+// 1 writes values as their count followed, when not 0, by sum, min and
+// max, and every context kind by its length and name. Version 2 is about
+// a quarter smaller for the usual entry (one event, a value a third of the
+// time, one user), which is that much less for the database to log, store
+// and give back to the fold. This code reads both. Releases before it
+// read only version 1, and their folds drop what they cannot read: so
+// that replicas of an older release sharing the database (a rolling
+// upgrade) or a downgrade lose nothing, the flusher writes version 1
+// unless told otherwise (FlusherOptions.LogVersion, --events-log-version).
 const logVersion = 2
+
+// DefaultLogVersion is the version the flusher writes by default.
+const DefaultLogVersion = 1
 
 // userKind is the context kind a version 2 record codes as length 0.
 const userKind = "user"
@@ -66,9 +72,18 @@ func appendKindKey(b []byte, kind, key string) ([]byte, int) {
 
 // appendAggregate appends an entry's hour and aggregate, up to its
 // contexts.
-func appendAggregate(b []byte, hourDelta int64, r *Rollup) []byte {
+func appendAggregate(b []byte, version byte, hourDelta int64, r *Rollup) []byte {
 	b = binary.AppendVarint(b, hourDelta)
 	b = binary.AppendUvarint(b, uint64(r.Count))
+	if version == 1 {
+		b = binary.AppendUvarint(b, uint64(r.ValueCount))
+		if r.ValueCount > 0 {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Sum))
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Min))
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Max))
+		}
+		return b
+	}
 	switch {
 	case r.ValueCount > 0 && r.Sum == r.Min && r.Sum == r.Max:
 		b = binary.AppendUvarint(b, uint64(r.ValueCount)<<1|1)
@@ -85,8 +100,8 @@ func appendAggregate(b []byte, hourDelta int64, r *Rollup) []byte {
 }
 
 // appendContextKind appends the name of an entry's context kind.
-func appendContextKind(b []byte, kind string) []byte {
-	if kind == userKind {
+func appendContextKind(b []byte, version byte, kind string) []byte {
+	if kind == userKind && version > 1 {
 		return append(b, 0)
 	}
 	b = append(b, byte(len(kind)))
@@ -115,13 +130,18 @@ func LogRollups(ctx context.Context, tx FlushTx, rows map[RollupKey]*Rollup) err
 // AppendLog appends a record of one segment holding the n rows of one
 // environment (their EnvID is not part of the record) to b.
 func AppendLog(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
-	b = append(b, logVersion)
+	return appendLogVersion(b, logVersion, n, rows)
+}
+
+// appendLogVersion is AppendLog in the given version.
+func appendLogVersion(b []byte, version byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(n))
 	var prevHour int64
 	var kinds []string
 	for k, r := range rows {
 		b, _ = appendKindKey(b, k.Kind, k.Key)
-		b = appendAggregate(b, k.Hour-prevHour, r)
+		b = appendAggregate(b, version, k.Hour-prevHour, r)
 		prevHour = k.Hour
 		kinds = kinds[:0]
 		for kind := range r.Contexts {
@@ -130,7 +150,7 @@ func AppendLog(b []byte, n int, rows iter.Seq2[RollupKey, *Rollup]) []byte {
 		slices.Sort(kinds)
 		b = append(b, byte(len(kinds)))
 		for _, kind := range kinds {
-			b = appendContextKind(b, kind)
+			b = appendContextKind(b, version, kind)
 			b = r.Contexts[kind].appendTo(b)
 		}
 	}

@@ -184,6 +184,13 @@ func TestEventStore(t *testing.T) {
 		// (migration 0019): deleting the project deletes them, and only
 		// them.
 		t.Run("project deletion", func(t *testing.T) {
+			fks := `SELECT COUNT(*) FROM pragma_foreign_key_list('event_payloads')`
+			if raw.pg {
+				fks = `SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'event_payloads'::regclass AND contype = 'f'`
+			}
+			if n := raw.count(fks); n != 0 {
+				t.Fatalf("event_payloads has %d foreign keys after migration 0019", n)
+			}
 			_, others := mustProject(t, db, "proj-events-kept", "events-kept", at(0))
 			claim := func(env string) {
 				write(func(tx events.FlushTx) error {

@@ -23,6 +23,34 @@ var migrationSteps = map[int]func(ctx context.Context, t *txn) error{
 	// acknowledgements skip the write-ahead log, and a crash, which ends
 	// every listening connection anyway, loses only leases that are void.
 	13: postgresDDL(`ALTER TABLE replica_leases SET UNLOGGED`),
+	19: dropPayloadsForeignKey,
+}
+
+// dropPayloadsForeignKey removes event_payloads' foreign key to
+// environments (migration 0019).
+func dropPayloadsForeignKey(ctx context.Context, t *txn) error {
+	stmts := []string{`ALTER TABLE event_payloads DROP CONSTRAINT IF EXISTS event_payloads_environment_id_fkey`}
+	if t.d.name != "postgres" {
+		stmts = []string{
+			`CREATE TABLE event_payloads_next (
+				environment_id TEXT NOT NULL,
+				payload_id     TEXT NOT NULL,
+				received_at    BIGINT NOT NULL,
+				PRIMARY KEY (environment_id, payload_id)
+			)`,
+			`INSERT INTO event_payloads_next (environment_id, payload_id, received_at)
+				SELECT environment_id, payload_id, received_at FROM event_payloads`,
+			`DROP TABLE event_payloads`,
+			`ALTER TABLE event_payloads_next RENAME TO event_payloads`,
+			`CREATE INDEX event_payloads_received ON event_payloads(received_at)`,
+		}
+	}
+	for _, q := range stmts {
+		if _, err := t.exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // postgresDDL is a migration step that runs stmt on PostgreSQL and nothing

@@ -16,16 +16,20 @@ type stmtCache struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 	// pending are the queries prepareLater is preparing; closed is set
-	// by close, which waits for those preparations (wg).
+	// by close, which ends those preparations (ctx) and waits for them
+	// (wg).
 	pending map[string]bool
 	closed  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
 const maxCachedStmts = 512
 
 func newStmtCache(pool *sql.DB) *stmtCache {
-	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // get returns the prepared statement for q, or nil when it has not been
@@ -93,7 +97,7 @@ func (c *stmtCache) prepareLater(qs []string) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), prepareLaterTimeout)
+		ctx, cancel := context.WithTimeout(c.ctx, prepareLaterTimeout)
 		defer cancel()
 		c.prepare(ctx, todo)
 		c.mu.Lock()
@@ -108,6 +112,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.cancel()
 	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()

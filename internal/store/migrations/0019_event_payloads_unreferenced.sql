@@ -7,16 +7,10 @@
 -- transaction before it claims, and deleting a project deletes its
 -- environments' payload IDs first (internal/store/projects.go); a claim that
 -- races a deletion leaves a row for an ID no environment will have again,
--- pruned within a day like every other. SQLite cannot drop a constraint, so
--- the table is rebuilt the same way on both.
-CREATE TABLE event_payloads_next (
-    environment_id TEXT NOT NULL,
-    payload_id     TEXT NOT NULL,
-    received_at    BIGINT NOT NULL,
-    PRIMARY KEY (environment_id, payload_id)
-);
-INSERT INTO event_payloads_next (environment_id, payload_id, received_at)
-    SELECT environment_id, payload_id, received_at FROM event_payloads;
-DROP TABLE event_payloads;
-ALTER TABLE event_payloads_next RENAME TO event_payloads;
-CREATE INDEX event_payloads_received ON event_payloads(received_at);
+-- pruned within a day like every other.
+--
+-- The change is a step in Go (dropPayloadsForeignKey in fidelity.go):
+-- PostgreSQL drops the constraint in place, so that claims other replicas
+-- commit meanwhile wait for the lock instead of being lost with a copied
+-- table; SQLite cannot drop a constraint and rebuilds the table, in the
+-- migration's write transaction, which no other writer can share.
