@@ -128,6 +128,8 @@ type Flusher struct {
 	nTouched int
 	// version is the log version of the records written.
 	version byte
+	// committed counts the group commits that wrote log records.
+	committed atomic.Int64
 	// gathering is held by the committer gathering a group: one group
 	// forms at a time, the others commit meanwhile.
 	gathering sync.Mutex
@@ -298,23 +300,44 @@ type committer struct {
 
 // foldLoop folds the event log every FoldEvery until ctx ends. A fold
 // that fails leaves the log as it was, for the next one.
+//
+// A tick folds only when this flusher committed records since the last
+// fold, or when idleFoldTicks ticks passed without one (records other
+// replicas left behind): an idle server costs the database nothing per
+// tick. Skipping never hides an event, since every read of rollups folds
+// the log first (the store's settleEvents).
 func (f *Flusher) foldLoop(ctx context.Context) {
 	t := time.NewTicker(f.opts.FoldEvery)
 	defer t.Stop()
+	var folded int64
+	idle := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		committed := f.committed.Load()
+		if idle++; committed == folded && idle < idleFoldTicks {
+			continue
+		}
+		idle = 0
 		fctx, cancel := context.WithTimeout(ctx, f.opts.CommitTimeout)
 		err := f.store.FoldEvents(fctx)
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			f.log.Warn("folding the event log failed", "err", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log.Warn("folding the event log failed", "err", err)
+			}
+			continue
 		}
+		folded = committed
 	}
 }
+
+// idleFoldTicks is how many fold ticks pass without a fold while this
+// flusher commits nothing.
+const idleFoldTicks = 30
 
 func (f *Flusher) prune() {
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CommitTimeout)
@@ -336,6 +359,7 @@ func (c *committer) commit(f *Flusher, group []*pending) {
 	})
 	cancel()
 	if err == nil {
+		f.committed.Add(1)
 		f.mu.Lock()
 		if f.nTouched+len(wrote) > maxTouched {
 			clear(f.touched)
