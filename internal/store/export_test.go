@@ -92,6 +92,15 @@ func (db *DB) ListPatches() int64 { return db.listPatches.Load() }
 // match list of their filter was read.
 func (db *DB) FirstPages() int64 { return db.firstPages.Load() }
 
+// IndexAnswered counts the metric list pages the in-memory project
+// indexes answered.
+func (db *DB) IndexAnswered() int64 { return db.index.answered.Load() }
+
+// WithIndexBudget sets the metrics all project indexes hold together.
+func WithIndexBudget(n int) Option {
+	return func(db *DB) { db.index.budget = n }
+}
+
 // WithFewMatches sets the number of matches up to which a first page is
 // read from the index of a condition and sorted, rather than by walking
 // the sort index.

@@ -3,8 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -296,6 +294,12 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	if err := t.row(ctx, `SELECT metrics_generation, generation_base, deletions_low FROM projects WHERE id = ?`, projectID).Scan(&gen, &base, &low); err != nil {
 		return nil, 0, false, classify(err)
 	}
+	if db.indexable(q) {
+		page, total, ok, err := db.pageFromIndex(ctx, t, projectID, gen, base, low, q)
+		if err != nil || ok {
+			return page, total, ok, err
+		}
+	}
 	order := orderClause(q.Sort, metricSortColumns, "m.id")
 	key := countKey(projectID, 0, "ids "+order+" "+where, args)
 	sortBy, canPatch := db.patchable(q)
@@ -479,34 +483,10 @@ const listReadTimeout = time.Minute
 // of its own, unless it is being read or another list is.
 func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy listSort, canPatch bool, order, where string, args []any) {
 	c := db.ids
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.building[key] || c.ctx.Err() != nil {
-		return
-	}
-	select {
-	case c.slot <- struct{}{}:
-	default:
-		return
-	}
-	c.building[key] = true
-	c.wg.Add(1)
 	args = slices.Clone(args)
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			<-c.slot
-			c.mu.Lock()
-			delete(c.building, key)
-			if len(c.building) == 0 {
-				c.idle.Broadcast()
-			}
-			c.mu.Unlock()
-		}()
-		ctx, cancel := context.WithTimeout(c.ctx, listReadTimeout)
-		defer cancel()
+	c.background(key, func(ctx context.Context) error {
 		// Its statements are no request's: they are not counted.
-		err := db.txCounted(ctx, false, &c.statements, func(t *txn) error {
+		return db.txCounted(ctx, false, &c.statements, func(t *txn) error {
 			var gen, base int64
 			if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
 				return classify(err)
@@ -519,10 +499,7 @@ func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy lis
 			c.put(key, e)
 			return nil
 		})
-		if err != nil && c.ctx.Err() == nil && !errors.Is(err, core.ErrNotFound) {
-			slog.Warn("reading a metric match list", "err", err)
-		}
-	}()
+	})
 }
 
 // readIDs reads the whole match list in t's snapshot, with its sort

@@ -43,6 +43,9 @@ type DB struct {
 	dialect dialect
 	counts  *countCache
 	ids     *idCache
+	// index holds the in-memory indexes of projects' metrics
+	// (metric_index.go); nil when disabled.
+	index *indexCache
 	// rStmts and wStmts cache prepared statements per pool: parsing the
 	// larger queries costs more than running them on SQLite.
 	rStmts, wStmts *stmtCache
@@ -103,6 +106,13 @@ type Option func(*DB)
 // cached match lists: the reference the cache is tested against.
 func WithoutListCache() Option {
 	return func(db *DB) { db.ids = nil }
+}
+
+// WithoutMetricIndex answers metric lists without the in-memory index
+// of each project's metrics (metric_index.go): for comparisons, and for
+// tests of the SQL paths it otherwise takes over.
+func WithoutMetricIndex() Option {
+	return func(db *DB) { db.index = nil }
 }
 
 // WithoutListPatches reads a cached metric match list again after any
@@ -236,7 +246,7 @@ func openPostgres(dsn string) (*DB, error) {
 	// A query cancelled by its context (the request deadline) closes its
 	// connection in pgx, and the pool discards it.
 	pool.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(pool), dsn: dsn}
+	db := &DB{r: pool, w: pool, dialect: postgresDialect, counts: newCountCache(), ids: newIDCache(), index: newIndexCache(), rStmts: newStmtCache(pool), dsn: dsn}
 	db.wStmts = db.rStmts
 	return db, nil
 }
@@ -282,7 +292,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{r: r, w: w, dialect: sqliteDialect, byteOrder: true, counts: newCountCache(), ids: newIDCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
+	return &DB{r: r, w: w, dialect: sqliteDialect, byteOrder: true, counts: newCountCache(), ids: newIDCache(), index: newIndexCache(), rStmts: newStmtCache(r), wStmts: newStmtCache(w),
 		path: path, gens: newGenCache(), folded: &foldedRows{}}, nil
 }
 

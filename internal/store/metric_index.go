@@ -1,0 +1,850 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
+)
+
+// An index of a project's metrics in memory, column by column: what a
+// list filter tests and what a list sorts by, for every metric of the
+// project at one generation. A filter whose match list is not cached
+// costs a count and a page in SQL (firstPage), which grows with its
+// matches: thousands of index entries for a common tag or kind, a scan of
+// every name for a query. Evaluated here instead, a filter is a few
+// bitmap operations or one pass over a column, and its count is a
+// popcount, so the first page of any filter the index covers costs about
+// what the pages after it do.
+//
+// The index is built in the background, in a snapshot of its own, the
+// first time a project is listed (until then lists take the SQL path),
+// and is brought forward in place to the generation of a request's
+// snapshot from the same change log the match lists are patched from
+// (metric_ids.go): the metrics stamped with a generation after the
+// index's, with their tags, and the deletions logged since. Each of those
+// rows is the state at the request's snapshot, so applying them to an
+// index at any generation at or after the start of their range gives the
+// index at the request's generation exactly, on every replica. A request
+// whose snapshot is older than the index takes the SQL path; so does one
+// that finds more changes than a patch is worth, and a rebuild starts in
+// the background.
+//
+// Covered: every condition on the metric row and its tags (query, tags,
+// kinds, isNumeric, unitAggregationType, maintainers, data sources, event
+// keys, version IDs), sorted by one of createdAt and name, on a database
+// that orders text by its bytes. Conditions on other resources
+// (connections, views) keep the SQL path.
+
+// indexBudget bounds the metrics all project indexes hold together; a
+// project with more is never indexed (a million metrics would take some
+// 200 MB here). About 220 bytes per metric: 44 MB at the bound.
+const indexBudget = 200_000
+
+// maxIndexFilters bounds the match bitmaps an index keeps for the
+// filters asked at its generation.
+const maxIndexFilters = 256
+
+// Coded columns of the index: a value is its dictionary code; 0 is NULL.
+const (
+	colKind = iota
+	colUnit
+	colMaintainer
+	colTeam
+	colDataSource
+	numCols
+)
+
+type metricIndex struct {
+	mu        sync.RWMutex
+	gen, base int64
+	used      atomic.Int64 // unix nanoseconds of the last request it answered
+
+	ids      []string // by position; "" for a deleted metric
+	pos      map[string]int32
+	created  []int64
+	names    []string // name_lower
+	keys     []string // key_lower
+	versions []string
+	numeric  bitmap
+	live     bitmap
+	nLive    int
+	cols     [numCols][]uint32
+	dict     [numCols]map[string]uint32
+	tags     map[string]bitmap
+	tagsOf   [][]string
+	events   map[string][]int32 // event_key → positions
+	events0  []string           // event_key by position
+
+	// byCreated and byName are the live positions in the orders of the
+	// sorts (createdAt, id) and (name_lower, id), ascending.
+	byCreated, byName []int32
+
+	// text is every metric's key and name, NUL-separated, in position
+	// order, with textAt[i] where position i's record starts: a query
+	// is one substring search over it. Built on the first query after
+	// any change.
+	textMu sync.Mutex
+	text   string
+	textAt []int32
+
+	// filters holds the match bitmaps of the filters asked at gen.
+	fmu     sync.Mutex
+	filters map[string]bitmap
+}
+
+type bitmap []uint64
+
+func (b bitmap) has(i int32) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
+}
+
+func (b *bitmap) set(i int32) {
+	w := int(i >> 6)
+	for len(*b) <= w {
+		*b = append(*b, 0)
+	}
+	(*b)[w] |= 1 << (uint(i) & 63)
+}
+
+func (b bitmap) clear(i int32) {
+	if w := int(i >> 6); w < len(b) {
+		b[w] &^= 1 << (uint(i) & 63)
+	}
+}
+
+// and keeps in b only what o holds.
+func (b bitmap) and(o bitmap) {
+	for w := range b {
+		if w < len(o) {
+			b[w] &= o[w]
+		} else {
+			b[w] = 0
+		}
+	}
+}
+
+func (b bitmap) count() int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// indexRow is one metric as the index reads it.
+type indexRow struct {
+	id, name, key, version, event string
+	created                       int64
+	numeric                       bool
+	cols                          [numCols]sql.NullString
+	tags                          []string
+}
+
+const indexColumns = `m.id, m.created_at, m.name_lower, m.key_lower, m.version_id, m.event_key, m.is_numeric,
+	m.kind, m.unit_aggregation_type, m.maintainer_id, m.maintainer_team_key, m.data_source_key`
+
+func scanIndexRows(rows *sql.Rows) ([]indexRow, error) {
+	defer rows.Close()
+	var out []indexRow
+	for rows.Next() {
+		var r indexRow
+		c := &r.cols
+		if err := rows.Scan(&r.id, &r.created, &r.name, &r.key, &r.version, &r.event, &r.numeric,
+			&c[colKind], &c[colUnit], &c[colMaintainer], &c[colTeam], &c[colDataSource]); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// attachTags reads (metric_id, tag) rows into the rows of out.
+func attachTags(rows *sql.Rows, out []indexRow) error {
+	defer rows.Close()
+	at := make(map[string]int, len(out))
+	for i := range out {
+		at[out[i].id] = i
+	}
+	var id, tag string
+	for rows.Next() {
+		if err := rows.Scan(&id, &tag); err != nil {
+			return err
+		}
+		if i, ok := at[id]; ok {
+			out[i].tags = append(out[i].tags, tag)
+		}
+	}
+	return rows.Err()
+}
+
+func newMetricIndex(gen, base int64, rows []indexRow) *metricIndex {
+	ix := &metricIndex{gen: gen, base: base, pos: make(map[string]int32, len(rows)), tags: map[string]bitmap{},
+		events: map[string][]int32{}, filters: map[string]bitmap{}}
+	for c := range ix.dict {
+		ix.dict[c] = map[string]uint32{}
+	}
+	for i := range rows {
+		ix.add(&rows[i])
+	}
+	ix.byCreated = make([]int32, 0, len(rows))
+	ix.byName = make([]int32, 0, len(rows))
+	for p := range ix.ids {
+		ix.byCreated = append(ix.byCreated, int32(p))
+		ix.byName = append(ix.byName, int32(p))
+	}
+	slices.SortFunc(ix.byCreated, ix.createdOrder)
+	slices.SortFunc(ix.byName, ix.nameOrder)
+	return ix
+}
+
+func (ix *metricIndex) createdOrder(a, b int32) int {
+	if c := compareInt(ix.created[a], ix.created[b]); c != 0 {
+		return c
+	}
+	return strings.Compare(ix.ids[a], ix.ids[b])
+}
+
+func (ix *metricIndex) nameOrder(a, b int32) int {
+	if c := strings.Compare(ix.names[a], ix.names[b]); c != 0 {
+		return c
+	}
+	return strings.Compare(ix.ids[a], ix.ids[b])
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (ix *metricIndex) code(c int, v sql.NullString) uint32 {
+	if !v.Valid {
+		return 0
+	}
+	if k, ok := ix.dict[c][v.String]; ok {
+		return k
+	}
+	k := uint32(len(ix.dict[c]) + 1)
+	ix.dict[c][v.String] = k
+	return k
+}
+
+// add appends r at a new position, outside the sort orders.
+func (ix *metricIndex) add(r *indexRow) int32 {
+	p := int32(len(ix.ids))
+	ix.ids = append(ix.ids, r.id)
+	ix.pos[r.id] = p
+	ix.created = append(ix.created, r.created)
+	ix.names = append(ix.names, r.name)
+	ix.keys = append(ix.keys, r.key)
+	ix.versions = append(ix.versions, r.version)
+	ix.events0 = append(ix.events0, r.event)
+	ix.events[r.event] = append(ix.events[r.event], p)
+	if r.numeric {
+		ix.numeric.set(p)
+	}
+	ix.live.set(p)
+	ix.nLive++
+	for c := range numCols {
+		ix.cols[c] = append(ix.cols[c], ix.code(c, r.cols[c]))
+	}
+	ix.tagsOf = append(ix.tagsOf, r.tags)
+	for _, t := range r.tags {
+		b := ix.tags[t]
+		b.set(p)
+		ix.tags[t] = b
+	}
+	return p
+}
+
+// remove takes position p out of everything a filter or sort reads.
+func (ix *metricIndex) remove(p int32) {
+	removeSorted(&ix.byCreated, p, ix.createdOrder)
+	removeSorted(&ix.byName, p, ix.nameOrder)
+	ix.live.clear(p)
+	ix.nLive--
+	ix.numeric.clear(p)
+	for _, t := range ix.tagsOf[p] {
+		ix.tags[t].clear(p)
+	}
+	ev := ix.events0[p]
+	if ps := slices.DeleteFunc(ix.events[ev], func(q int32) bool { return q == p }); len(ps) > 0 {
+		ix.events[ev] = ps
+	} else {
+		delete(ix.events, ev)
+	}
+	delete(ix.pos, ix.ids[p])
+	ix.ids[p], ix.tagsOf[p] = "", nil
+}
+
+func removeSorted(s *[]int32, p int32, order func(a, b int32) int) {
+	if i, ok := slices.BinarySearchFunc(*s, p, order); ok {
+		*s = slices.Delete(*s, i, i+1)
+	}
+}
+
+func insertSorted(s *[]int32, p int32, order func(a, b int32) int) {
+	i, _ := slices.BinarySearchFunc(*s, p, order)
+	*s = slices.Insert(*s, i, p)
+}
+
+// apply brings the index to generation gen: changed holds every metric
+// stamped in (from, gen] as it is at gen, deleted every metric deleted
+// then, and from is at most one past the index's generation.
+func (ix *metricIndex) apply(gen int64, changed []indexRow, deleted []string) {
+	for _, id := range deleted {
+		if p, ok := ix.pos[id]; ok {
+			ix.remove(p)
+		}
+	}
+	for i := range changed {
+		r := &changed[i]
+		if p, ok := ix.pos[r.id]; ok {
+			ix.remove(p)
+		}
+		p := ix.add(r)
+		insertSorted(&ix.byCreated, p, ix.createdOrder)
+		insertSorted(&ix.byName, p, ix.nameOrder)
+	}
+	ix.gen = gen
+	ix.fmu.Lock()
+	clear(ix.filters)
+	ix.fmu.Unlock()
+	ix.textMu.Lock()
+	ix.text, ix.textAt = "", nil
+	ix.textMu.Unlock()
+}
+
+// worn reports whether so many positions are dead that a rebuild pays.
+func (ix *metricIndex) worn() bool {
+	return len(ix.ids)-ix.nLive > max(1024, ix.nLive/4)
+}
+
+// indexable reports whether the index answers the lists of q.
+func (db *DB) indexable(q catalog.MetricQuery) bool {
+	if db.index == nil || !db.byteOrder || q.HasConnections != nil || q.UsedIn != "" || q.View != "" || len(q.Sort) > 1 {
+		return false
+	}
+	if len(q.Sort) == 1 && q.Sort[0].Field != "createdAt" && q.Sort[0].Field != "name" {
+		return false
+	}
+	for _, alts := range q.Queries {
+		for _, a := range alts {
+			if strings.ContainsRune(a, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// filterKey names the filter of q (not its sort or page).
+func filterKey(q catalog.MetricQuery) string {
+	var b strings.Builder
+	list := func(tag byte, vs []string) {
+		b.WriteByte(tag)
+		for _, v := range vs {
+			b.WriteString(v)
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	for _, alts := range q.Queries {
+		list('q', alts)
+	}
+	list('t', q.TagsAll)
+	list('k', q.Kinds)
+	if q.IsNumeric != nil {
+		b.WriteString(map[bool]string{true: "n1", false: "n0"}[*q.IsNumeric])
+	}
+	list('u', []string{q.UnitAggregationType})
+	list('m', q.MaintainerIDs)
+	list('e', []string{q.MaintainerTeamKey})
+	list('d', q.DataSourceKeys)
+	list('v', q.EventKeys)
+	list('i', q.VersionIDs)
+	return b.String()
+}
+
+// match is the bitmap of the live positions q matches; ix.mu is held.
+func (ix *metricIndex) match(q catalog.MetricQuery) bitmap {
+	key := filterKey(q)
+	ix.fmu.Lock()
+	m, ok := ix.filters[key]
+	ix.fmu.Unlock()
+	if ok {
+		return m
+	}
+	m = ix.evaluate(q)
+	ix.fmu.Lock()
+	if len(ix.filters) >= maxIndexFilters {
+		clear(ix.filters)
+	}
+	ix.filters[key] = m
+	ix.fmu.Unlock()
+	return m
+}
+
+func (ix *metricIndex) evaluate(q catalog.MetricQuery) bitmap {
+	n := len(ix.ids)
+	m := make(bitmap, (n+63)/64)
+	// Start from the narrowest set at hand.
+	switch {
+	case len(q.TagsAll) > 0:
+		copy(m, ix.tags[q.TagsAll[0]])
+		for _, t := range q.TagsAll[1:] {
+			m.and(ix.tags[t])
+		}
+	case len(q.EventKeys) > 0:
+		for _, k := range q.EventKeys {
+			for _, p := range ix.events[k] {
+				m.set(p)
+			}
+		}
+	default:
+		copy(m, ix.live)
+	}
+	m.and(ix.live)
+	if q.IsNumeric != nil {
+		for w := range m {
+			num := uint64(0)
+			if w < len(ix.numeric) {
+				num = ix.numeric[w]
+			}
+			if *q.IsNumeric {
+				m[w] &= num
+			} else {
+				m[w] &^= num
+			}
+		}
+	}
+	// Equalities on coded columns: a value no metric has matches none.
+	type eq struct {
+		col   int
+		codes []uint32
+	}
+	var eqs []eq
+	want := func(c int, vs ...string) {
+		codes := make([]uint32, 0, len(vs))
+		for _, v := range vs {
+			if k, ok := ix.dict[c][v]; ok {
+				codes = append(codes, k)
+			}
+		}
+		eqs = append(eqs, eq{c, codes})
+	}
+	for _, k := range q.Kinds {
+		want(colKind, k)
+	}
+	if q.UnitAggregationType != "" {
+		want(colUnit, q.UnitAggregationType)
+	}
+	if len(q.MaintainerIDs) > 0 {
+		want(colMaintainer, q.MaintainerIDs...)
+	}
+	if q.MaintainerTeamKey != "" {
+		want(colTeam, q.MaintainerTeamKey)
+	}
+	if len(q.DataSourceKeys) > 0 {
+		want(colDataSource, q.DataSourceKeys...)
+	}
+	for _, e := range eqs {
+		col := ix.cols[e.col]
+		if len(e.codes) == 0 {
+			clear(m)
+			break
+		}
+		m.keep(func(p int32) bool { return slices.Contains(e.codes, col[p]) })
+	}
+	if len(q.EventKeys) > 0 && len(q.TagsAll) > 0 {
+		m.keep(func(p int32) bool { return slices.Contains(q.EventKeys, ix.events0[p]) })
+	}
+	if len(q.VersionIDs) > 0 {
+		m.keep(func(p int32) bool { return slices.Contains(q.VersionIDs, ix.versions[p]) })
+	}
+	for _, alts := range q.Queries {
+		m.and(ix.search(alts))
+	}
+	return m
+}
+
+// keep clears the set bits of m at which ok is false.
+func (b bitmap) keep(ok func(int32) bool) {
+	for w, word := range b {
+		for word != 0 {
+			i := bits.TrailingZeros64(word)
+			word &= word - 1
+			if p := int32(w<<6 | i); !ok(p) {
+				b[w] &^= 1 << uint(i)
+			}
+		}
+	}
+}
+
+// search is the bitmap of the positions whose key or name contains one
+// of alts, lowercased (what LIKE '%alt%' over key_lower and name_lower
+// matches: both were lowered as alts are).
+func (ix *metricIndex) search(alts []string) bitmap {
+	text, at := ix.textIndex()
+	m := make(bitmap, (len(ix.ids)+63)/64)
+	for _, a := range alts {
+		a = strings.ToLower(a)
+		if a == "" {
+			copy(m, ix.live)
+			return m
+		}
+		for off := 0; off < len(text); {
+			i := strings.Index(text[off:], a)
+			if i < 0 {
+				break
+			}
+			hit := off + i
+			// The record holding the hit, then on past its end.
+			r, found := slices.BinarySearch(at, int32(hit))
+			if !found {
+				r--
+			}
+			m.set(int32(r))
+			if r+1 < len(at) {
+				off = int(at[r+1])
+			} else {
+				break
+			}
+		}
+	}
+	return m
+}
+
+func (ix *metricIndex) textIndex() (string, []int32) {
+	ix.textMu.Lock()
+	defer ix.textMu.Unlock()
+	if ix.textAt == nil {
+		size := 0
+		for p := range ix.ids {
+			size += len(ix.keys[p]) + len(ix.names[p]) + 2
+		}
+		var b strings.Builder
+		b.Grow(size)
+		at := make([]int32, len(ix.ids))
+		for p := range ix.ids {
+			at[p] = int32(b.Len())
+			if ix.ids[p] == "" {
+				// A deleted position: an empty record.
+				b.WriteString("\x00\x00")
+				continue
+			}
+			b.WriteString(ix.keys[p])
+			b.WriteByte(0)
+			b.WriteString(ix.names[p])
+			b.WriteByte(0)
+		}
+		ix.text, ix.textAt = b.String(), at
+	}
+	return ix.text, ix.textAt
+}
+
+// page returns the IDs of the page of q among the matches m, and how
+// many matches there are.
+func (ix *metricIndex) page(m bitmap, q catalog.MetricQuery) ([]string, int) {
+	total := m.count()
+	if q.Offset >= total {
+		return nil, total
+	}
+	order, desc := ix.byCreated, false
+	if len(q.Sort) == 1 {
+		desc = q.Sort[0].Desc
+		if q.Sort[0].Field == "name" {
+			order = ix.byName
+		}
+	}
+	ids := make([]string, 0, min(q.Limit, total-q.Offset))
+	skip := q.Offset
+	take := func(p int32) bool {
+		if !m.has(p) {
+			return true
+		}
+		if skip > 0 {
+			skip--
+			return true
+		}
+		ids = append(ids, ix.ids[p])
+		return len(ids) < q.Limit
+	}
+	if desc {
+		for i := len(order) - 1; i >= 0 && take(order[i]); i-- {
+		}
+	} else {
+		for i := 0; i < len(order) && take(order[i]); i++ {
+		}
+	}
+	return ids, total
+}
+
+// indexCache holds the project indexes of one DB.
+type indexCache struct {
+	mu       sync.Mutex
+	projects map[string]*metricIndex
+	held     int // positions of all indexes
+	// tooLarge remembers the projects found to have more metrics than
+	// the budget, with the generation they had then.
+	tooLarge map[string]int64
+	// budget replaces indexBudget when set, for tests.
+	budget int
+	// answered counts the pages the indexes answered, for tests.
+	answered atomic.Int64
+}
+
+func newIndexCache() *indexCache {
+	return &indexCache{projects: map[string]*metricIndex{}, tooLarge: map[string]int64{}}
+}
+
+func (c *indexCache) get(projectID string) *metricIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.projects[projectID]
+}
+
+func (c *indexCache) put(projectID string, ix *metricIndex) {
+	budget := c.budget
+	if budget == 0 {
+		budget = indexBudget
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.projects[projectID]; old != nil {
+		c.held -= len(old.ids)
+		delete(c.projects, projectID)
+	}
+	// The least recently used go first.
+	for c.held+len(ix.ids) > budget && len(c.projects) > 0 {
+		var lru string
+		var at int64
+		for k, o := range c.projects {
+			if u := o.used.Load(); lru == "" || u < at {
+				lru, at = k, u
+			}
+		}
+		c.held -= len(c.projects[lru].ids)
+		delete(c.projects, lru)
+	}
+	ix.used.Store(time.Now().UnixNano())
+	c.projects[projectID] = ix
+	c.held += len(ix.ids)
+}
+
+func (c *indexCache) drop(projectID string, ix *metricIndex) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.projects[projectID] == ix {
+		c.held -= len(ix.ids)
+		delete(c.projects, projectID)
+	}
+}
+
+// pageFromIndex answers a list page of q from the project's index at the
+// generation of t's snapshot, bringing the index forward first when it is
+// behind. ok is false when there is no index to answer from (none yet, or
+// one this snapshot cannot use); one is then built in the background.
+func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, base, low int64, q catalog.MetricQuery) ([]catalog.Metric, int, bool, error) {
+	ix := db.index.get(projectID)
+	if ix == nil || ix.base != base {
+		db.buildIndexLater(projectID, gen)
+		return nil, 0, false, nil
+	}
+	ix.mu.RLock()
+	at := ix.gen
+	ix.mu.RUnlock()
+	if at < gen {
+		if at < low {
+			// The change log no longer holds every deletion since.
+			db.buildIndexLater(projectID, gen)
+			return nil, 0, false, nil
+		}
+		changed, deleted, ok, err := readIndexChanges(ctx, t, projectID, at, gen)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if !ok {
+			db.buildIndexLater(projectID, gen)
+			return nil, 0, false, nil
+		}
+		ix.mu.Lock()
+		if ix.gen >= at && ix.gen < gen {
+			ix.apply(gen, changed, deleted)
+		}
+		worn := ix.worn()
+		ix.mu.Unlock()
+		if worn {
+			db.buildIndexLater(projectID, gen)
+		}
+	}
+	ix.mu.RLock()
+	if ix.gen != gen {
+		ix.mu.RUnlock()
+		return nil, 0, false, nil
+	}
+	ids, total := ix.page(ix.match(q), q)
+	ix.mu.RUnlock()
+	ix.used.Store(time.Now().UnixNano())
+	db.index.answered.Add(1)
+	if len(ids) == 0 {
+		return nil, total, true, nil
+	}
+	out, err := readPageMetrics(ctx, t, ids)
+	return out, total, err == nil, err
+}
+
+// readIndexChanges reads, in t's snapshot, the metrics of the project
+// stamped in (from, gen] with their tags, and the deletions then; ok is
+// false when there are more than a patch is worth.
+func readIndexChanges(ctx context.Context, t *txn, projectID string, from, gen int64) ([]indexRow, []string, bool, error) {
+	rows, err := t.query(ctx, `SELECT `+indexColumns+` FROM metrics m
+		WHERE m.project_id = ? AND m.changed_gen BETWEEN ? AND ? LIMIT ?`, projectID, from+1, gen, maxPatchRows+1)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	changed, err := scanIndexRows(rows)
+	if err != nil || len(changed) > maxPatchRows {
+		return nil, nil, false, err
+	}
+	if len(changed) > 0 {
+		trows, err := t.query(ctx, `SELECT mt.metric_id, mt.tag FROM metric_tags mt JOIN metrics m ON m.id = mt.metric_id
+			WHERE m.project_id = ? AND m.changed_gen BETWEEN ? AND ?`, projectID, from+1, gen)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if err := attachTags(trows, changed); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	drows, err := t.query(ctx, `SELECT metric_id FROM metric_deletions WHERE project_id = ? AND generation BETWEEN ? AND ? LIMIT ?`,
+		projectID, from+1, gen, maxPatchRows+1)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	deleted, err := collectStrings(drows)
+	if err != nil || len(changed)+len(deleted) > maxPatchRows {
+		return nil, nil, false, err
+	}
+	return changed, deleted, true, nil
+}
+
+// buildIndexLater builds the project's index in the background, in a
+// snapshot of its own, unless it is being built, another background read
+// runs, or the project was found too large at a generation not far
+// behind gen.
+func (db *DB) buildIndexLater(projectID string, gen int64) {
+	c := db.index
+	c.mu.Lock()
+	seen, large := c.tooLarge[projectID]
+	c.mu.Unlock()
+	if large && gen-seen < tooManyKept {
+		return
+	}
+	db.ids.background("index "+projectID, func(ctx context.Context) error {
+		return db.txCounted(ctx, false, &db.ids.statements, func(t *txn) error {
+			return db.buildIndex(ctx, t, projectID)
+		})
+	})
+}
+
+func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
+	c := db.index
+	budget := c.budget
+	if budget == 0 {
+		budget = indexBudget
+	}
+	var gen, base int64
+	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
+		return classify(err)
+	}
+	rows, err := t.query(ctx, `SELECT `+indexColumns+` FROM metrics m WHERE m.project_id = ? LIMIT ?`, projectID, budget+1)
+	if err != nil {
+		return err
+	}
+	all, err := scanIndexRows(rows)
+	if err != nil {
+		return err
+	}
+	if len(all) > budget {
+		c.mu.Lock()
+		c.tooLarge[projectID] = gen
+		c.mu.Unlock()
+		if old := c.get(projectID); old != nil {
+			c.drop(projectID, old)
+		}
+		return nil
+	}
+	trows, err := t.query(ctx, `SELECT metric_id, tag FROM metric_tags WHERE project_id = ?`, projectID)
+	if err != nil {
+		return err
+	}
+	if err := attachTags(trows, all); err != nil {
+		return err
+	}
+	ix := newMetricIndex(gen, base, all)
+	if old := c.get(projectID); old != nil {
+		old.mu.RLock()
+		newer := old.base == base && old.gen > gen
+		old.mu.RUnlock()
+		if newer {
+			return nil
+		}
+	}
+	c.mu.Lock()
+	delete(c.tooLarge, projectID)
+	c.mu.Unlock()
+	c.put(projectID, ix)
+	return nil
+}
+
+// background runs fn in a goroutine of its own under key, with the
+// cache's context and a deadline, unless key is running or another
+// background read is: one at a time, so that a burst of new filters does
+// not take every reader connection and core from the requests.
+func (c *idCache) background(key string, fn func(ctx context.Context) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.building[key] || c.ctx.Err() != nil {
+		return
+	}
+	select {
+	case c.slot <- struct{}{}:
+	default:
+		return
+	}
+	c.building[key] = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			<-c.slot
+			c.mu.Lock()
+			delete(c.building, key)
+			if len(c.building) == 0 {
+				c.idle.Broadcast()
+			}
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(c.ctx, listReadTimeout)
+		defer cancel()
+		if err := fn(ctx); err != nil && c.ctx.Err() == nil && !errors.Is(err, core.ErrNotFound) {
+			slog.Warn("reading a metric list in the background", "what", strings.Fields(key)[0], "err", err)
+		}
+	}()
+}

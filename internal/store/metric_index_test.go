@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/store"
+	"github.com/metricsd/metricsd/internal/testdb"
+)
+
+// randomIndexQuery is randomPatchQuery without conditions on connections
+// (which the index leaves to SQL), sometimes with event keys or version
+// IDs of live metrics.
+func randomIndexQuery(r *rand.Rand, live map[string]*catalog.Metric) catalog.MetricQuery {
+	q := randomPatchQuery(r)
+	q.HasConnections = nil
+	if m := anyLive(r, live); m != nil {
+		switch r.IntN(6) {
+		case 0:
+			q.EventKeys = []string{m.Def.EventKey, "nope"}
+		case 1:
+			q.EventKeys = []string{m.Def.EventKey}
+			if o := anyLive(r, live); o != nil {
+				q.EventKeys = append(q.EventKeys, o.Def.EventKey)
+			}
+		case 2:
+			q.VersionIDs = []string{m.VersionID, "nope"}
+		}
+	}
+	return q
+}
+
+// TestMetricIndexMatchesSQL checks the pages the in-memory index answers
+// against uncached SQL, after every one of random writes (each brings the
+// index forward from the change log), after a bulk import (more changes
+// than a patch: rebuilt), and after the project is deleted and created
+// again; and that the index answered most of them.
+func TestMetricIndexMatchesSQL(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		seed := uint64(time.Now().UnixNano())
+		t.Logf("seed %d", seed)
+		r := rand.New(rand.NewPCG(seed, 13))
+		db := mustOpen(t, b.URL)
+		uncached := openUncached(t, b.URL)
+		p, other := patchFixtures(t, db)
+		live := map[string]*catalog.Metric{}
+		createRandom(t, db, r, p, 150, live)
+		createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+		check := func() {
+			t.Helper()
+			for range 12 {
+				sameList(t, ctx, db, uncached, p.ID, randomIndexQuery(r, live))
+			}
+		}
+		check()
+		before := db.IndexAnswered()
+		for range 80 {
+			what := randomWrite(t, db, r, p, live)
+			t.Run("", func(t *testing.T) {
+				defer func() {
+					if t.Failed() {
+						t.Logf("after %s", what)
+					}
+				}()
+				check()
+			})
+			if t.Failed() {
+				return
+			}
+		}
+		// Two lists per check (sameList lists twice), a third of the
+		// filters with two sort keys (SQL): most of the rest.
+		if n := db.IndexAnswered() - before; n < 80*12 {
+			t.Fatalf("%d pages answered by the index over 80 writes of 12 filters, want most", n)
+		}
+		var batch []*catalog.Metric
+		for i := range 1200 {
+			batch = append(batch, randomPatchMetric(r, p, 10000+i))
+		}
+		if err := db.ImportMetrics(ctx, batch); err != nil {
+			t.Fatalf("ImportMetrics: %v", err)
+		}
+		for _, m := range batch {
+			live[m.ID] = m
+		}
+		check()
+		check()
+		if err := db.DeleteProject(ctx, p.Key); err != nil {
+			t.Fatalf("DeleteProject: %v", err)
+		}
+		mustProject(t, db, p.ID, p.Key, at(0))
+		live = map[string]*catalog.Metric{}
+		createRandom(t, db, r, p, 30, live)
+		check()
+		for range 10 {
+			randomWrite(t, db, r, p, live)
+			check()
+		}
+	})
+}
+
+// TestMetricIndexBudget: a project with more metrics than the indexes
+// may hold is listed from SQL, and correctly.
+func TestMetricIndexBudget(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		r := rand.New(rand.NewPCG(1, 2))
+		db := mustOpen(t, b.URL, store.WithIndexBudget(100))
+		uncached := openUncached(t, b.URL)
+		p, _ := patchFixtures(t, db)
+		live := map[string]*catalog.Metric{}
+		createRandom(t, db, r, p, 150, live)
+		for range 20 {
+			sameList(t, ctx, db, uncached, p.ID, randomIndexQuery(r, live))
+		}
+		if n := db.IndexAnswered(); n != 0 {
+			t.Fatalf("the index answered %d pages of a project over its budget", n)
+		}
+	})
+}
