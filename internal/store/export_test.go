@@ -94,7 +94,12 @@ func (db *DB) FirstPages() int64 { return db.firstPages.Load() }
 
 // IndexAnswered counts the metric list pages the in-memory project
 // indexes answered.
-func (db *DB) IndexAnswered() int64 { return db.index.answered.Load() }
+func (db *DB) IndexAnswered() int64 {
+	if db.index == nil {
+		return 0
+	}
+	return db.index.answered.Load()
+}
 
 // WithIndexBudget sets the metrics all project indexes hold together.
 func WithIndexBudget(n int) Option {

@@ -336,44 +336,60 @@ func TestListPatchInvariantMatchesSQL(t *testing.T) {
 
 // TestListPatchReplicaCurrent writes through one DB handle and lists
 // through another (each with its own cache, as two replicas), which must
-// see every committed write at once.
+// see every committed write at once: through patched lists, and through
+// project indexes brought forward (metric_index.go).
 func TestListPatchReplicaCurrent(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, b testdb.Backend) {
-		ctx := t.Context()
-		seed := uint64(time.Now().UnixNano())
-		t.Logf("seed %d", seed)
-		r := rand.New(rand.NewPCG(seed, 9))
-		a := mustOpen(t, b.URL)
-		replica := mustOpen(t, b.URL)
-		uncached := openUncached(t, b.URL)
-		p, _ := patchFixtures(t, a)
-		live := map[string]*catalog.Metric{}
-		createRandom(t, a, r, p, 60, live)
-		pool := []catalog.MetricQuery{
-			{Page: core.Page{Limit: 50}, TagsAll: []string{"t1"}},
-			{Page: core.Page{Limit: 10}, Sort: []core.SortKey{{Field: "name", Desc: true}}},
-			{Page: core.Page{Limit: 10}, Kinds: []string{catalog.KindCustom}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}},
+	for _, index := range []bool{false, true} {
+		t.Run(fmt.Sprintf("index=%v", index), func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, b testdb.Backend) { testReplicaCurrent(t, b, index) })
+		})
+	}
+}
+
+func testReplicaCurrent(t *testing.T, b testdb.Backend, index bool) {
+	ctx := t.Context()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 9))
+	var opts []store.Option
+	if !index {
+		opts = append(opts, store.WithoutMetricIndex())
+	}
+	a := mustOpen(t, b.URL, opts...)
+	replica := mustOpen(t, b.URL, opts...)
+	uncached := openUncached(t, b.URL)
+	p, _ := patchFixtures(t, a)
+	live := map[string]*catalog.Metric{}
+	createRandom(t, a, r, p, 60, live)
+	pool := []catalog.MetricQuery{
+		{Page: core.Page{Limit: 50}, TagsAll: []string{"t1"}},
+		{Page: core.Page{Limit: 10}, Sort: []core.SortKey{{Field: "name", Desc: true}}},
+		{Page: core.Page{Limit: 10}, Kinds: []string{catalog.KindCustom}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}},
+	}
+	for range 6 {
+		pool = append(pool, randomPatchQuery(r))
+	}
+	before, answered := replica.ListPatches(), replica.IndexAnswered()
+	for i := range 40 {
+		writer := a
+		if i%2 == 1 {
+			writer = replica
 		}
-		for range 6 {
-			pool = append(pool, randomPatchQuery(r))
-		}
-		before := replica.ListPatches()
-		for i := range 40 {
-			writer := a
-			if i%2 == 1 {
-				writer = replica
+		randomWrite(t, writer, r, p, live)
+		for _, reader := range []*store.DB{a, replica} {
+			for _, q := range pool {
+				sameList(t, ctx, reader, uncached, p.ID, q)
 			}
-			randomWrite(t, writer, r, p, live)
-			for _, reader := range []*store.DB{a, replica} {
-				for _, q := range pool {
-					sameList(t, ctx, reader, uncached, p.ID, q)
-				}
-			}
 		}
-		if replica.ListPatches() == before {
-			t.Fatal("the replica never patched a list")
-		}
-	})
+	}
+	if !index && replica.ListPatches() == before {
+		t.Fatal("the replica never patched a list")
+	}
+	// The three fixed filters are indexed (the random ones may not be:
+	// two sort keys, connections), listed twice after each write.
+	if n := replica.IndexAnswered() - answered; index && n < 40*3 {
+		t.Fatalf("the replica's index answered %d of %d pages, want at least the fixed filters'", n, 40*len(pool)*2)
+	}
 }
 
 // TestListPatchConcurrentWritesAndLists runs writers and listers together

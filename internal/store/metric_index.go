@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -89,17 +90,28 @@ type metricIndex struct {
 	// sorts (createdAt, id) and (name_lower, id), ascending.
 	byCreated, byName []int32
 
-	// text is every metric's key and name, NUL-separated, in position
-	// order, with textAt[i] where position i's record starts: a query
-	// is one substring search over it. Built on the first query after
-	// any change.
-	textMu sync.Mutex
-	text   string
+	// text is every position's key and name, each followed by a NUL,
+	// in position order, with textAt[p] where position p's record
+	// starts: a query is one substring search over it. Positions are
+	// only ever added, so it is appended to; a dead position's record
+	// stays until a rebuild (search keeps to live positions).
+	text   []byte
 	textAt []int32
 
-	// filters holds the match bitmaps of the filters asked at gen.
+	// filters holds the matches of the filters asked at gen.
 	fmu     sync.Mutex
-	filters map[string]bitmap
+	filters map[string]*indexMatch
+}
+
+// indexMatch is what the index found for one filter at its generation.
+type indexMatch struct {
+	m     bitmap
+	total int
+	// first holds, per order (created, name) and direction (ascending,
+	// descending), one more than the place in that order of the first
+	// match, once a page walked to it (0 before): pages start there
+	// instead of passing every metric before it again.
+	first [4]atomic.Int32
 }
 
 type bitmap []uint64
@@ -190,7 +202,7 @@ func attachTags(rows *sql.Rows, out []indexRow) error {
 
 func newMetricIndex(gen, base int64, rows []indexRow) *metricIndex {
 	ix := &metricIndex{gen: gen, base: base, pos: make(map[string]int32, len(rows)), tags: map[string]bitmap{},
-		events: map[string][]int32{}, filters: map[string]bitmap{}}
+		events: map[string][]int32{}, filters: map[string]*indexMatch{}}
 	for c := range ix.dict {
 		ix.dict[c] = map[string]uint32{}
 	}
@@ -263,6 +275,8 @@ func (ix *metricIndex) add(r *indexRow) int32 {
 	for c := range numCols {
 		ix.cols[c] = append(ix.cols[c], ix.code(c, r.cols[c]))
 	}
+	ix.textAt = append(ix.textAt, int32(len(ix.text)))
+	ix.text = append(append(append(append(ix.text, r.key...), 0), r.name...), 0)
 	ix.tagsOf = append(ix.tagsOf, r.tags)
 	for _, t := range r.tags {
 		b := ix.tags[t]
@@ -325,9 +339,6 @@ func (ix *metricIndex) apply(gen int64, changed []indexRow, deleted []string) {
 	ix.fmu.Lock()
 	clear(ix.filters)
 	ix.fmu.Unlock()
-	ix.textMu.Lock()
-	ix.text, ix.textAt = "", nil
-	ix.textMu.Unlock()
 }
 
 // worn reports whether so many positions are dead that a rebuild pays.
@@ -381,23 +392,24 @@ func filterKey(q catalog.MetricQuery) string {
 	return b.String()
 }
 
-// match is the bitmap of the live positions q matches; ix.mu is held.
-func (ix *metricIndex) match(q catalog.MetricQuery) bitmap {
+// match is what q matches; ix.mu is held.
+func (ix *metricIndex) match(q catalog.MetricQuery) *indexMatch {
 	key := filterKey(q)
 	ix.fmu.Lock()
-	m, ok := ix.filters[key]
+	im, ok := ix.filters[key]
 	ix.fmu.Unlock()
 	if ok {
-		return m
+		return im
 	}
-	m = ix.evaluate(q)
+	m := ix.evaluate(q)
+	im = &indexMatch{m: m, total: m.count()}
 	ix.fmu.Lock()
 	if len(ix.filters) >= maxIndexFilters {
 		clear(ix.filters)
 	}
-	ix.filters[key] = m
+	ix.filters[key] = im
 	ix.fmu.Unlock()
-	return m
+	return im
 }
 
 func (ix *metricIndex) evaluate(q catalog.MetricQuery) bitmap {
@@ -498,9 +510,9 @@ func (b bitmap) keep(ok func(int32) bool) {
 
 // search is the bitmap of the positions whose key or name contains one
 // of alts, lowercased (what LIKE '%alt%' over key_lower and name_lower
-// matches: both were lowered as alts are).
+// matches: both were lowered as alts are), dead positions included.
 func (ix *metricIndex) search(alts []string) bitmap {
-	text, at := ix.textIndex()
+	text, at := ix.text, ix.textAt
 	m := make(bitmap, (len(ix.ids)+63)/64)
 	for _, a := range alts {
 		a = strings.ToLower(a)
@@ -508,75 +520,85 @@ func (ix *metricIndex) search(alts []string) bitmap {
 			copy(m, ix.live)
 			return m
 		}
+		needle := []byte(a)
+		r := 0 // the record of the last hit, or before
 		for off := 0; off < len(text); {
-			i := strings.Index(text[off:], a)
+			i := bytes.Index(text[off:], needle)
 			if i < 0 {
 				break
 			}
-			hit := off + i
-			// The record holding the hit, then on past its end.
-			r, found := slices.BinarySearch(at, int32(hit))
-			if !found {
-				r--
+			hit := int32(off + i)
+			// The record holding the hit: galloping from the last one,
+			// since hits come in record order and are often close.
+			step := 1
+			for r+step < len(at) && at[r+step] <= hit {
+				r += step
+				step *= 2
+			}
+			for ; step > 0; step /= 2 {
+				if r+step < len(at) && at[r+step] <= hit {
+					r += step
+				}
 			}
 			m.set(int32(r))
-			if r+1 < len(at) {
-				off = int(at[r+1])
-			} else {
+			if r+1 >= len(at) {
 				break
 			}
+			off = int(at[r+1])
 		}
 	}
 	return m
 }
 
-func (ix *metricIndex) textIndex() (string, []int32) {
-	ix.textMu.Lock()
-	defer ix.textMu.Unlock()
-	if ix.textAt == nil {
-		size := 0
-		for p := range ix.ids {
-			size += len(ix.keys[p]) + len(ix.names[p]) + 2
-		}
-		var b strings.Builder
-		b.Grow(size)
-		at := make([]int32, len(ix.ids))
-		for p := range ix.ids {
-			at[p] = int32(b.Len())
-			if ix.ids[p] == "" {
-				// A deleted position: an empty record.
-				b.WriteString("\x00\x00")
-				continue
-			}
-			b.WriteString(ix.keys[p])
-			b.WriteByte(0)
-			b.WriteString(ix.names[p])
-			b.WriteByte(0)
-		}
-		ix.text, ix.textAt = b.String(), at
-	}
-	return ix.text, ix.textAt
-}
-
-// page returns the IDs of the page of q among the matches m, and how
-// many matches there are.
-func (ix *metricIndex) page(m bitmap, q catalog.MetricQuery) ([]string, int) {
-	total := m.count()
+// page returns the IDs of the page of q among the matches of im, and
+// how many matches there are.
+func (ix *metricIndex) page(im *indexMatch, q catalog.MetricQuery) ([]string, int) {
+	m, total := im.m, im.total
 	if q.Offset >= total {
 		return nil, total
 	}
-	order, desc := ix.byCreated, false
+	order, desc, slot := ix.byCreated, false, 0
+	cmp := ix.createdOrder
 	if len(q.Sort) == 1 {
 		desc = q.Sort[0].Desc
 		if q.Sort[0].Field == "name" {
-			order = ix.byName
+			order, cmp, slot = ix.byName, ix.nameOrder, 2
 		}
 	}
+	if desc {
+		slot++
+	}
 	ids := make([]string, 0, min(q.Limit, total-q.Offset))
+	if total*bits.Len(uint(total)) <= len(order)/4 {
+		// Few matches: sorting them costs less than a walk past every
+		// metric that does not match (a single match far from the top
+		// of the order would pass all of them).
+		ps := make([]int32, 0, total)
+		for w, word := range m {
+			for word != 0 {
+				ps = append(ps, int32(w<<6|bits.TrailingZeros64(word)))
+				word &= word - 1
+			}
+		}
+		if desc {
+			slices.SortFunc(ps, func(a, b int32) int { return cmp(b, a) })
+		} else {
+			slices.SortFunc(ps, cmp)
+		}
+		for _, p := range ps[q.Offset:min(len(ps), q.Offset+q.Limit)] {
+			ids = append(ids, ix.ids[p])
+		}
+		return ids, total
+	}
 	skip := q.Offset
-	take := func(p int32) bool {
+	found := -1
+	take := func(i int) bool {
+		p := order[i]
 		if !m.has(p) {
 			return true
+		}
+		if found < 0 {
+			found = i
 		}
 		if skip > 0 {
 			skip--
@@ -585,12 +607,19 @@ func (ix *metricIndex) page(m bitmap, q catalog.MetricQuery) ([]string, int) {
 		ids = append(ids, ix.ids[p])
 		return len(ids) < q.Limit
 	}
+	start := int(im.first[slot].Load()) - 1
 	if desc {
-		for i := len(order) - 1; i >= 0 && take(order[i]); i-- {
+		if start < 0 {
+			start = len(order) - 1
+		}
+		for i := start; i >= 0 && take(i); i-- {
 		}
 	} else {
-		for i := 0; i < len(order) && take(order[i]); i++ {
+		for i := max(start, 0); i < len(order) && take(i); i++ {
 		}
+	}
+	if found >= 0 {
+		im.first[slot].Store(int32(found + 1))
 	}
 	return ids, total
 }
