@@ -294,11 +294,14 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 	if err := t.row(ctx, `SELECT metrics_generation, generation_base, deletions_low FROM projects WHERE id = ?`, projectID).Scan(&gen, &base, &low); err != nil {
 		return nil, 0, false, classify(err)
 	}
+	// Lists the project's index will answer once built are not read.
+	indexLater := false
 	if db.indexable(q) {
 		page, total, ok, err := db.pageFromIndex(ctx, t, projectID, gen, base, low, q)
 		if err != nil || ok {
 			return page, total, ok, err
 		}
+		indexLater = !db.index.large(projectID, gen)
 	}
 	order := orderClause(q.Sort, metricSortColumns, "m.id")
 	key := countKey(projectID, 0, "ids "+order+" "+where, args)
@@ -332,7 +335,9 @@ func (db *DB) pageFromIDs(ctx context.Context, t *txn, projectID string, q catal
 		page, total, err := db.firstPage(ctx, t, projectID, gen, q, where, args)
 		// Once the page is read: the list read would take the core
 		// this request runs on.
-		db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
+		if !indexLater {
+			db.readLater(key, projectID, q, sortBy, canPatch, order, where, args)
+		}
 		return page, total, err == nil, err
 	}
 	if !fresh {

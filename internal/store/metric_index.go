@@ -97,6 +97,9 @@ type metricIndex struct {
 	// stays until a rebuild (search keeps to live positions).
 	text   []byte
 	textAt []int32
+	// freq counts each byte value in text: a search looks for the
+	// needle's rarest byte, at memchr speed, and compares around it.
+	freq [256]int
 
 	// filters holds the matches of the filters asked at gen.
 	fmu     sync.Mutex
@@ -277,6 +280,9 @@ func (ix *metricIndex) add(r *indexRow) int32 {
 	}
 	ix.textAt = append(ix.textAt, int32(len(ix.text)))
 	ix.text = append(append(append(append(ix.text, r.key...), 0), r.name...), 0)
+	for _, b := range ix.text[ix.textAt[p]:] {
+		ix.freq[b]++
+	}
 	ix.tagsOf = append(ix.tagsOf, r.tags)
 	for _, t := range r.tags {
 		b := ix.tags[t]
@@ -521,22 +527,32 @@ func (ix *metricIndex) search(alts []string) bitmap {
 			return m
 		}
 		needle := []byte(a)
+		j := 0 // the needle's rarest byte in text
+		for i, c := range needle {
+			if ix.freq[c] < ix.freq[needle[j]] {
+				j = i
+			}
+		}
 		r := 0 // the record of the last hit, or before
-		for off := 0; off < len(text); {
-			i := bytes.Index(text[off:], needle)
-			if i < 0 {
+		for off := 0; off+j < len(text); {
+			k := bytes.IndexByte(text[off+j:], needle[j])
+			if k < 0 {
 				break
 			}
-			hit := int32(off + i)
+			hit := off + k // where the needle would start
+			if hit+len(needle) > len(text) || !bytes.Equal(text[hit:hit+len(needle)], needle) {
+				off = hit + 1
+				continue
+			}
 			// The record holding the hit: galloping from the last one,
 			// since hits come in record order and are often close.
 			step := 1
-			for r+step < len(at) && at[r+step] <= hit {
+			for r+step < len(at) && int(at[r+step]) <= hit {
 				r += step
 				step *= 2
 			}
 			for ; step > 0; step /= 2 {
-				if r+step < len(at) && at[r+step] <= hit {
+				if r+step < len(at) && int(at[r+step]) <= hit {
 					r += step
 				}
 			}
@@ -642,6 +658,15 @@ func newIndexCache() *indexCache {
 	return &indexCache{projects: map[string]*metricIndex{}, tooLarge: map[string]int64{}}
 }
 
+// large reports whether the project was found to have more metrics than
+// the budget at a generation not far behind gen.
+func (c *indexCache) large(projectID string, gen int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen, ok := c.tooLarge[projectID]
+	return ok && gen-seen < tooManyKept
+}
+
 func (c *indexCache) get(projectID string) *metricIndex {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -688,11 +713,12 @@ func (c *indexCache) drop(projectID string, ix *metricIndex) {
 // pageFromIndex answers a list page of q from the project's index at the
 // generation of t's snapshot, bringing the index forward first when it is
 // behind. ok is false when there is no index to answer from (none yet, or
-// one this snapshot cannot use); one is then built in the background.
+// one this snapshot cannot use); one is then built in the background,
+// once t is over.
 func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, base, low int64, q catalog.MetricQuery) ([]catalog.Metric, int, bool, error) {
 	ix := db.index.get(projectID)
 	if ix == nil || ix.base != base {
-		db.buildIndexLater(projectID, gen)
+		t.later = append(t.later, func() { db.buildIndexLater(projectID, gen) })
 		return nil, 0, false, nil
 	}
 	ix.mu.RLock()
@@ -701,7 +727,7 @@ func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, 
 	if at < gen {
 		if at < low {
 			// The change log no longer holds every deletion since.
-			db.buildIndexLater(projectID, gen)
+			t.later = append(t.later, func() { db.buildIndexLater(projectID, gen) })
 			return nil, 0, false, nil
 		}
 		changed, deleted, ok, err := readIndexChanges(ctx, t, projectID, at, gen)
@@ -709,7 +735,7 @@ func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, 
 			return nil, 0, false, err
 		}
 		if !ok {
-			db.buildIndexLater(projectID, gen)
+			t.later = append(t.later, func() { db.buildIndexLater(projectID, gen) })
 			return nil, 0, false, nil
 		}
 		ix.mu.Lock()
@@ -719,7 +745,7 @@ func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, 
 		worn := ix.worn()
 		ix.mu.Unlock()
 		if worn {
-			db.buildIndexLater(projectID, gen)
+			t.later = append(t.later, func() { db.buildIndexLater(projectID, gen) })
 		}
 	}
 	ix.mu.RLock()
@@ -779,10 +805,7 @@ func readIndexChanges(ctx context.Context, t *txn, projectID string, from, gen i
 // behind gen.
 func (db *DB) buildIndexLater(projectID string, gen int64) {
 	c := db.index
-	c.mu.Lock()
-	seen, large := c.tooLarge[projectID]
-	c.mu.Unlock()
-	if large && gen-seen < tooManyKept {
+	if c.large(projectID, gen) {
 		return
 	}
 	db.ids.background("index "+projectID, func(ctx context.Context) error {

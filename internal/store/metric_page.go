@@ -49,15 +49,13 @@ func readPageMetrics(ctx context.Context, t *txn, ids []string) ([]catalog.Metri
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	n := len(ids)
-	if t.d.numbered {
-		// PostgreSQL plans a statement afresh for its first five runs,
-		// and this one takes milliseconds to plan: a page of a size not
-		// asked for yet (a filter with one match) stayed that slow for
-		// five requests. Padded with an ID no metric has, pages use a
-		// few statements, planned once.
-		n = pageStatementSize(n)
-	}
+	// Padded with an ID no metric has, pages of any size use one of three
+	// statements. This one takes milliseconds to plan: PostgreSQL plans
+	// a statement afresh for its first five runs, and every SQLite reader
+	// connection prepares it the first time it runs there, so a page of
+	// a size not asked for yet (a filter with one match) stayed slow for
+	// several requests.
+	n := pageStatementSize(len(ids))
 	in := make([]any, n)
 	for i := range in {
 		if i < len(ids) {
@@ -92,7 +90,7 @@ func readPageMetrics(ctx context.Context, t *txn, ids []string) ([]catalog.Metri
 }
 
 // pageStatementSize is the number of IDs a page statement of n IDs binds
-// on PostgreSQL (see readPageMetrics).
+// (see readPageMetrics).
 func pageStatementSize(n int) int {
 	for _, size := range []int{20, 50, 100} {
 		if n <= size {

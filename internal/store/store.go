@@ -483,6 +483,9 @@ func (db *DB) txCounted(ctx context.Context, write bool, count *atomic.Int64, fn
 	if len(tx.misses) > 0 && ctx.Err() == nil {
 		stmts.prepareLater(tx.misses)
 	}
+	for _, fn := range tx.later {
+		fn()
+	}
 	return err
 }
 
@@ -534,6 +537,9 @@ type txn struct {
 	bumpedProjects map[string]bool
 	// deletionsKept is DB.deletionsKept.
 	deletionsKept int
+	// later runs once the transaction is over (background work it
+	// started, which should not take a core from it).
+	later []func()
 }
 
 // stmt returns the transaction's handle on a cached prepared statement for
