@@ -825,15 +825,24 @@ func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
 	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
 		return classify(err)
 	}
-	rows, err := t.query(ctx, `SELECT `+indexColumns+` FROM metrics m WHERE m.project_id = ? LIMIT ?`, projectID, budget+1)
-	if err != nil {
+	// Counted first, on the index alone: reading the rows of a project
+	// over the budget only to drop them would take the memory the budget
+	// keeps (a million metrics: 200,000 rows, some 40 MB at once).
+	var n int
+	if err := t.row(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM metrics WHERE project_id = ? LIMIT ?) s`, projectID, budget+1).Scan(&n); err != nil {
 		return err
 	}
-	all, err := scanIndexRows(rows)
-	if err != nil {
-		return err
+	var all []indexRow
+	if n <= budget {
+		rows, err := t.query(ctx, `SELECT `+indexColumns+` FROM metrics m WHERE m.project_id = ?`, projectID)
+		if err != nil {
+			return err
+		}
+		if all, err = scanIndexRows(rows); err != nil {
+			return err
+		}
 	}
-	if len(all) > budget {
+	if n > budget || len(all) > budget {
 		c.mu.Lock()
 		c.tooLarge[projectID] = gen
 		c.mu.Unlock()
