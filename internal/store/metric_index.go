@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -100,6 +101,9 @@ type metricIndex struct {
 	// freq counts each byte value in text: a search looks for the
 	// needle's rarest byte, at memchr speed, and compares around it.
 	freq [256]int
+
+	// searchPart replaces the constant of that name when set (tests).
+	searchPart int
 
 	// filters holds the matches of the filters asked at gen.
 	fmu     sync.Mutex
@@ -516,25 +520,73 @@ func (b bitmap) keep(ok func(int32) bool) {
 
 // search is the bitmap of the positions whose key or name contains one
 // of alts, lowercased (what LIKE '%alt%' over key_lower and name_lower
-// matches: both were lowered as alts are), dead positions included.
+// matches: both were lowered as alts are), dead positions included. A
+// large text is searched in parts at once, one per core.
 func (ix *metricIndex) search(alts []string) bitmap {
-	text, at := ix.text, ix.textAt
 	m := make(bitmap, (len(ix.ids)+63)/64)
+	needles := make([][]byte, 0, len(alts))
 	for _, a := range alts {
-		a = strings.ToLower(a)
 		if a == "" {
 			copy(m, ix.live)
 			return m
 		}
-		needle := []byte(a)
+		needles = append(needles, []byte(strings.ToLower(a)))
+	}
+	part := searchPart
+	if ix.searchPart > 0 {
+		part = ix.searchPart
+	}
+	parts := min(runtime.GOMAXPROCS(0), 4, 1+len(ix.text)/part)
+	if parts <= 1 {
+		ix.searchRecords(m, needles, 0, len(ix.textAt))
+		return m
+	}
+	// Parts of whole records; each its own bitmap, since two parts may
+	// set bits of one word.
+	out := make([]bitmap, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := len(ix.textAt)*i/parts, len(ix.textAt)*(i+1)/parts
+		out[i] = make(bitmap, len(m))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ix.searchRecords(out[i], needles, lo, hi)
+		}()
+	}
+	wg.Wait()
+	for _, o := range out {
+		for w := range m {
+			m[w] |= o[w]
+		}
+	}
+	return m
+}
+
+// searchPart is the text one search goroutine takes on at least.
+const searchPart = 512 << 10
+
+// searchRecords sets in m the records lo..hi-1 of the text that contain
+// one of needles.
+func (ix *metricIndex) searchRecords(m bitmap, needles [][]byte, lo, hi int) {
+	at := ix.textAt
+	if lo >= hi {
+		return
+	}
+	end := len(ix.text)
+	if hi < len(at) {
+		end = int(at[hi])
+	}
+	text := ix.text[:end]
+	for _, needle := range needles {
 		j := 0 // the needle's rarest byte in text
 		for i, c := range needle {
 			if ix.freq[c] < ix.freq[needle[j]] {
 				j = i
 			}
 		}
-		r := 0 // the record of the last hit, or before
-		for off := 0; off+j < len(text); {
+		r := lo // the record of the last hit, or before
+		for off := int(at[lo]); off+j < len(text); {
 			k := bytes.IndexByte(text[off+j:], needle[j])
 			if k < 0 {
 				break
@@ -547,23 +599,22 @@ func (ix *metricIndex) search(alts []string) bitmap {
 			// The record holding the hit: galloping from the last one,
 			// since hits come in record order and are often close.
 			step := 1
-			for r+step < len(at) && int(at[r+step]) <= hit {
+			for r+step < hi && int(at[r+step]) <= hit {
 				r += step
 				step *= 2
 			}
 			for ; step > 0; step /= 2 {
-				if r+step < len(at) && int(at[r+step]) <= hit {
+				if r+step < hi && int(at[r+step]) <= hit {
 					r += step
 				}
 			}
 			m.set(int32(r))
-			if r+1 >= len(at) {
+			if r+1 >= hi {
 				break
 			}
 			off = int(at[r+1])
 		}
 	}
-	return m
 }
 
 // page returns the IDs of the page of q among the matches of im, and
