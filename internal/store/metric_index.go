@@ -112,6 +112,7 @@ type metricIndex struct {
 
 // indexMatch is what the index found for one filter at its generation.
 type indexMatch struct {
+	q     catalog.MetricQuery
 	m     bitmap
 	total int
 	// first holds, per order (created, name) and direction (ascending,
@@ -330,25 +331,95 @@ func insertSorted(s *[]int32, p int32, order func(a, b int32) int) {
 // apply brings the index to generation gen: changed holds every metric
 // stamped in (from, gen] as it is at gen, deleted every metric deleted
 // then, and from is at most one past the index's generation.
+//
+// The filters asked at the old generation are brought forward with it:
+// the positions removed leave their matches, the ones added are tested
+// one by one, so that a write costs each filter a few tests, not an
+// evaluation over the whole project.
 func (ix *metricIndex) apply(gen int64, changed []indexRow, deleted []string) {
+	var removed, added []int32
 	for _, id := range deleted {
 		if p, ok := ix.pos[id]; ok {
 			ix.remove(p)
+			removed = append(removed, p)
 		}
 	}
 	for i := range changed {
 		r := &changed[i]
 		if p, ok := ix.pos[r.id]; ok {
 			ix.remove(p)
+			removed = append(removed, p)
 		}
 		p := ix.add(r)
+		added = append(added, p)
 		insertSorted(&ix.byCreated, p, ix.createdOrder)
 		insertSorted(&ix.byName, p, ix.nameOrder)
 	}
 	ix.gen = gen
 	ix.fmu.Lock()
-	clear(ix.filters)
-	ix.fmu.Unlock()
+	defer ix.fmu.Unlock()
+	for _, im := range ix.filters {
+		for _, p := range removed {
+			im.m.clear(p)
+		}
+		for _, p := range added {
+			if ix.matchesAt(im.q, p) {
+				im.m.set(p)
+			}
+		}
+		im.total = im.m.count()
+		for i := range im.first {
+			im.first[i].Store(0)
+		}
+	}
+}
+
+// matchesAt reports whether the metric at position p matches q: evaluate
+// for one position.
+func (ix *metricIndex) matchesAt(q catalog.MetricQuery, p int32) bool {
+	if !ix.live.has(p) {
+		return false
+	}
+	for _, t := range q.TagsAll {
+		if !slices.Contains(ix.tagsOf[p], t) {
+			return false
+		}
+	}
+	if len(q.EventKeys) > 0 && !slices.Contains(q.EventKeys, ix.events0[p]) {
+		return false
+	}
+	if q.IsNumeric != nil && ix.numeric.has(p) != *q.IsNumeric {
+		return false
+	}
+	in := func(c int, vs ...string) bool {
+		for _, v := range vs {
+			if k, ok := ix.dict[c][v]; ok && ix.cols[c][p] == k {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range q.Kinds {
+		if !in(colKind, k) {
+			return false
+		}
+	}
+	if (q.UnitAggregationType != "" && !in(colUnit, q.UnitAggregationType)) ||
+		(len(q.MaintainerIDs) > 0 && !in(colMaintainer, q.MaintainerIDs...)) ||
+		(q.MaintainerTeamKey != "" && !in(colTeam, q.MaintainerTeamKey)) ||
+		(len(q.DataSourceKeys) > 0 && !in(colDataSource, q.DataSourceKeys...)) ||
+		(len(q.VersionIDs) > 0 && !slices.Contains(q.VersionIDs, ix.versions[p])) {
+		return false
+	}
+	for _, alts := range q.Queries {
+		if !slices.ContainsFunc(alts, func(a string) bool {
+			a = strings.ToLower(a)
+			return strings.Contains(ix.keys[p], a) || strings.Contains(ix.names[p], a)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // worn reports whether so many positions are dead that a rebuild pays.
@@ -412,7 +483,7 @@ func (ix *metricIndex) match(q catalog.MetricQuery) *indexMatch {
 		return im
 	}
 	m := ix.evaluate(q)
-	im = &indexMatch{m: m, total: m.count()}
+	im = &indexMatch{q: q, m: m, total: m.count()}
 	ix.fmu.Lock()
 	if len(ix.filters) >= maxIndexFilters {
 		clear(ix.filters)

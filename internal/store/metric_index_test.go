@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/metricsd/metricsd/internal/catalog"
+	"github.com/metricsd/metricsd/internal/core"
 	"github.com/metricsd/metricsd/internal/store"
 	"github.com/metricsd/metricsd/internal/testdb"
 )
@@ -49,9 +50,26 @@ func TestMetricIndexMatchesSQL(t *testing.T) {
 		live := map[string]*catalog.Metric{}
 		createRandom(t, db, r, p, 150, live)
 		createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+		// A pool asked after every write (their matches are brought
+		// forward with the index), and new filters.
+		pool := []catalog.MetricQuery{
+			{Page: core.Page{Limit: 20}, TagsAll: []string{"t1"}},
+			{Page: core.Page{Limit: 5}, TagsAll: []string{"t1", "web"}, Sort: []core.SortKey{{Field: "name"}}},
+			{Page: core.Page{Limit: 10}, Queries: [][]string{{"checkout", "k"}}, Sort: []core.SortKey{{Field: "createdAt", Desc: true}}},
+			{Page: core.Page{Limit: 10}, Kinds: []string{catalog.KindCustom}, IsNumeric: ptr(true)},
+			{Page: core.Page{Limit: 10}, MaintainerIDs: []string{"alice"}, MaintainerTeamKey: "core", Sort: []core.SortKey{{Field: "name", Desc: true}}},
+			{Page: core.Page{Limit: 10}, UnitAggregationType: "sum", DataSourceKeys: []string{"snowflake", "launchdarkly"}},
+		}
+		for range 8 {
+			pool = append(pool, randomIndexQuery(r, live))
+		}
 		check := func() {
 			t.Helper()
-			for range 12 {
+			for _, q := range pool {
+				q.Offset = pick(r, []int{0, 0, 1, 5, 20, 200})
+				sameList(t, ctx, db, uncached, p.ID, q)
+			}
+			for range 4 {
 				sameList(t, ctx, db, uncached, p.ID, randomIndexQuery(r, live))
 			}
 		}
