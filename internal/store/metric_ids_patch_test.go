@@ -291,47 +291,71 @@ func TestListPatchInvariantMatchesSQL(t *testing.T) {
 		}
 		check()
 		before := db.ListPatches()
-		for range 80 {
-			what := randomWrite(t, db, r, p, live)
-			t.Run("", func(t *testing.T) {
-				t.Helper()
-				defer func() {
-					if t.Failed() {
-						t.Logf("after %s", what)
-					}
-				}()
-				check()
-			})
-			if t.Failed() {
-				return
-			}
+		if !writeAndCheck(t, db, r, p, live, 80, check) {
+			return
 		}
 		if n := db.ListPatches() - before; n < int64(80*len(pool)/4) {
 			t.Fatalf("%d lists patched over 80 writes and %d cached lists, want most of them", n, len(pool))
 		}
-		// Many changes at once: read again instead.
-		var batch []*catalog.Metric
-		for i := range 1200 {
-			batch = append(batch, randomPatchMetric(r, p, 10000+i))
-		}
-		if err := db.ImportMetrics(ctx, batch); err != nil {
-			t.Fatalf("ImportMetrics: %v", err)
-		}
-		check()
-		// The project deleted and created again under the same ID: its
-		// cached lists are never patched into the new one's.
-		if err := db.DeleteProject(ctx, p.Key); err != nil {
-			t.Fatalf("DeleteProject: %v", err)
-		}
-		mustProject(t, db, p.ID, p.Key, at(0))
-		live = map[string]*catalog.Metric{}
-		createRandom(t, db, r, p, 30, live)
-		check()
-		for range 10 {
-			randomWrite(t, db, r, p, live)
-			check()
-		}
+		// Many changes at once: read again instead; the project deleted
+		// and created again under the same ID: its cached lists are never
+		// patched into the new one's.
+		importAndRecreate(t, db, r, p, live, check)
 	})
+}
+
+// writeAndCheck makes n random writes to p through db and runs check
+// after each, in a subtest that names the write when it fails; false
+// when one failed.
+func writeAndCheck(t *testing.T, db *store.DB, r *rand.Rand, p catalog.Project, live map[string]*catalog.Metric, n int, check func()) bool {
+	t.Helper()
+	for range n {
+		what := randomWrite(t, db, r, p, live)
+		t.Run("", func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("after %s", what)
+				}
+			}()
+			check()
+		})
+		if t.Failed() {
+			return false
+		}
+	}
+	return true
+}
+
+// importAndRecreate imports 1,200 random metrics into p in one
+// transaction (more changes than a patch takes) and checks; then deletes
+// p, creates it again under the same ID with 30 metrics, and checks after
+// that and after each of 10 random writes. live follows.
+func importAndRecreate(t *testing.T, db *store.DB, r *rand.Rand, p catalog.Project, live map[string]*catalog.Metric, check func()) {
+	t.Helper()
+	ctx := t.Context()
+	var batch []*catalog.Metric
+	for i := range 1200 {
+		batch = append(batch, randomPatchMetric(r, p, 10000+i))
+	}
+	if err := db.ImportMetrics(ctx, batch); err != nil {
+		t.Fatalf("ImportMetrics: %v", err)
+	}
+	for _, m := range batch {
+		live[m.ID] = m
+	}
+	check()
+	check()
+	if err := db.DeleteProject(ctx, p.Key); err != nil {
+		t.Fatalf("DeleteProject: %v", err)
+	}
+	mustProject(t, db, p.ID, p.Key, at(0))
+	clear(live)
+	createRandom(t, db, r, p, 30, live)
+	check()
+	for range 10 {
+		randomWrite(t, db, r, p, live)
+		check()
+	}
 }
 
 // TestListPatchReplicaCurrent writes through one DB handle and lists

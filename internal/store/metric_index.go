@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -243,7 +244,7 @@ func newMetricIndex(gen, base int64, rows []indexRow) *metricIndex {
 }
 
 func (ix *metricIndex) createdOrder(a, b int32) int {
-	if c := compareInt(ix.created[a], ix.created[b]); c != 0 {
+	if c := cmp.Compare(ix.created[a], ix.created[b]); c != 0 {
 		return c
 	}
 	return strings.Compare(ix.ids[a], ix.ids[b])
@@ -254,16 +255,6 @@ func (ix *metricIndex) nameOrder(a, b int32) int {
 		return c
 	}
 	return strings.Compare(ix.ids[a], ix.ids[b])
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (ix *metricIndex) code(c int, v sql.NullString) uint32 {
@@ -412,17 +403,17 @@ func (ix *metricIndex) apply(gen int64, changed []indexRow, deleted []string) {
 const bulkChanges = 32
 
 // merged is order without its dead positions, merged with added (live
-// positions not in it) in the order of cmp.
-func (ix *metricIndex) merged(order, added []int32, cmp func(a, b int32) int) []int32 {
+// positions not in it) in the order of compare.
+func (ix *metricIndex) merged(order, added []int32, compare func(a, b int32) int) []int32 {
 	add := slices.Clone(added)
-	slices.SortFunc(add, cmp)
+	slices.SortFunc(add, compare)
 	out := make([]int32, 0, len(order)+len(add))
 	j := 0
 	for _, p := range order {
 		if !ix.live.has(p) {
 			continue
 		}
-		for j < len(add) && cmp(add[j], p) < 0 {
+		for j < len(add) && compare(add[j], p) < 0 {
 			out = append(out, add[j])
 			j++
 		}
@@ -757,11 +748,11 @@ func (ix *metricIndex) page(im *indexMatch, q catalog.MetricQuery) ([]string, in
 		return nil, total
 	}
 	order, desc, slot := ix.byCreated, false, 0
-	cmp := ix.createdOrder
+	compare := ix.createdOrder
 	if len(q.Sort) == 1 {
 		desc = q.Sort[0].Desc
 		if q.Sort[0].Field == "name" {
-			order, cmp, slot = ix.byName, ix.nameOrder, 2
+			order, compare, slot = ix.byName, ix.nameOrder, 2
 		}
 	}
 	if desc {
@@ -780,9 +771,9 @@ func (ix *metricIndex) page(im *indexMatch, q catalog.MetricQuery) ([]string, in
 			}
 		}
 		if desc {
-			slices.SortFunc(ps, func(a, b int32) int { return cmp(b, a) })
+			slices.SortFunc(ps, func(a, b int32) int { return compare(b, a) })
 		} else {
-			slices.SortFunc(ps, cmp)
+			slices.SortFunc(ps, compare)
 		}
 		for _, p := range ps[q.Offset:min(len(ps), q.Offset+q.Limit)] {
 			ids = append(ids, ix.ids[p])
