@@ -106,6 +106,15 @@ func WithIndexBudget(n int) Option {
 	return func(db *DB) { db.index.budget = n }
 }
 
+// WithIndexWornAt rebuilds a project index once it holds n dead
+// positions (and a quarter of its live ones).
+func WithIndexWornAt(n int) Option {
+	return func(db *DB) { db.index.wornAt = n }
+}
+
+// IndexBuilds counts the project indexes built.
+func (db *DB) IndexBuilds() int64 { return db.index.builds.Load() }
+
 // WithFewMatches sets the number of matches up to which a first page is
 // read from the index of a condition and sorted, rather than by walking
 // the sort index.

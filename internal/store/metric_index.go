@@ -106,8 +106,9 @@ type metricIndex struct {
 	// needle's rarest byte, at memchr speed, and compares around it.
 	freq [256]int
 
-	// searchPart replaces the constant of that name when set (tests).
-	searchPart int
+	// searchPart replaces the constant of that name when set, and
+	// wornAt the least number of dead positions worn reports (tests).
+	searchPart, wornAt int
 
 	// filters holds the matches of the filters asked at gen.
 	fmu     sync.Mutex
@@ -479,7 +480,11 @@ func (ix *metricIndex) matchesAt(q catalog.MetricQuery, p int32) bool {
 
 // worn reports whether so many positions are dead that a rebuild pays.
 func (ix *metricIndex) worn() bool {
-	return len(ix.ids)-ix.nLive > max(1024, ix.nLive/4)
+	least := 1024
+	if ix.wornAt > 0 {
+		least = ix.wornAt
+	}
+	return len(ix.ids)-ix.nLive > max(least, ix.nLive/4)
 }
 
 // indexable reports whether the index answers the lists of q.
@@ -822,10 +827,12 @@ type indexCache struct {
 	// tooLarge remembers the projects found to have more metrics than
 	// the budget, with the generation they had then.
 	tooLarge map[string]int64
-	// budget replaces indexBudget when set, for tests.
-	budget int
-	// answered counts the pages the indexes answered, for tests.
-	answered atomic.Int64
+	// budget replaces indexBudget when set, and wornAt is the indexes'
+	// (see worn), for tests.
+	budget, wornAt int
+	// answered counts the pages the indexes answered, and builds the
+	// indexes built, for tests.
+	answered, builds atomic.Int64
 }
 
 func newIndexCache() *indexCache {
@@ -1044,9 +1051,14 @@ func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
 		return err
 	}
 	ix := newMetricIndex(gen, base, all)
+	ix.wornAt = c.wornAt
 	if old := c.get(projectID); old != nil {
+		// An index brought forward past this one stays, unless it is
+		// worn (this rebuild is for it: under steady writes the old one
+		// is always ahead, and requests bring this one forward from the
+		// change log as they would the old).
 		old.mu.RLock()
-		newer := old.base == base && old.gen > gen
+		newer := old.base == base && old.gen > gen && !old.worn()
 		old.mu.RUnlock()
 		if newer {
 			return nil
@@ -1056,6 +1068,7 @@ func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
 	delete(c.tooLarge, projectID)
 	c.mu.Unlock()
 	c.put(projectID, ix)
+	c.builds.Add(1)
 	return nil
 }
 
