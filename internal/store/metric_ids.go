@@ -624,12 +624,7 @@ func patchIDs(ctx context.Context, t *txn, e idEntry, sortBy listSort, projectID
 	if len(gone) > limit {
 		return idEntry{}, false, nil
 	}
-	drows, err := t.query(ctx, `SELECT metric_id FROM metric_deletions WHERE project_id = ? AND generation BETWEEN ? AND ? LIMIT ?`,
-		projectID, e.gen+1, gen, limit+1)
-	if err != nil {
-		return idEntry{}, false, err
-	}
-	deleted, err := collectStrings(drows)
+	deleted, err := readDeletions(ctx, t, projectID, e.gen, gen, limit+1)
 	if err != nil {
 		return idEntry{}, false, err
 	}
@@ -660,4 +655,16 @@ func patchIDs(ctx context.Context, t *txn, e idEntry, sortBy listSort, projectID
 		out.ids, out.keys = append(out.ids, adds[j].id), append(out.keys, adds[j].v)
 	}
 	return out, true, nil
+}
+
+// readDeletions reads, in t's snapshot, up to limit IDs of the project's
+// metrics deleted in generations (from, gen] (the change log's closed
+// range: see patchIDs).
+func readDeletions(ctx context.Context, t *txn, projectID string, from, gen int64, limit int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT metric_id FROM metric_deletions WHERE project_id = ? AND generation BETWEEN ? AND ? LIMIT ?`,
+		projectID, from+1, gen, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectStrings(rows)
 }

@@ -979,12 +979,7 @@ func readIndexChanges(ctx context.Context, t *txn, projectID string, from, gen i
 	if err != nil || len(changed) > maxPatchRows {
 		return nil, nil, false, err
 	}
-	drows, err := t.query(ctx, `SELECT metric_id FROM metric_deletions WHERE project_id = ? AND generation BETWEEN ? AND ? LIMIT ?`,
-		projectID, from+1, gen, maxPatchRows+1)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	deleted, err := collectStrings(drows)
+	deleted, err := readDeletions(ctx, t, projectID, from, gen, maxPatchRows+1)
 	if err != nil || len(changed)+len(deleted) > maxPatchRows {
 		return nil, nil, false, err
 	}
