@@ -75,6 +75,9 @@ type metricIndex struct {
 	mu        sync.RWMutex
 	gen, base int64
 	used      atomic.Int64 // unix nanoseconds of the last request it answered
+	// held is the positions the cache counts for it; read and written
+	// under the cache's mu only (ids grows under mu of its own).
+	held int
 
 	ids      []string // by position; "" for a deleted metric
 	pos      map[string]int32
@@ -117,9 +120,11 @@ type metricIndex struct {
 
 // indexMatch is what the index found for one filter at its generation.
 type indexMatch struct {
-	q     catalog.MetricQuery
-	m     bitmap
-	total int
+	q catalog.MetricQuery
+	// needles are q's queries, lowered, for matchesAt.
+	needles [][][]byte
+	m       bitmap
+	total   int
 	// first holds, per order (created, name) and direction (ascending,
 	// descending), one more than the place in that order of the first
 	// match, once a page walked to it (0 before): pages start there
@@ -388,7 +393,7 @@ func (ix *metricIndex) apply(gen int64, changed []indexRow, deleted []string) {
 			im.m.clear(p)
 		}
 		for _, p := range added {
-			if ix.matchesAt(im.q, p) {
+			if ix.matchesAt(im, p) {
 				im.m.set(p)
 			}
 		}
@@ -435,7 +440,8 @@ func (ix *metricIndex) record(p int32) []byte {
 
 // matchesAt reports whether the metric at position p matches q: evaluate
 // for one position.
-func (ix *metricIndex) matchesAt(q catalog.MetricQuery, p int32) bool {
+func (ix *metricIndex) matchesAt(im *indexMatch, p int32) bool {
+	q := im.q
 	if !ix.live.has(p) {
 		return false
 	}
@@ -470,12 +476,23 @@ func (ix *metricIndex) matchesAt(q catalog.MetricQuery, p int32) bool {
 		return false
 	}
 	rec := ix.record(p)
-	for _, alts := range q.Queries {
-		if !slices.ContainsFunc(alts, func(a string) bool { return bytes.Contains(rec, []byte(strings.ToLower(a))) }) {
+	for _, alts := range im.needles {
+		if !slices.ContainsFunc(alts, func(a []byte) bool { return bytes.Contains(rec, a) }) {
 			return false
 		}
 	}
 	return true
+}
+
+// lowered is queries with every alternative lowered, as bytes.
+func lowered(queries [][]string) [][][]byte {
+	out := make([][][]byte, len(queries))
+	for i, alts := range queries {
+		for _, a := range alts {
+			out[i] = append(out[i], []byte(strings.ToLower(a)))
+		}
+	}
+	return out
 }
 
 // worn reports whether so many positions are dead that a rebuild pays.
@@ -543,7 +560,7 @@ func (ix *metricIndex) match(q catalog.MetricQuery) *indexMatch {
 		return im
 	}
 	m := ix.evaluate(q)
-	im = &indexMatch{q: q, m: m, total: m.count()}
+	im = &indexMatch{q: q, needles: lowered(q.Queries), m: m, total: m.count()}
 	ix.fmu.Lock()
 	if len(ix.filters) >= maxIndexFilters {
 		clear(ix.filters)
@@ -855,38 +872,70 @@ func (c *indexCache) get(projectID string) *metricIndex {
 }
 
 func (c *indexCache) put(projectID string, ix *metricIndex) {
-	budget := c.budget
-	if budget == 0 {
-		budget = indexBudget
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.projects[projectID]; old != nil {
-		c.held -= len(old.ids)
+		c.held -= old.held
 		delete(c.projects, projectID)
 	}
-	// The least recently used go first.
-	for c.held+len(ix.ids) > budget && len(c.projects) > 0 {
+	ix.held = len(ix.ids) // not yet shared: no apply runs on it
+	c.evict(ix.held, "")
+	ix.used.Store(time.Now().UnixNano())
+	c.projects[projectID] = ix
+	c.held += ix.held
+}
+
+func (c *indexCache) limit() int {
+	if c.budget > 0 {
+		return c.budget
+	}
+	return indexBudget
+}
+
+// evict drops the least recently used indexes but keep until n more
+// positions fit the budget; c.mu is held.
+func (c *indexCache) evict(n int, keep string) {
+	for c.held+n > c.limit() {
 		var lru string
 		var at int64
 		for k, o := range c.projects {
-			if u := o.used.Load(); lru == "" || u < at {
+			if u := o.used.Load(); k != keep && (lru == "" || u < at) {
 				lru, at = k, u
 			}
 		}
-		c.held -= len(c.projects[lru].ids)
+		if lru == "" {
+			return
+		}
+		c.held -= c.projects[lru].held
 		delete(c.projects, lru)
 	}
-	ix.used.Store(time.Now().UnixNano())
-	c.projects[projectID] = ix
-	c.held += len(ix.ids)
+}
+
+// grew records that ix, the project's index, now holds n positions (a
+// patch only adds them), evicting others to stay within the budget;
+// false when ix alone no longer fits, and it was dropped.
+func (c *indexCache) grew(projectID string, ix *metricIndex, n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.projects[projectID] != ix {
+		return true
+	}
+	c.held += n - ix.held
+	ix.held = n
+	if n > c.limit() {
+		c.held -= ix.held
+		delete(c.projects, projectID)
+		return false
+	}
+	c.evict(0, projectID)
+	return true
 }
 
 func (c *indexCache) drop(projectID string, ix *metricIndex) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.projects[projectID] == ix {
-		c.held -= len(ix.ids)
+		c.held -= ix.held
 		delete(c.projects, projectID)
 	}
 }
@@ -923,9 +972,11 @@ func (db *DB) pageFromIndex(ctx context.Context, t *txn, projectID string, gen, 
 		if ix.gen >= at && ix.gen < gen {
 			ix.apply(gen, changed, deleted)
 		}
-		worn := ix.worn()
+		worn, n := ix.worn(), len(ix.ids)
 		ix.mu.Unlock()
-		if worn {
+		// Over the budget by its own growth: dropped, and the rebuild
+		// finds it too large (or, worn, compacts it).
+		if fits := db.index.grew(projectID, ix, n); !fits || worn {
 			t.later = append(t.later, func() { db.buildIndexLater(projectID, gen) })
 		}
 	}
@@ -1004,10 +1055,7 @@ func (db *DB) buildIndexLater(projectID string, gen int64) {
 
 func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
 	c := db.index
-	budget := c.budget
-	if budget == 0 {
-		budget = indexBudget
-	}
+	budget := c.limit()
 	var gen, base int64
 	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
 		return classify(err)

@@ -109,5 +109,28 @@ func TestMetricIndexBudget(t *testing.T) {
 		if n := db.IndexAnswered(); n != 0 {
 			t.Fatalf("the index answered %d pages of a project over its budget", n)
 		}
+		// A project indexed under the budget that grows past it by
+		// patches alone is dropped, and listed from SQL again.
+		grown := mustOpen(t, b.URL, store.WithIndexBudget(160))
+		p2, _ := mustProject(t, grown, "proj-grow", "grow", at(0))
+		live2 := map[string]*catalog.Metric{}
+		createRandom(t, grown, r, p2, 150, live2)
+		for range 3 {
+			sameList(t, ctx, grown, uncached, p2.ID, catalog.MetricQuery{Page: core.Page{Limit: 10}})
+		}
+		if grown.IndexAnswered() == 0 {
+			t.Fatal("a project under the budget was never answered by its index")
+		}
+		for range 3 {
+			createRandom(t, grown, r, p2, 10, live2)
+			sameList(t, ctx, grown, uncached, p2.ID, catalog.MetricQuery{Page: core.Page{Limit: 10}})
+		}
+		before := grown.IndexAnswered()
+		for range 3 {
+			sameList(t, ctx, grown, uncached, p2.ID, randomIndexQuery(r, live2))
+		}
+		if n := grown.IndexAnswered() - before; n != 0 {
+			t.Fatalf("the index answered %d pages after its project grew past the budget", n)
+		}
 	})
 }
