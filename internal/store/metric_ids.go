@@ -492,9 +492,9 @@ func (db *DB) readLater(key, projectID string, q catalog.MetricQuery, sortBy lis
 	c.background(key, func(ctx context.Context) error {
 		// Its statements are no request's: they are not counted.
 		return db.txCounted(ctx, false, &c.statements, func(t *txn) error {
-			var gen, base int64
-			if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
-				return classify(err)
+			gen, base, err := projectGenerations(ctx, t, projectID)
+			if err != nil {
+				return err
 			}
 			e, err := db.readIDs(ctx, t, projectID, q, sortBy, canPatch, order, where, args)
 			if err != nil {
@@ -667,4 +667,12 @@ func readDeletions(ctx context.Context, t *txn, projectID string, from, gen int6
 		return nil, err
 	}
 	return collectStrings(rows)
+}
+
+// projectGenerations reads the project's metrics generation and its
+// generation base in t's snapshot (what a background read stamps on what
+// it reads).
+func projectGenerations(ctx context.Context, t *txn, projectID string) (gen, base int64, err error) {
+	err = t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base)
+	return gen, base, classify(err)
 }

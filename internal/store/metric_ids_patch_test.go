@@ -271,23 +271,14 @@ func TestListPatchInvariantMatchesSQL(t *testing.T) {
 		// TestMetricIndexMatchesSQL).
 		db := mustOpen(t, b.URL, store.WithoutMetricIndex())
 		uncached := openUncached(t, b.URL)
-		p, other := patchFixtures(t, db)
-		live := map[string]*catalog.Metric{}
-		createRandom(t, db, r, p, 150, live)
-		createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+		p, live := randomProject(t, db, r)
 		pool := make([]catalog.MetricQuery, 40)
 		for i := range pool {
 			pool[i] = randomPatchQuery(r)
 		}
 		check := func() {
 			t.Helper()
-			for _, q := range pool {
-				q.Offset = pick(r, []int{0, 0, 1, 5, 20, 200})
-				sameList(t, ctx, db, uncached, p.ID, q)
-			}
-			for range 3 {
-				sameList(t, ctx, db, uncached, p.ID, randomPatchQuery(r))
-			}
+			checkPool(t, ctx, db, uncached, p.ID, r, pool, 3, func() catalog.MetricQuery { return randomPatchQuery(r) })
 		}
 		check()
 		before := db.ListPatches()
@@ -302,6 +293,30 @@ func TestListPatchInvariantMatchesSQL(t *testing.T) {
 		// patched into the new one's.
 		importAndRecreate(t, db, r, p, live, check)
 	})
+}
+
+// randomProject makes the fixtures, 150 random metrics of their project p
+// (live) and 20 of another project.
+func randomProject(t *testing.T, db *store.DB, r *rand.Rand) (catalog.Project, map[string]*catalog.Metric) {
+	t.Helper()
+	p, other := patchFixtures(t, db)
+	live := map[string]*catalog.Metric{}
+	createRandom(t, db, r, p, 150, live)
+	createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+	return p, live
+}
+
+// checkPool lists every query of pool at a random offset, then fresh new
+// queries, through both DBs (sameList).
+func checkPool(t *testing.T, ctx context.Context, db, uncached *store.DB, projectID string, r *rand.Rand, pool []catalog.MetricQuery, fresh int, newQuery func() catalog.MetricQuery) {
+	t.Helper()
+	for _, q := range pool {
+		q.Offset = pick(r, []int{0, 0, 1, 5, 20, 200})
+		sameList(t, ctx, db, uncached, projectID, q)
+	}
+	for range fresh {
+		sameList(t, ctx, db, uncached, projectID, newQuery())
+	}
 }
 
 // writeAndCheck makes n random writes to p through db and runs check

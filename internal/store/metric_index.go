@@ -1056,9 +1056,9 @@ func (db *DB) buildIndexLater(projectID string, gen int64) {
 func (db *DB) buildIndex(ctx context.Context, t *txn, projectID string) error {
 	c := db.index
 	budget := c.limit()
-	var gen, base int64
-	if err := t.row(ctx, `SELECT metrics_generation, generation_base FROM projects WHERE id = ?`, projectID).Scan(&gen, &base); err != nil {
-		return classify(err)
+	gen, base, err := projectGenerations(ctx, t, projectID)
+	if err != nil {
+		return err
 	}
 	// Counted first, on the index alone: reading the rows of a project
 	// over the budget only to drop them would take the memory the budget

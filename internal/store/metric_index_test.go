@@ -48,10 +48,7 @@ func TestMetricIndexMatchesSQL(t *testing.T) {
 		// rebuild older than the index it replaces is brought forward.
 		db := mustOpen(t, b.URL, store.WithIndexWornAt(8))
 		uncached := openUncached(t, b.URL)
-		p, other := patchFixtures(t, db)
-		live := map[string]*catalog.Metric{}
-		createRandom(t, db, r, p, 150, live)
-		createRandom(t, db, r, other, 20, map[string]*catalog.Metric{})
+		p, live := randomProject(t, db, r)
 		// A pool asked after every write (their matches are brought
 		// forward with the index), and new filters.
 		pool := []catalog.MetricQuery{
@@ -67,13 +64,7 @@ func TestMetricIndexMatchesSQL(t *testing.T) {
 		}
 		check := func() {
 			t.Helper()
-			for _, q := range pool {
-				q.Offset = pick(r, []int{0, 0, 1, 5, 20, 200})
-				sameList(t, ctx, db, uncached, p.ID, q)
-			}
-			for range 4 {
-				sameList(t, ctx, db, uncached, p.ID, randomIndexQuery(r, live))
-			}
+			checkPool(t, ctx, db, uncached, p.ID, r, pool, 4, func() catalog.MetricQuery { return randomIndexQuery(r, live) })
 		}
 		check()
 		before := db.IndexAnswered()
