@@ -73,6 +73,12 @@ type FlusherOptions struct {
 	// LogVersion is the version of the event log records written (see
 	// log.go): 0 means DefaultLogVersion.
 	LogVersion int
+	// Spacing is the least time from the start of one group commit to
+	// the start of the next while posts keep coming: a group gathers the
+	// posts that come meanwhile. 0 means DefaultSpacing with one committer
+	// and none with several (their commits overlap instead); negative
+	// means none.
+	Spacing time.Duration
 	// Committers is how many group commits may run at once (default 1).
 	// A store whose commits do not wait for one another (PostgreSQL)
 	// gathers the next group while one waits for its WAL flush.
@@ -88,6 +94,7 @@ const (
 	DefaultPayloadRetention = 24 * time.Hour
 	DefaultFoldEvery        = time.Second
 	DefaultLinger           = 5 * time.Millisecond
+	DefaultSpacing          = 2 * time.Millisecond
 )
 
 // lingerPoll is how often a group commit waiting for arriving posts looks
@@ -136,6 +143,9 @@ type Flusher struct {
 	// lastGroup is the group size to expect: the last group's, or a
 	// quarter less per group than the one before; used under gathering.
 	lastGroup int
+	// lastStart is when the last group was gathered (Spacing); used
+	// under gathering.
+	lastStart time.Time
 }
 
 type srcKey struct{ env, kind, key string }
@@ -170,6 +180,9 @@ func NewFlusher(store FlushStore, now func() time.Time, opts FlusherOptions) *Fl
 	}
 	if opts.Committers <= 0 {
 		opts.Committers = 1
+	}
+	if opts.Spacing == 0 && opts.Committers == 1 {
+		opts.Spacing = DefaultSpacing
 	}
 	version := byte(DefaultLogVersion)
 	if opts.LogVersion > 0 && opts.LogVersion <= logVersion {
@@ -404,8 +417,9 @@ func (c *committer) commit(f *Flusher, group []*pending) {
 // during the last commit (the senders a commit answered post again
 // together, and without the wait the first of them would each be
 // committed alone), and the cost of a commit is shared by that many more
-// posts. A lone post (nothing else arriving, recent groups small) is
-// committed at once.
+// posts. Then, with one committer, it waits until Spacing has passed
+// since the last group was gathered. A lone post (nothing else arriving,
+// recent groups small, no group a moment ago) is committed at once.
 func (f *Flusher) gather(first *pending) []*pending {
 	group := []*pending{first}
 	var timer *time.Timer
@@ -450,6 +464,28 @@ func (f *Flusher) gather(first *pending) []*pending {
 		case <-timer.C:
 		}
 	}
+	// Under load, the posts that would be next are often not arriving
+	// yet but waiting for a CPU (to be read, or, with senders on the same
+	// machine, to be sent): a commit after every few posts then costs
+	// more of the CPU than the posts it waits for. The spacing gives them
+	// time to come. A post after a quiet moment is past it at once.
+	for end := f.lastStart.Add(f.opts.Spacing); len(group) < f.opts.MaxGroup; {
+		wait := time.Until(end)
+		if wait <= 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case p := <-f.queue:
+			group = append(group, p)
+		case <-timer.C:
+		}
+	}
+	f.lastStart = time.Now()
 	// The size to expect falls by a quarter per group, so that a few
 	// small groups after a large one still wait for the rest of it.
 	f.lastGroup = max(len(group), f.lastGroup*3/4)

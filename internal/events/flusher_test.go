@@ -523,3 +523,54 @@ func TestFlusherLogVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitSpacing: with one committer, a group is gathered no
+// sooner than Spacing after the one before, and holds the posts that came
+// meanwhile; a post after a quiet moment is committed at once.
+func TestGroupCommitSpacing(t *testing.T) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, FlusherOptions{Spacing: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	submit := func(key string) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			sctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+			defer stop()
+			errc <- f.Submit(sctx, batch("e", "", key, 1))
+		}()
+		return errc
+	}
+	wait := func(errcs ...chan error) {
+		t.Helper()
+		for i, errc := range errcs {
+			if err := <-errc; err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+		}
+	}
+	// No group before: committed at once, alone.
+	wait(submit("a"))
+	if c := store.commits.Load(); c != 1 {
+		t.Fatalf("%d commits after the first post, want 1", c)
+	}
+	// Within the spacing, four posts 20 ms apart: one group (without the
+	// spacing, each would be committed alone).
+	var errcs []chan error
+	for _, k := range []string{"b", "c", "d", "e"} {
+		errcs = append(errcs, submit(k))
+		time.Sleep(20 * time.Millisecond)
+	}
+	wait(errcs...)
+	if c := store.commits.Load(); c != 2 {
+		t.Fatalf("%d commits for one post and then four within the spacing, want 2", c)
+	}
+	store.fold(t)
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		if r := store.rows[RollupKey{EnvID: "e", Kind: KindCustom, Key: k}]; r == nil || r.Count != 1 {
+			t.Errorf("row %s = %+v, want 1 event", k, r)
+		}
+	}
+}
