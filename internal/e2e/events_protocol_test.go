@@ -195,6 +195,21 @@ func TestEventProtocol(t *testing.T) {
 			}
 		})
 
+		t.Run("payload IDs that are not UTF-8", func(t *testing.T) {
+			// Header values may hold any byte but controls; PostgreSQL's
+			// text only UTF-8. Such an ID is kept hashed, so the post is
+			// stored (and its retry counted once) on both stores.
+			body := customEvents("latin1-id", 2)
+			for range 2 {
+				if st, resp := e.postEvents(t, "/bulk", body, sdk, "X-LaunchDarkly-Payload-ID: caf\xe9-\xff"); st != 202 {
+					t.Fatalf("payload ID not UTF-8: %d %s", st, resp)
+				}
+			}
+			if n := e.rollupCount(t, "production", "custom", "latin1-id"); n != 2 {
+				t.Errorf("latin1-id = %v, want 2 (one payload, retried)", n)
+			}
+		})
+
 		t.Run("creation dates", func(t *testing.T) {
 			now := time.Now()
 			old := now.Add(-3 * time.Hour).UnixMilli()

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -362,10 +363,13 @@ func readAll(b []byte, rd io.Reader, size int64) ([]byte, error) {
 }
 
 // payloadID returns the stored form of X-LaunchDarkly-Payload-ID: the
-// value itself (SDKs send a UUID), or a hash of an unusually long one.
+// value itself (SDKs send a UUID), or a hash of an unusually long one or
+// of one that is not UTF-8 (header values may hold any byte but controls;
+// PostgreSQL's text holds only UTF-8, and one claim it refused would fail
+// the whole group commit).
 func payloadID(h string) string {
 	h = strings.TrimSpace(h)
-	if len(h) <= 128 {
+	if len(h) <= 128 && utf8.ValidString(h) {
 		return h
 	}
 	sum := sha256.Sum256([]byte(h))
