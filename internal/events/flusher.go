@@ -429,6 +429,19 @@ func (f *Flusher) gather(first *pending) []*pending {
 			timer.Stop()
 		}
 	}()
+	// waitOne waits up to d for one more post.
+	waitOne := func(d time.Duration) {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case p := <-f.queue:
+			group = append(group, p)
+		case <-timer.C:
+		}
+	}
 	for len(group) < f.opts.MaxGroup {
 		select {
 		case p := <-f.queue:
@@ -453,16 +466,7 @@ func (f *Flusher) gather(first *pending) []*pending {
 			// they are still coming (a post may be dropped).
 			wait = min(wait, lingerPoll)
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case p := <-f.queue:
-			group = append(group, p)
-		case <-timer.C:
-		}
+		waitOne(wait)
 	}
 	// Under load, the posts that would be next are often not arriving
 	// yet but waiting for a CPU (to be read, or, with senders on the same
@@ -474,16 +478,7 @@ func (f *Flusher) gather(first *pending) []*pending {
 		if wait <= 0 {
 			break
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case p := <-f.queue:
-			group = append(group, p)
-		case <-timer.C:
-		}
+		waitOne(wait)
 	}
 	f.lastStart = time.Now()
 	// The size to expect falls by a quarter per group, so that a few

@@ -105,6 +105,17 @@ func (t fakeTx) TouchSources(_ context.Context, seen []Seen) error {
 	return nil
 }
 
+// runFlusher runs a flusher with opts on a fake store until the test ends.
+func runFlusher(t *testing.T, opts FlusherOptions) (*fakeFlushStore, *Flusher) {
+	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
+	f := NewFlusher(store, nil, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return store, f
+}
+
 func batch(env, payload, key string, n int) *Batch {
 	var a aggregator
 	a.start(time.UnixMilli(0))
@@ -369,12 +380,7 @@ func TestFoldBounds(t *testing.T) {
 // still arriving, also when arriving posts are dropped before they are
 // submitted, and when nothing else is arriving.
 func TestGroupCommitWaitsForArriving(t *testing.T) {
-	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
-	f := NewFlusher(store, nil, FlusherOptions{Linger: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	store, f := runFlusher(t, FlusherOptions{Linger: time.Hour})
 	submit := func(key string) chan error {
 		errc := make(chan error, 1)
 		go func() { errc <- f.SubmitArriving(context.Background(), batch("e", "", key, 1)) }()
@@ -528,12 +534,7 @@ func TestFlusherLogVersion(t *testing.T) {
 // sooner than Spacing after the one before, and holds the posts that came
 // meanwhile; a post after a quiet moment is committed at once.
 func TestGroupCommitSpacing(t *testing.T) {
-	store := &fakeFlushStore{payload: map[[2]string]bool{}, rows: map[RollupKey]*Rollup{}}
-	f := NewFlusher(store, nil, FlusherOptions{Spacing: time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	store, f := runFlusher(t, FlusherOptions{Spacing: time.Second})
 	submit := func(key string) chan error {
 		errc := make(chan error, 1)
 		go func() {
